@@ -1,0 +1,383 @@
+"""Marketplace connections and what is synced from them: orders, lines and incidents."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from encrypted_fields.fields import EncryptedCharField
+
+__all__ = [
+    "Incident",
+    "IncidentEvent",
+    "MarketplaceConnection",
+    "MarketplaceReason",
+    "Order",
+    "OrderLine",
+    "SyncCursor",
+    "SyncRun",
+]
+
+
+class MarketplaceConnection(models.Model):
+    """One shop on one Mirakl marketplace, reached with that shop's API key."""
+
+    class Policy(models.TextChoices):
+        PCCOMPONENTES = "pccomponentes", _("PcComponentes: 24 business hours")
+        MEDIAMARKT = "mediamarkt", _("MediaMarkt: 48 hours")
+        DEFAULT = "default", _("Default: 48 hours")
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    base_url = models.URLField(
+        _("Mirakl base URL"),
+        help_text=_("Instance root, e.g. https://pccomponentes-prod.mirakl.net"),
+    )
+    api_key = EncryptedCharField(_("shop API key"), max_length=255)
+    shop_id = models.CharField(_("shop id"), max_length=32, blank=True)
+    sla_policy = models.CharField(
+        _("SLA policy"), max_length=32, choices=Policy.choices, default=Policy.DEFAULT
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("marketplace connection")
+        verbose_name_plural = _("marketplace connections")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MarketplaceReason(models.Model):
+    """A reason from the marketplace's own list (Mirakl RE01), by type and code."""
+
+    connection = models.ForeignKey(
+        MarketplaceConnection, on_delete=models.CASCADE, related_name="reasons"
+    )
+    type = models.CharField(_("type"), max_length=40)
+    code = models.CharField(_("code"), max_length=64)
+    label = models.CharField(_("label"), max_length=255, blank=True)
+    is_shop_right = models.BooleanField(_("usable by the shop"), null=True)
+    synced_at = models.DateTimeField(_("synced"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("marketplace reason")
+        verbose_name_plural = _("marketplace reasons")
+        ordering = ("connection", "type", "code")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("connection", "type", "code"),
+                name="%(app_label)s_%(class)s_unique_connection_type_code",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.label}"
+
+
+class Order(models.Model):
+    """A Mirakl order (OR11) of one connection, as last synced."""
+
+    connection = models.ForeignKey(
+        MarketplaceConnection, on_delete=models.PROTECT, related_name="orders"
+    )
+    mirakl_id = models.CharField(_("order id"), max_length=64)
+    commercial_id = models.CharField(_("commercial id"), max_length=64, blank=True)
+    state = models.CharField(_("state"), max_length=40)
+    state_reason_code = models.CharField(max_length=64, blank=True)
+    state_reason_label = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, null=True)
+    shipping_price = models.DecimalField(
+        _("shipping price"), max_digits=12, decimal_places=2, null=True
+    )
+    total_price = models.DecimalField(_("total"), max_digits=12, decimal_places=2, null=True)
+    has_incident = models.BooleanField(_("has incident"), default=False)
+    has_customer_message = models.BooleanField(_("has customer message"), default=False)
+    fully_refunded = models.BooleanField(_("fully refunded"), default=False)
+    customer_mirakl_id = models.CharField(_("customer id"), max_length=128, blank=True)
+    customer_first_name = models.CharField(_("first name"), max_length=128, blank=True)
+    customer_last_name = models.CharField(_("last name"), max_length=128, blank=True)
+    customer_locale = models.CharField(max_length=16, blank=True)
+    customer_email = models.CharField(_("customer e-mail"), max_length=254, blank=True)
+    billing_address = models.JSONField(_("billing address"), default=dict, blank=True)
+    shipping_address = models.JSONField(_("shipping address"), default=dict, blank=True)
+    shipping_company = models.CharField(_("carrier"), max_length=128, blank=True)
+    shipping_tracking = models.CharField(_("tracking number"), max_length=128, blank=True)
+    shipping_tracking_url = models.CharField(_("tracking URL"), max_length=500, blank=True)
+    shipping_type = models.CharField(_("shipping type"), max_length=128, blank=True)
+    created_date = models.DateTimeField(_("created in Mirakl"))
+    last_updated_date = models.DateTimeField(_("updated in Mirakl"))
+    synced_at = models.DateTimeField(_("synced"), default=timezone.now)
+    #: The whole OR11 record, so that fields we do not model yet are not lost.
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ("-created_date",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("connection", "mirakl_id"),
+                name="%(app_label)s_%(class)s_unique_connection_mirakl_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=("connection", "-created_date"), name="order_conn_created_idx"),
+            models.Index(
+                fields=("connection",),
+                condition=Q(has_incident=True),
+                name="order_conn_incident_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.mirakl_id
+
+    @property
+    def customer_name(self) -> str:
+        return f"{self.customer_first_name} {self.customer_last_name}".strip()
+
+
+class OrderLine(models.Model):
+    """One line of an order; Mirakl opens incidents on lines."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    mirakl_id = models.CharField(_("line id"), max_length=64)
+    index = models.PositiveIntegerField(_("position"), null=True)
+    state = models.CharField(_("state"), max_length=40)
+    state_reason_code = models.CharField(max_length=64, blank=True)
+    state_reason_label = models.CharField(max_length=255, blank=True)
+    offer_sku = models.CharField(_("offer SKU"), max_length=128, blank=True)
+    product_sku = models.CharField(_("product SKU"), max_length=128, blank=True)
+    product_title = models.CharField(_("product"), max_length=500, blank=True)
+    category_label = models.CharField(_("category"), max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=0)
+    price_unit = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    shipping_price = models.DecimalField(
+        _("shipping price"), max_digits=12, decimal_places=2, default=0
+    )
+    total_price = models.DecimalField(_("total"), max_digits=12, decimal_places=2, null=True)
+    taxes = models.JSONField(default=list, blank=True)
+    shipping_taxes = models.JSONField(default=list, blank=True)
+    cancelations = models.JSONField(default=list, blank=True)
+    can_refund = models.BooleanField(null=True)
+    created_date = models.DateTimeField(null=True)
+    last_updated_date = models.DateTimeField(null=True)
+    shipped_date = models.DateTimeField(null=True)
+    received_date = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ("order", "index", "mirakl_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("order", "mirakl_id"),
+                name="%(app_label)s_%(class)s_unique_order_mirakl_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.mirakl_id} / {self.mirakl_id}"
+
+
+class Incident(models.Model):
+    """One episode of an incident on an order line, from opening to closing.
+
+    Mirakl only says whether a line is ``INCIDENT_OPEN``; the states agents work with
+    (new, in progress, resolved awaiting close, contested) are derived in
+    ``incidents.lifecycle`` from that, the threads and our own actions. A line whose
+    incident is reopened gets a new episode, so the history of earlier ones is kept.
+    """
+
+    class State(models.TextChoices):
+        NEW = "new", _("New")
+        IN_PROGRESS = "in_progress", _("In progress")
+        CONTESTED = "contested", _("Contested")
+        RESOLVED = "resolved", _("Resolved, awaiting close")
+        CLOSED = "closed", _("Closed")
+
+    connection = models.ForeignKey(
+        MarketplaceConnection, on_delete=models.PROTECT, related_name="incidents"
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="incidents")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="incidents")
+    episode = models.PositiveSmallIntegerField(_("episode"), default=1)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.NEW)
+    reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
+    reason_label = models.CharField(_("reason"), max_length=255, blank=True)
+    opened_at = models.DateTimeField(_("opened"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    #: When the shop first acted on it (a message, a refund, a resolution).
+    first_shop_action_at = models.DateTimeField(_("first shop action"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("marked resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolution_reason_code = models.CharField(max_length=64, blank=True)
+    contested_at = models.DateTimeField(_("contested"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ("-opened_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("line", "episode"),
+                name="%(app_label)s_%(class)s_unique_line_episode",
+            ),
+            models.UniqueConstraint(
+                fields=("line",),
+                condition=Q(closed_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_open_per_line",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=models.F("opened_at")),
+                name="%(app_label)s_%(class)s_closed_after_opened",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("connection", "state"), name="incident_conn_state_idx"),
+            models.Index(
+                fields=("opened_at",),
+                condition=Q(closed_at__isnull=True),
+                name="incident_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.mirakl_id} / {self.line.mirakl_id} #{self.episode}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class IncidentEvent(models.Model):
+    """An append-only history entry of an incident: who did what, when and why."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("Opened")
+        REOPENED = "reopened", _("Reopened")
+        STATE_CHANGED = "state_changed", _("State changed")
+        CLOSED = "closed", _("Closed")
+
+    class Source(models.TextChoices):
+        SYNC = "sync", _("Mirakl sync")
+        USER = "user", _("User")
+        SYSTEM = "system", _("System")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    from_state = models.CharField(max_length=20, choices=Incident.State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=Incident.State.choices, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incident event")
+        verbose_name_plural = _("incident events")
+        ordering = ("incident", "at", "pk")
+        indexes = [models.Index(fields=("incident", "at"), name="incident_event_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class SyncCursor(models.Model):
+    """Where the sync of one resource of one connection stands.
+
+    ``updated_since`` is where the next run starts. While a run pages through Mirakl,
+    its own ``run_since`` and position (offset or page token) are saved after every
+    page, so a crashed run resumes at the page it was on instead of starting over.
+    """
+
+    connection = models.ForeignKey(
+        MarketplaceConnection, on_delete=models.CASCADE, related_name="sync_cursors"
+    )
+    resource = models.CharField(_("resource"), max_length=20)
+    updated_since = models.DateTimeField(_("synced up to"), null=True, blank=True)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    run_since = models.DateTimeField(null=True, blank=True)
+    run_full = models.BooleanField(default=False)
+    run_offset = models.PositiveIntegerField(default=0)
+    run_page_token = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sync cursor")
+        verbose_name_plural = _("sync cursors")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("connection", "resource"),
+                name="%(app_label)s_%(class)s_unique_connection_resource",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.code}:{self.resource}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.run_started_at is not None
+
+
+class SyncRun(models.Model):
+    """The outcome of one sync of one resource: counts, skipped records, error."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(
+        MarketplaceConnection, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    resource = models.CharField(_("resource"), max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    full = models.BooleanField(default=False)
+    resumed = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    #: Records Mirakl sent that could not be read: ``[{"id": ..., "error": ...}]``.
+    skipped_records = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        ordering = ("-started_at",)
+        indexes = [
+            models.Index(fields=("connection", "resource", "-started_at"), name="syncrun_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.code}:{self.resource} {self.started_at:%Y-%m-%d %H:%M}"

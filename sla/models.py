@@ -1,0 +1,1 @@
+"""SLA models (reply deadlines per marketplace policy)."""
