@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -11,3 +12,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 __all__ = ["app"]
+
+
+@worker_ready.connect
+def _sync_on_start(sender, **kwargs) -> None:
+    from django.conf import settings
+
+    if settings.SYNC_ON_WORKER_START:
+        sender.app.send_task("incidents.tasks.sync_all_marketplaces_task")

@@ -114,8 +114,6 @@ class Order(models.Model):
     created_date = models.DateTimeField(_("created in Mirakl"))
     last_updated_date = models.DateTimeField(_("updated in Mirakl"))
     synced_at = models.DateTimeField(_("synced"), default=timezone.now)
-    #: The whole OR11 record, so that fields we do not model yet are not lost.
-    raw = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("order")

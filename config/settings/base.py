@@ -84,6 +84,14 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default is shared by the web server, the worker and beat.
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -149,6 +157,8 @@ CELERY_TASK_TIME_LIMIT = 660
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+#: Queue a sync of every marketplace as soon as a worker is ready, not a minute later.
+SYNC_ON_WORKER_START = env.bool("SYNC_ON_WORKER_START", default=True)
 
 # Sync
 SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=60)
@@ -191,3 +201,13 @@ if env.bool("HTTPS", default=False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Beat: django-celery-beat's DatabaseScheduler installs these entries (and shows them in
+# the admin, where intervals can be changed without a deploy).
+CELERY_BEAT_SCHEDULE = {
+    "sync-marketplaces": {
+        "task": "incidents.tasks.sync_all_marketplaces_task",
+        "schedule": timedelta(seconds=SYNC_INTERVAL_SECONDS),
+        "options": {"expires": SYNC_INTERVAL_SECONDS},
+    },
+}

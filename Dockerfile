@@ -1,0 +1,22 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY incidents ./incidents
+COPY messaging ./messaging
+COPY refunds ./refunds
+COPY sla ./sla
+COPY mirakl ./mirakl
+RUN pip install --no-cache-dir .
+COPY . .
+RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --no-input
+
+RUN useradd --create-home incidesk && mkdir -p /app/var && chown -R incidesk /app/var
+USER incidesk
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,41 @@
+"""Forms of the incidents app."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import MarketplaceConnection
+
+__all__ = ["MarketplaceConnectionForm"]
+
+
+class MarketplaceConnectionForm(forms.ModelForm):
+    """The admin form of a connection: the API key can be set, never read back."""
+
+    api_key = forms.CharField(
+        label=_("Shop API key"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current key."),
+    )
+
+    class Meta:
+        model = MarketplaceConnection
+        fields = ("code", "name", "base_url", "api_key", "shop_id", "sla_policy", "is_active")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.pop("api_key", None)
+        if not self.instance.pk:
+            self.fields["api_key"].required = True
+
+    def clean_api_key(self) -> str:
+        key = self.cleaned_data["api_key"]
+        if not key and self.instance.pk:
+            return self.instance.api_key
+        return key
+
+    def clean_base_url(self) -> str:
+        return self.cleaned_data["base_url"].rstrip("/")

@@ -1,0 +1,244 @@
+"""Syncing marketplace connections from Mirakl: reasons, orders, then threads.
+
+Each resource keeps a :class:`~incidents.models.SyncCursor`. A run reads everything
+updated since the cursor (minus ``SYNC_OVERLAP``), writes each page in its own
+transaction together with the position reached, and moves the cursor only when the
+last page is written. A run that crashes therefore resumes at the page it was on, and
+since every write is an upsert keyed on Mirakl's ids, re-reading a page changes
+nothing. One connection's failure is recorded and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.clients import client_for
+from incidents.constants import (
+    SYNC_RESOURCE_ORDERS,
+    SYNC_RESOURCE_REASONS,
+    SYNC_RESOURCE_THREADS,
+)
+from incidents.locks import LockHandle, sync_lock
+from incidents.models import MarketplaceConnection, MarketplaceReason, SyncCursor, SyncRun
+from incidents.sync_orders import orders_page_store
+from incidents.sync_results import PageResult, ResourceResult
+from messaging.sync_threads import threads_page_store
+from mirakl.client import MiraklClient
+from mirakl.schemas import Reason
+
+__all__ = [
+    "ProgressCallback",
+    "SyncAlreadyRunning",
+    "marketplace_sync",
+    "marketplaces_sync",
+]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[ResourceResult], None]
+
+#: Reason lists change rarely; an incremental run re-reads them at most this often.
+REASONS_MAX_AGE = timedelta(hours=1)
+
+
+class SyncAlreadyRunning(Exception):
+    """Another process holds this connection's sync lock."""
+
+
+@dataclass(slots=True)
+class _Page:
+    """A page of any resource, with the position to save once it is written."""
+
+    payload: Any
+    offset: int = 0
+    page_token: str = ""
+
+
+def marketplace_sync(
+    *,
+    connection: MarketplaceConnection,
+    full: bool = False,
+    client: MiraklClient | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[ResourceResult]:
+    """Sync one connection. Raises :class:`SyncAlreadyRunning` if a sync of it runs."""
+    with sync_lock(f"sync-{connection.pk}") as lock:
+        if lock is None:
+            raise SyncAlreadyRunning(connection.code)
+        own_client = client is None
+        client = client or client_for(connection)
+        try:
+            return [
+                _sync_resource(connection, resource, client, lock, full, progress)
+                for resource in (SYNC_RESOURCE_REASONS, SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS)
+            ]
+        finally:
+            if own_client:
+                client.close()
+
+
+def marketplaces_sync(
+    *,
+    codes: Iterable[str] | None = None,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> dict[str, list[ResourceResult] | Exception]:
+    """Sync every active connection (or those named), each independently of the others."""
+    connections = MarketplaceConnection.objects.filter(is_active=True).order_by("code")
+    if codes:
+        connections = connections.filter(code__in=list(codes))
+    outcome: dict[str, list[ResourceResult] | Exception] = {}
+    for connection in connections:
+        try:
+            outcome[connection.code] = marketplace_sync(
+                connection=connection, full=full, progress=progress
+            )
+        except Exception as exc:
+            logger.exception("Sync of %s failed", connection.code)
+            outcome[connection.code] = exc
+    return outcome
+
+
+def _sync_resource(
+    connection: MarketplaceConnection,
+    resource: str,
+    client: MiraklClient,
+    lock: LockHandle,
+    full: bool,
+    progress: ProgressCallback | None,
+) -> ResourceResult:
+    cursor, _ = SyncCursor.objects.get_or_create(connection=connection, resource=resource)
+    result = ResourceResult(connection=connection.code, resource=resource)
+    now = timezone.now()
+    if (
+        resource == SYNC_RESOURCE_REASONS
+        and not full
+        and cursor.last_success_at
+        and now - cursor.last_success_at < REASONS_MAX_AGE
+    ):
+        return result
+
+    resume = cursor.in_progress and (cursor.run_full or not full)
+    if not resume:
+        cursor.run_started_at = now
+        cursor.run_since = None if full else cursor.updated_since
+        cursor.run_full = full
+        cursor.run_offset = 0
+        cursor.run_page_token = ""
+        cursor.save()
+    result.resumed = resume
+    run = SyncRun.objects.create(
+        connection=connection, resource=resource, full=cursor.run_full, resumed=resume
+    )
+    requests_before = client.request_count
+    try:
+        for page in _pages(resource, client, cursor):
+            with transaction.atomic():
+                page_result = _store(resource, connection, client, page, cursor.run_full)
+                cursor.run_offset = page.offset
+                cursor.run_page_token = page.page_token
+                cursor.save(update_fields=["run_offset", "run_page_token"])
+            result.add_page(page_result)
+            result.requests = client.request_count - requests_before
+            lock.refresh()
+            if progress:
+                progress(result)
+    except Exception as exc:
+        result.error = str(exc) or exc.__class__.__name__
+        logger.warning("Sync of %s/%s failed: %s", connection.code, resource, result.error)
+        cursor.last_error = result.error
+        cursor.last_error_at = timezone.now()
+        cursor.save(update_fields=["last_error", "last_error_at"])
+    else:
+        assert cursor.run_started_at is not None
+        cursor.updated_since = cursor.run_started_at - settings.SYNC_OVERLAP
+        cursor.run_started_at = None
+        cursor.run_since = None
+        cursor.run_full = False
+        cursor.run_offset = 0
+        cursor.run_page_token = ""
+        cursor.last_success_at = timezone.now()
+        cursor.last_error = ""
+        cursor.save()
+    result.requests = client.request_count - requests_before
+    _finish_run(run, result)
+    return result
+
+
+def _pages(resource: str, client: MiraklClient, cursor: SyncCursor) -> Iterator[_Page]:
+    if resource == SYNC_RESOURCE_REASONS:
+        yield _Page(client.list_reasons())
+    elif resource == SYNC_RESOURCE_ORDERS:
+        for page in client.iter_order_pages(
+            updated_since=cursor.run_since, start_offset=cursor.run_offset
+        ):
+            next_offset = page.next_offset
+            if next_offset is None:
+                next_offset = page.offset + len(page.orders) + len(page.invalid)
+            yield _Page(page, offset=next_offset)
+    else:
+        for page in client.iter_thread_pages(
+            updated_since=cursor.run_since, page_token=cursor.run_page_token or None
+        ):
+            yield _Page(page, page_token=page.next_page_token or "")
+
+
+def _store(
+    resource: str,
+    connection: MarketplaceConnection,
+    client: MiraklClient,
+    page: _Page,
+    force: bool,
+) -> PageResult:
+    if resource == SYNC_RESOURCE_REASONS:
+        return _reasons_store(connection, page.payload)
+    if resource == SYNC_RESOURCE_ORDERS:
+        return orders_page_store(connection=connection, page=page.payload, force=force)
+    return threads_page_store(connection=connection, page=page.payload, client=client, force=force)
+
+
+def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> PageResult:
+    known = set(
+        MarketplaceReason.objects.filter(connection=connection).values_list("type", "code")
+    )
+    now = timezone.now()
+    rows = {
+        (reason.type, reason.code): MarketplaceReason(
+            connection=connection,
+            type=reason.type,
+            code=reason.code,
+            label=reason.label or "",
+            is_shop_right=reason.is_shop_right,
+            synced_at=now,
+        )
+        for reason in reasons
+    }
+    MarketplaceReason.objects.bulk_create(
+        rows.values(),
+        update_conflicts=True,
+        unique_fields=["connection", "type", "code"],
+        update_fields=["label", "is_shop_right", "synced_at"],
+    )
+    created = len(rows.keys() - known)
+    return PageResult(created=created, updated=len(rows) - created)
+
+
+def _finish_run(run: SyncRun, result: ResourceResult) -> None:
+    run.status = SyncRun.Status.FAILED if result.error else SyncRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.created = result.created
+    run.updated = result.updated
+    run.unchanged = result.unchanged
+    run.skipped = result.skipped
+    run.requests = result.requests
+    run.skipped_records = result.skipped_records[:500]
+    run.error = result.error
+    run.save()

@@ -1,0 +1,390 @@
+"""Writing OR11 order pages into Postgres: orders, lines, refunds and incident episodes.
+
+One page is written in a handful of bulk statements whatever its size. Orders whose
+``last_updated_date`` has not moved since the last sync are not written again, which
+is what makes a re-run with nothing new cheap, and running the same page twice
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
+
+from incidents.constants import INCIDENT_LINE_STATE
+from incidents.lifecycle import incident_transition, incidents_refresh
+from incidents.models import Incident, IncidentEvent, MarketplaceConnection, Order, OrderLine
+from incidents.sync_results import PageResult
+from mirakl.schemas import Address, Order as MiraklOrder, OrderLine as MiraklLine, OrderPage, Tax
+from refunds.models import Refund
+
+__all__ = ["orders_page_store"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_AMOUNT = Decimal("9999999999.99")
+
+ORDER_FIELDS = [
+    "commercial_id",
+    "state",
+    "state_reason_code",
+    "state_reason_label",
+    "currency",
+    "price",
+    "shipping_price",
+    "total_price",
+    "has_incident",
+    "has_customer_message",
+    "fully_refunded",
+    "customer_mirakl_id",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_locale",
+    "customer_email",
+    "billing_address",
+    "shipping_address",
+    "shipping_company",
+    "shipping_tracking",
+    "shipping_tracking_url",
+    "shipping_type",
+    "created_date",
+    "last_updated_date",
+    "synced_at",
+]
+LINE_FIELDS = [
+    "index",
+    "state",
+    "state_reason_code",
+    "state_reason_label",
+    "offer_sku",
+    "product_sku",
+    "product_title",
+    "category_label",
+    "quantity",
+    "price_unit",
+    "price",
+    "shipping_price",
+    "total_price",
+    "taxes",
+    "shipping_taxes",
+    "cancelations",
+    "can_refund",
+    "created_date",
+    "last_updated_date",
+    "shipped_date",
+    "received_date",
+]
+REFUND_FIELDS = [
+    "amount",
+    "shipping_amount",
+    "quantity",
+    "reason_code",
+    "state",
+    "taxes",
+    "shipping_taxes",
+    "created_date",
+]
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or abs(value) > _MAX_AMOUNT:
+        raise ValueError(f"amount out of range: {value}")
+    return value.quantize(Decimal("0.01"))
+
+
+def _taxes(taxes: Sequence[Tax]) -> list[dict[str, Any]]:
+    return [{"code": t.code, "amount": str(t.amount)} for t in taxes]
+
+
+def _address(address: Address | None) -> dict[str, Any]:
+    if address is None:
+        return {}
+    return address.model_dump(exclude_none=True)
+
+
+def _order_row(connection: MarketplaceConnection, order: MiraklOrder, now: datetime) -> Order:
+    customer = order.customer
+    return Order(
+        connection=connection,
+        mirakl_id=order.order_id,
+        commercial_id=order.commercial_id or "",
+        state=order.order_state,
+        state_reason_code=order.order_state_reason_code or "",
+        state_reason_label=order.order_state_reason_label or "",
+        currency=order.currency_iso_code or "EUR",
+        price=_money(order.price),
+        shipping_price=_money(order.shipping_price),
+        total_price=_money(order.total_price),
+        has_incident=bool(order.has_incident),
+        has_customer_message=bool(order.has_customer_message),
+        fully_refunded=bool(order.fully_refunded),
+        customer_mirakl_id=(customer.customer_id or "") if customer else "",
+        customer_first_name=(customer.firstname or "") if customer else "",
+        customer_last_name=(customer.lastname or "") if customer else "",
+        customer_locale=(customer.locale or "") if customer else "",
+        customer_email=order.customer_notification_email or "",
+        billing_address=_address(customer.billing_address if customer else None),
+        shipping_address=_address(customer.shipping_address if customer else None),
+        shipping_company=order.shipping_company or "",
+        shipping_tracking=order.shipping_tracking or "",
+        shipping_tracking_url=order.shipping_tracking_url or "",
+        shipping_type=order.shipping_type_label or "",
+        created_date=order.created_date,
+        last_updated_date=order.last_updated_date,
+        synced_at=now,
+    )
+
+
+def _line_row(order_pk: int, line: MiraklLine) -> OrderLine:
+    return OrderLine(
+        order_id=order_pk,
+        mirakl_id=line.order_line_id,
+        index=line.order_line_index,
+        state=line.order_line_state,
+        state_reason_code=line.order_line_state_reason_code or "",
+        state_reason_label=line.order_line_state_reason_label or "",
+        offer_sku=line.offer_sku or "",
+        product_sku=line.product_sku or "",
+        product_title=line.product_title or "",
+        category_label=line.category_label or "",
+        quantity=max(line.quantity or 0, 0),
+        price_unit=_money(line.price_unit),
+        price=_money(line.price) or Decimal("0.00"),
+        shipping_price=_money(line.shipping_price) or Decimal("0.00"),
+        total_price=_money(line.total_price),
+        taxes=_taxes(line.taxes),
+        shipping_taxes=_taxes(line.shipping_taxes),
+        cancelations=[c.model_dump(mode="json", exclude_none=True) for c in line.cancelations],
+        can_refund=line.can_refund,
+        created_date=line.created_date,
+        last_updated_date=line.last_updated_date,
+        shipped_date=line.shipped_date,
+        received_date=line.received_date,
+    )
+
+
+def _check_order(order: MiraklOrder) -> None:
+    """Raise ValueError for a record that parses but cannot be stored."""
+    _money(order.price)
+    _money(order.shipping_price)
+    _money(order.total_price)
+    for line in order.order_lines:
+        _money(line.price)
+        _money(line.price_unit)
+        _money(line.shipping_price)
+        _money(line.total_price)
+        for refund in line.refunds:
+            _money(refund.amount)
+            _money(refund.shipping_amount)
+
+
+def orders_page_store(
+    *,
+    connection: MarketplaceConnection,
+    page: OrderPage,
+    force: bool = False,
+    now: datetime | None = None,
+) -> PageResult:
+    """Write one OR11 page. Must run inside a transaction (the caller's).
+
+    :param force: rewrite orders even when Mirakl's update date has not moved
+        (a full sync does, so that a change of mapping reaches old rows).
+    """
+    now = now or timezone.now()
+    result = PageResult()
+    for invalid in page.invalid:
+        logger.warning(
+            "Skipped a malformed order from %s: id=%s error=%s",
+            connection.code,
+            invalid.id,
+            invalid.error,
+        )
+        result.skipped.append({"id": invalid.id, "error": invalid.error})
+
+    by_id: dict[str, MiraklOrder] = {}
+    for order in page.orders:
+        try:
+            _check_order(order)
+        except ValueError as exc:
+            logger.warning("Skipped order %s from %s: %s", order.order_id, connection.code, exc)
+            result.skipped.append({"id": order.order_id, "error": str(exc)})
+            continue
+        by_id[order.order_id] = order
+    if not by_id:
+        return result
+
+    known = dict(
+        Order.objects.filter(connection=connection, mirakl_id__in=by_id).values_list(
+            "mirakl_id", "last_updated_date"
+        )
+    )
+    to_write = []
+    for mirakl_id, order in by_id.items():
+        if not force and known.get(mirakl_id) == order.last_updated_date:
+            result.unchanged += 1
+        else:
+            to_write.append(order)
+            if mirakl_id in known:
+                result.updated += 1
+            else:
+                result.created += 1
+    if not to_write:
+        return result
+
+    rows = Order.objects.bulk_create(
+        [_order_row(connection, order, now) for order in to_write],
+        update_conflicts=True,
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=ORDER_FIELDS,
+    )
+    order_pks = {row.mirakl_id: row.pk for row in rows}
+    new_ids = [mirakl_id for mirakl_id in order_pks if mirakl_id not in known]
+    if new_ids:
+        _link_threads(connection, new_ids)
+
+    line_rows = OrderLine.objects.bulk_create(
+        [_line_row(order_pks[o.order_id], line) for o in to_write for line in o.order_lines],
+        update_conflicts=True,
+        unique_fields=["order", "mirakl_id"],
+        update_fields=LINE_FIELDS,
+    )
+    line_pks = {(row.order_id, row.mirakl_id): row.pk for row in line_rows}
+
+    refund_rows = [
+        Refund(
+            line_id=line_pks[(order_pks[o.order_id], line.order_line_id)],
+            mirakl_id=refund.id,
+            amount=_money(refund.amount) or Decimal("0.00"),
+            shipping_amount=_money(refund.shipping_amount) or Decimal("0.00"),
+            quantity=refund.quantity if refund.quantity and refund.quantity > 0 else None,
+            reason_code=refund.reason_code or "",
+            state=refund.state or refund.refund_state or "",
+            taxes=_taxes(refund.taxes),
+            shipping_taxes=_taxes(refund.shipping_taxes),
+            created_date=refund.created_date,
+        )
+        for o in to_write
+        for line in o.order_lines
+        for refund in line.refunds
+    ]
+    if refund_rows:
+        Refund.objects.bulk_create(
+            refund_rows,
+            update_conflicts=True,
+            unique_fields=["line", "mirakl_id"],
+            update_fields=REFUND_FIELDS,
+        )
+
+    _store_incidents(connection, to_write, order_pks, line_pks, now)
+    incidents_refresh(order_ids=order_pks.values(), now=now)
+    return result
+
+
+def _link_threads(connection: MarketplaceConnection, order_ids: list[str]) -> None:
+    """Attach threads synced before their order arrived."""
+    from messaging.models import Thread
+
+    Thread.objects.filter(
+        connection=connection, order__isnull=True, entity_id__in=order_ids
+    ).update(
+        order=Subquery(
+            Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
+                "pk"
+            )[:1]
+        )
+    )
+
+
+def _store_incidents(
+    connection: MarketplaceConnection,
+    orders: list[MiraklOrder],
+    order_pks: dict[str, int],
+    line_pks: dict[tuple[int, str], int],
+    now: datetime,
+) -> None:
+    """Open an episode for each line newly in INCIDENT_OPEN; close those that left it."""
+    lines = [
+        (o, line, order_pks[o.order_id], line_pks[(order_pks[o.order_id], line.order_line_id)])
+        for o in orders
+        for line in o.order_lines
+    ]
+    line_ids = [line_pk for *_, line_pk in lines]
+    open_by_line = {
+        incident.line_id: incident
+        for incident in Incident.objects.filter(line_id__in=line_ids, closed_at__isnull=True)
+    }
+    needs_open = [
+        entry
+        for entry in lines
+        if entry[1].order_line_state == INCIDENT_LINE_STATE and entry[3] not in open_by_line
+    ]
+    last_episode: dict[int, int] = {}
+    if needs_open:
+        last_episode = dict(
+            Incident.objects.filter(line_id__in=[entry[3] for entry in needs_open])
+            .values("line_id")
+            .annotate(last=Max("episode"))
+            .values_list("line_id", "last")
+        )
+
+    opened: list[Incident] = []
+    for order, line, order_pk, line_pk in needs_open:
+        opened.append(
+            Incident(
+                connection=connection,
+                order_id=order_pk,
+                line_id=line_pk,
+                episode=last_episode.get(line_pk, 0) + 1,
+                state=Incident.State.NEW,
+                reason_code=line.order_line_state_reason_code or "",
+                reason_label=line.order_line_state_reason_label or "",
+                opened_at=line.last_updated_date or order.last_updated_date,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    if opened:
+        Incident.objects.bulk_create(opened)
+    events = [
+        IncidentEvent(
+            incident=incident,
+            kind=IncidentEvent.Kind.REOPENED if incident.episode > 1 else IncidentEvent.Kind.OPENED,
+            to_state=incident.state,
+            source=IncidentEvent.Source.SYNC,
+            note=incident.reason_label,
+            at=incident.opened_at,
+        )
+        for incident in opened
+    ]
+
+    closed: list[Incident] = []
+    for order, line, _order_pk, line_pk in lines:
+        incident = open_by_line.get(line_pk)
+        if incident is None or line.order_line_state == INCIDENT_LINE_STATE:
+            continue
+        closed_at = max(line.last_updated_date or order.last_updated_date, incident.opened_at)
+        events.append(
+            incident_transition(
+                incident=incident,
+                to=Incident.State.CLOSED,
+                source=IncidentEvent.Source.SYNC,
+                note=line.order_line_state,
+                at=closed_at,
+                save=False,
+            )
+        )
+        incident.closed_at = closed_at
+        incident.updated_at = now
+        closed.append(incident)
+    if closed:
+        Incident.objects.bulk_update(closed, ["state", "closed_at", "updated_at"])
+    if events:
+        IncidentEvent.objects.bulk_create(events)

@@ -1,0 +1,53 @@
+"""What a sync run reports: counts per resource and the records it had to skip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["PageResult", "ResourceResult"]
+
+
+@dataclass(slots=True)
+class PageResult:
+    """The effect of writing one page of Mirakl records."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[dict[str, str | None]] = field(default_factory=list)
+
+    def __iadd__(self, other: PageResult) -> PageResult:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.skipped.extend(other.skipped)
+        return self
+
+
+@dataclass(slots=True)
+class ResourceResult:
+    """The effect of syncing one resource of one connection."""
+
+    connection: str
+    resource: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    pages: int = 0
+    requests: int = 0
+    resumed: bool = False
+    error: str = ""
+    skipped_records: list[dict[str, str | None]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def add_page(self, page: PageResult) -> None:
+        self.pages += 1
+        self.created += page.created
+        self.updated += page.updated
+        self.unchanged += page.unchanged
+        self.skipped += len(page.skipped)
+        self.skipped_records.extend(page.skipped)

@@ -1,0 +1,45 @@
+"""Celery tasks of the incidents app: thin wrappers around the sync service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+__all__ = ["sync_all_marketplaces_task", "sync_marketplace_task"]
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def sync_all_marketplaces_task() -> int:
+    """Queue one sync per active connection (run by beat, every ``SYNC_INTERVAL_SECONDS``).
+
+    Each connection gets its own task, so a slow or failing marketplace never delays or
+    stops another one.
+    """
+    from incidents.models import MarketplaceConnection
+
+    ids = list(MarketplaceConnection.objects.filter(is_active=True).values_list("pk", flat=True))
+    for connection_id in ids:
+        sync_marketplace_task.delay(connection_id)
+    return len(ids)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def sync_marketplace_task(self, connection_id: int, full: bool = False) -> None:
+    """Sync one connection.
+
+    :param connection_id: primary key of the MarketplaceConnection.
+    :param full: re-read everything instead of what changed since the last run.
+    """
+    from incidents.models import MarketplaceConnection
+    from incidents.sync import SyncAlreadyRunning, marketplace_sync
+
+    connection = MarketplaceConnection.objects.filter(pk=connection_id, is_active=True).first()
+    if connection is None:  # deleted or disabled while queued
+        return
+    try:
+        marketplace_sync(connection=connection, full=full)
+    except SyncAlreadyRunning:
+        logger.info("Sync of %s already running; skipped", connection.code)

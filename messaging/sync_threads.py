@@ -1,0 +1,186 @@
+"""Writing M11 thread pages into Postgres: threads and their messages.
+
+M11 with ``with_messages=true`` carries only the last 100 messages of a thread; when
+a thread has more than we hold and than the page carries, the whole thread is read
+with M10. Messages are never rewritten: Mirakl does not edit them, so a message id
+we already hold is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db.models import Count
+from django.utils import timezone
+
+from incidents.lifecycle import incidents_refresh
+from incidents.models import MarketplaceConnection, Order
+from incidents.sync_results import PageResult
+from messaging.models import Message, Thread
+from mirakl.client import MiraklClient
+from mirakl.schemas import Message as MiraklMessage, Thread as MiraklThread, ThreadPage
+
+__all__ = ["threads_page_store"]
+
+logger = logging.getLogger(__name__)
+
+ORDER_ENTITY = "MMP_ORDER"
+
+THREAD_FIELDS = [
+    "order",
+    "entity_type",
+    "entity_id",
+    "topic_type",
+    "topic_value",
+    "date_created",
+    "date_updated",
+    "authorized_participants",
+    "current_participants",
+    "last_message_at",
+    "message_count",
+    "shop_reply_needed_since",
+    "last_sender_type",
+    "last_sender_name",
+    "no_store_reply_needed",
+    "synced_at",
+]
+
+
+def _participants(participants) -> list[dict[str, str]]:
+    return [p.model_dump(exclude_none=True) for p in participants]
+
+
+def _thread_row(
+    connection: MarketplaceConnection,
+    thread: MiraklThread,
+    order_pk: int | None,
+    now: datetime,
+) -> Thread:
+    entity = next((e for e in thread.entities if e.type == ORDER_ENTITY), None)
+    entity = entity or (thread.entities[0] if thread.entities else None)
+    meta = thread.metadata
+    last_sender = meta.last_sender if meta else None
+    return Thread(
+        connection=connection,
+        mirakl_id=thread.id,
+        order_id=order_pk,
+        entity_type=entity.type if entity else "",
+        entity_id=entity.id if entity else "",
+        topic_type=thread.topic.type if thread.topic else "",
+        topic_value=(thread.topic.value if thread.topic else "")[:255],
+        date_created=thread.date_created,
+        date_updated=thread.date_updated,
+        authorized_participants=_participants(thread.authorized_participants),
+        current_participants=_participants(thread.current_participants),
+        last_message_at=meta.last_message_date if meta else None,
+        message_count=(meta.total_count or 0) if meta else len(thread.messages),
+        shop_reply_needed_since=meta.shop_reply_needed_since if meta else None,
+        last_sender_type=last_sender.party if last_sender else "",
+        last_sender_name=(last_sender.display_name or "") if last_sender else "",
+        no_store_reply_needed=[
+            n.model_dump(mode="json", exclude_none=True) for n in thread.no_store_reply_needed
+        ],
+        synced_at=now,
+    )
+
+
+def _message_row(thread_pk: int, message: MiraklMessage) -> Message:
+    return Message(
+        thread_id=thread_pk,
+        mirakl_id=message.id,
+        author_type=message.from_.party,
+        author_role=message.from_.type,
+        author_name=message.from_.display_name or "",
+        recipients=_participants(message.to),
+        body=message.body or "",
+        date_created=message.date_created,
+        attachments=[a.model_dump(exclude_none=True) for a in message.attachments],
+    )
+
+
+def threads_page_store(
+    *,
+    connection: MarketplaceConnection,
+    page: ThreadPage,
+    client: MiraklClient,
+    force: bool = False,
+    now: datetime | None = None,
+) -> PageResult:
+    """Write one M11 page (reading long threads in full with M10). Run it in a transaction."""
+    now = now or timezone.now()
+    result = PageResult()
+    for invalid in page.invalid:
+        logger.warning(
+            "Skipped a malformed thread from %s: id=%s error=%s",
+            connection.code,
+            invalid.id,
+            invalid.error,
+        )
+        result.skipped.append({"id": invalid.id, "error": invalid.error})
+
+    by_id = {thread.id: thread for thread in page.data}
+    if not by_id:
+        return result
+    known = {
+        mirakl_id: (pk, date_updated)
+        for mirakl_id, pk, date_updated in Thread.objects.filter(
+            connection=connection, mirakl_id__in=by_id
+        ).values_list("mirakl_id", "pk", "date_updated")
+    }
+    to_write: list[MiraklThread] = []
+    for mirakl_id, thread in by_id.items():
+        if not force and mirakl_id in known and known[mirakl_id][1] == thread.date_updated:
+            result.unchanged += 1
+            continue
+        to_write.append(thread)
+        if mirakl_id in known:
+            result.updated += 1
+        else:
+            result.created += 1
+    if not to_write:
+        return result
+
+    held = dict(
+        Message.objects.filter(thread_id__in=[known[t.id][0] for t in to_write if t.id in known])
+        .values("thread_id")
+        .annotate(n=Count("pk"))
+        .values_list("thread_id", "n")
+    )
+    for index, thread in enumerate(to_write):
+        total = thread.metadata.total_count if thread.metadata else None
+        have = held.get(known[thread.id][0], 0) if thread.id in known else 0
+        if total and total > len(thread.messages) and total - have > len(thread.messages):
+            to_write[index] = client.get_thread(thread.id)
+
+    order_ids = {t.order_id for t in to_write if t.order_id}
+    order_pks = dict(
+        Order.objects.filter(connection=connection, mirakl_id__in=order_ids).values_list(
+            "mirakl_id", "pk"
+        )
+    )
+    rows = Thread.objects.bulk_create(
+        [_thread_row(connection, t, order_pks.get(t.order_id or ""), now) for t in to_write],
+        update_conflicts=True,
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=THREAD_FIELDS,
+    )
+    thread_pks = {row.mirakl_id: row.pk for row in rows}
+
+    existing = set(
+        Message.objects.filter(thread_id__in=thread_pks.values()).values_list(
+            "thread_id", "mirakl_id"
+        )
+    )
+    new_messages = []
+    for thread in to_write:
+        thread_pk = thread_pks[thread.id]
+        for message in thread.messages:
+            if (thread_pk, message.id) not in existing:
+                existing.add((thread_pk, message.id))
+                new_messages.append(_message_row(thread_pk, message))
+    if new_messages:
+        Message.objects.bulk_create(new_messages, ignore_conflicts=True)
+
+    incidents_refresh(order_ids=order_pks.values(), now=now)
+    return result
