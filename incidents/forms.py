@@ -13,6 +13,11 @@ __all__ = ["MarketplaceConnectionForm"]
 class MarketplaceConnectionForm(forms.ModelForm):
     """The admin form of a connection: the API key can be set, never read back."""
 
+    base_url = forms.URLField(
+        label=_("Mirakl base URL"),
+        assume_scheme="https",
+        help_text=_("Instance root, e.g. https://pccomponentes-prod.mirakl.net"),
+    )
     api_key = forms.CharField(
         label=_("Shop API key"),
         required=False,

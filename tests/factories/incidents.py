@@ -1,0 +1,94 @@
+"""Factories for the incidents app."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from incidents.models import (
+    Incident,
+    IncidentEvent,
+    MarketplaceConnection,
+    MarketplaceReason,
+    Order,
+    OrderLine,
+)
+
+
+class MarketplaceConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MarketplaceConnection
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"marketplace-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+    base_url = "http://127.0.0.1:8765"
+    api_key = "sandbox-key"
+    sla_policy = MarketplaceConnection.Policy.PCCOMPONENTES
+
+
+class MarketplaceReasonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MarketplaceReason
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    type = "INCIDENT_OPEN"
+    code = factory.Sequence(str)
+    label = "Artículo defectuoso"
+    is_shop_right = True
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    mirakl_id = factory.Sequence(lambda n: f"{59400000 + n}-A")
+    commercial_id = factory.LazyAttribute(lambda o: o.mirakl_id.split("-")[0])
+    state = "RECEIVED"
+    price = Decimal("99.90")
+    shipping_price = Decimal("4.95")
+    total_price = Decimal("104.85")
+    customer_first_name = "Lucía"
+    customer_last_name = "Martín García"
+    created_date = factory.LazyFunction(lambda: timezone.now() - timedelta(days=5))
+    last_updated_date = factory.LazyFunction(timezone.now)
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    mirakl_id = factory.Sequence(lambda n: f"{n}")
+    index = 1
+    state = "RECEIVED"
+    product_title = "Teclado mecánico RGB"
+    quantity = 1
+    price_unit = Decimal("99.90")
+    price = Decimal("99.90")
+    shipping_price = Decimal("4.95")
+    total_price = Decimal("104.85")
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Incident
+
+    line = factory.SubFactory(OrderLineFactory, state="INCIDENT_OPEN")
+    order = factory.LazyAttribute(lambda o: o.line.order)
+    connection = factory.LazyAttribute(lambda o: o.line.order.connection)
+    reason_code = "3"
+    reason_label = "Artículo defectuoso"
+    opened_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=3))
+
+
+class IncidentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IncidentEvent
+
+    incident = factory.SubFactory(IncidentFactory)
+    kind = IncidentEvent.Kind.OPENED
+    to_state = Incident.State.NEW
+    source = IncidentEvent.Source.SYNC

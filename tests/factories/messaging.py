@@ -1,0 +1,37 @@
+"""Factories for the messaging app."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from messaging.models import Message, Party, Thread
+from tests.factories.incidents import MarketplaceConnectionFactory, OrderFactory
+
+
+class ThreadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Thread
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    order = factory.SubFactory(OrderFactory, connection=factory.SelfAttribute("..connection"))
+    mirakl_id = factory.Faker("uuid4")
+    entity_type = "MMP_ORDER"
+    entity_id = factory.LazyAttribute(lambda o: o.order.mirakl_id if o.order else "")
+    topic_type = "FREE_TEXT"
+    topic_value = "Pregunta acerca de mi pedido"
+    date_created = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=2))
+    date_updated = factory.LazyFunction(timezone.now)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    thread = factory.SubFactory(ThreadFactory)
+    mirakl_id = factory.Faker("uuid4")
+    author_type = Party.CUSTOMER
+    author_role = "CUSTOMER_USER"
+    author_name = "Lucía Martín"
+    body = "Hola, ¿cuándo llegará mi pedido?"
+    date_created = factory.LazyFunction(timezone.now)
