@@ -34,7 +34,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -139,11 +139,13 @@ def _segment(value: str | int) -> str:
 
 
 def _normalise_base_url(base_url: str) -> str:
+    """Instance root without trailing ``/`` or ``/api`` (the SDK's base URL includes it)."""
     url = base_url.strip().rstrip("/")
-    if not url:
-        raise ValueError("base_url is required")
     if url.lower().endswith("/api"):
-        url = url[: -len("/api")]
+        url = url[: -len("/api")].rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
     return url
 
 
@@ -540,7 +542,7 @@ class MiraklClient:
 
     def _backoff(self, retry: int) -> float:
         """Exponential backoff with "equal jitter": between half and all of the step."""
-        step = min(self.max_backoff, self.backoff_factor * (2**retry))
+        step = min(self.max_backoff, self.backoff_factor * (2.0**retry))
         return step / 2 + random.uniform(0, step / 2)
 
     def _request(
@@ -583,6 +585,9 @@ class MiraklClient:
                     headers=request_headers,
                     auth=self._auth,
                     timeout=self.timeout,
+                    # A redirected POST/PUT would be replayed as a GET by requests and
+                    # "succeed" without writing anything: surface the 3xx instead.
+                    allow_redirects=not is_write,
                 )
             except requests.RequestException as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
@@ -605,11 +610,13 @@ class MiraklClient:
             if 200 <= status < 300:
                 return response
 
-            retry_after = (
-                _parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-            )
             # 429 means "not processed": safe to resend a write too.
             retryable = status == 429 or (status >= 500 and not is_write)
+            retry_after = (
+                _parse_retry_after(response.headers.get("Retry-After"))
+                if status == 429 or retryable
+                else None
+            )
             if retryable and retry < self.max_retries:
                 if retry_after is not None:
                     delay = min(retry_after, self.max_backoff)

@@ -77,7 +77,7 @@ def multipart_parts(request: Any) -> list[EmailMessage]:
     # compat32 (the default policy) keeps header values exactly as sent.
     message = BytesParser().parsebytes(raw)
     assert message.is_multipart()
-    return list(message.get_payload())  # type: ignore[arg-type]
+    return list(message.get_payload())
 
 
 def part_name(part: EmailMessage) -> str | None:
@@ -149,10 +149,9 @@ def test_timeout_sent_on_every_call(mocked: responses.RequestsMock) -> None:
     mirakl.list_reasons()
     mirakl.resolve_incident("O-1", "L-1", reason_code=None)
 
-    assert [call.request.req_kwargs["timeout"] for call in mocked.calls] == [
-        (3.0, 12.0),
-        (3.0, 12.0),
-    ]
+    # `responses` keeps the keyword arguments requests passed to the adapter.
+    timeouts = [call.request.req_kwargs["timeout"] for call in mocked.calls]  # type: ignore[attr-defined]
+    assert timeouts == [(3.0, 12.0), (3.0, 12.0)]
 
 
 def test_repr_hides_the_key() -> None:
@@ -556,12 +555,11 @@ def test_resolve_incident_204(mirakl_client: MiraklClient, mocked: responses.Req
         ],
     )
 
-    assert (
-        mirakl_client.resolve_incident(
-            "DKFSLFKZ-SDF993-A", "MY-LINE", reason_code="REPLACE_WITH_RE01_CODE"
-        )
-        is None
+    mirakl_client.resolve_incident(
+        "DKFSLFKZ-SDF993-A", "MY-LINE", reason_code="REPLACE_WITH_RE01_CODE"
     )
+
+    assert len(mocked.calls) == 1
 
 
 @pytest.mark.parametrize("body", ["", '{"status": "OK"}'])
@@ -629,7 +627,9 @@ def test_refund_body_of_the_fixture_round_trips(
 
     mirakl_client.refund([RefundLineRequest.model_validate(line) for line in expected["refunds"]])
 
-    assert decode_json(mocked.calls[0].request.body) == expected
+    sent = mocked.calls[0].request.body
+    assert isinstance(sent, bytes)
+    assert decode_json(sent) == expected
 
 
 def test_refund_state_error_is_bad_request(
@@ -1037,3 +1037,39 @@ def test_api_key_scrubbed_from_transport_errors(sleeps: list[float]) -> None:
     assert API_KEY not in str(error)
     assert API_KEY not in repr(error)
     assert error.__cause__ is None or API_KEY not in str(error.__cause__)
+
+
+def test_503_retry_after_is_honoured_on_get(
+    mirakl_client: MiraklClient, mocked: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    mocked.get(f"{BASE}/api/reasons", status=503, headers={"Retry-After": "4"})
+    mocked.get(f"{BASE}/api/reasons", json={"reasons": []})
+
+    mirakl_client.list_reasons()
+
+    assert sleeps == [4.0]
+
+
+def test_write_is_not_redirected(
+    mirakl_client: MiraklClient, mocked: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    # requests would replay a redirected PUT as a GET: the refund would silently not happen.
+    mocked.put(
+        f"{BASE}/api/orders/refund",
+        status=301,
+        headers={"Location": "https://elsewhere.example/api/orders/refund"},
+    )
+
+    with pytest.raises(MiraklError) as info:
+        mirakl_client.refund([RefundLineRequest(order_line_id="96", amount=1, reason_code="18")])
+
+    assert info.value.status == 301
+    assert not isinstance(info.value, MiraklTransientError)
+    assert mirakl_client.request_count == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("base_url", ["", "pccomponentes-prod.mirakl.net", "ftp://x.net/api"])
+def test_invalid_base_url(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        MiraklClient(base_url=base_url, api_key=API_KEY)
