@@ -57,9 +57,7 @@ class MarketplaceConnectionAdmin(admin.ModelAdmin):
         ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
         for pk in ids:
             transaction.on_commit(lambda pk=pk: sync_marketplace_task.delay(pk, full=full))
-        self.message_user(
-            request, _("%(n)d sync(s) queued.") % {"n": len(ids)}, messages.SUCCESS
-        )
+        self.message_user(request, _("%(n)d sync(s) queued.") % {"n": len(ids)}, messages.SUCCESS)
 
 
 @admin.register(MarketplaceReason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import functools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -56,10 +56,9 @@ def sync_lock(name: str) -> Iterator[LockHandle | None]:
         try:
             yield _RedisHandle(lock, timeout)
         finally:
-            try:
+            # An expired lock may have been taken over: it is not ours to release then.
+            with suppress(redis.exceptions.LockError):
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired and possibly taken over: not ours to release any more
         return
 
     directory = Path(settings.BASE_DIR) / "var" / "locks"

@@ -24,10 +24,9 @@ def marketplace_connection_save(
     Returns the connection and whether it was created. Raises
     ``django.core.exceptions.ValidationError`` with one message per bad field.
     """
-    connection = (
-        MarketplaceConnection.objects.select_for_update().filter(code=code).first()
-        or MarketplaceConnection(code=code)
-    )
+    connection = MarketplaceConnection.objects.select_for_update().filter(
+        code=code
+    ).first() or MarketplaceConnection(code=code)
     created = connection.pk is None
     connection.name = name
     connection.base_url = base_url.rstrip("/")

@@ -158,8 +158,8 @@ def _sync_resource(
         cursor.last_error_at = timezone.now()
         cursor.save(update_fields=["last_error", "last_error_at"])
     else:
-        assert cursor.run_started_at is not None
-        cursor.updated_since = cursor.run_started_at - settings.SYNC_OVERLAP
+        started = cursor.run_started_at or now
+        cursor.updated_since = started - settings.SYNC_OVERLAP
         cursor.run_started_at = None
         cursor.run_since = None
         cursor.run_full = False
@@ -206,9 +206,7 @@ def _store(
 
 
 def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> PageResult:
-    known = set(
-        MarketplaceReason.objects.filter(connection=connection).values_list("type", "code")
-    )
+    known = set(MarketplaceReason.objects.filter(connection=connection).values_list("type", "code"))
     now = timezone.now()
     rows = {
         (reason.type, reason.code): MarketplaceReason(

@@ -21,7 +21,9 @@ from incidents.constants import INCIDENT_LINE_STATE
 from incidents.lifecycle import incident_transition, incidents_refresh
 from incidents.models import Incident, IncidentEvent, MarketplaceConnection, Order, OrderLine
 from incidents.sync_results import PageResult
-from mirakl.schemas import Address, Order as MiraklOrder, OrderLine as MiraklLine, OrderPage, Tax
+from mirakl.schemas import Address, OrderPage, Tax
+from mirakl.schemas import Order as MiraklOrder
+from mirakl.schemas import OrderLine as MiraklLine
 from refunds.models import Refund
 
 __all__ = ["orders_page_store"]

@@ -19,7 +19,9 @@ from incidents.models import MarketplaceConnection, Order
 from incidents.sync_results import PageResult
 from messaging.models import Message, Thread
 from mirakl.client import MiraklClient
-from mirakl.schemas import Message as MiraklMessage, Thread as MiraklThread, ThreadPage
+from mirakl.schemas import Message as MiraklMessage
+from mirakl.schemas import Thread as MiraklThread
+from mirakl.schemas import ThreadPage
 
 __all__ = ["threads_page_store"]
 

@@ -16,12 +16,18 @@ def test_add_marketplace_stores_the_key_encrypted() -> None:
     out = StringIO()
     call_command(
         "add_marketplace",
-        "--code", "pccomponentes",
-        "--name", "PcComponentes",
-        "--base-url", "https://pccomponentes-prod.mirakl.net/",
-        "--api-key", "secret-shop-key-123",
-        "--shop-id", "2051",
-        "--policy", "pccomponentes",
+        "--code",
+        "pccomponentes",
+        "--name",
+        "PcComponentes",
+        "--base-url",
+        "https://pccomponentes-prod.mirakl.net/",
+        "--api-key",
+        "secret-shop-key-123",
+        "--shop-id",
+        "2051",
+        "--policy",
+        "pccomponentes",
         stdout=out,
     )
     connection = MarketplaceConnection.objects.get(code="pccomponentes")
@@ -46,8 +52,16 @@ def test_add_marketplace_twice_updates() -> None:
 def test_add_marketplace_rejects_a_bad_url() -> None:
     with pytest.raises(CommandError, match="base_url"):
         call_command(
-            "add_marketplace", "--code", "x", "--name", "X", "--base-url", "not a url",
-            "--api-key", "k", stdout=StringIO(),
+            "add_marketplace",
+            "--code",
+            "x",
+            "--name",
+            "X",
+            "--base-url",
+            "not a url",
+            "--api-key",
+            "k",
+            stdout=StringIO(),
         )
     assert not MarketplaceConnection.objects.exists()
 

@@ -93,8 +93,11 @@ def test_incremental_sync_sees_new_incident_and_messages(connection, sandbox_cli
     order = Order.objects.filter(has_incident=False, state="RECEIVED").first()
     assert order is not None
     line = order.lines.first()
-    control(sandbox, "incidents", {"order_id": order.mirakl_id, "line_id": line.mirakl_id,
-                                   "reason_code": "3"})
+    control(
+        sandbox,
+        "incidents",
+        {"order_id": order.mirakl_id, "line_id": line.mirakl_id, "reason_code": "3"},
+    )
 
     results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
 
@@ -105,8 +108,11 @@ def test_incremental_sync_sees_new_incident_and_messages(connection, sandbox_cli
     assert incident.events.get().kind == IncidentEvent.Kind.OPENED
 
     # The customer writes; the shop answers: the incident is being handled.
-    control(sandbox, "messages", {"order_id": order.mirakl_id, "party": "CUSTOMER",
-                                  "body": "El ratón no enciende."})
+    control(
+        sandbox,
+        "messages",
+        {"order_id": order.mirakl_id, "party": "CUSTOMER", "body": "El ratón no enciende."},
+    )
     marketplace_sync(connection=connection, client=sandbox_client)
     thread = Thread.objects.filter(order=order, shop_reply_needed_since__isnull=False).first()
     assert thread is not None
@@ -125,7 +131,9 @@ def test_incremental_sync_sees_new_incident_and_messages(connection, sandbox_cli
 
 def test_reopened_incident_is_a_new_episode(connection, sandbox_client, sandbox) -> None:
     marketplace_sync(connection=connection, client=sandbox_client)
-    incident = Incident.objects.filter(closed_at__isnull=True).select_related("order", "line").first()
+    incident = (
+        Incident.objects.filter(closed_at__isnull=True).select_related("order", "line").first()
+    )
     order_id, line_id = incident.order.mirakl_id, incident.line.mirakl_id
     reasons = sandbox_client.list_reasons()
     close_reason = next(r.code for r in reasons if r.type == "INCIDENT_CLOSE")
@@ -170,7 +178,8 @@ def test_crash_mid_sync_resumes_without_losing_or_duplicating(
     monkeypatch.setattr("incidents.sync.orders_page_store", crashing_store)
     # Small pages so that the crash happens in the middle.
     monkeypatch.setattr(
-        MiraklClient, "iter_order_pages",
+        MiraklClient,
+        "iter_order_pages",
         _with_page_size(MiraklClient.iter_order_pages, 25),
     )
     first = by_resource(marketplace_sync(connection=connection, client=sandbox_client))

@@ -36,8 +36,17 @@ def mirakl_payloads():
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.get(
             f"{BASE}/api/reasons",
-            json={"reasons": [{"code": "18", "label": "Artículo no recibido", "type": "REFUND",
-                               "is_shop_right": True, "sort_index": 3}]},
+            json={
+                "reasons": [
+                    {
+                        "code": "18",
+                        "label": "Artículo no recibido",
+                        "type": "REFUND",
+                        "is_shop_right": True,
+                        "sort_index": 3,
+                    }
+                ]
+            },
         )
         mock.get(
             f"{BASE}/api/orders",

@@ -44,5 +44,7 @@ class Command(BaseCommand):
             raise CommandError(problems) from exc
         verb = "Added" if created else "Updated"
         self.stdout.write(
-            self.style.SUCCESS(f"{verb} {connection.code} ({connection.name}) → {connection.base_url}")
+            self.style.SUCCESS(
+                f"{verb} {connection.code} ({connection.name}) → {connection.base_url}"
+            )
         )

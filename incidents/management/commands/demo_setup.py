@@ -8,10 +8,22 @@ from incidents.services import marketplace_connection_save
 
 #: (code, name, port, api key, shop id, policy) — must match Procfile.demo.
 DEMO_MARKETPLACES = (
-    ("pccomponentes", "PcComponentes", 8765, "demo-pccomponentes-key", "2051",
-     MarketplaceConnection.Policy.PCCOMPONENTES),
-    ("mediamarkt", "MediaMarkt", 8766, "demo-mediamarkt-key", "4552",
-     MarketplaceConnection.Policy.MEDIAMARKT),
+    (
+        "pccomponentes",
+        "PcComponentes",
+        8765,
+        "demo-pccomponentes-key",
+        "2051",
+        MarketplaceConnection.Policy.PCCOMPONENTES,
+    ),
+    (
+        "mediamarkt",
+        "MediaMarkt",
+        8766,
+        "demo-mediamarkt-key",
+        "4552",
+        MarketplaceConnection.Policy.MEDIAMARKT,
+    ),
 )
 
 

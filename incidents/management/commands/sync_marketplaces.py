@@ -24,7 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, codes=None, full=False, **options) -> None:
         if codes:
-            known = set(MarketplaceConnection.objects.filter(code__in=codes).values_list("code", flat=True))
+            known = set(
+                MarketplaceConnection.objects.filter(code__in=codes).values_list("code", flat=True)
+            )
             missing = sorted(set(codes) - known)
             if missing:
                 raise CommandError(f"Unknown marketplace: {', '.join(missing)}")
@@ -51,7 +53,9 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.ERROR(f"{code:<16}{'-':<10} failed: {results}"))
                 continue
             for r in results:
-                status = self.style.SUCCESS("ok") if r.ok else self.style.ERROR(f"failed: {r.error}")
+                status = (
+                    self.style.SUCCESS("ok") if r.ok else self.style.ERROR(f"failed: {r.error}")
+                )
                 failed |= not r.ok
                 self.stdout.write(
                     f"{code:<16}{r.resource:<10}{r.created:>9}{r.updated:>9}"
