@@ -65,17 +65,36 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "FREE_TEXT",
         "Artículo no recibido",
         (
-            (CUSTOMER, _CSO, "Buenas, el seguimiento de {carrier} dice que el pedido {order_id} "
-             "está entregado, pero yo no he recibido nada y nadie en casa ha firmado el "
-             "albarán.", None),
-            (SHOP, _SC, "Hola {name}, lamentamos mucho la situación. Hemos abierto una "
-             "reclamación con {carrier} para localizar el paquete ({tracking}). Si en 48 horas "
-             "no aparece, te enviamos otra unidad o te reembolsamos el importe, como "
-             "prefieras.", None),
-            (CUSTOMER, _CS, "Vale, quedo a la espera. Si no aparece prefiero que me lo "
-             "enviéis de nuevo.", None),
-            (SHOP, _SC, "Hola {name}, {carrier} no ha localizado el paquete, así que hoy te "
-             "hemos enviado una unidad nueva. El nuevo seguimiento es {tracking2}.", None),
+            (
+                CUSTOMER,
+                _CSO,
+                "Buenas, el seguimiento de {carrier} dice que el pedido {order_id} "
+                "está entregado, pero yo no he recibido nada y nadie en casa ha firmado el "
+                "albarán.",
+                None,
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, lamentamos mucho la situación. Hemos abierto una "
+                "reclamación con {carrier} para localizar el paquete ({tracking}). Si en 48 horas "
+                "no aparece, te enviamos otra unidad o te reembolsamos el importe, como "
+                "prefieras.",
+                None,
+            ),
+            (
+                CUSTOMER,
+                _CS,
+                "Vale, quedo a la espera. Si no aparece prefiero que me lo enviéis de nuevo.",
+                None,
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, {carrier} no ha localizado el paquete, así que hoy te "
+                "hemos enviado una unidad nueva. El nuevo seguimiento es {tracking2}.",
+                None,
+            ),
             (CUSTOMER, _CS, "Ya lo he recibido, todo correcto. ¡Muchas gracias!", None),
         ),
         incident_after=1,
@@ -86,14 +105,23 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "FREE_TEXT",
         "Informar de un problema con el artículo recibido",
         (
-            (CUSTOMER, _CS, "Hola, he recibido el pedido {order_id} pero no es lo que compré: "
-             "en la caja viene un modelo distinto del {product}.", "photo"),
-            (SHOP, _SC, "Hola {name}, disculpa el error al preparar tu pedido. Mañana pasará "
-             "{carrier} a recogerlo sin coste y, en cuanto salga, te enviamos el modelo "
-             "correcto.", None),
+            (
+                CUSTOMER,
+                _CS,
+                "Hola, he recibido el pedido {order_id} pero no es lo que compré: "
+                "en la caja viene un modelo distinto del {product}.",
+                "photo",
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, disculpa el error al preparar tu pedido. Mañana pasará "
+                "{carrier} a recogerlo sin coste y, en cuanto salga, te enviamos el modelo "
+                "correcto.",
+                None,
+            ),
             (CUSTOMER, _CS, "De acuerdo, dejo la caja preparada. Gracias.", None),
-            (SHOP, _SC, "El artículo correcto ya está en camino. Seguimiento: {tracking2}.",
-             None),
+            (SHOP, _SC, "El artículo correcto ya está en camino. Seguimiento: {tracking2}.", None),
             (CUSTOMER, _CS, "Recibido el producto correcto. Gracias por la rapidez.", None),
         ),
         incident_after=1,
@@ -104,15 +132,34 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "REASON_CODE",
         "22",
         (
-            (CUSTOMER, _CSO, "Hola, el {product} que recibí no funciona: el equipo no arranca "
-             "con él instalado y en otro ordenador pasa lo mismo. Adjunto una foto.", "photo"),
-            (SHOP, _SC, "Hola {name}, sentimos mucho las molestias. Te enviamos una unidad de "
-             "sustitución y {carrier} recogerá la defectuosa sin ningún coste para ti.", None),
+            (
+                CUSTOMER,
+                _CSO,
+                "Hola, el {product} que recibí no funciona: el equipo no arranca "
+                "con él instalado y en otro ordenador pasa lo mismo. Adjunto una foto.",
+                "photo",
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, sentimos mucho las molestias. Te enviamos una unidad de "
+                "sustitución y {carrier} recogerá la defectuosa sin ningún coste para ti.",
+                None,
+            ),
             (CUSTOMER, _CS, "Gracias. ¿Cuándo pasaría la recogida?", None),
-            (SHOP, _SC, "La recogida está programada para mañana de 9:00 a 14:00. La unidad "
-             "nueva sale hoy con el seguimiento {tracking2}.", None),
-            (CUSTOMER, _CS, "Recibida la unidad nueva y funciona perfectamente. Muchas "
-             "gracias por la gestión.", None),
+            (
+                SHOP,
+                _SC,
+                "La recogida está programada para mañana de 9:00 a 14:00. La unidad "
+                "nueva sale hoy con el seguimiento {tracking2}.",
+                None,
+            ),
+            (
+                CUSTOMER,
+                _CS,
+                "Recibida la unidad nueva y funciona perfectamente. Muchas gracias por la gestión.",
+                None,
+            ),
         ),
         incident_after=1,
         ends_with_thanks=True,
@@ -122,13 +169,28 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "FREE_TEXT",
         "Informar de un problema con el artículo recibido",
         (
-            (CUSTOMER, _CSO, "El paquete llegó con la caja aplastada y el {product} tiene un "
-             "golpe visible. Os mando fotos del embalaje.", "photo"),
-            (SHOP, _SC, "Hola {name}, lamentamos lo ocurrido. Con las fotos es suficiente: "
-             "reclamamos nosotros a {carrier} y hoy mismo te enviamos otra unidad.", None),
+            (
+                CUSTOMER,
+                _CSO,
+                "El paquete llegó con la caja aplastada y el {product} tiene un "
+                "golpe visible. Os mando fotos del embalaje.",
+                "photo",
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, lamentamos lo ocurrido. Con las fotos es suficiente: "
+                "reclamamos nosotros a {carrier} y hoy mismo te enviamos otra unidad.",
+                None,
+            ),
             (CUSTOMER, _CS, "Genial. ¿Qué hago con el producto dañado?", None),
-            (SHOP, _SC, "No tienes que hacer nada: {carrier} pasará a recogerlo cuando te "
-             "entregue la unidad nueva ({tracking2}).", None),
+            (
+                SHOP,
+                _SC,
+                "No tienes que hacer nada: {carrier} pasará a recogerlo cuando te "
+                "entregue la unidad nueva ({tracking2}).",
+                None,
+            ),
             (CUSTOMER, _CS, "Perfecto, muchas gracias.", None),
         ),
         incident_after=1,
@@ -139,14 +201,29 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "REASON_CODE",
         "24",
         (
-            (CUSTOMER, _CS, "Hola, quiero devolver el {product} del pedido {order_id}. Está "
-             "sin usar y en su caja original.", None),
-            (SHOP, _SC, "Hola {name}, sin problema. Te hemos programado una recogida gratuita "
-             "con {carrier}; recibirás un SMS con el día. Al recibir el artículo te "
-             "reembolsaremos el importe completo, gastos de envío incluidos.", None),
+            (
+                CUSTOMER,
+                _CS,
+                "Hola, quiero devolver el {product} del pedido {order_id}. Está "
+                "sin usar y en su caja original.",
+                None,
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, sin problema. Te hemos programado una recogida gratuita "
+                "con {carrier}; recibirás un SMS con el día. Al recibir el artículo te "
+                "reembolsaremos el importe completo, gastos de envío incluidos.",
+                None,
+            ),
             (CUSTOMER, _CS, "Perfecto, el mensajero ya lo ha recogido.", None),
-            (SHOP, _SC, "Hemos recibido el artículo en el almacén. Hoy tramitamos el "
-             "reembolso; lo verás en tu cuenta en unos días.", None),
+            (
+                SHOP,
+                _SC,
+                "Hemos recibido el artículo en el almacén. Hoy tramitamos el "
+                "reembolso; lo verás en tu cuenta en unos días.",
+                None,
+            ),
             (CUSTOMER, _CS, "Gracias por todo.", None),
         ),
         incident_after=1,
@@ -157,18 +234,38 @@ INCIDENT_SCRIPTS: dict[str, Script] = {
         "FREE_TEXT",
         "Garantía del producto",
         (
-            (CUSTOMER, _CS, "Buenas tardes, compré el {product} hace unos meses y ha dejado de "
-             "funcionar de repente. ¿Cómo tramito la garantía?", None),
-            (SHOP, _SC, "Hola {name}, sentimos la avería. Como han pasado más de 30 días desde "
-             "la entrega, puedes elegir: gestionamos nosotros la garantía con el fabricante, "
-             "sin coste de envío para ti, o te damos todos los datos para tramitarla "
-             "directamente con él, que a veces es más rápido. ¿Qué prefieres?", None),
+            (
+                CUSTOMER,
+                _CS,
+                "Buenas tardes, compré el {product} hace unos meses y ha dejado de "
+                "funcionar de repente. ¿Cómo tramito la garantía?",
+                None,
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hola {name}, sentimos la avería. Como han pasado más de 30 días desde "
+                "la entrega, puedes elegir: gestionamos nosotros la garantía con el fabricante, "
+                "sin coste de envío para ti, o te damos todos los datos para tramitarla "
+                "directamente con él, que a veces es más rápido. ¿Qué prefieres?",
+                None,
+            ),
             (CUSTOMER, _CS, "Prefiero que lo gestionéis vosotros, por favor.", None),
-            (SHOP, _SC, "De acuerdo. Mañana pasará {carrier} a recogerlo sin coste. Te "
-             "avisaremos cuando lo recibamos, cuando esté en el fabricante y cuando te lo "
-             "enviemos de vuelta con su seguimiento.", None),
-            (SHOP, _SC, "Hemos recibido el artículo y ya está en el servicio técnico del "
-             "fabricante. Te escribimos en cuanto tengamos el diagnóstico.", None),
+            (
+                SHOP,
+                _SC,
+                "De acuerdo. Mañana pasará {carrier} a recogerlo sin coste. Te "
+                "avisaremos cuando lo recibamos, cuando esté en el fabricante y cuando te lo "
+                "enviemos de vuelta con su seguimiento.",
+                None,
+            ),
+            (
+                SHOP,
+                _SC,
+                "Hemos recibido el artículo y ya está en el servicio técnico del "
+                "fabricante. Te escribimos en cuanto tengamos el diagnóstico.",
+                None,
+            ),
             (CUSTOMER, _CS, "Gracias por mantenerme informado.", None),
         ),
         incident_after=1,
@@ -188,6 +285,19 @@ OTHER_SCRIPTS: dict[str, Script] = {
              "y el número de seguimiento es {tracking}. Debería llegarte en 24-48 horas "
              "laborables.", None),
             (CUSTOMER, _CS, "Perfecto, muchas gracias por la rapidez.", None),
+        ),
+        ends_with_thanks=True,
+    ),
+    "preparing": Script(
+        "preparing",
+        "FREE_TEXT",
+        "Pregunta acerca de mi pedido",
+        (
+            (CUSTOMER, _CS, "Hola, ¿cuándo enviaréis el pedido {order_id}? Lo necesito antes "
+             "del fin de semana.", None),
+            (SHOP, _SC, "Hola {name}, tu pedido está en preparación y sale hoy mismo. En cuanto "
+             "lo entreguemos a la agencia recibirás el número de seguimiento por correo.", None),
+            (CUSTOMER, _CS, "Genial, gracias.", None),
         ),
         ends_with_thanks=True,
     ),

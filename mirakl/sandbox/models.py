@@ -25,6 +25,7 @@ __all__ = [
     "Participant",
     "Refund",
     "Thread",
+    "ZERO",
 ]
 
 ZERO = Decimal("0.00")
@@ -148,8 +149,7 @@ class Line:
 
     def fully_refunded(self) -> bool:
         return (
-            self.refunded_amount() >= self.price
-            and self.refunded_shipping() >= self.shipping_price
+            self.refunded_amount() >= self.price and self.refunded_shipping() >= self.shipping_price
         )
 
 
@@ -252,3 +252,24 @@ class Thread:
     def key(self) -> tuple[int, str]:
         """Position in M11's keyset order (date_updated, id)."""
         return (self.updated_ms, self.thread_id)
+
+    def append(self, message: Message) -> None:
+        """Add a message and update what Mirakl derives from it.
+
+        A shop message clears ``shop_reply_needed_since``; a customer or operator message
+        addressed to the shop starts it if it was not running (so it holds the date of the
+        first unanswered inbound message). The caller re-indexes the thread (its
+        date_updated moves).
+        """
+        self.messages.append(message)
+        self.updated_ms = max(self.updated_ms, message.created_ms)
+        self.current.add(message.sender)
+        self.current.update(message.to)
+        if message.sender == "SHOP":
+            self.shop_reply_needed_since = None
+        elif "SHOP" in message.to and self.shop_reply_needed_since is None:
+            self.shop_reply_needed_since = message.created_ms
+        self.cache = None
+
+    def has_customer_message(self) -> bool:
+        return any(m.sender == "CUSTOMER" for m in self.messages)

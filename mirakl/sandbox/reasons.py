@@ -52,14 +52,23 @@ REASONS: tuple[Reason, ...] = (
     Reason("32", "Cancelado a petición del cliente", CANCELATION, True),
     Reason("33", "Error en el precio de la oferta", CANCELATION, True),
     Reason(
-        "INC_SOLVED_REPLACEMENT", "Producto sustituido y recibido por el cliente", INCIDENT_CLOSE, True
+        "INC_SOLVED_REPLACEMENT",
+        "Producto sustituido y recibido por el cliente",
+        INCIDENT_CLOSE,
+        True,
     ),
     Reason("INC_SOLVED_REFUND", "Reembolso realizado al cliente", INCIDENT_CLOSE, True),
     Reason("INC_SOLVED_DELIVERED", "Pedido entregado al cliente", INCIDENT_CLOSE, True),
     Reason("INC_SOLVED_RETURN", "Devolución recibida y reembolsada", INCIDENT_CLOSE, True),
-    Reason("INC_SOLVED_REPAIRED", "Producto reparado en garantía y entregado", INCIDENT_CLOSE, True),
-    Reason("INC_SOLVED_INFO", "Consulta resuelta con la información facilitada", INCIDENT_CLOSE, True),
-    Reason("INC_CLOSED_OPERATOR", "Cerrada por el operador tras su revisión", INCIDENT_CLOSE, False),
+    Reason(
+        "INC_SOLVED_REPAIRED", "Producto reparado en garantía y entregado", INCIDENT_CLOSE, True
+    ),
+    Reason(
+        "INC_SOLVED_INFO", "Consulta resuelta con la información facilitada", INCIDENT_CLOSE, True
+    ),
+    Reason(
+        "INC_CLOSED_OPERATOR", "Cerrada por el operador tras su revisión", INCIDENT_CLOSE, False
+    ),
     Reason("INC_CLOSED_FULL_REFUND", "Cerrada por reembolso total", INCIDENT_CLOSE, False),
     Reason("1", "Artículo no recibido", INCIDENT_OPEN, False),
     Reason("2", "Artículo no conforme con el pedido", INCIDENT_OPEN, False),

@@ -205,9 +205,7 @@ class Renderer:
             "category_label": product.category_label,
             "commission_fee": money(commission),
             "commission_rate_vat": 21.0,
-            "commission_taxes": [
-                {"amount": money(commission_vat), "code": IVA_CODE, "rate": 21.0}
-            ],
+            "commission_taxes": [{"amount": money(commission_vat), "code": IVA_CODE, "rate": 21.0}],
             "commission_vat": money(commission_vat),
             "created_date": format_ms(line.created_ms),
             "debited_date": _date(line.debited_ms),
@@ -355,8 +353,7 @@ class Renderer:
     def message_dict(self, thread: Thread, message: Message) -> dict[str, Any]:
         return {
             "attachments": [
-                {"id": a.attachment_id, "name": a.name, "size": a.size}
-                for a in message.attachments
+                {"id": a.attachment_id, "name": a.name, "size": a.size} for a in message.attachments
             ],
             "body": message.body,
             "date_created": format_ms(message.created_ms),

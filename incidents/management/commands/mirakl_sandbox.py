@@ -1,0 +1,88 @@
+"""``manage.py mirakl_sandbox``: run the Mirakl sandbox in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mirakl.sandbox import DEFAULT_API_KEY, SandboxServer, parse_fault_spec
+
+__all__ = ["Command"]
+
+
+def _amount(value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+class Command(BaseCommand):
+    help = "Run the Mirakl sandbox (a fake Mirakl shop API) until Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+        parser.add_argument("--shop-id", type=int, default=None)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--orders", type=int, default=None, help="orders to generate")
+        parser.add_argument(
+            "--faults", default="", help="e.g. 429=0.1,500=0.05,timeout=0.02,slow=0.1,slow_ms=800"
+        )
+        parser.add_argument("--auto-close-seconds", type=float, default=300.0)
+        parser.add_argument("--payable-balance", type=_amount, default=Decimal("5000.00"))
+
+    def handle(
+        self,
+        *args: object,
+        host: str,
+        port: int,
+        api_key: str,
+        shop_id: int | None,
+        seed: int,
+        orders: int | None,
+        faults: str,
+        auto_close_seconds: float,
+        payable_balance: Decimal,
+        **options: object,
+    ) -> None:
+        try:
+            spec = parse_fault_spec(faults or "")
+        except ValueError as exc:
+            raise CommandError(f"--faults: {exc}") from exc
+        logger = logging.getLogger("mirakl.sandbox")
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+        logger.setLevel(logging.INFO)
+
+        started = time.perf_counter()
+        server = SandboxServer(
+            host=host,
+            port=port,
+            api_key=api_key,
+            shop_id=shop_id,
+            seed=seed,
+            orders=orders,
+            faults=spec,
+            auto_close_seconds=auto_close_seconds,
+            payable_balance=payable_balance,
+        )
+        counts = server.state.snapshot()
+        self.stdout.write(
+            f"Mirakl sandbox on {server.base_url} (shop {counts['shop']['id']}, seed {seed}): "
+            f"{counts['orders']} orders, {counts['open_incidents']} open incidents, "
+            f"{counts['threads']} threads, {counts['messages']} messages; ready in "
+            f"{time.perf_counter() - started:.1f}s. Faults: {spec if spec.active else 'none'}."
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            self.stdout.write("Sandbox stopped.")

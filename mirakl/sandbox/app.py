@@ -1,0 +1,101 @@
+"""Request dispatch, independent of sockets: auth, shop check, routing, faults, stats.
+
+``SandboxApp.handle`` turns one HTTP request into an ``Outcome`` (a response, a delay before
+sending it, or "drop the connection"). The HTTP server only reads and writes bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from mirakl.sandbox.api import API_ROUTES, match_route
+from mirakl.sandbox.control import CONTROL_ROUTES
+from mirakl.sandbox.state import SandboxState
+from mirakl.sandbox.wire import ApiError, Request, Response, error_response
+
+__all__ = ["Outcome", "SandboxApp"]
+
+logger = logging.getLogger("mirakl.sandbox")
+
+
+@dataclass(slots=True)
+class Outcome:
+    response: Response | None  # None: hold, then drop the connection without answering
+    endpoint: str
+    delay_s: float = 0.0
+
+
+class SandboxApp:
+    def __init__(self, state: SandboxState, *, api_key: str, shop_id: int | str | None) -> None:
+        self.state = state
+        self.api_key = api_key
+        self.shop_id = None if shop_id is None else str(shop_id)
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str
+    ) -> Outcome:
+        split = urlsplit(target)
+        path = split.path
+        query = parse_qs(split.query, keep_blank_values=True)
+        is_control = path.startswith("/_sandbox/")
+        routes = CONTROL_ROUTES if is_control else API_ROUTES
+        route, params, path_known = match_route(routes, method, path)
+        endpoint = route.endpoint if route else ("SANDBOX" if is_control else "UNKNOWN")
+        with self.state.lock:
+            self.state.stats[endpoint] += 1
+
+        if headers.get("authorization") != self.api_key:
+            # Mirakl answers 401 for a missing or an invalid key alike.
+            return Outcome(error_response(401, "Unauthorized"), endpoint)
+        shop_ids = query.get("shop_id")
+        if shop_ids and not is_control:
+            if not shop_ids[0].isdigit():
+                return Outcome(
+                    error_response(400, f"Invalid value '{shop_ids[0]}' for parameter 'shop_id'"),
+                    endpoint,
+                )
+            if self.shop_id is not None and shop_ids[0] != self.shop_id:
+                return Outcome(
+                    error_response(403, f"You are not authorized to access shop {shop_ids[0]}"),
+                    endpoint,
+                )
+        if route is None:
+            if path_known:
+                return Outcome(error_response(405, f"Method {method} not allowed"), endpoint)
+            return Outcome(error_response(404, f"No endpoint {method} {path}"), endpoint)
+
+        delay = 0.0
+        if not is_control:
+            fault = self.state.faults.draw()
+            if fault is not None:
+                delay = fault.delay_s
+                if fault.kind == "429":
+                    response = error_response(429, "Too Many Requests")
+                    response.headers["Retry-After"] = str(fault.retry_after)
+                    return Outcome(response, endpoint, delay)
+                if fault.kind == "500":
+                    return Outcome(error_response(500, "Internal Server Error"), endpoint, delay)
+                if fault.kind == "timeout":
+                    return Outcome(None, endpoint, fault.timeout_s)
+
+        request = Request(
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            base_url=base_url,
+            raw_query=split.query,
+        )
+        try:
+            with self.state.lock:
+                self.state.process_due()
+                response = route.handler(self.state, request, params)
+        except ApiError as exc:
+            response = exc.to_response()
+        except Exception:  # a sandbox bug must still answer like a server would
+            logger.exception("sandbox error on %s %s", method, path)
+            response = error_response(500, "Internal Server Error")
+        return Outcome(response, endpoint, delay)

@@ -1,0 +1,261 @@
+"""The HTTP server: stdlib ``ThreadingHTTPServer``, HTTP/1.1 keep-alive, one thread each.
+
+``SandboxServer`` is the Python entry point for tests, benchmarks and the management
+command::
+
+    with SandboxServer(port=0, seed=1) as server:
+        requests.get(f"{server.base_url}/api/orders",
+                     headers={"Authorization": "sandbox-key"})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from datetime import datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mirakl.sandbox.app import SandboxApp
+from mirakl.sandbox.catalog import default_shop
+from mirakl.sandbox.clock import SandboxClock
+from mirakl.sandbox.faults import FaultSpec
+from mirakl.sandbox.state import SandboxState
+from mirakl.sandbox.wire import Response
+
+__all__ = ["DEFAULT_API_KEY", "SandboxServer"]
+
+DEFAULT_API_KEY = "sandbox-key"
+logger = logging.getLogger("mirakl.sandbox")
+
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+        self.app = app
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MiraklSandbox/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 300  # idle keep-alive connections are closed after this
+    server: _HTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        body = self._read_body()
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
+        outcome = self.server.app.handle(self.command, self.path, headers, body, f"http://{host}")
+        if outcome.delay_s:
+            time.sleep(outcome.delay_s)
+        response = outcome.response
+        if response is None:  # simulated timeout: never answer
+            self.close_connection = True
+            logger.info(
+                '%s "%s %s" dropped after %.0fms [%s]',
+                self.client_address[0],
+                self.command,
+                self.path,
+                (time.perf_counter() - started) * 1000,
+                outcome.endpoint,
+            )
+            return
+        self._write(response)
+        logger.info(
+            '%s "%s %s" %d %dB %.1fms [%s]',
+            self.client_address[0],
+            self.command,
+            self.path,
+            response.status,
+            len(response.body),
+            (time.perf_counter() - started) * 1000,
+            outcome.endpoint,
+        )
+
+    def _write(self, response: Response) -> None:
+        lines = [f"HTTP/1.1 {response.status} {_STATUS_TEXT.get(response.status, 'Status')}"]
+        lines.append(f"Server: {self.server_version}")
+        lines.append(f"Date: {self.date_time_string()}")
+        if response.status != 204:
+            if response.content_type:
+                lines.append(f"Content-Type: {response.content_type}")
+            lines.append(f"Content-Length: {len(response.body)}")
+        for name, value in response.headers.items():
+            lines.append(f"{name}: {value}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        payload = head if response.status == 204 else head + response.body
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class SandboxServer:
+    """A running fake Mirakl instance: state + HTTP server on a background thread.
+
+    ``base_url`` is the instance root (clients append ``/api/...``). ``state`` is the live
+    ``SandboxState`` (drive the customer/operator, move the clock); ``stats`` counts requests
+    per endpoint code (OR11, M11, M10, M12, M13, OR43, OR64, OR28, RE01, SANDBOX, UNKNOWN).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = DEFAULT_API_KEY,
+        shop_id: int | str | None = None,
+        seed: int = 1,
+        orders: int | None = None,
+        faults: str | FaultSpec | None = None,
+        auto_close_seconds: float = 300,
+        payable_balance: Decimal | str | float = Decimal("5000.00"),
+        now: datetime | None = None,
+        clock: SandboxClock | None = None,
+    ) -> None:
+        self.state = SandboxState(
+            seed=seed,
+            orders=orders,
+            shop=default_shop(shop_id),
+            auto_close_seconds=auto_close_seconds,
+            payable_balance=payable_balance,
+            clock=clock or SandboxClock(now),
+            faults=faults,
+        )
+        self.app = SandboxApp(self.state, api_key=api_key, shop_id=shop_id)
+        self._httpd = _HTTPServer((host, port), self.app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        return self.app.api_key
+
+    @property
+    def stats(self) -> dict[str, int]:
+        with self.state.lock:
+            return dict(self.state.stats)
+
+    def start(self) -> SandboxServer:
+        """Serve on a daemon thread; returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"mirakl-sandbox-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the management command) until ``stop``/Ctrl-C."""
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._httpd.server_close()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.close_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
