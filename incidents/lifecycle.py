@@ -23,6 +23,7 @@ from datetime import datetime
 from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
 
+from incidents.bulk import update_rows
 from incidents.models import Incident, IncidentEvent
 
 __all__ = [
@@ -165,8 +166,9 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
             operator_after_resolution_at=Subquery(first_operator_after_resolution),
         )
     )
-    changed: list[Incident] = []
+    changed: list[dict[str, object]] = []
     events: list[IncidentEvent] = []
+    at = now or timezone.now()
     for incident in incidents:
         acted = [
             t
@@ -187,25 +189,29 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
         )
         dirty = first_action != incident.first_shop_action_at
         dirty |= contested_at != incident.contested_at
-        incident.first_shop_action_at = first_action
-        incident.contested_at = contested_at
         if new_state != incident.state and new_state in ALLOWED_TRANSITIONS[incident.state]:
             events.append(
                 incident_transition(
                     incident=incident,
                     to=new_state,
                     source=IncidentEvent.Source.SYNC,
-                    at=now or timezone.now(),
+                    at=at,
                     save=False,
                 )
             )
             dirty = True
         if dirty:
-            incident.updated_at = now or timezone.now()
-            changed.append(incident)
-    if changed:
-        Incident.objects.bulk_update(
-            changed, ["state", "first_shop_action_at", "contested_at", "updated_at"]
-        )
-        IncidentEvent.objects.bulk_create(events)
+            changed.append(
+                {
+                    "id": incident.pk,
+                    "state": incident.state,
+                    "first_shop_action_at": first_action,
+                    "contested_at": contested_at,
+                    "updated_at": at,
+                }
+            )
+    update_rows(
+        Incident, changed, fields=["state", "first_shop_action_at", "contested_at", "updated_at"]
+    )
+    IncidentEvent.objects.bulk_create(events)
     return len(changed)

@@ -26,9 +26,17 @@ from incidents.constants import (
     SYNC_RESOURCE_REASONS,
     SYNC_RESOURCE_THREADS,
 )
+from incidents.lifecycle import incidents_refresh
 from incidents.locks import LockHandle, sync_lock
-from incidents.models import MarketplaceConnection, MarketplaceReason, SyncCursor, SyncRun
-from incidents.sync_orders import orders_page_store
+from incidents.models import (
+    Incident,
+    MarketplaceConnection,
+    MarketplaceReason,
+    SyncCursor,
+    SyncRun,
+)
+from incidents.prefetch import prefetched
+from incidents.sync_orders import orders_page_store, orphan_threads_link
 from incidents.sync_results import PageResult, ResourceResult
 from messaging.sync_threads import threads_page_store
 from mirakl.client import MiraklClient
@@ -139,18 +147,21 @@ def _sync_resource(
         connection=connection, resource=resource, full=cursor.run_full, resumed=resume
     )
     requests_before = client.request_count
+    touched: set[int] = set()
     try:
-        for page in _pages(resource, client, cursor):
+        for page in prefetched(_pages(resource, client, cursor)):
             with transaction.atomic():
                 page_result = _store(resource, connection, client, page, cursor.run_full)
                 cursor.run_offset = page.offset
                 cursor.run_page_token = page.page_token
                 cursor.save(update_fields=["run_offset", "run_page_token"])
+            touched |= page_result.touched_orders
             result.add_page(page_result)
             result.requests = client.request_count - requests_before
             lock.refresh()
             if progress:
                 progress(result)
+        _after_run(connection, resource, touched, resumed=resume)
     except Exception as exc:
         result.error = str(exc) or exc.__class__.__name__
         logger.warning("Sync of %s/%s failed: %s", connection.code, resource, result.error)
@@ -171,6 +182,28 @@ def _sync_resource(
     result.requests = client.request_count - requests_before
     _finish_run(run, result)
     return result
+
+
+def _after_run(
+    connection: MarketplaceConnection, resource: str, touched: set[int], *, resumed: bool
+) -> None:
+    """Work done once per run rather than once per page.
+
+    The incidents of the orders a run touched get their derived state re-read from
+    what the run wrote. A resumed run does not know what its crashed predecessor
+    touched, so it re-derives every open incident of the connection.
+    """
+    if resource == SYNC_RESOURCE_REASONS:
+        return
+    if resource == SYNC_RESOURCE_ORDERS:
+        orphan_threads_link(connection=connection)
+    if resumed:
+        touched = set(
+            Incident.objects.filter(connection=connection, closed_at__isnull=True).values_list(
+                "order_id", flat=True
+            )
+        )
+    incidents_refresh(order_ids=touched)
 
 
 def _pages(resource: str, client: MiraklClient, cursor: SyncCursor) -> Iterator[_Page]:

@@ -17,8 +17,9 @@ from typing import Any
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
+from incidents.bulk import upsert
 from incidents.constants import INCIDENT_LINE_STATE
-from incidents.lifecycle import incident_transition, incidents_refresh
+from incidents.lifecycle import incident_transition
 from incidents.models import Incident, IncidentEvent, MarketplaceConnection, Order, OrderLine
 from incidents.sync_results import PageResult
 from mirakl.schemas import Address, OrderPage, Tax
@@ -26,7 +27,7 @@ from mirakl.schemas import Order as MiraklOrder
 from mirakl.schemas import OrderLine as MiraklLine
 from refunds.models import Refund
 
-__all__ = ["orders_page_store"]
+__all__ = ["orders_page_store", "orphan_threads_link"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,10 @@ def _address(address: Address | None) -> dict[str, Any]:
     return address.model_dump(exclude_none=True)
 
 
-def _order_row(connection: MarketplaceConnection, order: MiraklOrder, now: datetime) -> Order:
+def _order_row(connection_id: int, order: MiraklOrder, now: datetime) -> dict[str, Any]:
     customer = order.customer
-    return Order(
-        connection=connection,
+    return dict(
+        connection_id=connection_id,
         mirakl_id=order.order_id,
         commercial_id=order.commercial_id or "",
         state=order.order_state,
@@ -145,8 +146,8 @@ def _order_row(connection: MarketplaceConnection, order: MiraklOrder, now: datet
     )
 
 
-def _line_row(order_pk: int, line: MiraklLine) -> OrderLine:
-    return OrderLine(
+def _line_row(order_pk: int, line: MiraklLine) -> dict[str, Any]:
+    return dict(
         order_id=order_pk,
         mirakl_id=line.order_line_id,
         index=line.order_line_index,
@@ -241,27 +242,26 @@ def orders_page_store(
     if not to_write:
         return result
 
-    rows = Order.objects.bulk_create(
-        [_order_row(connection, order, now) for order in to_write],
-        update_conflicts=True,
+    rows = upsert(
+        Order,
+        [_order_row(connection.pk, order, now) for order in to_write],
         unique_fields=["connection", "mirakl_id"],
         update_fields=ORDER_FIELDS,
+        returning=("id", "mirakl_id"),
     )
-    order_pks = {row.mirakl_id: row.pk for row in rows}
-    new_ids = [mirakl_id for mirakl_id in order_pks if mirakl_id not in known]
-    if new_ids:
-        _link_threads(connection, new_ids)
+    order_pks = {mirakl_id: pk for pk, mirakl_id in rows}
 
-    line_rows = OrderLine.objects.bulk_create(
+    line_rows = upsert(
+        OrderLine,
         [_line_row(order_pks[o.order_id], line) for o in to_write for line in o.order_lines],
-        update_conflicts=True,
         unique_fields=["order", "mirakl_id"],
         update_fields=LINE_FIELDS,
+        returning=("id", "order_id", "mirakl_id"),
     )
-    line_pks = {(row.order_id, row.mirakl_id): row.pk for row in line_rows}
+    line_pks = {(order_pk, mirakl_id): pk for pk, order_pk, mirakl_id in line_rows}
 
     refund_rows = [
-        Refund(
+        dict(
             line_id=line_pks[(order_pks[o.order_id], line.order_line_id)],
             mirakl_id=refund.id,
             amount=_money(refund.amount) or Decimal("0.00"),
@@ -277,30 +277,31 @@ def orders_page_store(
         for line in o.order_lines
         for refund in line.refunds
     ]
-    if refund_rows:
-        Refund.objects.bulk_create(
-            refund_rows,
-            update_conflicts=True,
-            unique_fields=["line", "mirakl_id"],
-            update_fields=REFUND_FIELDS,
-        )
+    upsert(
+        Refund,
+        refund_rows,
+        unique_fields=["line", "mirakl_id"],
+        update_fields=REFUND_FIELDS,
+    )
 
-    _store_incidents(connection, to_write, order_pks, line_pks, now)
-    incidents_refresh(order_ids=order_pks.values(), now=now)
+    _store_incidents(connection, to_write, order_pks, line_pks, set(known), now)
+    result.touched_orders.update(order_pks.values())
     return result
 
 
-def _link_threads(connection: MarketplaceConnection, order_ids: list[str]) -> None:
-    """Attach threads synced before their order arrived."""
+def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
+    """Attach threads synced before their order arrived; returns how many."""
     from messaging.models import Thread
 
-    Thread.objects.filter(
-        connection=connection, order__isnull=True, entity_id__in=order_ids
-    ).update(
-        order=Subquery(
-            Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
-                "pk"
-            )[:1]
+    return (
+        Thread.objects.filter(connection=connection, order__isnull=True, entity_type="MMP_ORDER")
+        .filter(entity_id__in=Order.objects.filter(connection=connection).values("mirakl_id"))
+        .update(
+            order=Subquery(
+                Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
+                    "pk"
+                )[:1]
+            )
         )
     )
 
@@ -310,26 +311,37 @@ def _store_incidents(
     orders: list[MiraklOrder],
     order_pks: dict[str, int],
     line_pks: dict[tuple[int, str], int],
+    known: set[str],
     now: datetime,
 ) -> None:
-    """Open an episode for each line newly in INCIDENT_OPEN; close those that left it."""
+    """Open an episode for each line newly in INCIDENT_OPEN; close those that left it.
+
+    Lines of orders we did not hold before cannot have incidents yet, so only the
+    lines of ``known`` orders are looked up.
+    """
     lines = [
         (o, line, order_pks[o.order_id], line_pks[(order_pks[o.order_id], line.order_line_id)])
         for o in orders
         for line in o.order_lines
     ]
-    line_ids = [line_pk for *_, line_pk in lines]
-    open_by_line = {
-        incident.line_id: incident
-        for incident in Incident.objects.filter(line_id__in=line_ids, closed_at__isnull=True)
-    }
+    known_line_ids = [entry[3] for entry in lines if entry[0].order_id in known]
+    open_by_line = (
+        {
+            incident.line_id: incident
+            for incident in Incident.objects.filter(
+                line_id__in=known_line_ids, closed_at__isnull=True
+            )
+        }
+        if known_line_ids
+        else {}
+    )
     needs_open = [
         entry
         for entry in lines
         if entry[1].order_line_state == INCIDENT_LINE_STATE and entry[3] not in open_by_line
     ]
     last_episode: dict[int, int] = {}
-    if needs_open:
+    if any(entry[0].order_id in known for entry in needs_open):
         last_episode = dict(
             Incident.objects.filter(line_id__in=[entry[3] for entry in needs_open])
             .values("line_id")

@@ -15,12 +15,15 @@ class PageResult:
     updated: int = 0
     unchanged: int = 0
     skipped: list[dict[str, str | None]] = field(default_factory=list)
+    #: Primary keys of the orders whose incidents may need their state re-derived.
+    touched_orders: set[int] = field(default_factory=set)
 
     def __iadd__(self, other: PageResult) -> PageResult:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.skipped.extend(other.skipped)
+        self.touched_orders |= other.touched_orders
         return self
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
 
-from incidents.lifecycle import incidents_refresh
+from incidents.bulk import upsert
 from incidents.models import MarketplaceConnection, Order
 from incidents.sync_results import PageResult
 from messaging.models import Message, Thread
@@ -54,17 +55,17 @@ def _participants(participants) -> list[dict[str, str]]:
 
 
 def _thread_row(
-    connection: MarketplaceConnection,
+    connection_id: int,
     thread: MiraklThread,
     order_pk: int | None,
     now: datetime,
-) -> Thread:
+) -> dict[str, Any]:
     entity = next((e for e in thread.entities if e.type == ORDER_ENTITY), None)
     entity = entity or (thread.entities[0] if thread.entities else None)
     meta = thread.metadata
     last_sender = meta.last_sender if meta else None
-    return Thread(
-        connection=connection,
+    return dict(
+        connection_id=connection_id,
         mirakl_id=thread.id,
         order_id=order_pk,
         entity_type=entity.type if entity else "",
@@ -87,8 +88,8 @@ def _thread_row(
     )
 
 
-def _message_row(thread_pk: int, message: MiraklMessage) -> Message:
-    return Message(
+def _message_row(thread_pk: int, message: MiraklMessage) -> dict[str, Any]:
+    return dict(
         thread_id=thread_pk,
         mirakl_id=message.id,
         author_type=message.from_.party,
@@ -161,28 +162,27 @@ def threads_page_store(
             "mirakl_id", "pk"
         )
     )
-    rows = Thread.objects.bulk_create(
-        [_thread_row(connection, t, order_pks.get(t.order_id or ""), now) for t in to_write],
-        update_conflicts=True,
+    rows = upsert(
+        Thread,
+        [_thread_row(connection.pk, t, order_pks.get(t.order_id or ""), now) for t in to_write],
         unique_fields=["connection", "mirakl_id"],
         update_fields=THREAD_FIELDS,
+        returning=("id", "mirakl_id"),
     )
-    thread_pks = {row.mirakl_id: row.pk for row in rows}
+    thread_pks = {mirakl_id: pk for pk, mirakl_id in rows}
 
-    existing = set(
-        Message.objects.filter(thread_id__in=thread_pks.values()).values_list(
-            "thread_id", "mirakl_id"
-        )
+    # Messages are immutable in Mirakl: insert the ones we do not hold, leave the rest.
+    messages = {
+        (thread_pks[thread.id], message.id): _message_row(thread_pks[thread.id], message)
+        for thread in to_write
+        for message in thread.messages
+    }
+    upsert(
+        Message,
+        list(messages.values()),
+        unique_fields=["thread", "mirakl_id"],
+        update_fields=None,
     )
-    new_messages = []
-    for thread in to_write:
-        thread_pk = thread_pks[thread.id]
-        for message in thread.messages:
-            if (thread_pk, message.id) not in existing:
-                existing.add((thread_pk, message.id))
-                new_messages.append(_message_row(thread_pk, message))
-    if new_messages:
-        Message.objects.bulk_create(new_messages, ignore_conflicts=True)
 
-    incidents_refresh(order_ids=order_pks.values(), now=now)
+    result.touched_orders.update(order_pks.values())
     return result

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -252,8 +253,10 @@ class MiraklClient:
         self.max_retries = max_retries
         self.backoff_factor = backoff_factor
         self.max_backoff = max_backoff
-        #: HTTP requests actually sent, retries included.
+        #: HTTP requests actually sent, retries included. The sync reads pages in a
+        #: background thread while it writes, so the count is kept under a lock.
         self.request_count = 0
+        self._count_lock = threading.Lock()
         self._api_key = api_key
         self._auth = _ApiKeyAuth(api_key)
         self._owns_session = session is None
@@ -573,7 +576,8 @@ class MiraklClient:
 
         retry = 0
         while True:
-            self.request_count += 1
+            with self._count_lock:
+                self.request_count += 1
             started = time.monotonic()
             try:
                 response = self._session.request(

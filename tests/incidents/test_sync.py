@@ -232,7 +232,8 @@ def test_sync_converges_under_faults(connection, sandbox, sandbox_client) -> Non
     assert sandbox_client.request_count > 0
 
 
-def test_one_marketplace_failing_does_not_stop_another(connection, sandbox_client) -> None:
+def test_one_marketplace_failing_does_not_stop_another(connection, settings) -> None:
+    settings.MIRAKL_MAX_RETRIES = 0
     MarketplaceConnectionFactory(code="broken", base_url="http://127.0.0.1:9", api_key="x")
 
     outcome = marketplaces_sync()
