@@ -31,6 +31,7 @@ def fetch_only(base_url: str) -> tuple[float, int]:
 
     with MiraklClient(base_url=base_url, api_key=SANDBOX_KEY) as client:
         started = time.perf_counter()
+        cpu = time.process_time()
         for _page in client.iter_order_pages():
             pass
         for page in client.iter_thread_pages():
@@ -39,6 +40,7 @@ def fetch_only(base_url: str) -> tuple[float, int]:
                 if total and total > len(thread.messages):
                     client.get_thread(thread.id)
         client.list_reasons()
+        print(f"fetch cpu {time.process_time() - cpu:.2f}s")
         return time.perf_counter() - started, client.request_count
 
 
@@ -91,8 +93,10 @@ def main() -> None:
             db.execute_wrapper(counter),
         ):
             started = time.perf_counter()
+            cpu = time.process_time()
             results = marketplace_sync(connection=connection, client=client, full=True)
             sync_seconds = time.perf_counter() - started
+            print(f"sync cpu {time.process_time() - cpu:.2f}s")
             sync_requests = client.request_count
         assert all(r.ok for r in results), [r.error for r in results]
 

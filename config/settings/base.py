@@ -166,7 +166,7 @@ SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=60)
 SYNC_LOCK_TIMEOUT = timedelta(minutes=env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=30))
 # How far back an incremental sync re-reads, to cover clock skew between us and Mirakl
 # and records that changed while the previous run was paging.
-SYNC_OVERLAP = timedelta(seconds=env.int("SYNC_OVERLAP_SECONDS", default=300))
+SYNC_OVERLAP = timedelta(seconds=env.int("SYNC_OVERLAP_SECONDS", default=60))
 MIRAKL_TIMEOUT_SECONDS = env.float("MIRAKL_TIMEOUT_SECONDS", default=30.0)
 MIRAKL_MAX_RETRIES = env.int("MIRAKL_MAX_RETRIES", default=4)
 
@@ -210,5 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.sync_all_marketplaces_task",
         "schedule": timedelta(seconds=SYNC_INTERVAL_SECONDS),
         "options": {"expires": SYNC_INTERVAL_SECONDS},
+    },
+    "sla-sweep": {
+        "task": "sla.tasks.sla_sweep_task",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 60},
     },
 }

@@ -1,0 +1,204 @@
+"""SLA benchmark: the sweep over 100,000 open waits, and deadline computations per second.
+
+``python -m bench.sla_bench`` (DATABASE_URL defaults to the benchmark database, created
+and migrated if missing; its synced and SLA tables are emptied first). Prints figures;
+not part of the test suite. Targets: the first sweep over 100,000 open items ≤ 2 s
+(writing only the items whose state changes), a second one with nothing changed
+≤ 0.3 s, ≥ 100,000 deadlines per second for each kind of policy.
+
+The open items are made by the sweep itself, from 100,000 open incidents and waiting
+threads (the "initial backfill", timed and printed apart: a one-off that inserts
+every item, bounded by Postgres's index and constraint work rather than by Python).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from bench.common import QueryCounter, setup_django, truncate_synced_tables
+
+__all__ = ["main"]
+
+ITEMS = int(os.environ.get("SLA_BENCH_ITEMS", "100000"))
+DEADLINE_CALLS = 200_000
+BATCH = 5000
+SPREAD = timedelta(hours=96)
+
+
+def _load(now: datetime) -> None:
+    """Half open incidents, half threads waiting on a customer message, on two marketplaces.
+
+    Waits started over the last four days; rows were last changed when they started,
+    as after a sync long ago, so only the latest few fall inside the sweep's overlap.
+    """
+    from django.db.models import F
+
+    from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+    from messaging.models import Message, Thread
+
+    rng = random.Random(7)  # noqa: S311 - benchmark data
+    connections = [
+        MarketplaceConnection.objects.create(
+            code=code, name=code, base_url="http://127.0.0.1:9", api_key="k", sla_policy=code
+        )
+        for code in ("pccomponentes", "mediamarkt")
+    ]
+    incidents = ITEMS // 2
+    threads = ITEMS - incidents
+    for offset in range(0, incidents, BATCH):
+        size = min(BATCH, incidents - offset)
+        starts = [now - SPREAD * rng.random() for _ in range(size)]
+        conns = [connections[(offset + i) % 2] for i in range(size)]
+        orders = Order.objects.bulk_create(
+            Order(
+                connection=conns[i],
+                mirakl_id=f"B{offset + i}-A",
+                state="RECEIVED",
+                created_date=starts[i] - timedelta(days=5),
+                last_updated_date=starts[i],
+                synced_at=starts[i],
+            )
+            for i in range(size)
+        )
+        lines = OrderLine.objects.bulk_create(
+            OrderLine(order=orders[i], mirakl_id="1", state="INCIDENT_OPEN", price=Decimal(10))
+            for i in range(size)
+        )
+        Incident.objects.bulk_create(
+            Incident(
+                connection=conns[i],
+                order=orders[i],
+                line=lines[i],
+                opened_at=starts[i],
+                created_at=starts[i],
+            )
+            for i in range(size)
+        )
+    # bulk_create sets auto_now fields to the present: put them back to the opening.
+    Incident.objects.update(updated_at=F("opened_at"))
+    for offset in range(0, threads, BATCH):
+        size = min(BATCH, threads - offset)
+        starts = [now - SPREAD * rng.random() for _ in range(size)]
+        rows = Thread.objects.bulk_create(
+            Thread(
+                connection=connections[(offset + i) % 2],
+                mirakl_id=f"T{offset + i}",
+                entity_type="MMP_ORDER",
+                date_created=starts[i],
+                date_updated=starts[i],
+                last_message_at=starts[i],
+                message_count=1,
+                shop_reply_needed_since=starts[i],
+                last_sender_type="CUSTOMER",
+                synced_at=starts[i],
+            )
+            for i in range(size)
+        )
+        Message.objects.bulk_create(
+            Message(
+                thread=rows[i],
+                mirakl_id="1",
+                author_type="CUSTOMER",
+                recipients=[{"type": "SHOP"}, {"type": "OPERATOR"}],
+                body="¿Dónde está mi pedido?",
+                date_created=starts[i],
+            )
+            for i in range(size)
+        )
+
+
+def _timed(label: str, run: Callable[[], object]) -> tuple[float, object]:
+    from django.db import connection
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        result = run()
+        elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.3f} s, {counter.count} queries")
+    return elapsed, result
+
+
+def _rate(label: str, call: Callable[[datetime], object], starts: list[datetime]) -> float:
+    started = time.perf_counter()
+    for start in starts:
+        call(start)
+    rate = len(starts) / (time.perf_counter() - started)
+    print(f"{label}: {rate:,.0f} calls/s")
+    return rate
+
+
+def main() -> None:
+    setup_django()
+    from django.db import connection
+    from django.utils import timezone
+
+    from sla.models import SlaBreach, SlaItem
+    from sla.policies import rule_resolve, rules_by_preset
+    from sla.services import sla_sweep
+
+    now = timezone.now().replace(microsecond=0)
+    truncate_synced_tables()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE sla_slaitem, sla_slabreach, sla_sweepstate")
+    started = time.perf_counter()
+    _load(now)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"loaded {ITEMS:,} open waits in {time.perf_counter() - started:.1f} s")
+
+    def describe(result) -> str:
+        return (
+            f"    created {result.created:,}, nearing {result.nearing:,}, "
+            f"breached {result.breached:,}, breaches {result.breaches_created:,}"
+        )
+
+    backfill, result = _timed(
+        "initial backfill: the first sweep ever creates every item", lambda: sla_sweep(now=now)
+    )
+    print(describe(result))
+    assert SlaItem.objects.filter(stopped_at__isnull=True).count() == ITEMS
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sla_slaitem")
+    _timed("  then again at once, nothing changed", lambda: sla_sweep(now=now))
+    later = now + timedelta(hours=6)
+    first, result = _timed(
+        f"first sweep over {ITEMS:,} open items, six hours later", lambda: sla_sweep(now=later)
+    )
+    print(describe(result))
+    idle, result = _timed("second sweep, nothing changed", lambda: sla_sweep(now=later))
+    print(describe(result))
+    print(f"    breaches kept {SlaBreach.objects.count():,}")
+
+    rules = rules_by_preset()
+    business = rule_resolve(rules, "pccomponentes")
+    wall = rule_resolve(rules, "mediamarkt")
+    rng = random.Random(11)  # noqa: S311 - benchmark data
+    starts = [
+        now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365)) for _ in range(DEADLINE_CALLS)
+    ]
+    business_rate = _rate("deadline, business hours (PcComponentes)", business.due, starts)
+    wall_rate = _rate("deadline, wall clock (MediaMarkt)", wall.due, starts)
+    _rate("due and warning together, business hours", business.due_and_warn, starts)
+
+    print()
+    print(f"{'initial backfill s':24} {backfill:>12,.3f}  (one-off, no target)")
+    for label, value, target, better in (
+        ("first sweep s", first, 2.0, "≤"),
+        ("second sweep s", idle, 0.3, "≤"),
+        ("business deadlines/s", business_rate, 100_000, "≥"),
+        ("wall deadlines/s", wall_rate, 100_000, "≥"),
+    ):
+        met = value <= target if better == "≤" else value >= target
+        print(
+            f"{label:24} {value:>12,.3f}  target {better} {target:,}  {'ok' if met else 'MISSED'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
