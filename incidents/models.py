@@ -232,6 +232,14 @@ class Incident(models.Model):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ("-opened_at",)
+        permissions = [
+            ("reply_incident", _("Can reply to threads and start conversations")),
+            ("resolve_incident", _("Can mark incidents resolved")),
+            ("assign_incident", _("Can assign incidents")),
+            ("refund_incident", _("Can refund orders")),
+            ("review_sla", _("Can review SLA breaches and KPIs")),
+            ("export_data", _("Can export data")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("line", "episode"),
