@@ -1,0 +1,136 @@
+"""Building the clock's facts (``sla.clock``) from the database, in bulk.
+
+One query for a batch of incidents (with their first shop message since opening as
+a subquery), one for a batch of threads and one for all their messages.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Min, OuterRef, QuerySet, Subquery
+
+from incidents.models import Incident
+from messaging.models import Message, Party, Thread
+from sla.clock import IncidentClockFacts, MessageFact, ThreadClockFacts
+
+__all__ = ["IncidentRow", "ThreadRow", "incident_rows", "max_changed", "thread_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """An incident's ids, change mark and clock facts."""
+
+    id: int
+    connection_id: int
+    changed_at: datetime
+    facts: IncidentClockFacts
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    """A thread's ids, change mark and clock facts."""
+
+    id: int
+    connection_id: int
+    changed_at: datetime
+    facts: ThreadClockFacts
+
+
+def _first_shop_message() -> Subquery:
+    return Subquery(
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.SHOP,
+            date_created__gte=OuterRef("opened_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def incident_rows(incidents: QuerySet[Incident]) -> list[IncidentRow]:
+    """Facts of these incidents (one query)."""
+    rows = incidents.order_by().annotate(first_shop=_first_shop_message())
+    return [
+        IncidentRow(
+            id=pk,
+            connection_id=connection_id,
+            changed_at=updated_at,
+            facts=IncidentClockFacts(
+                opened_at=opened_at,
+                closed_at=closed_at,
+                shop_messages=(first_shop,) if first_shop is not None else (),
+            ),
+        )
+        for pk, connection_id, updated_at, opened_at, closed_at, first_shop in rows.values_list(
+            "pk", "connection_id", "updated_at", "opened_at", "closed_at", "first_shop"
+        )
+    ]
+
+
+def _recipient_types(recipients: object) -> frozenset[str]:
+    if not isinstance(recipients, list):
+        return frozenset()
+    return frozenset(r["type"] for r in recipients if isinstance(r, dict) and r.get("type"))
+
+
+def _mark_dates(marks: object) -> tuple[datetime, ...]:
+    """Dates of Mirakl's ``no_store_reply_needed`` entries; unreadable ones are skipped."""
+    if not isinstance(marks, list):
+        return ()
+    dates = []
+    for mark in marks:
+        value = mark.get("date") if isinstance(mark, dict) else None
+        if not isinstance(value, str):
+            continue
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        dates.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return tuple(sorted(dates))
+
+
+def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
+    """Facts of these threads, with their messages in order (two queries)."""
+    messages: dict[int, list[MessageFact]] = defaultdict(list)
+    for thread_id, at, author, recipients in (
+        Message.objects.filter(thread__in=threads.order_by().values("pk"))
+        .order_by("thread_id", "date_created", "pk")
+        .values_list("thread_id", "date_created", "author_type", "recipients")
+    ):
+        messages[thread_id].append(MessageFact(at, author, _recipient_types(recipients)))
+    return [
+        ThreadRow(
+            id=pk,
+            connection_id=connection_id,
+            changed_at=synced_at,
+            facts=ThreadClockFacts(
+                messages=tuple(messages.get(pk, ())),
+                shop_reply_needed_since=needed_since,
+                no_reply_marks=_mark_dates(marks),
+                last_sender=last_sender or "",
+            ),
+        )
+        for pk, connection_id, synced_at, needed_since, marks, last_sender in threads.order_by()
+        .values_list(
+            "pk",
+            "connection_id",
+            "synced_at",
+            "shop_reply_needed_since",
+            "no_store_reply_needed",
+            "last_sender_type",
+        )
+        .iterator(chunk_size=5000)
+    ]
+
+
+def max_changed(rows: Iterable[IncidentRow | ThreadRow]) -> datetime | None:
+    """The latest change mark among ``rows``."""
+    return max((row.changed_at for row in rows), default=None)

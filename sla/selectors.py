@@ -1,0 +1,100 @@
+"""Reads of SLA state for the inbox and dashboards (built later), without N+1 queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from incidents.models import Incident, MarketplaceConnection
+from messaging.models import Thread
+from sla.models import SlaBreach, SlaItem
+
+__all__ = [
+    "incident_due_annotate",
+    "sla_breach_list",
+    "sla_item_counts",
+    "sla_items_open",
+    "thread_due_annotate",
+]
+
+
+def sla_items_open(*, connection: MarketplaceConnection | None = None) -> QuerySet[SlaItem]:
+    """Waits not answered yet, most urgent first."""
+    items = SlaItem.objects.filter(stopped_at__isnull=True)
+    if connection is not None:
+        items = items.filter(connection=connection)
+    return items.select_related("connection", "incident__order", "thread").order_by("due_at", "pk")
+
+
+def _annotate_open_item(queryset: QuerySet, items: QuerySet[SlaItem]) -> QuerySet:
+    first = items.filter(stopped_at__isnull=True).order_by("due_at", "pk")
+    return queryset.annotate(
+        sla_due_at=Subquery(first.values("due_at")[:1]),
+        sla_warn_at=Subquery(first.values("warn_at")[:1]),
+        sla_state=Subquery(first.values("state")[:1]),
+    )
+
+
+def incident_due_annotate(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Incidents with ``sla_due_at``, ``sla_warn_at`` and ``sla_state`` of their open wait.
+
+    All three are None when nothing waits. Sort most urgent first with
+    ``.order_by(F("sla_due_at").asc(nulls_last=True))``.
+    """
+    return _annotate_open_item(
+        queryset, SlaItem.objects.filter(kind=SlaItem.Kind.INCIDENT, incident=OuterRef("pk"))
+    )
+
+
+def thread_due_annotate(queryset: QuerySet[Thread]) -> QuerySet[Thread]:
+    """Threads with the due time, warning time and state of their most urgent open wait."""
+    return _annotate_open_item(
+        queryset, SlaItem.objects.filter(kind=SlaItem.Kind.THREAD, thread=OuterRef("pk"))
+    )
+
+
+def sla_item_counts(*, connection: MarketplaceConnection | None = None) -> dict[str, int]:
+    """How many open waits are in each state (``on_time``, ``nearing``, ``breached``)."""
+    items = SlaItem.objects.filter(stopped_at__isnull=True)
+    if connection is not None:
+        items = items.filter(connection=connection)
+    counts = dict(items.order_by().values_list("state").annotate(n=Count("pk")))
+    open_states = (SlaItem.State.ON_TIME, SlaItem.State.NEARING, SlaItem.State.BREACHED)
+    return {state.value: counts.get(state, 0) for state in open_states}
+
+
+def sla_breach_list(
+    *,
+    connection: MarketplaceConnection | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> QuerySet[SlaBreach]:
+    """Missed deadlines, latest deadline first (answered ones included).
+
+    Each row has ``lateness_at_now``: from the deadline to the answer, or to ``now``.
+    """
+    at = now or timezone.now()
+    breaches = SlaBreach.objects.annotate(
+        lateness_at_now=ExpressionWrapper(
+            Coalesce(F("answered_at"), Value(at)) - F("due_at"), output_field=DurationField()
+        )
+    )
+    if connection is not None:
+        breaches = breaches.filter(connection=connection)
+    if since is not None:
+        breaches = breaches.filter(due_at__gte=since)
+    return breaches.select_related("connection", "incident__order", "thread").order_by(
+        "-due_at", "-pk"
+    )

@@ -1,0 +1,141 @@
+"""Factories for the SLA app."""
+
+from datetime import time, timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from sla.models import (
+    BusinessCalendar,
+    ClosedDay,
+    SlaBreach,
+    SlaItem,
+    SlaPolicy,
+    SweepState,
+    WorkingPeriod,
+)
+from tests.factories.incidents import IncidentFactory
+from tests.factories.messaging import ThreadFactory
+
+
+class BusinessCalendarFactory(factory.django.DjangoModelFactory):
+    """A Madrid calendar with national holidays; Monday to Friday 9:00–18:00 by default."""
+
+    class Meta:
+        model = BusinessCalendar
+        django_get_or_create = ("name",)
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Calendario {n}")
+    time_zone = "Europe/Madrid"
+    country = "ES"
+    subdivision = ""
+
+    @factory.post_generation
+    def hours(self, create: bool, extracted, **kwargs) -> None:
+        """``hours={weekday: [(start, end), ...]}``; the default is Mon–Fri 9:00–18:00."""
+        if not create:
+            return
+        hours = extracted if extracted is not None else {d: [(time(9), time(18))] for d in range(5)}
+        WorkingPeriod.objects.bulk_create(
+            WorkingPeriod(calendar=self, weekday=day, start_time=start, end_time=end)
+            for day, periods in hours.items()
+            for start, end in periods
+        )
+
+
+class WorkingPeriodFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkingPeriod
+
+    calendar = factory.SubFactory(BusinessCalendarFactory, hours={})
+    weekday = WorkingPeriod.Weekday.MONDAY
+    start_time = time(9)
+    end_time = time(18)
+
+
+class ClosedDayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClosedDay
+
+    calendar = factory.SubFactory(BusinessCalendarFactory)
+    date = factory.LazyFunction(timezone.localdate)
+    reason = "Fiesta local"
+
+
+class SlaPolicyFactory(factory.django.DjangoModelFactory):
+    """A policy; presets shipped by the data migration are reused (get or create)."""
+
+    class Meta:
+        model = SlaPolicy
+        django_get_or_create = ("preset",)
+
+    name = factory.LazyAttribute(lambda o: o.preset.title())
+    preset = "default"
+    clock = SlaPolicy.Clock.WALL
+    reply_hours = Decimal("48")
+    warn_fraction = Decimal("0.25")
+    calendar = None
+
+
+class SlaItemFactory(factory.django.DjangoModelFactory):
+    """An open incident wait, due 48 hours after it started."""
+
+    class Meta:
+        model = SlaItem
+
+    kind = SlaItem.Kind.INCIDENT
+    incident = factory.SubFactory(IncidentFactory)
+    thread = None
+    connection = factory.LazyAttribute(
+        lambda o: o.incident.connection if o.incident else o.thread.connection
+    )
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    due_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(hours=48))
+    warn_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(hours=36))
+    state = SlaItem.State.ON_TIME
+
+    class Params:
+        for_thread = factory.Trait(
+            kind=SlaItem.Kind.THREAD,
+            incident=None,
+            thread=factory.SubFactory(ThreadFactory),
+            audience=SlaItem.Audience.CUSTOMER,
+        )
+
+
+class SlaBreachFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SlaBreach
+
+    item = factory.SubFactory(
+        SlaItemFactory,
+        started_at=factory.LazyFunction(lambda: timezone.now() - timedelta(hours=60)),
+        state=SlaItem.State.BREACHED,
+    )
+    connection = factory.SelfAttribute("item.connection")
+    kind = factory.SelfAttribute("item.kind")
+    incident = factory.SelfAttribute("item.incident")
+    thread = factory.SelfAttribute("item.thread")
+    due_at = factory.SelfAttribute("item.due_at")
+    breached_at = factory.LazyAttribute(lambda o: o.due_at + timedelta(minutes=1))
+
+
+class SweepStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SweepState
+        django_get_or_create = ("key",)
+
+    key = "default"
+
+
+__all__ = [
+    "BusinessCalendarFactory",
+    "ClosedDayFactory",
+    "SlaBreachFactory",
+    "SlaItemFactory",
+    "SlaPolicyFactory",
+    "SweepStateFactory",
+    "WorkingPeriodFactory",
+]

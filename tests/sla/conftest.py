@@ -1,0 +1,43 @@
+"""Fixtures of the SLA tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sla.policies import clear_cache
+
+MADRID = ZoneInfo("Europe/Madrid")
+
+
+def madrid(*args: int) -> datetime:
+    return datetime(*args, tzinfo=MADRID)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policies() -> Iterator[None]:
+    """Policy lookups are cached per process: each test starts without them."""
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def mediamarkt(db):
+    """A connection under the MediaMarkt preset (48 wall-clock hours, warn in the last 25 %)."""
+    from tests.factories.incidents import MarketplaceConnectionFactory
+
+    return MarketplaceConnectionFactory(code="mm", name="MediaMarkt", sla_policy="mediamarkt")
+
+
+@pytest.fixture
+def pccomponentes(db):
+    """A connection under the PcComponentes preset (24 business hours, Mon–Fri 9–18)."""
+    from tests.factories.incidents import MarketplaceConnectionFactory
+
+    return MarketplaceConnectionFactory(
+        code="pcc", name="PcComponentes", sla_policy="pccomponentes"
+    )
