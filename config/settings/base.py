@@ -140,16 +140,21 @@ else:
 
 # Celery
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {"visibility_timeout": 3600}
-    if REDIS_URL
-    else {
-        "data_folder_in": str(BASE_DIR / "var" / "celery" / "queue"),
-        "data_folder_out": str(BASE_DIR / "var" / "celery" / "queue"),
-        "processed_folder": str(BASE_DIR / "var" / "celery" / "processed"),
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded default: messages are files under var/celery, shared by the
+    # web server, the worker and beat on one machine.
+    _queue = BASE_DIR / "var" / "celery" / "queue"
+    _processed = BASE_DIR / "var" / "celery" / "processed"
+    for _folder in (_queue, _processed):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "processed_folder": str(_processed),
         "store_processed": False,
     }
-)
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
