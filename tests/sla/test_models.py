@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from sla.business_hours import MON_FRI_9_18, WHOLE_WEEK, Calendar, add_business_time
 from sla.models import BusinessCalendar, SlaPolicy
@@ -82,7 +83,8 @@ def test_working_period_constraints() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         WorkingPeriodFactory(calendar=calendar, start_time=time(18), end_time=time(9))
     WorkingPeriodFactory(calendar=calendar, start_time=time(22), end_time=time(0))
-    assert str(calendar.periods.get()) == "lunes 22:00–24:00"
+    with translation.override("en"):
+        assert str(calendar.periods.get()) == "Monday 22:00–24:00"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +115,7 @@ def test_policy_validation_and_constraints() -> None:
         warn_fraction=Decimal("0.2"),
         warn_hours=Decimal(2),
     )
-    with pytest.raises(ValidationError, match="not both"):
+    with translation.override("en"), pytest.raises(ValidationError, match="not both"):
         policy.clean()
     SlaPolicy.objects.filter(preset="default").delete()
     with pytest.raises(IntegrityError), transaction.atomic():
