@@ -87,22 +87,27 @@ def list_orders(state: SandboxState, req: Request, _: dict[str, str]) -> Respons
     channel_codes = req.csv("channel_codes")
     only_null_channel = req.boolean("only_null_channel", False)
 
-    orders = state.select_orders(
-        order_ids=order_ids,
-        states=set(states) if states else None,
-        has_incident=req.boolean("has_incident"),
-        created_from=req.date("start_date"),
-        created_to=req.date("end_date"),
-        updated_from=None if start_update is None else start_update - UPDATE_SAFETY_DELTA_MS,
-        updated_to=req.date("end_update_date"),
-        descending=direction == "desc",
-    )
+    has_incident = req.boolean("has_incident")
+    created_from, created_to = req.date("start_date"), req.date("end_date")
+    updated_to = req.date("end_update_date")
     if only_null_channel or (channel_codes is not None and "ES" not in channel_codes):
-        orders = []  # every sandbox order is on channel ES
-    total = len(orders)
-    page = orders[offset : offset + size] if paginate else orders
+        total, page = 0, []  # every sandbox order is on channel ES
+    else:
+        total, page = state.order_page(
+            order_ids=order_ids,
+            states=set(states) if states else None,
+            has_incident=has_incident,
+            created_from=created_from,
+            created_to=created_to,
+            updated_from=None if start_update is None else start_update - UPDATE_SAFETY_DELTA_MS,
+            updated_to=updated_to,
+            descending=direction == "desc",
+            offset=offset if paginate else 0,
+            size=size if paginate else None,
+        )
     render = state.renderer.order_json
-    body = f'{{"orders":[{",".join(render(o) for o in page)}],"total_count":{total}}}'
+    orders = b",".join([order.cache or render(order) for order in page])
+    body = b"".join((b'{"orders":[', orders, b'],"total_count":%d}' % total))
     response = json_response(200, body)
     if paginate:
         link = link_header(req.base_url, req.path, req.query, offset=offset, size=size, total=total)
@@ -182,18 +187,20 @@ def list_threads(state: SandboxState, req: Request, _: dict[str, str]) -> Respon
     )
     renderer = state.renderer
     if query.get("wm"):
-        data = ",".join(renderer.thread_json(t, last=M11_MESSAGES) for t in threads)
+        render = renderer.thread_json
+        data = b",".join([render(t, last=M11_MESSAGES) for t in threads])
     else:
-        data = ",".join(renderer.thread_header_json(t) for t in threads)
-    parts = [f'{{"data":[{data}]']
+        header = renderer.thread_header_json
+        data = b",".join([t.cache or header(t) for t in threads])
+    parts = [b'{"data":[', data, b"]"]
     if next_key is not None:
         mode = "lt" if descending else "gt"
-        parts.append(f',"next_page_token":"{_token(query, mode, next_key)}"')
+        parts.append(f',"next_page_token":"{_token(query, mode, next_key)}"'.encode())
     if prev_key is not None:
         mode = "gt" if descending else "lt"
-        parts.append(f',"previous_page_token":"{_token(query, mode, prev_key)}"')
-    parts.append("}")
-    return json_response(200, "".join(parts))
+        parts.append(f',"previous_page_token":"{_token(query, mode, prev_key)}"'.encode())
+    parts.append(b"}")
+    return json_response(200, b"".join(parts))
 
 
 def _valid_token_query(query: Any) -> bool:

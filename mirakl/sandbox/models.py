@@ -175,7 +175,7 @@ class Order:
     transaction_number: str | None
     has_customer_message: bool = False
     has_invoice: bool = False
-    cache: str | None = None
+    cache: bytes | None = None  # rendered JSON (UTF-8), dropped by ``touch``
 
     @property
     def has_incident(self) -> bool:
@@ -230,7 +230,7 @@ class Message:
     body: str
     to: tuple[str, ...]
     attachments: tuple[Attachment, ...] = ()
-    cache: str | None = None
+    cache: bytes | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -246,7 +246,7 @@ class Thread:
     current: set[str] = field(default_factory=set)
     shop_reply_needed_since: int | None = None
     no_store_reply_needed: list[tuple[int, str]] = field(default_factory=list)
-    cache: str | None = None
+    cache: bytes | None = None  # the header's JSON (UTF-8), dropped by ``append``
 
     @property
     def key(self) -> tuple[int, str]:

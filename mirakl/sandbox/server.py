@@ -6,6 +6,18 @@ command::
     with SandboxServer(port=0, seed=1) as server:
         requests.get(f"{server.base_url}/api/orders",
                      headers={"Authorization": "sandbox-key"})
+
+Responses go out in one ``sendall`` (status line, headers and body together) on sockets
+with ``TCP_NODELAY``, so keep-alive clients never wait on Nagle / delayed ACK, and with a
+send buffer that holds a whole page, so a handler thread is not held until a slow client
+has read the last byte.
+
+Rendering a record the first time costs tens of microseconds, so milliseconds for a page
+nobody read yet. The server renders the first pages before it listens, then a background
+thread renders the rest (``SandboxState.warm``) whenever no request has been in flight
+for a couple of milliseconds, in half-millisecond slices: a client paging in a tight loop
+is left alone, one that parses each page between requests finds the next one ready, and
+a request that arrives mid-slice waits half a millisecond at most.
 """
 
 from __future__ import annotations
@@ -30,6 +42,13 @@ from mirakl.sandbox.wire import Response
 __all__ = ["DEFAULT_API_KEY", "SandboxServer"]
 
 DEFAULT_API_KEY = "sandbox-key"
+SEND_BUFFER_BYTES = 4 << 20  # the kernel caps it at net.core.wmem_max
+# Rendered before serving: the first 50 OR11 and 20 M11 pages of 100 (about 0.5 s).
+WARM_FIRST_ORDERS = 5000
+WARM_FIRST_THREADS = 2000
+WARM_QUIET_S = 0.002  # background rendering starts this long after the last response
+WARM_SLICE_S = 0.0005  # one slice of background rendering (holds the GIL and the lock)
+WARM_PAUSE_S = 0.0002  # between slices: a request that just arrived gets the GIL
 logger = logging.getLogger("mirakl.sandbox")
 
 _STATUS_TEXT = {
@@ -58,6 +77,11 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        # Handlers between request line and response; ``idle`` is set when there are none.
+        self.in_flight: set[_Handler] = set()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.last_response = time.perf_counter()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -85,6 +109,30 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 300  # idle keep-alive connections are closed after this
     server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()  # sets TCP_NODELAY (disable_nagle_algorithm)
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+    def parse_request(self) -> bool:
+        # Called once the request line arrived: from here to the end of
+        # handle_one_request the background warm-up stays out of the way.
+        server = self.server
+        server.in_flight.add(self)
+        server.idle.clear()
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            server = self.server
+            if self in server.in_flight:
+                server.in_flight.discard(self)
+                server.last_response = time.perf_counter()
+                if not server.in_flight:
+                    server.idle.set()  # the warm-up re-checks in_flight: a race is harmless
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         self._dispatch()
@@ -192,6 +240,7 @@ class SandboxServer:
         payable_balance: Decimal | str | float = Decimal("5000.00"),
         now: datetime | None = None,
         clock: SandboxClock | None = None,
+        warm: bool = True,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -205,6 +254,11 @@ class SandboxServer:
         self.app = SandboxApp(self.state, api_key=api_key, shop_id=shop_id)
         self._httpd = _HTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
+        self._warm = warm
+        self._warmer: threading.Thread | None = None
+        self._warm_stop = threading.Event()
+        if warm:
+            self.state.warm_first(WARM_FIRST_ORDERS, WARM_FIRST_THREADS)
 
     @property
     def host(self) -> str:
@@ -237,22 +291,59 @@ class SandboxServer:
                 daemon=True,
             )
             self._thread.start()
+            self._start_warming()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (the management command) until ``stop``/Ctrl-C."""
+        self._start_warming()
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
+            self._stop_warming()
             self._httpd.server_close()
 
     def stop(self) -> None:
+        self._stop_warming()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.close_connections()
         self._httpd.server_close()
+
+    # ---------------------------------------------------------------- warm-up
+    def _start_warming(self) -> None:
+        if self._warm and self._warmer is None and not self.state.warmed:
+            self._warm_stop.clear()
+            self._warmer = threading.Thread(
+                target=self._warm_up, name=f"mirakl-sandbox-warm-{self.port}", daemon=True
+            )
+            self._warmer.start()
+
+    def _stop_warming(self) -> None:
+        if self._warmer is not None:
+            self._warm_stop.set()
+            self._httpd.idle.set()
+            self._warmer.join(timeout=5)
+            self._warmer = None
+
+    def _warm_up(self) -> None:
+        """Render payloads ahead of the clients while no request is being handled."""
+        started = time.perf_counter()
+        httpd, stop, state = self._httpd, self._warm_stop, self.state
+        while not stop.is_set():
+            if httpd.in_flight:
+                httpd.idle.wait(0.1)  # sleeps, without taking the GIL, until requests end
+                continue
+            quiet = WARM_QUIET_S - (time.perf_counter() - httpd.last_response)
+            if quiet > 0:
+                stop.wait(quiet)
+            elif state.warm(WARM_SLICE_S):
+                stop.wait(WARM_PAUSE_S)
+            else:
+                logger.info("payloads rendered in %.1fs", time.perf_counter() - started)
+                return
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -1,9 +1,11 @@
 """The sandbox's mutable world: orders, incidents, refunds, threads, one lock.
 
-``SandboxState`` owns every record and the indexes the endpoints need (orders by creation,
-threads by (date_updated, id), lines by id, pending auto-closes). All reads and writes go
-through ``lock`` (re-entrant); the HTTP layer holds it while it builds a response, and the
-public methods below take it too, so tests can drive the other parties directly::
+``SandboxState`` owns every record and the indexes the endpoints need (orders by creation
+with their update dates, and the same for orders with an open incident, in ``orderindex``
+sequences; threads by (date_updated, id); lines by id; pending auto-closes), and renders
+payloads ahead of the clients (``warm``). All reads and writes go through ``lock``
+(re-entrant); the HTTP layer holds it while it builds a response, and the public methods
+below take it too, so tests can drive the other parties directly::
 
     state.open_incident("59123456-A", reason_code="3")
     state.post_message("59123456-A", party="CUSTOMER", body="¿Alguna novedad?")
@@ -18,10 +20,12 @@ import gc
 import heapq
 import json
 import threading
+import time
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from itertools import islice, zip_longest
 from typing import Any
 
 from mirakl.sandbox.catalog import ShopProfile, default_shop
@@ -37,6 +41,7 @@ from mirakl.sandbox.models import (
     Order,
     Thread,
 )
+from mirakl.sandbox.orderindex import OrderSequence
 from mirakl.sandbox.reasons import (
     INCIDENT_CLOSE,
     INCIDENT_OPEN,
@@ -51,14 +56,12 @@ from mirakl.sandbox.wire import ApiError
 __all__ = ["DEFAULT_ORDER_COUNT", "MAX_THREAD_MESSAGES", "SandboxState"]
 
 DEFAULT_ORDER_COUNT = 200
-LARGE_DATA_SET = 20_000
+LARGE_DATA_SET = 5_000  # from this size the data set is frozen out of the cyclic GC
 MAX_THREAD_MESSAGES = 1000  # M12: a thread holds at most 1000 messages
 PARTIES = ("CUSTOMER", "OPERATOR")
+_SELECTION_CACHE_SIZE = 8
 
 ThreadKey = tuple[int, str]
-# (instant ms, order_id, order): sorted indexes; the (instant, id) pair is unique so the
-# order itself is never compared.
-IndexEntry = tuple[int, str, Order]
 
 
 class SandboxState:
@@ -98,6 +101,8 @@ class SandboxState:
         if count >= LARGE_DATA_SET:
             gc.freeze()  # keep the data set out of future collections
         self._reasons_json: str | None = None
+        self._warm_steps: Iterator[None] | None = None
+        self.warmed = False
 
     def _build(self, seed: int, count: int) -> None:
         """Generate the data set and build every index over it."""
@@ -108,16 +113,20 @@ class SandboxState:
         self.generator = generator
 
         self.orders: dict[str, Order] = {}
-        self.order_list: list[Order] = []  # sorted by (created, order_id)
-        self.order_keys: list[tuple[int, str]] = []
         self.lines: dict[str, tuple[Order, Line]] = {}
-        self.incident_orders: set[str] = set()
-        self.incident_index: list[IndexEntry] = []  # by creation: orders with an incident
+        # OR11's indexes: every order, and the orders with an open incident, in (created,
+        # order_id) order with their last_updated_date (see orderindex). ``order_version``
+        # moves on any change they reflect (it keys the cache of other selections).
+        self.order_seq = OrderSequence(generator.orders)
+        self.incident_seq = OrderSequence(o for o in generator.orders if o.has_incident)
+        self.incident_orders: set[str] = {o.order_id for o in self.incident_seq}
+        self.order_version = 0
+        self._selections: dict[tuple[Any, ...], list[Order]] = {}
+        self._selections_version = 0
         for order in generator.orders:
-            self._register_order(order, append=True)
-        self.updated_index: list[IndexEntry] = sorted(
-            (o.updated_ms, o.order_id, o) for o in self.order_list
-        )
+            self.orders[order.order_id] = order
+            for line in order.lines:
+                self.lines[line.line_id] = (order, line)
 
         self.threads: dict[str, Thread] = {}
         self.thread_keys: list[ThreadKey] = []
@@ -131,7 +140,7 @@ class SandboxState:
 
         self._pending: list[tuple[int, int, str]] = []  # (due ms, seq, line id)
         self._pending_seq = 0
-        for order in self.order_list:
+        for order in self.order_seq:
             for line in order.lines:
                 incident = line.open_incident
                 if incident is not None and incident.close_due_ms is not None:
@@ -141,39 +150,35 @@ class SandboxState:
     def now_ms(self) -> int:
         return self.clock.now_ms()
 
-    def _register_order(self, order: Order, *, append: bool = False) -> None:
-        """Index a new order (``append``: the seeding fast path, in creation order)."""
+    def _register_order(self, order: Order) -> None:
+        """Index an order created after seeding."""
         self.orders[order.order_id] = order
-        key = (order.created_ms, order.order_id)
-        if append and (not self.order_keys or self.order_keys[-1] <= key):
-            self.order_keys.append(key)
-            self.order_list.append(order)
-        else:
-            index = bisect_right(self.order_keys, key)
-            self.order_keys.insert(index, key)
-            self.order_list.insert(index, order)
         for line in order.lines:
             self.lines[line.line_id] = (order, line)
-        if not append:
-            insort(self.updated_index, (order.updated_ms, order.order_id, order))
+        self.order_seq.add(order)
+        self.order_version += 1
         self._refresh_incident_flag(order)
 
     def _refresh_incident_flag(self, order: Order) -> None:
         if order.has_incident:
             if order.order_id not in self.incident_orders:
                 self.incident_orders.add(order.order_id)
-                insort(self.incident_index, (order.created_ms, order.order_id, order))
+                self.incident_seq.add(order)
+                self.order_version += 1
         elif order.order_id in self.incident_orders:
             self.incident_orders.discard(order.order_id)
-            _remove(self.incident_index, order.created_ms, order.order_id)
+            self.incident_seq.discard(order)
+            self.order_version += 1
 
     def touch_order(self, order: Order, now: int) -> None:
-        """Bump an order's last_updated_date (and its index); drops its cached payload."""
+        """Bump an order's last_updated_date (and its indexes); drops its cached payload."""
         old = order.updated_ms
         order.touch(now)
         if order.updated_ms != old:
-            _remove(self.updated_index, old, order.order_id)
-            insort(self.updated_index, (order.updated_ms, order.order_id, order))
+            self.order_seq.moved(order)
+            if order.order_id in self.incident_orders:
+                self.incident_seq.moved(order)
+            self.order_version += 1
 
     def register_thread(self, thread: Thread) -> None:
         self.threads[thread.thread_id] = thread
@@ -541,7 +546,7 @@ class SandboxState:
         }
 
     # ================================================================= reads
-    def select_orders(
+    def order_page(
         self,
         *,
         order_ids: list[str] | None = None,
@@ -552,49 +557,100 @@ class SandboxState:
         updated_from: int | None = None,
         updated_to: int | None = None,
         descending: bool = False,
-    ) -> list[Order]:
-        """Orders matching OR11's filters, in (created, order_id) order. Caller holds lock.
+        offset: int = 0,
+        size: int | None = None,
+    ) -> tuple[int, list[Order]]:
+        """One OR11 page: (total matching, ``size`` orders from ``offset``). Caller holds lock.
 
-        Starts from the most selective index (ids, open incidents, last update, creation)
-        and only checks the filters that index does not already guarantee, so incident and
-        incremental queries stay fast at 100 000 orders.
+        Orders are in (created, order_id) order, reversed with ``descending``; ``size=None``
+        returns every match. Creation and update ranges, alone or with
+        ``has_incident=true``, are answered by the order sequences without touching the
+        other orders (see orderindex); other filters (ids, states, has_incident=false)
+        build the full selection once and keep it until an order changes.
         """
-        check_created = check_updated = check_incident = True
+        if order_ids is None and states is None and has_incident is not False:
+            sequence = self.incident_seq if has_incident else self.order_seq
+            return sequence.window(
+                created_from=created_from,
+                created_to=created_to,
+                updated_from=updated_from,
+                updated_to=updated_to,
+                offset=offset,
+                size=size,
+                descending=descending,
+            )
+        selection = self._selection(
+            order_ids, states, has_incident, created_from, created_to, updated_from, updated_to
+        )
+        total = len(selection)
+        if size is None:
+            page = selection[::-1] if descending else selection[:]
+        elif descending:
+            page = selection[max(0, total - offset - size) : max(0, total - offset)][::-1]
+        else:
+            page = selection[offset : offset + size]
+        return total, page
+
+    def select_orders(self, *, descending: bool = False, **filters: Any) -> list[Order]:
+        """Every order matching OR11's filters (see ``order_page``). Caller holds lock."""
+        return self.order_page(descending=descending, **filters)[1]
+
+    def _selection(
+        self,
+        order_ids: list[str] | None,
+        states: set[str] | None,
+        has_incident: bool | None,
+        created_from: int | None,
+        created_to: int | None,
+        updated_from: int | None,
+        updated_to: int | None,
+    ) -> list[Order]:
+        """The orders matching filters the sequences do not answer alone, ascending."""
         if order_ids is not None:
             found = {self.orders[i] for i in order_ids if i in self.orders}
             candidates = sorted(found, key=lambda o: (o.created_ms, o.order_id))
-        elif has_incident:
-            candidates = [e[2] for e in _range(self.incident_index, created_from, created_to)]
-            check_created = check_incident = False
-        elif updated_from is not None and (
-            _count(self.updated_index, updated_from, updated_to) < len(self.orders) // 4
-        ):
-            entries = _range(self.updated_index, updated_from, updated_to)
-            by_creation = sorted((o.created_ms, o.order_id, o) for _, _, o in entries)
-            candidates = [e[2] for e in by_creation]
-            check_updated = False
-        else:
-            low = 0 if created_from is None else bisect_left(self.order_keys, (created_from, ""))
-            high = (
-                len(self.order_keys)
-                if created_to is None
-                else bisect_right(self.order_keys, (created_to, "\uffff"))
-            )
-            candidates = self.order_list[low:high]
-            check_created = False
-        check_created = check_created and (created_from is not None or created_to is not None)
-        check_updated = check_updated and (updated_from is not None or updated_to is not None)
-        check_incident = check_incident and has_incident is not None
-        if states is not None or check_created or check_updated or check_incident:
-            candidates = [
+            return [
                 order
                 for order in candidates
                 if (states is None or order.state in states)
-                and (not check_incident or (order.order_id in self.incident_orders) == has_incident)
-                and (not check_created or _within(order.created_ms, created_from, created_to))
-                and (not check_updated or _within(order.updated_ms, updated_from, updated_to))
+                and (
+                    has_incident is None or (order.order_id in self.incident_orders) == has_incident
+                )
+                and _within(order.created_ms, created_from, created_to)
+                and _within(order.updated_ms, updated_from, updated_to)
             ]
-        return candidates[::-1] if descending else candidates
+        if self._selections_version != self.order_version:
+            self._selections.clear()
+            self._selections_version = self.order_version
+        key = (
+            None if states is None else frozenset(states),
+            has_incident,
+            created_from,
+            created_to,
+            updated_from,
+            updated_to,
+        )
+        cached = self._selections.get(key)
+        if cached is not None:
+            return cached
+        sequence = self.incident_seq if has_incident else self.order_seq
+        _, candidates = sequence.window(
+            created_from=created_from,
+            created_to=created_to,
+            updated_from=updated_from,
+            updated_to=updated_to,
+        )
+        incident_orders = self.incident_orders
+        selection = [
+            order
+            for order in candidates
+            if (states is None or order.state in states)
+            and (has_incident is not False or order.order_id not in incident_orders)
+        ]
+        if len(self._selections) >= _SELECTION_CACHE_SIZE:
+            del self._selections[next(iter(self._selections))]
+        self._selections[key] = selection
+        return selection
 
     def thread_window(
         self,
@@ -645,6 +701,80 @@ class SandboxState:
             next_key = keys[b - 1] if more_above and window else None
             prev_key = keys[a] if more_below and window else None
         return [self.threads[k[1]] for k in window], next_key, prev_key
+
+    # ================================================================ warm-up
+    def warm(self, budget_s: float = 0.001) -> bool:
+        """Render payloads nobody read yet for about ``budget_s`` seconds; True if more remain.
+
+        A first read of an order or a thread costs its rendering (tens of microseconds
+        each, so milliseconds for a page of 100); the server calls this in small slices
+        while it is idle so pages are joins of cached bytes by the time a client reads
+        them. It goes the way clients page: OR11 by creation and M11 by date_updated
+        (thread headers and all their messages), both from the start, in turn. Records
+        rendered meanwhile are skipped; a record changed later is rendered again on its
+        next read.
+        """
+        with self.lock:
+            if self.warmed:
+                return False
+            if self._warm_steps is None:
+                self._warm_steps = self._warm_up()
+            deadline = time.perf_counter() + budget_s
+            for _ in self._warm_steps:
+                if time.perf_counter() >= deadline:
+                    return True
+            self._warm_steps = None
+            self.warmed = True
+            return False
+
+    def warm_first(self, orders: int, threads: int) -> None:
+        """Render the first ``orders`` of OR11 and ``threads`` of M11 now (both ascending)."""
+        with self.lock:
+            for _ in islice(self._warm_orders(), orders):
+                pass
+            if threads > 0:
+                done = 0
+                for finished in self._warm_threads():
+                    done += finished
+                    if done >= threads:
+                        break
+
+    def _warm_up(self) -> Iterator[object]:
+        for _ in zip_longest(self._warm_orders(), self._warm_threads()):
+            yield None
+
+    def _warm_orders(self) -> Iterator[None]:
+        """One step per order; resumes by key, so orders added meanwhile do no harm."""
+        renderer = self.renderer
+        order_key: tuple[int, str] | None = None
+        while True:
+            orders = self.order_seq.following(order_key, 20)
+            if not orders:
+                break
+            for order in orders:
+                if order.cache is None:
+                    renderer.order_json(order)
+                yield
+            order_key = (orders[-1].created_ms, orders[-1].order_id)
+
+    def _warm_threads(self) -> Iterator[bool]:
+        """A step per 20 messages, True at each thread's end; resumes by (date_updated, id)."""
+        renderer = self.renderer
+        thread_key: ThreadKey | None = None
+        while True:
+            keys = self.thread_keys
+            index = 0 if thread_key is None else bisect_right(keys, thread_key)
+            if index >= len(keys):
+                break
+            thread_key = keys[index]
+            thread = self.threads[thread_key[1]]
+            renderer.thread_header_json(thread)
+            for count, message in enumerate(thread.messages, start=1):
+                if message.cache is None:
+                    renderer.message_json(thread, message)
+                if count % 20 == 0:
+                    yield False
+            yield True
 
     def reasons_json(self) -> str:
         if self._reasons_json is None:
@@ -721,24 +851,6 @@ _CREATABLE_STATES = frozenset({"SHIPPING", "SHIPPED", "RECEIVED", "WAITING_ACCEP
 
 def _within(value: int, low: int | None, high: int | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
-
-
-def _remove(index: list[IndexEntry], instant: int, order_id: str) -> None:
-    position = bisect_left(index, (instant, order_id))
-    if position < len(index) and index[position][1] == order_id:
-        del index[position]
-
-
-def _range(index: list[IndexEntry], low: int | None, high: int | None) -> list[IndexEntry]:
-    start = 0 if low is None else bisect_left(index, (low, ""))
-    end = len(index) if high is None else bisect_right(index, (high, "\uffff"))
-    return index[start:end]
-
-
-def _count(index: list[IndexEntry], low: int | None, high: int | None) -> int:
-    start = 0 if low is None else bisect_left(index, (low, ""))
-    end = len(index) if high is None else bisect_right(index, (high, "\uffff"))
-    return max(0, end - start)
 
 
 def _fmt(ms: int | None) -> str | None:

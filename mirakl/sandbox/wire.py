@@ -56,7 +56,9 @@ class Response:
 
 
 def json_response(status: int, payload: Any) -> Response:
-    """A JSON response; ``payload`` may be pre-serialised JSON text."""
+    """A JSON response; ``payload`` may be pre-serialised JSON (text or UTF-8 bytes)."""
+    if isinstance(payload, bytes):
+        return Response(status, payload)
     text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
     return Response(status, text.encode("utf-8"))
 
