@@ -1,13 +1,38 @@
 """Root URL configuration. Every page needs a login (LoginRequiredMiddleware)."""
 
+from csp.decorators import csp_replace
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from incidents import auth_views
+
+admin.site.login_form = auth_views.ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", auth_views.ThrottledLoginView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/logout-everywhere/",
+        auth_views.logout_everywhere,
+        name="logout_everywhere",
+    ),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/docs/",
+        # Swagger UI's page has one inline <style> block; scripts stay 'self' only.
+        csp_replace({"style-src": ["'self'", "'unsafe-inline'"]})(
+            login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+        ),
+        name="api-docs",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("sla/", include("sla.urls")),
+    path("notifications/", include("sla.urls_notifications")),
     path("", include("incidents.urls")),
+    path("", include("messaging.urls")),
 ]

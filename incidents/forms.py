@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.models import MarketplaceConnection
 
-__all__ = ["MarketplaceConnectionForm"]
+__all__ = ["AssignForm", "MarketplaceConnectionForm", "NoteForm"]
 
 
 class MarketplaceConnectionForm(forms.ModelForm):
@@ -44,3 +44,34 @@ class MarketplaceConnectionForm(forms.ModelForm):
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].rstrip("/")
+
+
+class AssignForm(forms.Form):
+    """Who works the incident; empty means nobody."""
+
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=None,
+        required=False,
+        empty_label=_("Nobody"),
+    )
+
+    def __init__(self, *args, users=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from incidents.selectors import assignable_users
+
+        self.fields["assignee"].queryset = users if users is not None else assignable_users()
+        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class NoteForm(forms.Form):
+    """An internal note: the team sees it, Mirakl never does."""
+
+    body = forms.CharField(
+        label=_("Internal note"),
+        max_length=5000,
+        strip=True,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": _("Only your team sees this note.")}
+        ),
+    )

@@ -11,7 +11,11 @@ from encrypted_fields.fields import EncryptedCharField
 
 __all__ = [
     "Incident",
+    "IncidentAction",
+    "IncidentAssignment",
     "IncidentEvent",
+    "IncidentNote",
+    "IncidentSeen",
     "MarketplaceConnection",
     "MarketplaceReason",
     "Order",
@@ -387,3 +391,124 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection.code}:{self.resource} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class IncidentAssignment(models.Model):
+    """Who works an incident now. One row per assigned incident; unassigning deletes it.
+
+    A separate table (not a column on ``Incident``) keeps the synced model untouched;
+    the history of (re)assignments lives in :class:`IncidentAction`.
+    """
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.CASCADE, related_name="assignment", primary_key=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="incident_assignments",
+        verbose_name=_("assignee"),
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assigned by"),
+    )
+    assigned_at = models.DateTimeField(_("assigned"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incident assignment")
+        verbose_name_plural = _("incident assignments")
+        indexes = [models.Index(fields=("assignee",), name="incident_assignee_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.assignee}"
+
+
+class IncidentNote(models.Model):
+    """An internal note of the shop's team on an incident. Never sent to Mirakl."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("note"))
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("internal note")
+        verbose_name_plural = _("internal notes")
+        ordering = ("incident", "created_at", "pk")
+        indexes = [models.Index(fields=("incident", "created_at"), name="incident_note_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IncidentAction(models.Model):
+    """What a user did on an incident from Incidesk: the history next to ``IncidentEvent``.
+
+    ``IncidentEvent`` records state changes (from the sync or ``incident_transition``);
+    this table records the desk's own actions (assignments, notes, replies...), which
+    do not change the derived state by themselves.
+    """
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        NOTE = "note", _("Internal note")
+        REPLY = "reply", _("Reply queued")
+        NEW_THREAD = "new_thread", _("Conversation started")
+        NO_REPLY = "no_reply", _("Marked “no reply required”")
+        RETRY = "retry", _("Delivery retried")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    detail = models.TextField(_("detail"), blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incident action")
+        verbose_name_plural = _("incident actions")
+        ordering = ("incident", "at", "pk")
+        indexes = [models.Index(fields=("incident", "at"), name="incident_action_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class IncidentSeen(models.Model):
+    """When a user last opened an incident's page: the inbox counts messages after it."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incident seen")
+        verbose_name_plural = _("incidents seen")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "incident"),
+                name="%(app_label)s_%(class)s_unique_user_incident",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw {self.incident_id} at {self.seen_at:%Y-%m-%d %H:%M}"

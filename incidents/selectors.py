@@ -4,13 +4,50 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import Count
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
-from incidents.models import Incident, MarketplaceConnection, Order, SyncCursor
+from incidents.filtersets import STATUS_CLOSED, IncidentFilterSet
+from incidents.models import (
+    Incident,
+    IncidentAction,
+    IncidentEvent,
+    IncidentNote,
+    IncidentSeen,
+    MarketplaceConnection,
+    Order,
+    SyncCursor,
+)
 
-__all__ = ["ConnectionOverview", "connections_overview"]
+__all__ = [
+    "ConnectionOverview",
+    "HistoryEntry",
+    "assignable_users",
+    "connections_overview",
+    "incident_detail",
+    "incident_documents",
+    "incident_history",
+    "incident_list",
+    "incident_notes",
+    "incident_rows",
+    "order_reasons",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -81,3 +118,186 @@ def connections_overview() -> list[ConnectionOverview]:
     for cursor in SyncCursor.objects.filter(connection__in=overviews).order_by("resource"):
         overviews[cursor.connection_id].cursors.append(cursor)
     return list(overviews.values())
+
+
+def _unread_count(user: Any) -> Coalesce:
+    """Inbound messages on the incident's order that nobody answered and ``user`` has not seen.
+
+    A message counts when it came from the customer or the operator, no shop message
+    followed it in its thread, and it is newer than the user's last visit of the page.
+    """
+    from messaging.models import Message, Party
+
+    seen = IncidentSeen.objects.filter(incident=OuterRef(OuterRef("pk")), user=user).values(
+        "seen_at"
+    )[:1]
+    answered = Message.objects.filter(
+        thread=OuterRef("thread"),
+        author_type=Party.SHOP,
+        date_created__gt=OuterRef("date_created"),
+    )
+    unread = (
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type__in=(Party.CUSTOMER, Party.OPERATOR),
+            date_created__gt=Coalesce(Subquery(seen), Value(_EPOCH)),
+        )
+        .exclude(Exists(answered))
+        .order_by()
+        .values("thread__order_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(unread), Value(0))
+
+
+def incident_list(
+    *, filters: Any, user: Any, request: Any = None
+) -> tuple[IncidentFilterSet, QuerySet[Incident]]:
+    """The inbox: the FilterSet (for its form) and the filtered incidents, sorted.
+
+    The queryset is narrow on purpose: ids and sort keys only, most urgent first (the
+    due time of the open SLA wait, then the oldest opened; closed incidents: latest
+    opened first). Sorting 100,000 narrow rows is cheap, sorting them joined to their
+    orders and users is not; :func:`incident_rows` loads the 25 rows of a page.
+    """
+    base = Incident.objects.annotate(
+        open_sla=FilteredRelation(
+            "sla_items",
+            condition=Q(sla_items__kind="incident", sla_items__stopped_at__isnull=True),
+        )
+    )
+    filterset = IncidentFilterSet(filters, queryset=base, request=request)
+    incidents = filterset.qs
+    if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
+        return filterset, incidents.order_by(F("opened_at").desc(), "-pk")
+    due = F("open_sla__due_at").asc(nulls_last=True)
+    return filterset, incidents.order_by(due, "opened_at", "pk")
+
+
+def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
+    """The inbox rows of these incidents, in this order, in one query.
+
+    Each carries its marketplace, order and assignee, the SLA due time and state of
+    its open wait (``sla_due_at``, ``sla_state``) and ``unread_count``.
+    """
+    from sla.selectors import incident_due_annotate
+
+    rows = incident_due_annotate(
+        Incident.objects.filter(pk__in=ids).select_related(
+            "connection", "order", "assignment__assignee"
+        )
+    ).annotate(unread_count=_unread_count(user))
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def incident_detail(*, pk: int) -> Incident:
+    """One incident with what its page header needs (SLA included), in one query."""
+    from sla.selectors import incident_due_annotate
+
+    return incident_due_annotate(
+        Incident.objects.select_related(
+            "connection", "order", "line", "assignment__assignee", "assignment__assigned_by"
+        )
+    ).get(pk=pk)
+
+
+def order_reasons(*, connection_id: int, reason_type: str) -> list[tuple[str, str]]:
+    """(code, label) of the reasons of one type the shop may use (RE01 ``is_shop_right``)."""
+    from incidents.models import MarketplaceReason
+
+    return list(
+        MarketplaceReason.objects.filter(connection_id=connection_id, type=reason_type)
+        .exclude(is_shop_right=False)
+        .order_by("code")
+        .values_list("code", "label")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A line of the history panel: a state change (sync or user) or a desk action."""
+
+    at: datetime
+    label: str
+    actor: Any
+    source: str
+    detail: str = ""
+
+
+def incident_history(*, incident: Incident) -> list[HistoryEntry]:
+    """State changes and desk actions of one incident, oldest first (two queries)."""
+    entries = [
+        HistoryEntry(
+            at=event.at,
+            label=(
+                f"{event.get_kind_display()}: {event.get_to_state_display()}"
+                if event.kind == IncidentEvent.Kind.STATE_CHANGED
+                else str(event.get_kind_display())
+            ),
+            actor=event.actor,
+            source=str(event.get_source_display()),
+            detail=event.note,
+        )
+        for event in IncidentEvent.objects.filter(incident=incident).select_related("actor")
+    ]
+    entries += [
+        HistoryEntry(
+            at=action.at,
+            label=str(action.get_kind_display()),
+            actor=action.actor,
+            source=str(IncidentEvent.Source.USER.label),
+            detail=action.detail,
+        )
+        for action in IncidentAction.objects.filter(incident=incident).select_related("actor")
+    ]
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def incident_notes(*, incident: Incident) -> QuerySet[IncidentNote]:
+    """Internal notes, newest first."""
+    return incident.notes.select_related("author").order_by("-created_at", "-pk")
+
+
+def incident_documents(*, order_id: int) -> list[dict[str, Any]]:
+    """Attachments of every message of the order: id, name, size, when and from whom."""
+    from messaging.models import Message
+
+    documents: list[dict[str, Any]] = []
+    for date_created, author_type, attachments in (
+        Message.objects.filter(thread__order_id=order_id)
+        .exclude(attachments=[])
+        .order_by("date_created", "pk")
+        .values_list("date_created", "author_type", "attachments")
+    ):
+        for attachment in attachments or []:
+            if isinstance(attachment, dict) and attachment.get("id"):
+                documents.append(
+                    {
+                        "id": str(attachment["id"]),
+                        "name": attachment.get("name") or str(attachment["id"]),
+                        "size": attachment.get("size"),
+                        "at": date_created,
+                        "author_type": author_type,
+                    }
+                )
+    return documents
+
+
+def assignable_users() -> QuerySet:
+    """Active users who may be given an incident (those who can reply)."""
+    users = get_user_model().objects.filter(is_active=True)
+    can_reply = (
+        Q(is_superuser=True)
+        | Q(
+            groups__permissions__codename="reply_incident",
+            groups__permissions__content_type__app_label="incidents",
+        )
+        | Q(
+            user_permissions__codename="reply_incident",
+            user_permissions__content_type__app_label="incidents",
+        )
+    )
+    return users.filter(can_reply).distinct().order_by("first_name", "username")

@@ -1,12 +1,28 @@
-"""Writes on marketplace connections."""
+"""Writes of the incidents app: connections, and the desk's own actions on incidents."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.db import transaction
+from django.utils import timezone
 
-from incidents.models import MarketplaceConnection
+from incidents.models import (
+    Incident,
+    IncidentAction,
+    IncidentAssignment,
+    IncidentNote,
+    IncidentSeen,
+    MarketplaceConnection,
+)
 
-__all__ = ["marketplace_connection_save"]
+__all__ = [
+    "incident_assign",
+    "incident_mark_seen",
+    "incident_note_add",
+    "marketplace_connection_save",
+]
 
 
 @transaction.atomic
@@ -36,3 +52,73 @@ def marketplace_connection_save(
     connection.full_clean()
     connection.save()
     return connection, created
+
+
+def _user_label(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+@transaction.atomic
+def incident_assign(
+    *, incident: Incident, assignee: Any | None, actor: Any, now: datetime | None = None
+) -> IncidentAssignment | None:
+    """Give ``incident`` to ``assignee`` (None: to nobody) and write the history row.
+
+    Assigning to the current assignee changes nothing and writes no row.
+    """
+    now = now or timezone.now()
+    current = IncidentAssignment.objects.select_for_update().filter(incident=incident).first()
+    if assignee is None:
+        if current is None:
+            return None
+        previous = current.assignee
+        current.delete()
+        IncidentAction.objects.create(
+            incident=incident,
+            kind=IncidentAction.Kind.UNASSIGNED,
+            actor=actor,
+            detail=_user_label(previous),
+            at=now,
+        )
+        return None
+    if current is not None and current.assignee_id == assignee.pk:
+        return current
+    assignment, _ = IncidentAssignment.objects.update_or_create(
+        incident=incident,
+        defaults={"assignee": assignee, "assigned_by": actor, "assigned_at": now},
+    )
+    IncidentAction.objects.create(
+        incident=incident,
+        kind=IncidentAction.Kind.ASSIGNED,
+        actor=actor,
+        detail=_user_label(assignee),
+        at=now,
+    )
+    return assignment
+
+
+@transaction.atomic
+def incident_note_add(
+    *, incident: Incident, author: Any, body: str, now: datetime | None = None
+) -> IncidentNote:
+    """An internal note (kept here, never sent to Mirakl) and its history row."""
+    now = now or timezone.now()
+    note = IncidentNote.objects.create(incident=incident, author=author, body=body, created_at=now)
+    IncidentAction.objects.create(
+        incident=incident,
+        kind=IncidentAction.Kind.NOTE,
+        actor=author,
+        detail=body[:200],
+        at=now,
+    )
+    return note
+
+
+def incident_mark_seen(*, incident: Incident, user: Any, now: datetime | None = None) -> None:
+    """Remember that ``user`` saw the incident now (the inbox's unread count), one query."""
+    IncidentSeen.objects.bulk_create(
+        [IncidentSeen(incident=incident, user=user, seen_at=now or timezone.now())],
+        update_conflicts=True,
+        unique_fields=["user", "incident"],
+        update_fields=["seen_at"],
+    )

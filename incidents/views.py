@@ -1,19 +1,202 @@
-"""Pages of the incidents app."""
+"""Pages of the incidents app: overview, inbox, incident page and its desk actions.
+
+Views stay thin: a form, one service or selector, a template. An htmx request that is
+not a boosted navigation gets the partial it targets (NetBox's ``htmx_partial``).
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
+from urllib.parse import urlencode
 
-from incidents.selectors import connections_overview
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+from django_tables2 import RequestConfig
 
-__all__ = ["overview"]
+from incidents import selectors
+from incidents.filtersets import ASSIGNEE_ME, STATUS_CLOSED, STATUS_OPEN
+from incidents.forms import AssignForm, NoteForm
+from incidents.models import Incident, Order
+from incidents.services import incident_assign, incident_mark_seen, incident_note_add
+from incidents.tables import IncidentTable
+
+__all__ = [
+    "incident_assign_view",
+    "incident_by_order",
+    "incident_detail",
+    "incident_list",
+    "incident_note_view",
+    "incident_page_context",
+    "overview",
+]
+
+INBOX_PAGE_SIZE = 25
+
+#: Saved views of the inbox: (key, label, query).
+SAVED_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+    ("mine", _("My queue"), {"assignee": ASSIGNEE_ME}),
+    ("waiting", _("Waiting for us"), {"waiting": "true"}),
+    ("breaching", _("Breaching"), {"sla": ["nearing", "breached"]}),
+    ("contested", _("Contested"), {"state": ["contested"]}),
+    ("open", _("Open"), {"status": STATUS_OPEN}),
+    ("closed", _("Closed"), {"status": STATUS_CLOSED}),
+)
+
+
+def _htmx_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
 
 
 def overview(request: HttpRequest) -> HttpResponse:
     """Every marketplace at a glance: open incidents by state, waiting threads, sync."""
-    context = {"overviews": connections_overview()}
+    context = {"overviews": selectors.connections_overview()}
     template = "incidents/overview.html"
-    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+    if _htmx_partial(request):
         template = "incidents/partials/_overview_cards.html"
     return render(request, template, context)
+
+
+def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
+    current = {k: sorted(v) for k, v in request.GET.lists() if k not in ("page", "sort") and v}
+    if not current:
+        current = {"status": [STATUS_OPEN]}  # what the inbox lists by default
+    views = []
+    for key, label, query in SAVED_VIEWS:
+        normalised = {k: sorted(v if isinstance(v, list) else [v]) for k, v in query.items()}
+        views.append(
+            {
+                "key": key,
+                "label": label,
+                "url": f"{reverse('incidents:list')}?{urlencode(query, doseq=True)}",
+                "active": normalised == current,
+            }
+        )
+    return views
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """The inbox: filters, saved views, the sortable and paginated table."""
+    filterset, incidents = selectors.incident_list(
+        filters=request.GET, user=request.user, request=request
+    )
+    table = IncidentTable(
+        incidents,
+        row_loader=lambda ids: selectors.incident_rows(ids=ids, user=request.user),
+    )
+    RequestConfig(request, paginate={"per_page": INBOX_PAGE_SIZE}).configure(table)
+    context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
+    if _htmx_partial(request):
+        return render(request, "incidents/partials/_incident_table.html", context)
+    return render(request, "incidents/incident_list.html", context)
+
+
+def incident_page_context(
+    request: HttpRequest, incident: Incident, **conversation: Any
+) -> dict[str, Any]:
+    """Everything the incident page shows; ``conversation`` goes to the messages panel
+    (a bound reply form with its errors, for instance)."""
+    from messaging.views import conversation_context
+
+    user = request.user
+    return {
+        "incident": incident,
+        "order": incident.order,
+        "lines": incident.order.lines.order_by("index", "mirakl_id"),
+        "history": selectors.incident_history(incident=incident),
+        "notes": selectors.incident_notes(incident=incident),
+        "documents": selectors.incident_documents(order_id=incident.order_id),
+        "assign_form": AssignForm(
+            initial={"assignee": getattr(getattr(incident, "assignment", None), "assignee", None)}
+        )
+        if user.has_perm("incidents.assign_incident")
+        else None,
+        "note_form": NoteForm() if user.has_perm("incidents.reply_incident") else None,
+        **conversation_context(request, incident, **conversation),
+    }
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident page: header, details, shipping, messages, history, documents."""
+    try:
+        incident = selectors.incident_detail(pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404(_("No such incident.")) from None
+    incident_mark_seen(incident=incident, user=request.user)
+    return render(
+        request, "incidents/incident_detail.html", incident_page_context(request, incident)
+    )
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_by_order(request: HttpRequest, connection: str, order_id: str) -> HttpResponse:
+    """``/incidents/order/<marketplace>/<Mirakl order id>/``: the order's latest incident."""
+    order = get_object_or_404(Order, connection__code=connection, mirakl_id=order_id)
+    incident = order.incidents.order_by("-opened_at", "-pk").first()
+    if incident is None:
+        raise Http404(_("This order has no incident."))
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+def _reload_panels(
+    request: HttpRequest, incident: Incident, template: str, *, note_form: NoteForm | None = None
+) -> HttpResponse:
+    incident = selectors.incident_detail(pk=incident.pk)
+    context = {
+        "incident": incident,
+        "history": selectors.incident_history(incident=incident),
+        "notes": selectors.incident_notes(incident=incident),
+        "assign_form": AssignForm(
+            initial={"assignee": getattr(getattr(incident, "assignment", None), "assignee", None)}
+        ),
+        "note_form": note_form
+        or (NoteForm() if request.user.has_perm("incidents.reply_incident") else None),
+        "oob_history": True,
+    }
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required("incidents.assign_incident", raise_exception=True)
+def incident_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Assign the incident to someone, to me (``assignee`` = my id) or to nobody."""
+    incident = get_object_or_404(Incident, pk=pk)
+    form = AssignForm(request.POST)
+    if form.is_valid():
+        incident_assign(
+            incident=incident, assignee=form.cleaned_data["assignee"], actor=request.user
+        )
+    elif not _htmx_partial(request):
+        return HttpResponse(form.errors.as_text(), status=400)
+    if _htmx_partial(request):
+        return _reload_panels(request, incident, "incidents/partials/_assignment.html")
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+@require_POST
+@permission_required("incidents.reply_incident", raise_exception=True)
+def incident_note_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add an internal note (never sent to Mirakl)."""
+    incident = get_object_or_404(Incident, pk=pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        incident_note_add(incident=incident, author=request.user, body=form.cleaned_data["body"])
+    elif not _htmx_partial(request):
+        return HttpResponse(form.errors.as_text(), status=400)
+    if _htmx_partial(request):
+        return _reload_panels(
+            request,
+            incident,
+            "incidents/partials/_notes.html",
+            note_form=None if form.is_valid() else form,
+        )
+    return redirect(f"{reverse('incidents:detail', args=[incident.pk])}#notes")

@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
-from messaging.models import Message, Thread
+from messaging.models import CannedReply, Message, OutboundMessage, Thread, ThreadNoReply
 
 
 class WaitingForShopFilter(admin.SimpleListFilter):
@@ -63,3 +63,39 @@ class MessageAdmin(SyncedModelAdmin):
     @admin.display(description=_("message"))
     def excerpt(self, obj: Message) -> str:
         return Truncator(obj.body).chars(80)
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Canned replies are the team's own texts: fully editable."""
+
+    list_display = ("title", "position", "is_active", "updated_at")
+    list_editable = ("position", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("title", "body")
+    help_texts = {
+        "body": _("Placeholders: {customer_name}, {order_number}, {carrier}, {tracking}."),
+    }
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.base_fields["body"].help_text = self.help_texts["body"]
+        return form
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(SyncedModelAdmin):
+    """The outbox, read-only: deliveries are retried from the incident page."""
+
+    list_display = ("created_at", "kind", "connection", "order", "state", "attempts", "sent_at")
+    list_filter = ("state", "kind", "connection")
+    search_fields = ("body", "mirakl_message_id", "order__mirakl_id")
+    list_select_related = ("connection", "order")
+    date_hierarchy = "created_at"
+    exclude = ("idempotency_key",)
+
+
+@admin.register(ThreadNoReply)
+class ThreadNoReplyAdmin(SyncedModelAdmin):
+    list_display = ("thread", "marked_by", "reason", "at")
+    list_select_related = ("thread", "marked_by")

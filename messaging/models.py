@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["Message", "Party", "Thread"]
+__all__ = [
+    "CannedReply",
+    "Message",
+    "OutboundAttachment",
+    "OutboundMessage",
+    "Party",
+    "Thread",
+    "ThreadNoReply",
+]
 
 
 class Party(models.TextChoices):
@@ -112,3 +123,194 @@ class Message(models.Model):
     @property
     def recipient_types(self) -> list[str]:
         return [r.get("type", "") for r in self.recipients]
+
+
+class OutboundMessage(models.Model):
+    """A message the shop writes from Incidesk, kept until Mirakl has it (the outbox).
+
+    The row is written first, in the request's transaction; a task then posts it (M12
+    for a reply, OR43 for a new thread) and records the outcome. ``idempotency_key``
+    comes from the form, so a resubmitted form finds its row instead of creating a
+    second one. ``in_doubt`` is set while an attempt may have reached Mirakl without us
+    knowing (a crash, a 5xx or a read timeout on the POST): the next attempt looks for
+    the message in Mirakl before posting again, so a message is never posted twice.
+    """
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Reply")
+        NEW_THREAD = "new_thread", _("New conversation")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(
+        "incidents.MarketplaceConnection", on_delete=models.PROTECT, related_name="+"
+    )
+    order = models.ForeignKey(
+        "incidents.Order",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+    )
+    thread = models.ForeignKey(
+        Thread,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+    )
+    #: The incident page it was written from (its history shows it).
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    #: Party types the message goes to: ``["CUSTOMER"]``, ``["OPERATOR"]`` or both.
+    recipients = models.JSONField(_("recipients"), default=list)
+    topic_type = models.CharField(_("topic type"), max_length=20, blank=True)
+    topic_value = models.CharField(_("subject"), max_length=255, blank=True)
+    body = models.TextField(_("message"))
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, editable=False)
+    state = models.CharField(
+        _("delivery"), max_length=10, choices=State.choices, default=State.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    in_doubt = models.BooleanField(_("outcome unknown"), default=False)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    mirakl_message_id = models.CharField(_("Mirakl message id"), max_length=64, blank=True)
+    mirakl_thread_id = models.CharField(_("Mirakl thread id"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("written by"),
+    )
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        ordering = ("created_at", "pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("idempotency_key",),
+                name="%(app_label)s_%(class)s_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="reply", thread__isnull=False)
+                | Q(kind="new_thread", order__isnull=False),
+                name="%(app_label)s_%(class)s_target",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=("created_at",),
+                condition=Q(state__in=("queued", "sending")),
+                name="outbound_pending_idx",
+            ),
+            models.Index(fields=("order", "created_at"), name="outbound_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.SENDING)
+
+
+class OutboundAttachment(models.Model):
+    """A file sent with an outbound message, kept in the database.
+
+    The worker that posts the message may run on another machine than the web server,
+    and the outbox must survive restarts: bytes in the row need no shared disk.
+    """
+
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.CASCADE, related_name="attachments"
+    )
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size"))
+    content = models.BinaryField(_("content"))
+
+    class Meta:
+        verbose_name = _("outbound attachment")
+        verbose_name_plural = _("outbound attachments")
+        ordering = ("message", "pk")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ThreadNoReply(models.Model):
+    """A "no reply required" mark set from Incidesk: who, why and when.
+
+    Mirakl's API cannot set this flag (MIRAKL_API.md section 4): the mark is ours, and
+    Mirakl's own ``Thread.no_store_reply_needed`` shows up once the agent sets it in the
+    back office and the thread syncs.
+    """
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="no_reply_marks")
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marked by"),
+    )
+    reason = models.TextField(_("why"))
+    #: The thread's last message when it was marked: a later inbound message needs a reply.
+    last_message_at = models.DateTimeField(_("last message then"), null=True, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("no reply required mark")
+        verbose_name_plural = _("no reply required marks")
+        ordering = ("thread", "at", "pk")
+        indexes = [models.Index(fields=("thread", "at"), name="thread_no_reply_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.thread_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class CannedReply(models.Model):
+    """A ready-made reply in Spanish, edited by the agent before sending.
+
+    ``body`` may use ``{customer_name}``, ``{order_number}``, ``{carrier}`` and
+    ``{tracking}``; they are filled from the order when the agent picks the reply.
+    """
+
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ("position", "title")
+
+    def __str__(self) -> str:
+        return self.title

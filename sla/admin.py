@@ -14,9 +14,20 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.admin_mixins import SyncedModelAdmin
 from sla.business_hours import holiday_dates
-from sla.models import BusinessCalendar, ClosedDay, SlaBreach, SlaItem, SlaPolicy, WorkingPeriod
+from sla.models import (
+    AlertDelivery,
+    AlertSettings,
+    BusinessCalendar,
+    ClosedDay,
+    SlaBreach,
+    SlaItem,
+    SlaPolicy,
+    WorkingPeriod,
+)
 
 __all__ = [
+    "AlertDeliveryAdmin",
+    "AlertSettingsAdmin",
     "BusinessCalendarAdmin",
     "SlaBreachAdmin",
     "SlaItemAdmin",
@@ -158,3 +169,32 @@ class SlaBreachAdmin(SyncedModelAdmin):
         seconds = int(obj.lateness().total_seconds())
         hours, rest = divmod(seconds, 3600)
         return f"{hours} h {rest // 60:02d} min"
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(admin.ModelAdmin):
+    """Per-marketplace webhook and digest switch (no inline: the connection is not ours)."""
+
+    list_display = ("connection", "webhook_url", "digest", "updated_at")
+    list_filter = ("digest",)
+    list_select_related = ("connection",)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(SyncedModelAdmin):
+    """The log of alerts sent; read-only."""
+
+    list_display = ("item", "state", "channel", "user", "target", "sent_at", "attempts")
+    list_filter = ("channel", "state")
+    list_select_related = ("item", "user")
+    readonly_fields = (
+        "item",
+        "state",
+        "channel",
+        "user",
+        "target",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "last_error",
+    )

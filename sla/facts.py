@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.db.models import Min, OuterRef, QuerySet, Subquery
 
 from incidents.models import Incident
-from messaging.models import Message, Party, Thread
+from messaging.models import Message, Party, Thread, ThreadNoReply
 from sla.clock import IncidentClockFacts, MessageFact, ThreadClockFacts
 
 __all__ = ["IncidentRow", "ThreadRow", "incident_rows", "max_changed", "thread_rows"]
@@ -98,7 +98,7 @@ def _mark_dates(marks: object) -> tuple[datetime, ...]:
 
 
 def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
-    """Facts of these threads, with their messages in order (two queries)."""
+    """Facts of these threads, with their messages and marks in order (three queries)."""
     messages: dict[int, list[MessageFact]] = defaultdict(list)
     for thread_id, at, author, recipients in (
         Message.objects.filter(thread__in=threads.order_by().values("pk"))
@@ -106,6 +106,13 @@ def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
         .values_list("thread_id", "date_created", "author_type", "recipients")
     ):
         messages[thread_id].append(MessageFact(at, author, _recipient_types(recipients)))
+    # "No reply required" marks made here: Mirakl's API cannot set its own flag, so a
+    # later sync would not carry ours in ``no_store_reply_needed``.
+    ours: dict[int, list[datetime]] = defaultdict(list)
+    for thread_id, at in ThreadNoReply.objects.filter(
+        thread__in=threads.order_by().values("pk")
+    ).values_list("thread_id", "at"):
+        ours[thread_id].append(at)
     return [
         ThreadRow(
             id=pk,
@@ -114,7 +121,7 @@ def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
             facts=ThreadClockFacts(
                 messages=tuple(messages.get(pk, ())),
                 shop_reply_needed_since=needed_since,
-                no_reply_marks=_mark_dates(marks),
+                no_reply_marks=tuple(sorted({*_mark_dates(marks), *ours.get(pk, ())})),
                 last_sender=last_sender or "",
             ),
         )

@@ -11,6 +11,7 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -21,8 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from incidents.models import MarketplaceConnection
 
 __all__ = [
+    "AlertDelivery",
+    "AlertSettings",
     "BusinessCalendar",
     "ClosedDay",
+    "Notification",
     "SlaBreach",
     "SlaItem",
     "SlaPolicy",
@@ -512,3 +516,137 @@ class SweepState(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AlertSettings(models.Model):
+    """How a marketplace's SLA alerts leave Incidesk besides the in-app list and e-mail.
+
+    A separate row (not fields on the connection) keeps the incidents app unaware of
+    alerts. ``webhook_url`` receives Slack/Teams-compatible ``{"text": ...}`` posts;
+    with ``digest`` on, account managers get one daily e-mail summary instead of an
+    e-mail per item (they still see every alert in the app).
+    """
+
+    connection = models.OneToOneField(
+        MarketplaceConnection,
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
+        verbose_name=_("marketplace"),
+    )
+    webhook_url = models.URLField(
+        _("webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Slack or Teams incoming webhook; empty for none."),
+    )
+    digest = models.BooleanField(
+        _("daily digest for account managers"),
+        default=False,
+        help_text=_("Account managers get one summary a day instead of an e-mail per item."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("alert settings")
+        verbose_name_plural = _("alert settings")
+        ordering = ("connection",)
+
+    def __str__(self) -> str:
+        return str(self.connection)
+
+
+class Notification(models.Model):
+    """An in-app alert for one user: shown in the bell until read."""
+
+    class Kind(models.TextChoices):
+        SLA = "sla", _("Deadline alert")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("user"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.SLA)
+    item = models.ForeignKey(
+        SlaItem,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("SLA item"),
+    )
+    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices)
+    message = models.TextField(_("message"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(
+                fields=("user",),
+                condition=Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+            models.Index(fields=("user", "-created_at"), name="notification_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.state} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AlertDelivery(models.Model):
+    """The log of alerts sent: one row per item, state, channel and recipient.
+
+    The unique constraints make each alert go out once, however often the sweep or
+    the alert task runs. ``sent_at`` is set when the e-mail or webhook went out;
+    in-app rows are sent when created.
+    """
+
+    class Channel(models.TextChoices):
+        IN_APP = "in_app", _("In the app")
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
+
+    item = models.ForeignKey(
+        SlaItem, on_delete=models.CASCADE, related_name="alert_deliveries", verbose_name=_("item")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recipient"),
+    )
+    target = models.CharField(_("address"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("alert delivery")
+        verbose_name_plural = _("alert deliveries")
+        ordering = ("-created_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("item", "state", "channel", "user"),
+                condition=Q(user__isnull=False),
+                name="%(app_label)s_%(class)s_unique_item_state_channel_user",
+            ),
+            # The webhook has no user; NULLs never conflict, so it needs its own key.
+            models.UniqueConstraint(
+                fields=("item", "state", "channel"),
+                condition=Q(user__isnull=True),
+                name="%(app_label)s_%(class)s_unique_item_state_channel_nouser",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.state} {self.channel} {self.user_id or ''}".strip()

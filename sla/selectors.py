@@ -10,6 +10,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -22,7 +23,10 @@ from messaging.models import Thread
 from sla.models import SlaBreach, SlaItem
 
 __all__ = [
+    "BREAKDOWN_LIMIT",
     "incident_due_annotate",
+    "notification_list",
+    "sla_breach_breakdown",
     "sla_breach_list",
     "sla_item_counts",
     "sla_items_open",
@@ -97,4 +101,53 @@ def sla_breach_list(
         breaches = breaches.filter(due_at__gte=since)
     return breaches.select_related("connection", "incident__order", "thread").order_by(
         "-due_at", "-pk"
+    )
+
+
+#: Rows per breakdown table (days, marketplaces, agents) on the review page.
+BREAKDOWN_LIMIT = 60
+
+
+def sla_breach_breakdown(*, breaches: QuerySet[SlaBreach]) -> dict[str, list[dict]]:
+    """Counts of ``breaches`` by deadline day (Madrid), marketplace and current agent.
+
+    The agent is the incident's assignee now (messages have none): unassigned
+    breaches count under ``None``. Three queries.
+    """
+    from django.db.models.functions import TruncDate
+
+    from sla.kpis import MADRID
+
+    base = breaches.order_by()
+    by_day = list(
+        base.annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        .values("day")
+        .annotate(n=Count("pk"), open=Count("pk", filter=Q(answered_at__isnull=True)))
+        .order_by("-day")[:BREAKDOWN_LIMIT]
+    )
+    by_marketplace = list(
+        base.values("connection_id", "connection__name")
+        .annotate(n=Count("pk"), open=Count("pk", filter=Q(answered_at__isnull=True)))
+        .order_by("-n", "connection__name")[:BREAKDOWN_LIMIT]
+    )
+    by_agent: list[dict] = []
+    if hasattr(Incident, "assignment"):
+        by_agent = list(
+            base.values("incident__assignment__assignee__username")
+            .annotate(n=Count("pk"), open=Count("pk", filter=Q(answered_at__isnull=True)))
+            .order_by("-n", "incident__assignment__assignee__username")[:BREAKDOWN_LIMIT]
+        )
+        for row in by_agent:
+            row["agent"] = row.pop("incident__assignment__assignee__username")
+    return {"by_day": by_day, "by_marketplace": by_marketplace, "by_agent": by_agent}
+
+
+def notification_list(*, user, limit: int = 100) -> list:
+    """The user's latest notifications, newest first."""
+    from sla.models import Notification
+
+    return list(
+        Notification.objects.filter(user=user)
+        .select_related("item")
+        .order_by("-created_at", "-pk")[:limit]
     )

@@ -38,7 +38,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_filters",
+    "django_tables2",
+    "django_htmx",
     "django_celery_beat",
     "incidents",
     "messaging",
@@ -48,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -56,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -175,11 +183,56 @@ SYNC_OVERLAP = timedelta(seconds=env.int("SYNC_OVERLAP_SECONDS", default=60))
 MIRAKL_TIMEOUT_SECONDS = env.float("MIRAKL_TIMEOUT_SECONDS", default=30.0)
 MIRAKL_MAX_RETRIES = env.int("MIRAKL_MAX_RETRIES", default=4)
 
+# The API (/api/v1/): token first, so an anonymous call gets 401 with
+# ``WWW-Authenticate: Token``; the browser's session works too (with CSRF).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Incidesk API",
+    "DESCRIPTION": "Incidents, orders, conversations, refunds and SLA of the desk's marketplaces.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Uploads (incidents.validators.validate_upload): bytes per file.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+
+# Failed logins per username and address before the login form refuses for a while.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, no
+# inline script anywhere (htmx is vendored; the CSRF token travels in hx-headers).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # The hash is htmx 2.0's own indicator <style> (includeIndicatorStyles).
+        "style-src": ["'self'", "'sha256-faU7yAF8NxuMTNEwVmBz+VcYeIoBQ2EMHW3WaVxCvnk='"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 LOGGING = {
@@ -221,4 +274,30 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
     },
+    # Replies whose delivery task was lost (broker down at commit, worker killed).
+    "outbox-deliver-pending": {
+        "task": "messaging.tasks.deliver_pending_outbound_messages_task",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 60},
+    },
+}
+
+# E-mail (SLA alerts and the daily digest); the console backend prints them by default.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Incidesk <incidesk@localhost>")
+#: Where links in e-mails and webhooks point.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+from celery.schedules import crontab  # noqa: E402
+
+# https://crontab.guru/#0_8_*_*_* (Madrid time, CELERY_TIMEZONE)
+CELERY_BEAT_SCHEDULE["sla-alerts-digest"] = {
+    "task": "sla.tasks.sla_alerts_digest_task",
+    "schedule": crontab(minute=0, hour=8),
+    "options": {"expires": 3600},
 }

@@ -92,3 +92,59 @@ class IncidentEventFactory(factory.django.DjangoModelFactory):
     kind = IncidentEvent.Kind.OPENED
     to_state = Incident.State.NEW
     source = IncidentEvent.Source.SYNC
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A desk user; ``role="agent"`` puts it in that group (created by a migration)."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"agente{n}")
+    first_name = "Marta"
+    last_name = factory.Sequence(lambda n: f"Soporte {n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@tienda.example")
+    password = factory.django.Password("contraseña-de-prueba")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs) -> None:
+        if create and extracted:
+            from django.contrib.auth.models import Group
+
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+class IncidentAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.IncidentAssignment"
+
+    incident = factory.SubFactory(IncidentFactory)
+    assignee = factory.SubFactory(UserFactory)
+
+
+class IncidentNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.IncidentNote"
+
+    incident = factory.SubFactory(IncidentFactory)
+    author = factory.SubFactory(UserFactory)
+    body = "Llamé al cliente: prefiere reembolso."
+
+
+class IncidentActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.IncidentAction"
+
+    incident = factory.SubFactory(IncidentFactory)
+    kind = "note"
+    actor = factory.SubFactory(UserFactory)
+
+
+class IncidentSeenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.IncidentSeen"
+
+    incident = factory.SubFactory(IncidentFactory)
+    user = factory.SubFactory(UserFactory)

@@ -35,3 +35,34 @@ class MessageFactory(factory.django.DjangoModelFactory):
     author_name = "Lucía Martín"
     body = "Hola, ¿cuándo llegará mi pedido?"
     date_created = factory.LazyFunction(timezone.now)
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    """A queued reply to the customer of a thread."""
+
+    class Meta:
+        model = "messaging.OutboundMessage"
+
+    thread = factory.SubFactory(ThreadFactory)
+    connection = factory.SelfAttribute("thread.connection")
+    order = factory.SelfAttribute("thread.order")
+    kind = "reply"
+    recipients = factory.LazyFunction(lambda: ["CUSTOMER"])
+    body = factory.Sequence(lambda n: f"Hola, te escribimos sobre tu pedido (mensaje {n}).")
+
+
+class ThreadNoReplyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.ThreadNoReply"
+
+    thread = factory.SubFactory(ThreadFactory)
+    reason = "El cliente confirma que está resuelto y da las gracias."
+    last_message_at = factory.LazyFunction(timezone.now)
+
+
+class CannedReplyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.CannedReply"
+
+    title = factory.Sequence(lambda n: f"Respuesta {n}")
+    body = "Hola {customer_name}, tu pedido {order_number} va con {carrier} ({tracking})."

@@ -4,18 +4,23 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from sla.models import (
+    AlertDelivery,
+    AlertSettings,
     BusinessCalendar,
     ClosedDay,
+    Notification,
     SlaBreach,
     SlaItem,
     SlaPolicy,
     SweepState,
     WorkingPeriod,
 )
-from tests.factories.incidents import IncidentFactory
+from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory
 from tests.factories.messaging import ThreadFactory
 
 
@@ -131,11 +136,63 @@ class SweepStateFactory(factory.django.DjangoModelFactory):
 
 
 __all__ = [
+    "AlertDeliveryFactory",
+    "AlertSettingsFactory",
     "BusinessCalendarFactory",
     "ClosedDayFactory",
+    "NotificationFactory",
     "SlaBreachFactory",
     "SlaItemFactory",
     "SlaPolicyFactory",
     "SweepStateFactory",
+    "UserFactory",
     "WorkingPeriodFactory",
 ]
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user; ``role="agent"`` (or ``account_manager``, ``admin``) puts it in that group."""
+
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@tienda.example")
+    password = factory.django.Password("secret-pass-123")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+class AlertSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertSettings
+        django_get_or_create = ("connection",)
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    webhook_url = "https://hooks.slack.example/services/T000/B000/XXX"
+    digest = False
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    user = factory.SubFactory(UserFactory)
+    item = factory.SubFactory(SlaItemFactory, state=SlaItem.State.NEARING)
+    state = SlaItem.State.NEARING
+    message = "Plazo a punto de vencer"
+
+
+class AlertDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDelivery
+
+    item = factory.SubFactory(SlaItemFactory, state=SlaItem.State.NEARING)
+    state = SlaItem.State.NEARING
+    channel = AlertDelivery.Channel.IN_APP
+    user = factory.SubFactory(UserFactory)

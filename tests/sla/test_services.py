@@ -370,7 +370,7 @@ def test_the_rerun_reads_only_what_changed(mediamarkt, django_assert_max_num_que
     assert (result.scanned_incidents, result.scanned_threads) == (2, 2)
 
     # Only the rows changed within the overlap before the last change seen are read again.
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):
         idle = sla_sweep(now=OPENED + 2 * H)
     assert (idle.scanned_incidents, idle.scanned_threads) == (1, 1)
 
@@ -453,3 +453,23 @@ def test_item_state(offset: int, stopped: bool, expected: str) -> None:
         )
         == expected
     )
+
+
+def test_our_no_reply_mark_stops_the_wait_even_after_a_sync_drops_it(mediamarkt) -> None:
+    from messaging.models import ThreadNoReply
+
+    th = thread(mediamarkt)
+    message(th, OPENED)
+    sla_sweep(now=OPENED + H)
+    assert SlaItem.objects.get().stopped_at is None
+
+    # Mirakl's API cannot set its own flag: the mark lives only here, and a later sync
+    # rewrites Thread.no_store_reply_needed without it.
+    ThreadNoReply.objects.create(
+        thread=th, reason="El cliente solo da las gracias.", at=OPENED + 2 * H
+    )
+    Thread.objects.filter(pk=th.pk).update(no_store_reply_needed=[], synced_at=OPENED + 2 * H)
+    sla_sweep(now=OPENED + 3 * H)
+
+    item = SlaItem.objects.get()
+    assert item.stopped_at == OPENED + 2 * H

@@ -1,0 +1,1 @@
+"""The incidents app's REST API (under /api/v1/)."""

@@ -1,0 +1,193 @@
+"""Serializers of marketplaces, incidents and orders.
+
+The API key of a marketplace is write-only: it can be set by an admin and is never
+returned, not even masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+from refunds.api.serializers import RefundSerializer
+
+__all__ = [
+    "IncidentSerializer",
+    "MarketplaceConnectionSerializer",
+    "OrderDetailSerializer",
+    "OrderLineSerializer",
+    "OrderSerializer",
+]
+
+
+class MarketplaceConnectionSerializer(serializers.ModelSerializer):
+    """A marketplace connection; writes go through ``marketplace_connection_save``."""
+
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=255,
+        trim_whitespace=True,
+        style={"input_type": "password"},
+        help_text=_("Stored encrypted and never returned. Leave out to keep the current key."),
+    )
+
+    class Meta:
+        model = MarketplaceConnection
+        fields = (
+            "id",
+            "code",
+            "name",
+            "base_url",
+            "api_key",
+            "shop_id",
+            "sla_policy",
+            "is_active",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "is_active", "created_at", "updated_at")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("api_key"):
+            raise serializers.ValidationError({"api_key": _("This field is required.")})
+        if self.instance is not None and "code" in attrs and attrs["code"] != self.instance.code:
+            raise serializers.ValidationError({"code": _("The code cannot be changed.")})
+        return attrs
+
+    def _save(self, attrs: dict[str, Any]) -> MarketplaceConnection:
+        from incidents.services import marketplace_connection_save
+
+        current = self.instance
+        fields = {
+            name: attrs.get(name, getattr(current, name) if current is not None else default)
+            for name, default in (
+                ("code", ""),
+                ("name", ""),
+                ("base_url", ""),
+                ("api_key", ""),
+                ("shop_id", ""),
+                ("sla_policy", MarketplaceConnection.Policy.DEFAULT),
+            )
+        }
+        try:
+            connection, _created = marketplace_connection_save(**fields)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from exc
+        return connection
+
+    def create(self, validated_data: dict[str, Any]) -> MarketplaceConnection:
+        return self._save(validated_data)
+
+    def update(
+        self, instance: MarketplaceConnection, validated_data: dict[str, Any]
+    ) -> MarketplaceConnection:
+        return self._save(validated_data)
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident episode on an order line, with its SLA deadline and assignee."""
+
+    marketplace = serializers.CharField(source="connection.code", read_only=True)
+    order = serializers.CharField(source="order.mirakl_id", read_only=True)
+    line = serializers.CharField(source="line.mirakl_id", read_only=True)
+    assignee = serializers.SerializerMethodField()
+    sla_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    sla_state = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Incident
+        fields = (
+            "id",
+            "marketplace",
+            "order",
+            "line",
+            "episode",
+            "state",
+            "reason_code",
+            "reason_label",
+            "opened_at",
+            "closed_at",
+            "first_shop_action_at",
+            "resolved_at",
+            "contested_at",
+            "assignee",
+            "sla_due_at",
+            "sla_state",
+        )
+        read_only_fields = fields
+
+    def get_assignee(self, incident: Incident) -> str | None:
+        assignment = getattr(incident, "assignment", None)
+        return assignment.assignee.get_username() if assignment is not None else None
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    """One order line with its refunds."""
+
+    refunds = RefundSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = OrderLine
+        fields = (
+            "mirakl_id",
+            "index",
+            "state",
+            "offer_sku",
+            "product_sku",
+            "product_title",
+            "quantity",
+            "price_unit",
+            "price",
+            "shipping_price",
+            "total_price",
+            "can_refund",
+            "shipped_date",
+            "received_date",
+            "refunds",
+        )
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """A Mirakl order; the detail adds its lines (with refunds)."""
+
+    marketplace = serializers.CharField(source="connection.code", read_only=True)
+    customer_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "mirakl_id",
+            "marketplace",
+            "commercial_id",
+            "state",
+            "currency",
+            "price",
+            "shipping_price",
+            "total_price",
+            "has_incident",
+            "has_customer_message",
+            "fully_refunded",
+            "customer_name",
+            "shipping_company",
+            "shipping_tracking",
+            "created_date",
+            "last_updated_date",
+        )
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    lines = OrderLineSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = (*OrderSerializer.Meta.fields, "lines")
+        read_only_fields = fields

@@ -1,0 +1,163 @@
+"""API views of marketplaces, incidents and orders."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+
+from incidents.api.filtersets import IncidentApiFilterSet
+from incidents.api.permissions import READ, ApiView, StableCursorPagination
+from incidents.api.serializers import (
+    IncidentSerializer,
+    MarketplaceConnectionSerializer,
+    OrderDetailSerializer,
+    OrderSerializer,
+)
+from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+from refunds.models import Refund
+
+__all__ = [
+    "MARKETPLACE_PARAMETER",
+    "IncidentViewSet",
+    "MarketplaceConnectionViewSet",
+    "OrderViewSet",
+    "get_by_mirakl_id",
+]
+
+#: Mirakl ids are unique per marketplace only: this picks one when two share an id.
+MARKETPLACE_PARAMETER = OpenApiParameter(
+    "marketplace",
+    OpenApiTypes.STR,
+    description="Marketplace code, needed when two marketplaces use the same Mirakl id.",
+)
+
+
+def get_by_mirakl_id(queryset: QuerySet, *, mirakl_id: str, marketplace: str | None) -> Any:
+    """The one object of ``queryset`` with this Mirakl id (and marketplace code).
+
+    404 when there is none; 400 when several marketplaces have it and none was named.
+    """
+    matches = queryset.filter(mirakl_id=mirakl_id)
+    if marketplace:
+        matches = matches.filter(connection__code=marketplace)
+    found = list(matches[:2])
+    if not found:
+        raise Http404
+    if len(found) > 1:
+        raise ValidationError(
+            {"marketplace": _("Several marketplaces have this id: name one with ?marketplace=.")}
+        )
+    return found[0]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Marketplaces"),
+    retrieve=extend_schema(summary="One marketplace"),
+    create=extend_schema(summary="Add a marketplace (admins)"),
+    update=extend_schema(summary="Change a marketplace (admins)"),
+    partial_update=extend_schema(summary="Change some fields of a marketplace (admins)"),
+)
+class MarketplaceConnectionViewSet(
+    ApiView,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Every role reads the marketplaces; only admins add or change them."""
+
+    queryset = MarketplaceConnection.objects.order_by("name", "pk")
+    serializer_class = MarketplaceConnectionSerializer
+    pagination_class = None
+    filter_backends: ClassVar[list] = []
+    required_permissions: ClassVar[dict[str, list[str]]] = {
+        "GET": [READ],
+        "POST": ["incidents.add_marketplaceconnection"],
+        "PUT": ["incidents.change_marketplaceconnection"],
+        "PATCH": ["incidents.change_marketplaceconnection"],
+    }
+
+
+class IncidentPagination(StableCursorPagination):
+    ordering = ("-opened_at", "-pk")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Incidents (the inbox's filters; open ones by default)"),
+    retrieve=extend_schema(summary="One incident"),
+)
+class IncidentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+    """Incidents, filtered like the inbox; ``?order=`` finds those of one Mirakl order."""
+
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentApiFilterSet
+    pagination_class = IncidentPagination
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        from sla.selectors import incident_due_annotate
+
+        return incident_due_annotate(
+            Incident.objects.select_related("connection", "order", "line", "assignment__assignee")
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Orders",
+        parameters=[MARKETPLACE_PARAMETER],
+    ),
+    retrieve=extend_schema(
+        summary="One order by its Mirakl id, with lines and refunds",
+        parameters=[
+            OpenApiParameter("mirakl_id", OpenApiTypes.STR, OpenApiParameter.PATH),
+            MARKETPLACE_PARAMETER,
+        ],
+    ),
+)
+class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+    """Orders by Mirakl order id, with their lines and each line's refunds."""
+
+    lookup_field = "mirakl_id"
+    lookup_value_regex = r"[^/\x00]+"
+    pagination_class = StableCursorPagination
+    filter_backends: ClassVar[list] = []
+    required_permissions: ClassVar[dict[str, list[str]]] = {
+        "GET": ["incidents.view_order"],
+    }
+
+    def get_serializer_class(self) -> type:
+        return OrderDetailSerializer if self.action == "retrieve" else OrderSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        orders = Order.objects.select_related("connection")
+        if self.action == "retrieve":
+            lines = OrderLine.objects.order_by("index", "mirakl_id").prefetch_related(
+                Prefetch(
+                    "refunds",
+                    queryset=Refund.objects.select_related("line__order__connection").order_by(
+                        "created_date", "pk"
+                    ),
+                )
+            )
+            orders = orders.prefetch_related(Prefetch("lines", queryset=lines))
+        marketplace = self.request.query_params.get("marketplace")
+        if marketplace and self.action == "list":
+            orders = orders.filter(connection__code=marketplace)
+        return orders
+
+    def get_object(self) -> Order:
+        order = get_by_mirakl_id(
+            self.get_queryset(),
+            mirakl_id=self.kwargs["mirakl_id"],
+            marketplace=self.request.query_params.get("marketplace"),
+        )
+        self.check_object_permissions(self.request, order)
+        return order

@@ -1,0 +1,1 @@
+"""The messaging app's REST API (under /api/v1/)."""

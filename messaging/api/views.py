@@ -1,0 +1,138 @@
+"""API views of threads and replies (replies go through the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents.api.permissions import READ, ApiView, StableCursorPagination
+from incidents.api.views import MARKETPLACE_PARAMETER, get_by_mirakl_id
+from messaging.api.serializers import (
+    RECIPIENTS,
+    OutboundMessageSerializer,
+    ReplySerializer,
+    ThreadDetailSerializer,
+    ThreadSerializer,
+)
+from messaging.models import Message, Thread
+
+__all__ = ["ThreadViewSet"]
+
+THREAD_ID = OpenApiParameter("mirakl_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.UUID,
+    OpenApiParameter.HEADER,
+    description="A UUID chosen by the caller: sending it again returns the same reply "
+    "instead of queueing a second one.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Threads",
+        parameters=[
+            MARKETPLACE_PARAMETER,
+            OpenApiParameter("order", OpenApiTypes.STR, description="Mirakl order id"),
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One thread by its Mirakl id, with its messages",
+        parameters=[THREAD_ID, MARKETPLACE_PARAMETER],
+    ),
+)
+class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+    """Conversations by Mirakl thread id; ``replies`` queues a reply in the outbox."""
+
+    lookup_field = "mirakl_id"
+    lookup_value_regex = r"[^/\x00]+"
+    pagination_class = StableCursorPagination
+    filter_backends: ClassVar[list] = []
+    required_permissions: ClassVar[dict[str, list[str]]] = {
+        "GET": [READ, "messaging.view_thread"],
+        "POST": ["messaging.view_thread", "incidents.reply_incident"],
+    }
+
+    def get_serializer_class(self) -> type:
+        if self.action == "retrieve":
+            return ThreadDetailSerializer
+        if self.action == "replies":
+            return ReplySerializer
+        return ThreadSerializer
+
+    def get_queryset(self) -> QuerySet[Thread]:
+        threads = Thread.objects.select_related("connection", "order")
+        if self.action == "retrieve":
+            threads = threads.prefetch_related(
+                Prefetch("messages", queryset=Message.objects.order_by("date_created", "pk"))
+            )
+        params = self.request.query_params
+        if self.action == "list":
+            if params.get("marketplace"):
+                threads = threads.filter(connection__code=params["marketplace"])
+            if params.get("order"):
+                threads = threads.filter(order__mirakl_id=params["order"])
+        return threads
+
+    def get_object(self) -> Thread:
+        thread = get_by_mirakl_id(
+            self.get_queryset(),
+            mirakl_id=self.kwargs["mirakl_id"],
+            marketplace=self.request.query_params.get("marketplace"),
+        )
+        self.check_object_permissions(self.request, thread)
+        return thread
+
+    @extend_schema(
+        summary="Reply to a thread (queued in the outbox, delivered to Mirakl by a worker)",
+        parameters=[THREAD_ID, MARKETPLACE_PARAMETER, IDEMPOTENCY_KEY],
+        request=ReplySerializer,
+        responses={201: OutboundMessageSerializer, 200: OutboundMessageSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="replies")
+    def replies(self, request: Request, mirakl_id: str) -> Response:
+        from messaging.services import outbound_reply_queue
+
+        idempotency_key = _idempotency_key(request)
+        serializer = ReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        thread = self.get_object()
+        try:
+            outbound, created = outbound_reply_queue(
+                thread=thread,
+                body=serializer.validated_data["body"],
+                choice=RECIPIENTS[serializer.validated_data["recipients"]],
+                user=request.user,
+                idempotency_key=idempotency_key,
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"recipients": exc.messages}) from exc
+        if outbound.thread_id != thread.pk:
+            raise ValidationError(
+                {"Idempotency-Key": _("This key was already used for another message.")}
+            )
+        return Response(
+            OutboundMessageSerializer(outbound).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+def _idempotency_key(request: Any) -> uuid.UUID:
+    raw = request.headers.get("Idempotency-Key", "").strip()
+    if not raw:
+        return uuid.uuid4()
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationError({"Idempotency-Key": _("Must be a UUID.")}) from exc

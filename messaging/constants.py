@@ -1,0 +1,89 @@
+"""Constants of the messaging app: recipient choices, attachment limits, outbox timings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "ALLOWED_ATTACHMENT_TYPES",
+    "BACK_OFFICE_ORDER_PATH",
+    "DELIVERY_CHECK_SKEW",
+    "DELIVERY_MAX_RETRIES",
+    "MAX_ATTACHMENTS",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_ATTACHMENTS_TOTAL_BYTES",
+    "RECIPIENT_HELP",
+    "RECIPIENT_PARTIES",
+    "SENDING_LEASE",
+    "RecipientChoice",
+]
+
+
+class RecipientChoice(models.TextChoices):
+    """The three recipient choices of the seller guides (DOMAIN.md, "Messages and recipients")."""
+
+    CUSTOMER = "CUSTOMER", _("Customer")
+    OPERATOR = "OPERATOR", _("Operator")
+    BOTH = "BOTH", _("Customer and operator")
+
+
+#: Party types each choice sends to, in Mirakl's terms.
+RECIPIENT_PARTIES: dict[str, tuple[str, ...]] = {
+    RecipientChoice.CUSTOMER: ("CUSTOMER",),
+    RecipientChoice.OPERATOR: ("OPERATOR",),
+    RecipientChoice.BOTH: ("CUSTOMER", "OPERATOR"),
+}
+
+#: One line per choice: who sees the message and who is notified.
+RECIPIENT_HELP: dict[str, str] = {
+    RecipientChoice.CUSTOMER: _(
+        "The customer sees it and is notified; the operator can read it but is not notified."
+    ),
+    RecipientChoice.OPERATOR: _("Only the marketplace sees it, and it is notified."),
+    RecipientChoice.BOTH: _(
+        "Both see it and both are notified. Copy the operator only when it is needed."
+    ),
+}
+
+#: Files per message, bytes per file and per message. Mirakl itself caps attachments
+#: per order; these limits keep uploads small enough for a quick, reliable POST.
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS_TOTAL_BYTES = 10 * 1024 * 1024
+
+#: Extension → content type of the files agents may send (invoices, labels, photos).
+ALLOWED_ATTACHMENT_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "txt": "text/plain",
+    "csv": "text/csv",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+
+#: A message seen "sending" for longer than this belongs to a worker that died: it may
+#: be claimed again (after checking Mirakl for it).
+SENDING_LEASE = timedelta(minutes=5)
+
+#: Looking for a message whose POST had an unknown outcome, accept Mirakl dates this
+#: much before our ``created_at`` (the two clocks are not the same).
+DELIVERY_CHECK_SKEW = timedelta(minutes=2)
+
+#: Retries of a delivery task before the message is shown as failed (about 2 hours of
+#: exponential backoff capped at 15 minutes).
+DELIVERY_MAX_RETRIES = 12
+
+#: The order's page in the seller back office, where the agent can also mark a thread
+#: "no reply required" (the API cannot). Relative to the connection's base URL.
+BACK_OFFICE_ORDER_PATH = "/mmp/shop/order/{order_id}"

@@ -1,0 +1,186 @@
+"""Forms of the reply box: reply, start a conversation, "no reply required"."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from messaging.constants import (
+    ALLOWED_ATTACHMENT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_ATTACHMENTS_TOTAL_BYTES,
+    RECIPIENT_HELP,
+    RecipientChoice,
+)
+from messaging.services import AttachmentUpload
+
+__all__ = ["NewThreadForm", "NoReplyForm", "ReplyForm"]
+
+_ACCEPT = ",".join(f".{ext}" for ext in ALLOWED_ATTACHMENT_TYPES)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files, each checked for type and size, and all of them for total size."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            _("Up to %(n)d files of %(size)s each (PDF, images, office documents).")
+            % {"n": MAX_ATTACHMENTS, "size": filesizeformat(MAX_ATTACHMENT_BYTES)},
+        )
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("accept", _ACCEPT)
+
+    def clean(self, data: Any, initial: Any = None) -> list[AttachmentUpload]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        files = [f for f in files if f]
+        errors: list[str] = []
+        if len(files) > MAX_ATTACHMENTS:
+            errors.append(
+                _("At most %(n)d files per message (you chose %(count)d).")
+                % {"n": MAX_ATTACHMENTS, "count": len(files)}
+            )
+        uploads: list[AttachmentUpload] = []
+        total = 0
+        for file in files:
+            upload = self._one(file, errors)
+            if upload is not None:
+                uploads.append(upload)
+                total += len(upload.content)
+        if total > MAX_ATTACHMENTS_TOTAL_BYTES:
+            errors.append(
+                _("The files add up to %(size)s; the limit is %(max)s per message.")
+                % {
+                    "size": filesizeformat(total),
+                    "max": filesizeformat(MAX_ATTACHMENTS_TOTAL_BYTES),
+                }
+            )
+        if errors:
+            raise forms.ValidationError(errors)
+        return uploads
+
+    @staticmethod
+    def _one(file: UploadedFile, errors: list[str]) -> AttachmentUpload | None:
+        name = PurePosixPath((file.name or "file").replace("\\", "/")).name[:255] or "file"
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if extension not in ALLOWED_ATTACHMENT_TYPES:
+            errors.append(
+                _("«%(name)s»: this type of file is not accepted. Accepted: %(types)s.")
+                % {"name": name, "types": ", ".join(sorted(ALLOWED_ATTACHMENT_TYPES)).upper()}
+            )
+            return None
+        if file.size is not None and file.size > MAX_ATTACHMENT_BYTES:
+            errors.append(
+                _("«%(name)s» is %(size)s; the limit is %(max)s per file.")
+                % {
+                    "name": name,
+                    "size": filesizeformat(file.size),
+                    "max": filesizeformat(MAX_ATTACHMENT_BYTES),
+                }
+            )
+            return None
+        content = file.read()
+        if not content:
+            errors.append(_("«%(name)s» is empty.") % {"name": name})
+            return None
+        return AttachmentUpload(name, ALLOWED_ATTACHMENT_TYPES[extension], content)
+
+
+class RecipientSelect(forms.RadioSelect):
+    """Radio buttons, each with its one-line explanation."""
+
+    option_template_name = "messaging/widgets/recipient_option.html"
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["help"] = RECIPIENT_HELP.get(str(value), "")
+        return option
+
+
+class _MessageForm(forms.Form):
+    recipient = forms.ChoiceField(
+        label=_("To"), choices=RecipientChoice.choices, widget=RecipientSelect
+    )
+    body = forms.CharField(
+        label=_("Message"),
+        strip=True,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    attachments = AttachmentsField(label=_("Attachments"))
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+    #: Set by "Send anyway" once the warnings were shown.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4())
+
+
+class ReplyForm(_MessageForm):
+    """A reply in an existing thread (M12)."""
+
+    #: The thread's last message when the form was shown: a newer one means the agent
+    #: has not read everything yet.
+    last_message_id = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, customer_allowed: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not customer_allowed:
+            self.fields["recipient"].choices = [
+                (RecipientChoice.OPERATOR, RecipientChoice.OPERATOR.label)
+            ]
+
+
+class NewThreadForm(_MessageForm):
+    """A new conversation on the order (OR43): a subject from the marketplace's list or free."""
+
+    reason = forms.ChoiceField(label=_("Subject"), required=False)
+    subject = forms.CharField(
+        label=_("Or write a subject"), required=False, max_length=255, strip=True
+    )
+
+    def __init__(self, *args: Any, reasons: list[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("— choose —")), *reasons]
+        self.fields["recipient"].initial = RecipientChoice.CUSTOMER
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("reason") and not data.get("subject"):
+            self.add_error("subject", _("Choose a subject or write one."))
+        return data
+
+    def topic(self) -> tuple[str, str]:
+        """(``REASON_CODE``, code) or (``FREE_TEXT``, subject) for OR43."""
+        if self.cleaned_data.get("reason"):
+            return "REASON_CODE", self.cleaned_data["reason"]
+        return "FREE_TEXT", self.cleaned_data["subject"]
+
+
+class NoReplyForm(forms.Form):
+    """Why this conversation needs no answer."""
+
+    reason = forms.CharField(
+        label=_("Why no reply is required"),
+        max_length=500,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"placeholder": _("e.g. the customer confirms it is solved and says thanks")}
+        ),
+    )

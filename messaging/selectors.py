@@ -1,0 +1,287 @@
+"""Reads of the messaging app: an order's conversations as the incident page shows them.
+
+Synced messages and the outbox meet here. A message sent from Incidesk appears at once
+(from the outbox, with its delivery state); once the sync brings it back from Mirakl,
+the synced message with the same Mirakl id replaces it, so it is never shown twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from messaging.constants import RecipientChoice
+from messaging.models import (
+    CannedReply,
+    Message,
+    OutboundAttachment,
+    OutboundMessage,
+    Party,
+    Thread,
+    ThreadNoReply,
+)
+from sla.selectors import thread_due_annotate
+
+__all__ = [
+    "ConversationItem",
+    "ThreadView",
+    "canned_replies_active",
+    "order_conversations",
+    "thread_last_message",
+    "thread_no_reply_dates",
+]
+
+INBOUND = (Party.CUSTOMER, Party.OPERATOR)
+
+
+@dataclass(slots=True)
+class ConversationItem:
+    """One entry of a conversation: a synced message, or an outbound one not synced yet."""
+
+    at: datetime
+    author_type: str
+    author_name: str
+    recipients: list[str]
+    body: str
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    message: Message | None = None
+    #: The outbox row: its delivery state while pending, or who wrote it once synced.
+    outbound: OutboundMessage | None = None
+
+    @property
+    def is_inbound(self) -> bool:
+        return self.author_type in INBOUND
+
+    @property
+    def pending(self) -> bool:
+        """Shown from the outbox (not yet back from the sync)."""
+        return self.message is None
+
+
+@dataclass(slots=True)
+class ThreadView:
+    """A thread with its merged items and what the reply box needs."""
+
+    thread: Thread | None
+    items: list[ConversationItem]
+    topic: str
+    no_reply_marks: list[ThreadNoReply] = field(default_factory=list)
+    #: Outbox row of a conversation started here and not synced yet.
+    pending_outbound: OutboundMessage | None = None
+
+    @property
+    def key(self) -> str:
+        if self.thread is not None:
+            return str(self.thread.pk)
+        return f"new-{self.pending_outbound.pk if self.pending_outbound else 0}"
+
+    @property
+    def last_message(self) -> Message | None:
+        """The last synced message (what "a new message arrived" is compared with)."""
+        synced = [item.message for item in self.items if item.message is not None]
+        return synced[-1] if synced else None
+
+    @property
+    def last_inbound(self) -> Message | None:
+        inbound = [i.message for i in self.items if i.message is not None and i.is_inbound]
+        return inbound[-1] if inbound else None
+
+    @property
+    def customer_participant(self) -> bool:
+        if self.thread is None:
+            return False
+        return any(p.get("type") == Party.CUSTOMER for p in self.thread.authorized_participants)
+
+    @property
+    def default_choice(self) -> str:
+        """Reply to whoever wrote last (DOMAIN.md); the customer when nobody did."""
+        last = self.last_inbound
+        if last is not None and last.author_type == Party.OPERATOR:
+            return RecipientChoice.OPERATOR
+        if not self.customer_participant:
+            return RecipientChoice.OPERATOR
+        return RecipientChoice.CUSTOMER
+
+    @property
+    def operator_involved(self) -> bool:
+        """The operator wrote in this thread: copying it may be needed."""
+        return any(i.author_type == Party.OPERATOR for i in self.items)
+
+    @property
+    def marked_no_reply(self) -> ThreadNoReply | None:
+        """Our mark, if no message arrived after it."""
+        last = self.last_message
+        for mark in reversed(self.no_reply_marks):
+            if (
+                last is None
+                or mark.last_message_at is None
+                or last.date_created <= (mark.last_message_at)
+            ):
+                return mark
+        return None
+
+    @property
+    def answered_here(self) -> bool:
+        """We wrote (or are sending) a message after the last inbound one."""
+        last_inbound = self.last_inbound
+        return any(
+            item.outbound is not None
+            and item.message is None
+            and item.outbound.state != OutboundMessage.State.FAILED
+            and (last_inbound is None or item.outbound.created_at >= last_inbound.date_created)
+            for item in self.items
+        )
+
+    @property
+    def needs_reply(self) -> bool:
+        """Mirakl says the shop owes an answer, and nobody answered or marked it here."""
+        if self.thread is None or self.thread.shop_reply_needed_since is None:
+            return False
+        return self.marked_no_reply is None and not self.answered_here
+
+    @property
+    def can_mark_no_reply(self) -> bool:
+        last = self.last_message
+        return (
+            last is not None
+            and last.author_type in INBOUND
+            and self.marked_no_reply is None
+            and not self.answered_here
+        )
+
+    @property
+    def mirakl_no_reply_marks(self) -> list[dict[str, Any]]:
+        """Mirakl's own marks (set in the back office), without the copies of ours."""
+        if self.thread is None:
+            return []
+        ours = {mark.at.isoformat() for mark in self.no_reply_marks}
+        return [m for m in self.thread.no_store_reply_needed if m.get("date") not in ours]
+
+
+def thread_last_message(thread: Thread) -> Message | None:
+    """The thread's last synced message."""
+    return thread.messages.order_by("-date_created", "-pk").first()
+
+
+def _recipient_types(recipients: Iterable[Any]) -> list[str]:
+    return [r.get("type", "") for r in recipients if isinstance(r, dict)]
+
+
+def _message_item(message: Message, outbound: OutboundMessage | None) -> ConversationItem:
+    return ConversationItem(
+        at=message.date_created,
+        author_type=message.author_type,
+        author_name=message.author_name,
+        recipients=_recipient_types(message.recipients),
+        body=message.body,
+        attachments=list(message.attachments),
+        message=message,
+        outbound=outbound,
+    )
+
+
+def _outbound_item(outbound: OutboundMessage) -> ConversationItem:
+    author = outbound.created_by
+    return ConversationItem(
+        at=outbound.sent_at or outbound.created_at,
+        author_type=Party.SHOP,
+        author_name=(author.get_full_name() or author.get_username()) if author else "",
+        recipients=list(outbound.recipients),
+        body=outbound.body,
+        attachments=[{"name": a.name, "size": a.size} for a in outbound.attachments.all()],
+        outbound=outbound,
+    )
+
+
+def order_conversations(*, order_id: int) -> list[ThreadView]:
+    """Every thread of the order with its messages merged with the outbox, newest first.
+
+    Five queries whatever the number of threads and messages.
+    """
+    threads = list(
+        thread_due_annotate(Thread.objects.filter(order_id=order_id))
+        .prefetch_related(
+            Prefetch("messages", queryset=Message.objects.order_by("date_created", "pk")),
+            Prefetch(
+                "no_reply_marks",
+                queryset=ThreadNoReply.objects.select_related("marked_by").order_by("at", "pk"),
+            ),
+        )
+        .order_by("-date_updated", "-pk")
+    )
+    outbound = list(
+        OutboundMessage.objects.filter(order_id=order_id)
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch("attachments", queryset=OutboundAttachment.objects.defer("content"))
+        )
+        .order_by("created_at", "pk")
+    )
+    by_mirakl_id = {o.mirakl_message_id: o for o in outbound if o.mirakl_message_id}
+    replies: dict[int, list[OutboundMessage]] = defaultdict(list)
+    new_threads: list[OutboundMessage] = []
+    for o in outbound:
+        if o.kind == OutboundMessage.Kind.REPLY and o.thread_id is not None:
+            replies[o.thread_id].append(o)
+        else:
+            new_threads.append(o)
+
+    views: list[ThreadView] = []
+    synced_thread_ids = {t.mirakl_id for t in threads}
+    for thread in threads:
+        messages = list(thread.messages.all())
+        synced_ids = {m.mirakl_id for m in messages}
+        items = [_message_item(m, by_mirakl_id.get(m.mirakl_id)) for m in messages]
+        items += [
+            _outbound_item(o)
+            for o in replies.get(thread.pk, [])
+            if o.mirakl_message_id not in synced_ids
+        ]
+        # A conversation started here: its first message is in this synced thread.
+        items += [
+            _outbound_item(o)
+            for o in new_threads
+            if o.mirakl_thread_id == thread.mirakl_id and o.mirakl_message_id not in synced_ids
+        ]
+        items.sort(key=lambda item: item.at)
+        views.append(
+            ThreadView(
+                thread=thread,
+                items=items,
+                topic=thread.topic_value or thread.mirakl_id,
+                no_reply_marks=list(thread.no_reply_marks.all()),
+            )
+        )
+    pending = [
+        ThreadView(
+            thread=None,
+            items=[_outbound_item(o)],
+            topic=o.topic_value,
+            pending_outbound=o,
+        )
+        for o in new_threads
+        if not o.mirakl_thread_id or o.mirakl_thread_id not in synced_thread_ids
+    ]
+    return pending[::-1] + views
+
+
+def canned_replies_active() -> QuerySet[CannedReply]:
+    """The canned replies offered in the reply box."""
+    return CannedReply.objects.filter(is_active=True).order_by("position", "title")
+
+
+def thread_no_reply_dates(thread_ids: Iterable[int]) -> dict[int, tuple[datetime, ...]]:
+    """Dates of our "no reply required" marks by thread, for the SLA clock (rule T5)."""
+    dates: dict[int, list[datetime]] = defaultdict(list)
+    for thread_id, at in (
+        ThreadNoReply.objects.filter(thread_id__in=list(thread_ids))
+        .order_by("thread_id", "at")
+        .values_list("thread_id", "at")
+    ):
+        dates[thread_id].append(at)
+    return {pk: tuple(values) for pk, values in dates.items()}

@@ -1,0 +1,1 @@
+"""The refunds app's REST API (under /api/v1/)."""

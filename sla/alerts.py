@@ -1,0 +1,401 @@
+"""Deadline alerts: who hears about an item turning nearing or breached, and how.
+
+The sweep sends :data:`sla.signals.sla_state_changed` after its transaction;
+:func:`on_sla_state_changed` only queues :func:`sla.tasks.sla_alerts_task`. That task
+calls :func:`alerts_dispatch`, which, under an advisory lock, records one
+:class:`~sla.models.AlertDelivery` per item, state, channel and recipient (unique
+constraints), creates the in-app notifications, and queues one task per e-mail and
+webhook post. A second run finds the rows and does nothing, so nobody is alerted twice.
+
+Recipients of an item: its incident's assignee (for a message, the assignee of an
+open incident on the same order), else every active agent; plus every active account
+manager (there is no per-marketplace account manager yet). Account managers of a
+marketplace with the daily digest on get no e-mail per item, only the digest
+(:func:`alerts_digest_send`).
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from incidents.roles import Role
+from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem
+
+__all__ = [
+    "ALERT_LOCK_KEY",
+    "ALERT_STATES",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "DispatchResult",
+    "alert_email_send",
+    "alert_message",
+    "alert_webhook_post",
+    "alerts_digest_send",
+    "alerts_dispatch",
+    "digest_items",
+    "notifications_mark_read",
+    "notifications_unread_count",
+    "on_sla_state_changed",
+]
+
+logger = logging.getLogger(__name__)
+
+State = SlaItem.State
+Channel = AlertDelivery.Channel
+ALERT_STATES = (State.NEARING, State.BREACHED)
+ALERT_LOCK_KEY = zlib.crc32(b"incidesk:sla_alerts")
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+MADRID = ZoneInfo("Europe/Madrid")
+
+
+@dataclass(slots=True)
+class DispatchResult:
+    """What one dispatch created (zero everywhere when it had all been done)."""
+
+    notifications: int = 0
+    emails: list[int] | None = None
+    webhooks: list[int] | None = None
+
+
+def on_sla_state_changed(sender, changes, now, **kwargs) -> None:
+    """Queue the alerts of a sweep's changes once the current transaction commits."""
+    from sla.tasks import sla_alerts_task
+
+    pairs = [[c.item_id, c.state] for c in changes if c.state in ALERT_STATES]
+    if pairs:
+        # Robust: a broker outage must not fail the sweep, which has committed already.
+        transaction.on_commit(lambda: sla_alerts_task.delay(pairs), robust=True)
+
+
+def _assignment_model():
+    # The assignment table belongs to the inbox work; without it everyone is "the team".
+    try:
+        from incidents.models import IncidentAssignment
+    except ImportError:  # pragma: no cover - older schema
+        return None
+    return IncidentAssignment
+
+
+def _assignees(items: Sequence[SlaItem]) -> dict[int, int]:
+    """Item id → assigned user id, for the items that have one (one query)."""
+    model = _assignment_model()
+    if model is None:
+        return {}
+    incident_ids = {i.incident_id for i in items if i.incident_id}
+    order_ids = {i.thread.order_id for i in items if i.thread_id and i.thread.order_id}
+    rows = model.objects.filter(
+        Q(incident_id__in=incident_ids)
+        | Q(incident__order_id__in=order_ids, incident__closed_at__isnull=True)
+    ).values_list("incident_id", "incident__order_id", "assignee_id", "assignee__is_active")
+    by_incident: dict[int, int] = {}
+    by_order: dict[int, int] = {}
+    for incident_id, order_id, user_id, active in rows:
+        if not active:
+            continue
+        by_incident[incident_id] = user_id
+        by_order.setdefault(order_id, user_id)
+    result = {}
+    for item in items:
+        if item.incident_id and item.incident_id in by_incident:
+            result[item.pk] = by_incident[item.incident_id]
+        elif item.thread_id and item.thread.order_id in by_order:
+            result[item.pk] = by_order[item.thread.order_id]
+    return result
+
+
+def _group_users(name: str) -> QuerySet:
+    return get_user_model().objects.filter(groups__name=name, is_active=True).distinct()
+
+
+def _incident_url(item: SlaItem) -> str:
+    base = getattr(settings, "SITE_URL", "").rstrip("/")
+    if item.incident_id:
+        return f"{base}/incidents/{item.incident_id}/"
+    return f"{base}/sla/"
+
+
+def alert_message(item: SlaItem, state: str) -> str:
+    """The one-line text of an alert, in the active language, times in Madrid."""
+    due = timezone.localtime(item.due_at, MADRID).strftime("%d/%m/%Y %H:%M")
+    if item.incident_id:
+        subject = _("incident on order %(order)s") % {"order": item.incident.order.mirakl_id}
+    else:
+        subject = _("message “%(topic)s”") % {"topic": item.thread}
+    if state == State.BREACHED:
+        text = _("Deadline missed: %(subject)s on %(marketplace)s was due %(due)s.")
+    else:
+        text = _("Deadline near: %(subject)s on %(marketplace)s is due %(due)s.")
+    return text % {"subject": subject, "marketplace": item.connection.name, "due": due}
+
+
+def _lock() -> None:
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALERT_LOCK_KEY])
+
+
+def alerts_dispatch(
+    *, changes: Iterable[tuple[int, str]], now: datetime | None = None
+) -> DispatchResult:
+    """Record and send the alerts of items that turned nearing or breached, once each.
+
+    :param changes: ``(item_id, state)`` pairs; other states are ignored.
+    """
+    now = now or timezone.now()
+    wanted = {(int(i), s) for i, s in changes if s in ALERT_STATES}
+    result = DispatchResult(emails=[], webhooks=[])
+    if not wanted:
+        return result
+    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+        # Serialises concurrent runs, so "already delivered?" below cannot race.
+        _lock()
+        items = {
+            i.pk: i
+            for i in SlaItem.objects.filter(pk__in={i for i, _ in wanted}).select_related(
+                "connection", "incident__order", "thread"
+            )
+        }
+        done = set(
+            AlertDelivery.objects.filter(item_id__in=items).values_list(
+                "item_id", "state", "channel", "user_id"
+            )
+        )
+        hooks = dict(
+            AlertSettings.objects.filter(
+                connection_id__in={i.connection_id for i in items.values()}
+            )
+            .values_list("connection_id", "webhook_url")
+            .exclude(webhook_url="")
+        )
+        digest = set(
+            AlertSettings.objects.filter(
+                digest=True, connection_id__in={i.connection_id for i in items.values()}
+            ).values_list("connection_id", flat=True)
+        )
+        assignees = _assignees(list(items.values()))
+        users = {
+            u.pk: u
+            for u in get_user_model()
+            .objects.filter(is_active=True)
+            .filter(
+                Q(groups__name__in=(Role.AGENT, Role.ACCOUNT_MANAGER))
+                | Q(pk__in=list(assignees.values()))
+            )
+            .distinct()
+        }
+        agents = set(_group_users(Role.AGENT).values_list("pk", flat=True))
+        managers = set(_group_users(Role.ACCOUNT_MANAGER).values_list("pk", flat=True))
+
+        deliveries: list[AlertDelivery] = []
+        notifications: list[Notification] = []
+        for item_id, state in sorted(wanted):
+            item = items.get(item_id)
+            if item is None:
+                continue
+            message = alert_message(item, state)
+            workers = {assignees[item_id]} if item_id in assignees else agents
+            for user_id in sorted(workers | managers):
+                user = users.get(user_id)
+                if user is None:
+                    continue
+                if (item_id, state, Channel.IN_APP, user_id) not in done:
+                    deliveries.append(
+                        AlertDelivery(
+                            item=item, state=state, channel=Channel.IN_APP, user=user, sent_at=now
+                        )
+                    )
+                    notifications.append(
+                        Notification(
+                            user=user, item=item, state=state, message=message, created_at=now
+                        )
+                    )
+                emailed = user.email and not (
+                    user_id in managers and user_id not in workers and item.connection_id in digest
+                )
+                if emailed and (item_id, state, Channel.EMAIL, user_id) not in done:
+                    deliveries.append(
+                        AlertDelivery(
+                            item=item,
+                            state=state,
+                            channel=Channel.EMAIL,
+                            user=user,
+                            target=user.email,
+                        )
+                    )
+            url = hooks.get(item.connection_id)
+            if url and (item_id, state, Channel.WEBHOOK, None) not in done:
+                deliveries.append(
+                    AlertDelivery(item=item, state=state, channel=Channel.WEBHOOK, target=url)
+                )
+        created = AlertDelivery.objects.bulk_create(deliveries)
+        Notification.objects.bulk_create(notifications)
+        result.notifications = len(notifications)
+        result.emails = [d.pk for d in created if d.channel == Channel.EMAIL]
+        result.webhooks = [d.pk for d in created if d.channel == Channel.WEBHOOK]
+
+        from sla.tasks import sla_alert_email_task, sla_alert_webhook_task
+
+        emails, webhooks = list(result.emails), list(result.webhooks)
+        transaction.on_commit(lambda: [sla_alert_email_task.delay(pk) for pk in emails])
+        transaction.on_commit(lambda: [sla_alert_webhook_task.delay(pk) for pk in webhooks])
+    if deliveries:
+        logger.info(
+            "SLA alerts: %d notifications, %d e-mails, %d webhooks",
+            result.notifications,
+            len(emails),
+            len(webhooks),
+        )
+    return result
+
+
+def _claim(delivery_id: int) -> AlertDelivery | None:
+    delivery = (
+        AlertDelivery.objects.select_for_update(of=("self",))
+        .select_related("item__connection", "item__incident__order", "item__thread")
+        .filter(pk=delivery_id, sent_at__isnull=True)
+        .first()
+    )
+    if delivery is not None:
+        delivery.attempts += 1
+    return delivery
+
+
+@transaction.atomic
+def alert_email_send(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """Send one e-mail alert unless it went out already; True when sent now.
+
+    The row stays locked while sending, so two workers never both send it; an error
+    propagates (the task retries) and leaves the row unsent.
+    """
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        message = alert_message(delivery.item, delivery.state)
+        subject = (
+            _("[Incidesk] Deadline missed")
+            if delivery.state == State.BREACHED
+            else _("[Incidesk] Deadline near")
+        )
+        body = f"{message}\n\n{_incident_url(delivery.item)}\n"
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.target])
+    delivery.sent_at = now or timezone.now()
+    delivery.save(update_fields=["sent_at", "attempts"])
+    return True
+
+
+def alert_webhook_post(
+    *, delivery_id: int, now: datetime | None = None, session: requests.Session | None = None
+) -> bool:
+    """POST one alert as ``{"text": ...}`` to the marketplace's webhook; True when sent now.
+
+    Raises :class:`requests.RequestException` on a network error or non-2xx answer
+    (the task retries); the attempt is counted either way.
+    """
+    with transaction.atomic():
+        delivery = _claim(delivery_id)
+        if delivery is None:
+            return False
+        with translation.override(settings.LANGUAGE_CODE):
+            text = f"{alert_message(delivery.item, delivery.state)} {_incident_url(delivery.item)}"
+        http = session or requests
+        try:
+            response = http.post(
+                delivery.target, json={"text": text}, timeout=WEBHOOK_TIMEOUT_SECONDS
+            )
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            delivery.last_error = str(exc)[:1000]
+            delivery.save(update_fields=["attempts", "last_error"])
+            failure = exc
+        else:
+            delivery.sent_at = now or timezone.now()
+            delivery.last_error = ""
+            delivery.save(update_fields=["sent_at", "attempts", "last_error"])
+            return True
+    raise failure
+
+
+def digest_items(*, connection_ids: Iterable[int] | None = None) -> QuerySet[SlaItem]:
+    """Open items nearing or breached, by marketplace then due time."""
+    items = SlaItem.objects.filter(stopped_at__isnull=True, state__in=ALERT_STATES)
+    if connection_ids is not None:
+        items = items.filter(connection_id__in=list(connection_ids))
+    return items.select_related("connection", "incident__order", "thread").order_by(
+        "connection__name", "due_at", "pk"
+    )
+
+
+def alerts_digest_send(*, now: datetime | None = None) -> int:
+    """E-mail each account manager the nearing and breached items of digest marketplaces.
+
+    One e-mail per account manager with an address, nothing when no item waits.
+    Returns the number of e-mails sent.
+    """
+    now = now or timezone.now()
+    connection_ids = list(
+        AlertSettings.objects.filter(digest=True).values_list("connection_id", flat=True)
+    )
+    if not connection_ids:
+        return 0
+    items = list(digest_items(connection_ids=connection_ids))
+    if not items:
+        return 0
+    grouped: dict[str, list[SlaItem]] = defaultdict(list)
+    for item in items:
+        grouped[item.connection.name].append(item)
+    recipients = [
+        u.email for u in _group_users(Role.ACCOUNT_MANAGER).exclude(email="").order_by("pk")
+    ]
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        breached = sum(1 for i in items if i.state == State.BREACHED)
+        subject = _("[Incidesk] SLA digest: %(breached)d missed, %(nearing)d near") % {
+            "breached": breached,
+            "nearing": len(items) - breached,
+        }
+        body = render_to_string(
+            "sla/email/digest.txt",
+            {
+                "groups": [
+                    (name, [(i, alert_message(i, i.state)) for i in group])
+                    for name, group in sorted(grouped.items())
+                ],
+                "now": timezone.localtime(now, MADRID),
+                "site_url": getattr(settings, "SITE_URL", "").rstrip("/"),
+            },
+        )
+    for address in recipients:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+    return len(recipients)
+
+
+def notifications_unread_count(*, user) -> int:
+    """How many of the user's notifications are unread."""
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notifications_mark_read(*, user, now: datetime | None = None) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=now or timezone.now()
+    )

@@ -1,0 +1,1 @@
+"""The sla app's REST API (under /api/v1/)."""

@@ -1,0 +1,65 @@
+"""Filters of the SLA review's breach list (shared by the page and its CSV)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import MarketplaceConnection
+from sla.kpis import day_start
+from sla.models import SlaBreach, SlaItem
+
+__all__ = ["STATUS_ANSWERED", "STATUS_OPEN", "SlaBreachFilterSet"]
+
+STATUS_OPEN = "open"
+STATUS_ANSWERED = "answered"
+
+
+class SlaBreachFilterSet(django_filters.FilterSet):
+    """Marketplace, deadline date range (Madrid days, both included), kind, open/answered."""
+
+    marketplace = django_filters.ModelChoiceFilter(
+        field_name="connection",
+        queryset=MarketplaceConnection.objects.order_by("name"),
+        label=_("Marketplace"),
+        empty_label=_("All"),
+    )
+    date_from = django_filters.DateFilter(
+        method="filter_date_from",
+        label=_("Due from"),
+        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = django_filters.DateFilter(
+        method="filter_date_to",
+        label=_("Due to"),
+        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
+    )
+    kind = django_filters.ChoiceFilter(
+        choices=SlaItem.Kind.choices, label=_("Kind"), empty_label=_("All")
+    )
+    status = django_filters.ChoiceFilter(
+        method="filter_status",
+        choices=((STATUS_OPEN, _("Still open")), (STATUS_ANSWERED, _("Answered"))),
+        label=_("Status"),
+        empty_label=_("All"),
+    )
+
+    class Meta:
+        model = SlaBreach
+        fields: list[str] = []
+
+    def filter_date_from(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(due_at__gte=day_start(value))
+
+    def filter_date_to(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(due_at__lt=day_start(value + timedelta(days=1)))
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == STATUS_OPEN:
+            return queryset.filter(answered_at__isnull=True)
+        if value == STATUS_ANSWERED:
+            return queryset.filter(answered_at__isnull=False)
+        return queryset

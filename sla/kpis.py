@@ -1,0 +1,324 @@
+"""Marketplace KPIs over a period, per marketplace and per day (reads only).
+
+Days are calendar days in Europe/Madrid; a period runs from the start of its first day
+to the end of its last (both included). Definitions:
+
+- **Reply-time compliance %**: of the waits (incident and message items) whose
+  deadline fell in the period and has passed, the share answered (stopped) at or
+  before the deadline. None when no deadline fell in it.
+- **First-reply time** (median and p90): per incident opened in the period, the first
+  message written by the shop on the incident's order at or after the opening, minus
+  the opening. Incidents not answered yet are left out. Percentiles interpolate
+  linearly between ranks (Postgres ``percentile_cont``).
+- **Incident rate %**: incidents opened in the period / orders created in it × 100.
+- **Average active incidents** (PcComponentes): mean, over the 30 days ending with
+  the period's last day, of the incidents open at each day's end (at ``now`` for
+  today); an incident is open at an instant when opened before it and not closed
+  at or before it.
+- **Open breaches**: missed deadlines not answered yet, now.
+
+A KPI with a policy threshold (incident rate, average active incidents) is at risk
+("near") from 80 % of the threshold and "over" above it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from incidents.models import Incident, MarketplaceConnection, Order
+from messaging.models import Message, Party
+from sla.models import SlaBreach, SlaItem
+from sla.policies import policy_for
+
+__all__ = [
+    "ACTIVE_WINDOW_DAYS",
+    "DEFAULT_PERIOD_DAYS",
+    "MADRID",
+    "RISK_NEAR_FRACTION",
+    "MarketplaceKpis",
+    "Period",
+    "active_counts",
+    "kpis_compute",
+    "percentile",
+    "period_default",
+    "risk_level",
+]
+
+MADRID = ZoneInfo("Europe/Madrid")
+DEFAULT_PERIOD_DAYS = 30
+ACTIVE_WINDOW_DAYS = 30
+RISK_NEAR_FRACTION = Decimal("0.8")
+NEAR = "near"
+OVER = "over"
+_ONE_DECIMAL = Decimal("0.1")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days ``first``..``last`` (both included)."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return day_start(self.last + timedelta(days=1))
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+
+def day_start(day: date) -> datetime:
+    """Local midnight at the start of ``day`` (aware)."""
+    return datetime.combine(day, time(0), tzinfo=MADRID)
+
+
+def period_default(*, now: datetime | None = None, days: int = DEFAULT_PERIOD_DAYS) -> Period:
+    """The last ``days`` days, today included."""
+    today = timezone.localtime(now or timezone.now(), MADRID).date()
+    return Period(first=today - timedelta(days=days - 1), last=today)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile of ``values``, interpolating linearly between ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * fraction
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _pct(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(_ONE_DECIMAL, ROUND_HALF_UP)
+
+
+def _hours(seconds: float | None) -> Decimal | None:
+    if seconds is None:
+        return None
+    return (Decimal(seconds) / 3600).quantize(_ONE_DECIMAL, ROUND_HALF_UP)
+
+
+def risk_level(value: Decimal | None, threshold: Decimal | None) -> str:
+    """``"over"`` above the threshold, ``"near"`` from 80 % of it, else ``""``."""
+    if value is None or threshold is None or threshold <= 0:
+        return ""
+    if value > threshold:
+        return OVER
+    if value >= threshold * RISK_NEAR_FRACTION:
+        return NEAR
+    return ""
+
+
+def active_counts(
+    spans: Sequence[tuple[datetime, datetime | None]], days: Sequence[date], now: datetime
+) -> list[int]:
+    """Per day, how many ``(opened_at, closed_at)`` spans are open at the day's end."""
+    counts = []
+    for day in days:
+        at = min(day_start(day + timedelta(days=1)), now)
+        counts.append(sum(1 for o, c in spans if o < at and (c is None or c > at)))
+    return counts
+
+
+@dataclass(slots=True)
+class MarketplaceKpis:
+    """The KPIs of one marketplace over a period, with their daily series."""
+
+    connection: MarketplaceConnection
+    period: Period
+    items_due: int = 0
+    items_on_time: int = 0
+    compliance_pct: Decimal | None = None
+    replied_incidents: int = 0
+    first_reply_median_h: Decimal | None = None
+    first_reply_p90_h: Decimal | None = None
+    incidents_opened: int = 0
+    orders_created: int = 0
+    incident_rate_pct: Decimal | None = None
+    active_incidents_avg: Decimal | None = None
+    open_breaches: int = 0
+    max_incident_rate: Decimal | None = None
+    max_active_incidents_avg: Decimal | None = None
+    incident_rate_risk: str = ""
+    active_incidents_risk: str = ""
+    daily: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def at_risk(self) -> bool:
+        return bool(self.incident_rate_risk or self.active_incidents_risk)
+
+
+def _by_day(rows) -> dict[tuple[int, date], dict[str, int]]:
+    out: dict[tuple[int, date], dict[str, int]] = {}
+    for row in rows:
+        out[(row["connection_id"], row["day"])] = row
+    return out
+
+
+def kpis_compute(
+    *,
+    period: Period,
+    now: datetime | None = None,
+    connections: Sequence[MarketplaceConnection] | None = None,
+) -> list[MarketplaceKpis]:
+    """Every marketplace's KPIs over ``period`` (a fixed number of queries)."""
+    now = now or timezone.now()
+    if connections is None:
+        connections = list(MarketplaceConnection.objects.order_by("name", "pk"))
+    ids = [c.pk for c in connections]
+    start, end = period.start, period.end
+    due_until = min(end, now)
+
+    items = (
+        SlaItem.objects.filter(connection_id__in=ids, due_at__gte=start, due_at__lt=due_until)
+        .annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        .values("connection_id", "day")
+        .annotate(
+            due=Count("pk"),
+            on_time=Count("pk", filter=Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))),
+        )
+        .order_by()
+    )
+    items_by_day = _by_day(items)
+
+    orders = (
+        Order.objects.filter(connection_id__in=ids, created_date__gte=start, created_date__lt=end)
+        .annotate(day=TruncDate("created_date", tzinfo=MADRID))
+        .values("connection_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    orders_by_day = _by_day(orders)
+
+    breaches = (
+        SlaBreach.objects.filter(connection_id__in=ids, due_at__gte=start, due_at__lt=end)
+        .annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        .values("connection_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    breaches_by_day = _by_day(breaches)
+    open_breaches = dict(
+        SlaBreach.objects.filter(connection_id__in=ids, answered_at__isnull=True)
+        .values_list("connection_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+    first_shop_message = (
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.SHOP,
+            date_created__gte=OuterRef("opened_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")[:1]
+    )
+    opened = (
+        Incident.objects.filter(connection_id__in=ids, opened_at__gte=start, opened_at__lt=end)
+        .annotate(first_reply_at=Subquery(first_shop_message))
+        .values_list("connection_id", "opened_at", "first_reply_at")
+        .order_by()
+    )
+    opened_by_conn: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for connection_id, opened_at, first_reply_at in opened:
+        opened_by_conn[connection_id].append((opened_at, first_reply_at))
+
+    window = Period(first=period.last - timedelta(days=ACTIVE_WINDOW_DAYS - 1), last=period.last)
+    span_from = min(window.start, start)
+    spans = Incident.objects.filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gt=span_from),
+        connection_id__in=ids,
+        opened_at__lt=min(end, now),
+    ).values_list("connection_id", "opened_at", "closed_at")
+    spans_by_conn: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for connection_id, opened_at, closed_at in spans:
+        spans_by_conn[connection_id].append((opened_at, closed_at))
+
+    window_days = [d for d in window.days if day_start(d) < now]
+    chart_days = [d for d in period.days if day_start(d) < now]
+    results = []
+    for conn in connections:
+        kpis = MarketplaceKpis(connection=conn, period=period)
+        policy = policy_for(conn)
+        if policy is not None:
+            kpis.max_incident_rate = policy.max_incident_rate
+            kpis.max_active_incidents_avg = policy.max_active_incidents_avg
+
+        incidents = opened_by_conn.get(conn.pk, [])
+        delays = [(r - o).total_seconds() for o, r in incidents if r is not None]
+        kpis.replied_incidents = len(delays)
+        kpis.first_reply_median_h = _hours(percentile(delays, 0.5))
+        kpis.first_reply_p90_h = _hours(percentile(delays, 0.9))
+        kpis.incidents_opened = len(incidents)
+        kpis.open_breaches = open_breaches.get(conn.pk, 0)
+
+        conn_spans = spans_by_conn.get(conn.pk, [])
+        window_counts = active_counts(conn_spans, window_days, now)
+        if window_counts:
+            kpis.active_incidents_avg = (
+                Decimal(sum(window_counts)) / Decimal(len(window_counts))
+            ).quantize(_ONE_DECIMAL, ROUND_HALF_UP)
+        active_by_day = dict(
+            zip(chart_days, active_counts(conn_spans, chart_days, now), strict=True)
+        )
+
+        delays_by_day: dict[date, list[float]] = defaultdict(list)
+        opened_by_day: dict[date, int] = defaultdict(int)
+        for o, r in incidents:
+            local_day = timezone.localtime(o, MADRID).date()
+            opened_by_day[local_day] += 1
+            if r is not None:
+                delays_by_day[local_day].append((r - o).total_seconds())
+
+        for day in period.days:
+            item_row = items_by_day.get((conn.pk, day), {})
+            due, on_time = item_row.get("due", 0), item_row.get("on_time", 0)
+            n_orders = orders_by_day.get((conn.pk, day), {}).get("n", 0)
+            kpis.items_due += due
+            kpis.items_on_time += on_time
+            kpis.orders_created += n_orders
+            if day not in active_by_day:
+                continue
+            kpis.daily.append(
+                {
+                    "day": day,
+                    "items_due": due,
+                    "items_on_time": on_time,
+                    "compliance_pct": _pct(on_time, due),
+                    "first_reply_median_h": _hours(percentile(delays_by_day[day], 0.5)),
+                    "incidents_opened": opened_by_day[day],
+                    "orders_created": n_orders,
+                    "incident_rate_pct": _pct(opened_by_day[day], n_orders),
+                    "active_incidents": active_by_day[day],
+                    "breaches": breaches_by_day.get((conn.pk, day), {}).get("n", 0),
+                }
+            )
+        kpis.compliance_pct = _pct(kpis.items_on_time, kpis.items_due)
+        kpis.incident_rate_pct = _pct(kpis.incidents_opened, kpis.orders_created)
+        kpis.incident_rate_risk = risk_level(kpis.incident_rate_pct, kpis.max_incident_rate)
+        kpis.active_incidents_risk = risk_level(
+            kpis.active_incidents_avg, kpis.max_active_incidents_avg
+        )
+        results.append(kpis)
+    return results

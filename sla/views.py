@@ -1,0 +1,182 @@
+"""Pages of the SLA app: the account managers' review, its CSVs, and notifications.
+
+Thin: a filterset or form, one selector or KPI call, a template (or a CSV writer).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from sla import selectors
+from sla.alerts import notifications_mark_read, notifications_unread_count
+from sla.filtersets import SlaBreachFilterSet
+from sla.forms import KpiPeriodForm
+from sla.kpis import MADRID, MarketplaceKpis, kpis_compute
+
+__all__ = ["breaches_csv", "kpis_csv", "notification_bell", "notification_list", "review"]
+
+BREACH_PAGE_SIZE = 50
+
+
+def _htmx_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
+
+
+def _chart_data(kpis: list[MarketplaceKpis]) -> dict[str, Any]:
+    """Daily series per marketplace, as plain JSON for Chart.js."""
+    days = [d["day"].isoformat() for d in kpis[0].daily] if kpis else []
+
+    def series(key: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "label": k.connection.name,
+                "data": [None if d[key] is None else float(d[key]) for d in k.daily],
+            }
+            for k in kpis
+        ]
+
+    charts = (
+        ("compliance", _("Reply-time compliance (%)"), "compliance_pct"),
+        ("first_reply", _("Median first reply (hours)"), "first_reply_median_h"),
+        ("incident_rate", _("Incident rate (%)"), "incident_rate_pct"),
+        ("active", _("Active incidents at day end"), "active_incidents"),
+        ("breaches", _("Missed deadlines"), "breaches"),
+    )
+    return {
+        "labels": days,
+        "charts": [{"id": i, "title": title, "series": series(key)} for i, title, key in charts],
+    }
+
+
+@require_GET
+@permission_required("incidents.review_sla", raise_exception=True)
+def review(request: HttpRequest) -> HttpResponse:
+    """Breaches by day, marketplace and agent (filterable) and KPIs per marketplace."""
+    now = timezone.now()
+    filterset = SlaBreachFilterSet(request.GET, queryset=selectors.sla_breach_list(now=now))
+    breaches = filterset.qs
+    page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(request.GET.get("page"))
+    for breach in page:
+        breach.late_hours = breach.lateness_at_now.total_seconds() / 3600
+    context: dict[str, Any] = {"filterset": filterset, "page": page, "now": now}
+    if _htmx_partial(request):
+        return render(request, "sla/partials/_breach_table.html", context)
+    period_form = KpiPeriodForm(request.GET)
+    period = period_form.period(now=now)
+    kpis = kpis_compute(period=period, now=now)
+    keep = request.GET.copy()
+    for key in ("page", "marketplace", "date_from", "date_to"):
+        keep.pop(key, None)
+    context.update(
+        {
+            "drill_query": keep.urlencode(),
+            "breakdown": selectors.sla_breach_breakdown(breaches=breaches),
+            "period_form": period_form,
+            "period": period,
+            "kpis": kpis,
+            "chart_data": _chart_data(kpis),
+        }
+    )
+    return render(request, "sla/review.html", context)
+
+
+def _csv_response(filename: str) -> tuple[HttpResponse, Any]:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response, csv.writer(response)
+
+
+def _local(value) -> str:
+    return "" if value is None else timezone.localtime(value, MADRID).isoformat()
+
+
+def _num(value) -> str:
+    return "" if value is None else str(value)
+
+
+@require_GET
+@permission_required("incidents.review_sla", raise_exception=True)
+@permission_required("incidents.export_data", raise_exception=True)
+def breaches_csv(request: HttpRequest) -> HttpResponse:
+    """The filtered breaches as CSV (times in Madrid, lateness in hours)."""
+    now = timezone.now()
+    filterset = SlaBreachFilterSet(request.GET, queryset=selectors.sla_breach_list(now=now))
+    response, writer = _csv_response("sla-breaches.csv")
+    writer.writerow(
+        ["marketplace", "kind", "incident", "order", "thread", "due_at", "breached_at",
+         "answered_at", "lateness_hours"]
+    )  # fmt: skip
+    for b in filterset.qs.iterator(chunk_size=2000):
+        order = b.incident.order.mirakl_id if b.incident_id else ""
+        lateness = round(b.lateness_at_now.total_seconds() / 3600, 1)
+        writer.writerow(
+            [b.connection.name, b.kind, b.incident_id or "", order, b.thread_id or "",
+             _local(b.due_at), _local(b.breached_at), _local(b.answered_at), f"{lateness:.1f}"]
+        )  # fmt: skip
+    return response
+
+
+@require_GET
+@permission_required("incidents.review_sla", raise_exception=True)
+@permission_required("incidents.export_data", raise_exception=True)
+def kpis_csv(request: HttpRequest) -> HttpResponse:
+    """KPIs per marketplace: one row for the period, then one per day."""
+    now = timezone.now()
+    period = KpiPeriodForm(request.GET).period(now=now)
+    kpis = kpis_compute(period=period, now=now)
+    response, writer = _csv_response(f"sla-kpis-{period.first}-{period.last}.csv")
+    writer.writerow(
+        ["marketplace", "day", "items_due", "items_on_time", "compliance_pct",
+         "first_reply_median_h", "first_reply_p90_h", "incidents_opened", "orders_created",
+         "incident_rate_pct", "active_incidents", "breaches", "open_breaches_now",
+         "incident_rate_risk", "active_incidents_risk"]
+    )  # fmt: skip
+    for k in kpis:
+        writer.writerow(
+            [k.connection.name, f"{period.first}/{period.last}", k.items_due, k.items_on_time,
+             _num(k.compliance_pct), _num(k.first_reply_median_h), _num(k.first_reply_p90_h),
+             k.incidents_opened, k.orders_created, _num(k.incident_rate_pct),
+             _num(k.active_incidents_avg), sum(d["breaches"] for d in k.daily), k.open_breaches,
+             k.incident_rate_risk, k.active_incidents_risk]
+        )  # fmt: skip
+        for d in k.daily:
+            writer.writerow(
+                [k.connection.name, d["day"].isoformat(), d["items_due"], d["items_on_time"],
+                 _num(d["compliance_pct"]), _num(d["first_reply_median_h"]), "",
+                 d["incidents_opened"], d["orders_created"], _num(d["incident_rate_pct"]),
+                 d["active_incidents"], d["breaches"], "", "", ""]
+            )  # fmt: skip
+    return response
+
+
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The user's notifications; opening the page marks them read."""
+    notifications = selectors.notification_list(user=request.user)
+    unread_ids = {n.pk for n in notifications if n.read_at is None}
+    notifications_mark_read(user=request.user)
+    return render(
+        request,
+        "sla/notification_list.html",
+        {"notifications": notifications, "unread_ids": unread_ids},
+    )
+
+
+@require_GET
+def notification_bell(request: HttpRequest) -> HttpResponse:
+    """The bell with the unread count (loaded by htmx, so pages pay no query for it)."""
+    return render(
+        request,
+        "sla/partials/_bell.html",
+        {"unread": notifications_unread_count(user=request.user)},
+    )

@@ -1,0 +1,80 @@
+"""Fixtures of the API tests: a user per role with a token, and one of everything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from incidents.roles import Role
+
+ROLES = (Role.AGENT, Role.ACCOUNT_MANAGER, Role.ADMIN)
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    """``make_user(role)``: an active user in that role's group (None: no group)."""
+
+    def make(role: str | None, username: str | None = None) -> User:
+        user = User.objects.create_user(
+            username=username or f"{role or 'nobody'}-user", password="x-Strong-pass-42"
+        )
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(make_user) -> Callable[[str | None], APIClient]:
+    """``api_client_for(role)``: a client sending that role's token; "anonymous": none."""
+
+    def make(role: str | None) -> APIClient:
+        client = APIClient()
+        if role == "anonymous":
+            return client
+        token = Token.objects.create(user=make_user(role))
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def desk(db) -> dict[str, Any]:
+    """One marketplace with an order, its incident, a thread, a refund and a breach."""
+    from tests.factories.incidents import (
+        IncidentFactory,
+        MarketplaceConnectionFactory,
+        OrderFactory,
+        OrderLineFactory,
+    )
+    from tests.factories.messaging import MessageFactory, ThreadFactory
+    from tests.factories.refunds import RefundFactory
+    from tests.factories.sla import SlaBreachFactory
+
+    connection = MarketplaceConnectionFactory(
+        code="pccomponentes", name="PcComponentes", api_key="very-secret-shop-key-123"
+    )
+    order = OrderFactory(connection=connection, mirakl_id="59400123-A")
+    line = OrderLineFactory(order=order, mirakl_id="59400123-A-1", state="INCIDENT_OPEN")
+    incident = IncidentFactory(line=line)
+    thread = ThreadFactory(connection=connection, order=order, mirakl_id="thread-1")
+    message = MessageFactory(thread=thread, body="Hola <script>alert(1)</script>")
+    refund = RefundFactory(line=line)
+    breach = SlaBreachFactory(item__incident=incident)
+    return {
+        "connection": connection,
+        "order": order,
+        "line": line,
+        "incident": incident,
+        "thread": thread,
+        "message": message,
+        "refund": refund,
+        "breach": breach,
+    }

@@ -1,0 +1,200 @@
+"""Every endpoint answers each role as the role's permissions say (table-driven)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+AGENT, MANAGER, ADMIN, ANON, NOBODY = "agent", "account_manager", "admin", "anonymous", None
+
+#: (name, method, path, body, {role: status}); ``{...}`` in the path is filled from ``desk``.
+CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str | None, int]]] = [
+    (
+        "marketplaces",
+        "get",
+        "/api/v1/marketplaces/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "marketplace",
+        "get",
+        "/api/v1/marketplaces/{connection}/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "marketplace missing",
+        "get",
+        "/api/v1/marketplaces/999999/",
+        None,
+        {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "marketplace add",
+        "post",
+        "/api/v1/marketplaces/",
+        {
+            "code": "mediamarkt",
+            "name": "MediaMarkt",
+            "base_url": "https://mm.mirakl.net",
+            "api_key": "new-key-abcdef",
+        },
+        {AGENT: 403, MANAGER: 403, ADMIN: 201, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "marketplace change",
+        "patch",
+        "/api/v1/marketplaces/{connection}/",
+        {"name": "PcC"},
+        {AGENT: 403, MANAGER: 403, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "marketplace delete",
+        "delete",
+        "/api/v1/marketplaces/{connection}/",
+        None,
+        {AGENT: 405, MANAGER: 405, ADMIN: 405, ANON: 401, NOBODY: 405},
+    ),
+    (
+        "incidents",
+        "get",
+        "/api/v1/incidents/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incidents by order",
+        "get",
+        "/api/v1/incidents/?order={order}",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incident",
+        "get",
+        "/api/v1/incidents/{incident}/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incident missing",
+        "get",
+        "/api/v1/incidents/999999/",
+        None,
+        {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "orders",
+        "get",
+        "/api/v1/orders/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "order",
+        "get",
+        "/api/v1/orders/{order}/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "order missing",
+        "get",
+        "/api/v1/orders/nope-1/",
+        None,
+        {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "threads",
+        "get",
+        "/api/v1/threads/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "thread",
+        "get",
+        "/api/v1/threads/{thread}/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "thread missing",
+        "get",
+        "/api/v1/threads/nope/",
+        None,
+        {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "reply",
+        "post",
+        "/api/v1/threads/{thread}/replies/",
+        {"recipients": "operator", "body": "Lo revisamos hoy."},
+        {AGENT: 201, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "reply missing thread",
+        "post",
+        "/api/v1/threads/nope/replies/",
+        {"recipients": "operator", "body": "Hola"},
+        {AGENT: 404, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refunds",
+        "get",
+        "/api/v1/refunds/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund request",
+        "post",
+        "/api/v1/refunds/",
+        {},
+        {AGENT: 405, MANAGER: 405, ADMIN: 405, ANON: 401, NOBODY: 405},
+    ),
+    (
+        "sla breaches",
+        "get",
+        "/api/v1/sla/breaches/",
+        None,
+        {AGENT: 403, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "sla kpis",
+        "get",
+        "/api/v1/sla/kpis/",
+        None,
+        {AGENT: 403, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "schema",
+        "get",
+        "/api/schema/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 200},
+    ),
+]
+
+PARAMS = [
+    pytest.param(method, path, body, role, expected, id=f"{name}-{role or 'no-role'}")
+    for name, method, path, body, statuses in CASES
+    for role, expected in statuses.items()
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), PARAMS)
+def test_endpoint_answers_role(api_client_for, desk, method, path, body, role, expected) -> None:
+    url = path.format(
+        connection=desk["connection"].pk,
+        order=desk["order"].mirakl_id,
+        incident=desk["incident"].pk,
+        thread=desk["thread"].mirakl_id,
+    )
+    client = api_client_for(role)
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == expected, response.content[:500]
+    if expected == 401:
+        assert response["WWW-Authenticate"] == "Token"

@@ -1,0 +1,300 @@
+"""The incident page: header, panels, documents, assignment, notes, history, live refresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import IncidentAction, IncidentAssignment, IncidentNote, IncidentSeen
+from incidents.sync import marketplace_sync
+from messaging.models import Message, Party
+from tests.factories.incidents import (
+    IncidentEventFactory,
+    IncidentFactory,
+    OrderFactory,
+    OrderLineFactory,
+    UserFactory,
+)
+from tests.factories.messaging import MessageFactory, ThreadFactory
+from tests.messaging import fixtures
+from tests.messaging.fixtures import control, open_incident_thread
+
+pytestmark = pytest.mark.django_db
+
+# Fixtures shared with the messaging tests.
+agent = fixtures.agent
+agent_client = fixtures.agent_client
+synced = fixtures.synced
+
+
+def page_url(incident) -> str:
+    return reverse("incidents:detail", args=[incident.pk])
+
+
+def make_incident(**order_fields):
+    order = OrderFactory(**order_fields)
+    line = OrderLineFactory(
+        order=order,
+        state="INCIDENT_OPEN",
+        product_title="Portátil gaming 15,6",
+        quantity=2,
+        price=Decimal("1234.5"),
+        shipping_price=Decimal("4.95"),
+        total_price=Decimal("1239.45"),
+    )
+    return IncidentFactory(
+        line=line,
+        reason_label="Artículo defectuoso",
+        opened_at=datetime(2026, 7, 1, 22, 15, tzinfo=UTC),  # 00:15 on 2 July in Madrid
+    )
+
+
+# --------------------------------------------------------------------------- access
+
+
+def test_page_needs_login_and_permission(client) -> None:
+    incident = make_incident()
+    assert client.get(page_url(incident)).status_code == 302
+    client.force_login(UserFactory(username="sinpermisos"))
+    assert client.get(page_url(incident)).status_code == 403
+
+
+def test_unknown_incident_is_404(agent_client) -> None:
+    assert agent_client.get(reverse("incidents:detail", args=[999999])).status_code == 404
+
+
+def test_order_id_leads_to_its_incident(agent_client) -> None:
+    incident = make_incident(mirakl_id="59400123-A")
+    url = reverse("incidents:by_order", args=[incident.connection.code, incident.order.mirakl_id])
+    response = agent_client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == page_url(incident)
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def test_header_and_details(agent_client, settings) -> None:
+    incident = make_incident(
+        mirakl_id="59400777-A",
+        total_price=Decimal("2474.85"),
+        customer_first_name="Lucía",
+        customer_last_name="Martín",
+        billing_address={"firstname": "Lucía", "street_1": "Calle Mayor 1", "city": "Madrid"},
+        shipping_address={
+            "firstname": "Pablo",
+            "street_1": "Avda. del Puerto 9",
+            "city": "Valencia",
+        },
+        shipping_company="SEUR",
+        shipping_tracking="SEU123456",
+        shipping_tracking_url="https://seur.example/track?n=SEU123456",
+    )
+    IncidentEventFactory(incident=incident, at=incident.opened_at)
+    agent_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+
+    response = agent_client.get(page_url(incident))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in (
+        "59400777-A",  # yellow header: order number, incident date and reason
+        "02/07/2026 00:15",
+        "Artículo defectuoso",
+        'data-state="new"',
+        "Portátil gaming 15,6",
+        "1\xa0234,50\xa0€",  # EUR, two decimals, Spanish format
+        "4,95\xa0€",
+        "2\xa0474,85\xa0€",
+        "Calle Mayor 1",  # billing
+        "Avda. del Puerto 9",  # shipping
+        "SEUR",
+        'href="https://seur.example/track?n=SEU123456"',
+        'id="history"',
+    ):
+        assert text in html, text
+
+
+def test_messages_of_every_thread_escaped(agent_client) -> None:
+    incident = make_incident()
+    first = ThreadFactory(connection=incident.connection, order=incident.order, topic_value="Uno")
+    second = ThreadFactory(connection=incident.connection, order=incident.order, topic_value="Dos")
+    MessageFactory(thread=first, body="<script>alert('x')</script> ¿Dónde está?")
+    MessageFactory(
+        thread=second,
+        author_type=Party.OPERATOR,
+        author_name="PcComponentes",
+        recipients=[{"type": "SHOP"}, {"type": "CUSTOMER", "id": "c1"}],
+        body="Revise el caso, por favor.",
+    )
+
+    html = agent_client.get(page_url(incident)).content.decode()
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert f'id="thread-{first.pk}"' in html and f'id="thread-{second.pk}"' in html
+    assert "Revise el caso, por favor." in html
+    assert "Shop, Customer" in html  # recipients of the operator's message
+
+
+def test_documents_download_through_mirakl(agent_client, synced, sandbox) -> None:
+    message = Message.objects.exclude(attachments=[]).filter(thread__order__incidents__isnull=False)
+    message = message.select_related("thread__order").first()
+    assert message is not None, "the sandbox seeds attachments"
+    incident = message.thread.order.incidents.first()
+    attachment = message.attachments[0]
+
+    html = agent_client.get(page_url(incident)).content.decode()
+    url = reverse("messaging:attachment", args=[incident.pk, attachment["id"]])
+    assert url in html
+
+    response = agent_client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response.content == sandbox_client_download(sandbox, attachment["id"])
+    # Only the order's own attachments are proxied.
+    other = reverse("messaging:attachment", args=[incident.pk, "not-on-this-order"])
+    assert agent_client.get(other).status_code == 404
+
+
+def sandbox_client_download(sandbox, attachment_id: str) -> bytes:
+    return sandbox.state.attachments[attachment_id].data
+
+
+def test_mirakl_error_on_download_is_a_502(agent_client, synced, sandbox) -> None:
+    message = Message.objects.exclude(attachments=[]).select_related("thread__order").first()
+    incident = message.thread.order.incidents.first() or IncidentFactory(
+        line=OrderLineFactory(order=message.thread.order), connection=message.thread.connection
+    )
+    control(sandbox, "faults", {"spec": "500=1.0"})
+    url = reverse("messaging:attachment", args=[incident.pk, message.attachments[0]["id"]])
+    response = agent_client.get(url)
+    assert response.status_code == 502
+    assert "Internal Server Error" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def test_assign_to_me_someone_and_nobody(agent_client, agent) -> None:
+    incident = make_incident()
+    colleague = UserFactory(username="pedro", first_name="Pedro", last_name="Gil", role="agent")
+    url = reverse("incidents:assign", args=[incident.pk])
+
+    response = agent_client.post(url, {"assignee": agent.pk}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Marta Ruiz" in response.content.decode()
+    assert 'hx-swap-oob="true"' in response.content.decode()  # the history panel too
+    agent_client.post(url, {"assignee": colleague.pk})
+    assert IncidentAssignment.objects.get(incident=incident).assignee == colleague
+    response = agent_client.post(url, {"assignee": ""})
+    assert response.status_code == 302
+    assert not IncidentAssignment.objects.filter(incident=incident).exists()
+
+    kinds = list(IncidentAction.objects.filter(incident=incident).values_list("kind", "detail"))
+    assert kinds == [
+        ("assigned", "Marta Ruiz"),
+        ("assigned", "Pedro Gil"),
+        ("unassigned", "Pedro Gil"),
+    ]
+    html = agent_client.get(page_url(incident)).content.decode()
+    assert "Unassigned" in html and "Pedro Gil" in html
+
+
+def test_assigning_needs_the_permission(client) -> None:
+    incident = make_incident()
+    manager = UserFactory(username="jefa", role="account_manager")
+    client.force_login(manager)
+    url = reverse("incidents:assign", args=[incident.pk])
+    assert client.post(url, {"assignee": manager.pk}).status_code == 403
+    assert client.get(page_url(incident)).status_code == 200  # may read
+    assert not IncidentAssignment.objects.exists()
+
+
+def test_internal_note_stays_here(agent_client, agent, synced, sandbox) -> None:
+    incident, _thread = open_incident_thread()
+    writes_before = {k: sandbox.stats.get(k, 0) for k in ("M12", "OR43")}
+    url = reverse("incidents:note", args=[incident.pk])
+
+    response = agent_client.post(
+        url, {"body": "Llamé al cliente: prefiere reembolso."}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200
+    assert "Llamé al cliente: prefiere reembolso." in response.content.decode()
+    note = IncidentNote.objects.get(incident=incident)
+    assert note.author == agent
+    assert IncidentAction.objects.filter(incident=incident, kind="note").exists()
+    assert {k: sandbox.stats.get(k, 0) for k in ("M12", "OR43")} == writes_before
+    assert agent_client.post(url, {"body": "  "}).status_code == 400
+
+
+def test_visit_marks_the_incident_seen(agent_client, agent) -> None:
+    incident = make_incident()
+    before = timezone.now()
+    agent_client.get(page_url(incident))
+    seen = IncidentSeen.objects.get(incident=incident, user=agent)
+    assert seen.seen_at >= before
+    agent_client.get(page_url(incident))
+    assert IncidentSeen.objects.filter(incident=incident, user=agent).count() == 1
+
+
+# --------------------------------------------------------------------------- live refresh
+
+
+def test_poll_refreshes_messages_without_the_forms(agent_client, synced, sandbox, sandbox_client):
+    incident, thread = open_incident_thread()
+    poll = reverse("messaging:poll", args=[incident.pk])
+    shown = agent_client.get(page_url(incident)).context["thread_count"]
+
+    control(sandbox, "messages", {"thread_id": thread.mirakl_id, "body": "¿Alguna novedad?"})
+    marketplace_sync(connection=synced, client=sandbox_client)
+    response = agent_client.get(f"{poll}?n={shown}", HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="thread-{thread.pk}-items" hx-swap-oob="innerHTML"' in html
+    assert "¿Alguna novedad?" in html
+    assert 'name="thread-' not in html  # no reply box: what is being typed stays
+    assert 'id="incident-status" class="incident-status" hx-swap-oob="true"' in html
+    assert "A new conversation arrived" not in html
+
+    # The page showed one thread fewer than there are now: a new conversation arrived.
+    response = agent_client.get(f"{poll}?n={shown - 1}", HTTP_HX_REQUEST="true")
+    assert "A new conversation arrived" in response.content.decode()
+
+
+def test_page_has_live_refresh(agent_client) -> None:
+    incident = make_incident()
+    html = agent_client.get(page_url(incident)).content.decode()
+    assert f'hx-get="{reverse("messaging:poll", args=[incident.pk])}?n=0"' in html
+    assert 'hx-trigger="every 10s"' in html
+
+
+# --------------------------------------------------------------------------- query budget
+
+
+@pytest.mark.parametrize("threads", [1, 6])
+def test_queries_do_not_grow_with_threads_and_messages(
+    agent_client, django_assert_max_num_queries, threads
+) -> None:
+    incident = make_incident()
+    now = timezone.now()
+    for n in range(threads):
+        thread = ThreadFactory(connection=incident.connection, order=incident.order)
+        for m in range(threads * 2):
+            MessageFactory(
+                thread=thread,
+                date_created=now - timedelta(minutes=m),
+                attachments=[{"id": f"a{n}-{m}", "name": "foto.jpg", "size": 1200}],
+            )
+    with django_assert_max_num_queries(20):
+        response = agent_client.get(page_url(incident))
+    assert response.status_code == 200
+    with django_assert_max_num_queries(12):
+        agent_client.get(reverse("messaging:poll", args=[incident.pk]), HTTP_HX_REQUEST="true")

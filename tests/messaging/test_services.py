@@ -1,0 +1,456 @@
+"""The outbox and the other messaging services, against the live Mirakl sandbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from incidents.models import IncidentAction
+from incidents.sync import marketplace_sync
+from messaging.models import CannedReply, OutboundMessage, Party, Thread, ThreadNoReply
+from messaging.services import (
+    AttachmentUpload,
+    canned_reply_render,
+    outbound_message_deliver,
+    outbound_message_retry,
+    outbound_messages_deliver_pending,
+    outbound_reply_queue,
+    outbound_thread_queue,
+    thread_no_reply_mark,
+)
+from mirakl.client import MiraklClient
+from mirakl.errors import MiraklTransientError
+from mirakl.schemas import Recipient
+from tests.factories.incidents import OrderFactory
+from tests.messaging.fixtures import control, open_incident_thread
+
+pytestmark = pytest.mark.django_db
+
+State = OutboundMessage.State
+
+
+def sandbox_messages(sandbox, thread_mirakl_id: str) -> list[dict]:
+    return sandbox.state.thread_payload(thread_mirakl_id)["messages"]
+
+
+def shop_bodies(sandbox, thread_mirakl_id: str) -> list[str]:
+    return [
+        m["body"]
+        for m in sandbox_messages(sandbox, thread_mirakl_id)
+        if m["from"]["organization_details"]["type"] == "SHOP"
+    ]
+
+
+def factory_for(client: MiraklClient):
+    return lambda connection: client
+
+
+def queue_reply(thread, agent, body: str, choice: str = "CUSTOMER", **kwargs) -> OutboundMessage:
+    outbound, created = outbound_reply_queue(
+        thread=thread,
+        body=body,
+        choice=choice,
+        user=agent,
+        idempotency_key=kwargs.pop("idempotency_key", uuid.uuid4()),
+        **kwargs,
+    )
+    assert created
+    return outbound
+
+
+class PostsThenFails:
+    """A client whose M12/OR43 reach Mirakl, then "time out" (outcome unknown)."""
+
+    def __init__(self, client: MiraklClient) -> None:
+        self._client = client
+        self.posts = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def reply_to_thread(self, *args, **kwargs):
+        self.posts += 1
+        self._client.reply_to_thread(*args, **kwargs)
+        raise MiraklTransientError("read timeout", call="M12", outcome_unknown=True)
+
+    def create_order_thread(self, *args, **kwargs):
+        self.posts += 1
+        self._client.create_order_thread(*args, **kwargs)
+        raise MiraklTransientError("HTTP 502", call="OR43", status=502, outcome_unknown=True)
+
+
+# --------------------------------------------------------------------------- queueing
+
+
+def test_queue_stores_first_and_delivers_after_commit(
+    synced, agent, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    with django_capture_on_commit_callbacks() as callbacks:
+        outbound = queue_reply(
+            thread, agent, "Hola, te enviamos otra unidad hoy.", incident=incident
+        )
+    assert outbound.state == State.QUEUED
+    assert outbound.recipients == ["CUSTOMER"]
+    assert outbound.attempts == 0
+    assert len(callbacks) == 1  # the delivery task, once the row is committed
+    action = IncidentAction.objects.get(incident=incident)
+    assert action.kind == IncidentAction.Kind.REPLY
+    assert action.actor == agent
+
+
+def test_same_idempotency_key_never_makes_a_second_row(
+    synced, agent, django_capture_on_commit_callbacks
+) -> None:
+    _, thread = open_incident_thread()
+    key = uuid.uuid4()
+    with django_capture_on_commit_callbacks() as callbacks:
+        first, created = outbound_reply_queue(
+            thread=thread, body="Hola", choice="CUSTOMER", user=agent, idempotency_key=key
+        )
+        again, created_again = outbound_reply_queue(
+            thread=thread, body="Hola", choice="CUSTOMER", user=agent, idempotency_key=key
+        )
+    assert created and not created_again
+    assert again.pk == first.pk
+    assert OutboundMessage.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+def test_customer_choice_needs_a_customer_participant(synced, agent) -> None:
+    _, thread = open_incident_thread()
+    thread.authorized_participants = [
+        p for p in thread.authorized_participants if p["type"] != "CUSTOMER"
+    ]
+    thread.save()
+    with pytest.raises(ValidationError):
+        queue_reply(thread, agent, "Hola", choice="BOTH")
+    assert not OutboundMessage.objects.exists()
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected_to"),
+    [("CUSTOMER", {"CUSTOMER"}), ("OPERATOR", {"OPERATOR"}), ("BOTH", {"CUSTOMER", "OPERATOR"})],
+)
+def test_deliver_reply_with_recipients(
+    synced, agent, sandbox, sandbox_client, choice, expected_to
+) -> None:
+    _, thread = open_incident_thread()
+    body = f"Hola, respuesta para {choice}."
+    outbound = queue_reply(thread, agent, body, choice=choice)
+
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+
+    outbound.refresh_from_db()
+    assert result.outcome == "sent"
+    assert outbound.state == State.SENT
+    assert outbound.attempts == 1
+    assert not outbound.in_doubt
+    assert outbound.sent_at is not None
+    posted = [m for m in sandbox_messages(sandbox, thread.mirakl_id) if m["body"] == body]
+    assert len(posted) == 1
+    assert posted[0]["id"] == outbound.mirakl_message_id
+    assert {r["type"] for r in posted[0]["to"]} == expected_to
+    # Delivering again changes nothing.
+    again = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    assert again.outcome == "already_sent"
+    assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 1
+
+
+def test_deliver_with_attachments(synced, agent, sandbox, sandbox_client) -> None:
+    _, thread = open_incident_thread()
+    outbound = queue_reply(
+        thread,
+        agent,
+        "Hola, adjuntamos la factura.",
+        attachments=[AttachmentUpload("factura.pdf", "application/pdf", b"%PDF-1.4 factura")],
+    )
+    outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    outbound.refresh_from_db()
+    message = next(
+        m
+        for m in sandbox_messages(sandbox, thread.mirakl_id)
+        if m["id"] == outbound.mirakl_message_id
+    )
+    assert [a["name"] for a in message["attachments"]] == ["factura.pdf"]
+    file = sandbox_client.download_attachment(message["attachments"][0]["id"])
+    assert file.content == b"%PDF-1.4 factura"
+
+
+def test_unknown_outcome_is_checked_before_posting_again(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    _, thread = open_incident_thread()
+    body = "Hola, el transportista recogerá el paquete mañana."
+    outbound = queue_reply(thread, agent, body)
+    flaky = PostsThenFails(sandbox_client)
+
+    with pytest.raises(MiraklTransientError):
+        outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+    outbound.refresh_from_db()
+    assert outbound.state == State.QUEUED
+    assert outbound.in_doubt
+    assert "read timeout" in outbound.last_error
+
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+
+    outbound.refresh_from_db()
+    assert result.outcome == "found"
+    assert flaky.posts == 1  # never posted twice
+    assert outbound.state == State.SENT
+    assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 1
+    assert outbound.mirakl_message_id in {
+        m["id"] for m in sandbox_messages(sandbox, thread.mirakl_id)
+    }
+
+
+def test_identical_earlier_text_is_not_taken_for_ours(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    """The same words sent a minute before by another outbox row are not this one."""
+    _, thread = open_incident_thread()
+    body = "Gracias por tu paciencia."
+    first = queue_reply(thread, agent, body)
+    outbound_message_deliver(outbound_id=first.pk, client=sandbox_client)
+    second = queue_reply(thread, agent, body)
+    OutboundMessage.objects.filter(pk=second.pk).update(in_doubt=True)
+
+    result = outbound_message_deliver(outbound_id=second.pk, client=sandbox_client)
+
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert result.outcome == "sent"
+    assert second.mirakl_message_id != first.mirakl_message_id
+    assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 2
+
+
+def test_worker_that_died_while_sending_is_taken_over_after_the_lease(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    _, thread = open_incident_thread()
+    body = "Hola, ya hemos tramitado el reembolso."
+    outbound = queue_reply(thread, agent, body)
+    # A worker claimed it, posted it, and died before recording the answer.
+    sandbox_client.reply_to_thread(
+        thread.mirakl_id,
+        body=body,
+        to=[Recipient(type="OPERATOR")],
+    )
+    now = timezone.now()
+    OutboundMessage.objects.filter(pk=outbound.pk).update(
+        state=State.SENDING, attempts=1, in_doubt=True, last_attempt_at=now
+    )
+    assert (
+        outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client).outcome == "busy"
+    )
+
+    later = now + timedelta(minutes=6)
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client, now=later)
+
+    assert result.outcome == "found"
+    assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 1
+
+
+def test_refusal_is_shown_with_miraklss_message(synced, agent, sandbox_client) -> None:
+    _, thread = open_incident_thread()
+    outbound = queue_reply(thread, agent, "Hola")
+    Thread.objects.filter(pk=thread.pk).update(mirakl_id="no-such-thread")
+
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+
+    outbound.refresh_from_db()
+    assert result.outcome == "failed"
+    assert outbound.state == State.FAILED
+    assert "M12" in outbound.last_error and "404" in outbound.last_error
+    assert "no-such-thread" in outbound.last_error  # Mirakl's own words
+
+
+def test_giving_up_marks_failed_and_retry_queues_again(
+    synced, agent, sandbox, sandbox_client, django_capture_on_commit_callbacks
+) -> None:
+    _, thread = open_incident_thread()
+    outbound = queue_reply(thread, agent, "Hola, seguimos con tu caso.")
+    control(sandbox, "faults", {"spec": "500=1.0"})
+    with pytest.raises(MiraklTransientError):
+        outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client, give_up=True)
+    outbound.refresh_from_db()
+    assert outbound.state == State.FAILED
+    assert outbound.in_doubt  # a 500 on a POST: it may have gone out
+    assert "500" in outbound.last_error
+
+    control(sandbox, "faults", {"spec": ""})
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert outbound_message_retry(outbound=outbound, user=agent)
+    assert len(callbacks) == 1
+    assert not outbound_message_retry(outbound=outbound, user=agent)  # not failed any more
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    assert result.outcome == "sent"  # checked first (in doubt), found nothing, posted
+    assert shop_bodies(sandbox, thread.mirakl_id).count("Hola, seguimos con tu caso.") == 1
+
+
+def test_messages_of_a_thread_go_out_in_order(
+    synced, agent, sandbox, sandbox_client, django_capture_on_commit_callbacks
+) -> None:
+    _, thread = open_incident_thread()
+    first = queue_reply(thread, agent, "Primero: hemos recibido tu mensaje.")
+    second = queue_reply(thread, agent, "Segundo: te enviamos otra unidad.")
+
+    assert (
+        outbound_message_deliver(outbound_id=second.pk, client=sandbox_client).outcome == "blocked"
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        outbound_message_deliver(outbound_id=first.pk, client=sandbox_client)
+    assert len(callbacks) == 1  # hands over to the second one
+    outbound_message_deliver(outbound_id=second.pk, client=sandbox_client)
+
+    bodies = shop_bodies(sandbox, thread.mirakl_id)
+    assert bodies.index(first.body) < bodies.index(second.body)
+
+
+def test_after_an_outage_queued_messages_go_out_oldest_first(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    _, thread = open_incident_thread()
+    other_incident, other_thread = open_incident_thread(last_author=Party.OPERATOR)
+    assert other_thread.pk != thread.pk
+    bodies = [f"Mensaje {n} tras la caída." for n in range(4)]
+    control(sandbox, "faults", {"spec": "500=1.0"})
+    for n, body in enumerate(bodies):
+        queue_reply(thread if n % 2 == 0 else other_thread, agent, body, choice="OPERATOR")
+    down = outbound_messages_deliver_pending(client_factory=factory_for(sandbox_client))
+    assert down.delivered == 0
+    assert down.errors == 2  # one per thread; the later ones of each thread wait
+    assert OutboundMessage.objects.filter(state=State.QUEUED).count() == 4
+
+    control(sandbox, "faults", {"spec": ""})
+    up = outbound_messages_deliver_pending(client_factory=factory_for(sandbox_client))
+
+    assert up.delivered == 4
+    assert not OutboundMessage.objects.exclude(state=State.SENT).exists()
+    for target in (thread, other_thread):
+        sent = [b for b in shop_bodies(sandbox, target.mirakl_id) if b in bodies]
+        assert sent == sorted(sent)  # creation order
+        assert len(sent) == len(set(sent)) == 2
+
+
+def test_new_thread_is_delivered_once_even_with_an_unknown_outcome(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    incident, thread = open_incident_thread()
+    order = thread.order
+    before = set(sandbox.state.threads_of_order(order.mirakl_id))
+    outbound, created = outbound_thread_queue(
+        order=order,
+        topic_type="REASON_CODE",
+        topic_value="21",
+        body="Hola, te adjuntamos la factura que nos pediste.",
+        choice="CUSTOMER",
+        user=agent,
+        idempotency_key=uuid.uuid4(),
+        incident=incident,
+    )
+    assert created
+    flaky = PostsThenFails(sandbox_client)
+    with pytest.raises(MiraklTransientError):
+        outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+
+    result = outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+
+    outbound.refresh_from_db()
+    new = set(sandbox.state.threads_of_order(order.mirakl_id)) - before
+    assert result.outcome == "found"
+    assert flaky.posts == 1
+    assert new == {outbound.mirakl_thread_id}
+    payload = sandbox.state.thread_payload(outbound.mirakl_thread_id)
+    assert payload["topic"] == {"type": "REASON_CODE", "value": "21"}
+    assert IncidentAction.objects.filter(incident=incident, kind="new_thread").exists()
+
+
+def test_sync_brings_the_message_back_once(synced, agent, sandbox, sandbox_client) -> None:
+    from messaging.selectors import order_conversations
+
+    _, thread = open_incident_thread()
+    outbound = queue_reply(thread, agent, "Hola, te confirmamos el reenvío.")
+
+    def items_of(body):
+        views = order_conversations(order_id=thread.order_id)
+        view = next(v for v in views if v.thread and v.thread.pk == thread.pk)
+        return [i for i in view.items if i.body == body]
+
+    pending = items_of(outbound.body)
+    assert len(pending) == 1 and pending[0].pending
+    outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    marketplace_sync(connection=synced, client=sandbox_client)
+
+    synced_items = items_of(outbound.body)
+    assert len(synced_items) == 1
+    assert not synced_items[0].pending
+    assert synced_items[0].outbound.pk == outbound.pk  # "sent from Incidesk by Marta"
+
+
+# --------------------------------------------------------------------------- no reply, canned
+
+
+def test_no_reply_mark_stops_the_sla_clock_at_once(synced, agent) -> None:
+    from sla.models import SlaItem
+    from sla.services import sla_sweep
+
+    incident, thread = open_incident_thread()
+    sla_sweep(full=True)
+    waits = SlaItem.objects.filter(thread=thread, stopped_at__isnull=True)
+    assert waits.exists()
+
+    mark = thread_no_reply_mark(
+        thread=thread, user=agent, reason="El cliente solo da las gracias.", incident=incident
+    )
+    sla_sweep()
+
+    assert not SlaItem.objects.filter(thread=thread, stopped_at__isnull=True).exists()
+    assert SlaItem.objects.filter(thread=thread, stop_reason="no_reply_needed").exists()
+    assert mark.marked_by == agent and mark.last_message_at is not None
+    assert IncidentAction.objects.filter(incident=incident, kind="no_reply").exists()
+
+
+def test_no_reply_needs_an_inbound_last_message(synced, agent) -> None:
+    _, thread = open_incident_thread(last_author=Party.SHOP)
+    with pytest.raises(ValidationError):
+        thread_no_reply_mark(thread=thread, user=agent, reason="Nada que responder")
+    assert not ThreadNoReply.objects.exists()
+
+
+def test_canned_reply_render_fills_the_order() -> None:
+    order = OrderFactory.build(
+        mirakl_id="59400001-A",
+        customer_first_name="Lucía",
+        shipping_company="SEUR",
+        shipping_tracking="SEU123",
+    )
+    canned = CannedReply(
+        title="x", body="Hola {customer_name}: {order_number} va con {carrier} ({tracking}) {otra}."
+    )
+    assert (
+        canned_reply_render(canned=canned, order=order)
+        == "Hola Lucía: 59400001-A va con SEUR (SEU123) {otra}."
+    )
+    order.shipping_tracking = ""
+    assert "{tracking}" in canned_reply_render(canned=canned, order=order)
+
+
+def test_seeded_canned_replies_are_spanish_and_lint_clean(db) -> None:
+    from messaging.linter import reply_lint
+
+    canned = list(CannedReply.objects.filter(is_active=True))
+    assert len(canned) >= 4
+    order = OrderFactory.build(
+        mirakl_id="1-A", customer_first_name="Ana", shipping_company="GLS", shipping_tracking="9"
+    )
+    for reply in canned:
+        text = canned_reply_render(canned=reply, order=order)
+        assert reply_lint(text, withdrawal="Desistimiento" in reply.title) == [], reply.title

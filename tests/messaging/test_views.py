@@ -1,0 +1,309 @@
+"""The reply box and the other conversation actions of the incident page."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from incidents.models import IncidentAction
+from messaging.constants import MAX_ATTACHMENT_BYTES
+from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
+from tests.factories.incidents import UserFactory
+from tests.messaging.fixtures import control, open_incident_thread
+
+pytestmark = pytest.mark.django_db
+
+BODY = "Hola, sentimos las molestias: hoy mismo te enviamos una unidad nueva."
+
+
+def reply_url(incident, thread) -> str:
+    return reverse("messaging:reply", args=[incident.pk, thread.pk])
+
+
+def reply_data(thread, **overrides) -> dict:
+    """What the reply form posts, as the page rendered it."""
+    prefix = f"thread-{thread.pk}"
+    last = thread.messages.order_by("-date_created", "-pk").first()
+    data = {
+        "recipient": "CUSTOMER",
+        "body": BODY,
+        "idempotency_key": str(uuid.uuid4()),
+        "last_message_id": last.mirakl_id if last else "",
+    }
+    data.update(overrides)
+    return {f"{prefix}-{key}": value for key, value in data.items()}
+
+
+def sandbox_bodies(sandbox, thread) -> list[str]:
+    return [m["body"] for m in sandbox.state.thread_payload(thread.mirakl_id)["messages"]]
+
+
+def test_reply_is_stored_delivered_and_shown(
+    agent_client, agent, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(
+            reply_url(incident, thread), reply_data(thread), HTTP_HX_REQUEST="true"
+        )
+
+    # Shown at once, before the delivery task ran (it runs once the request committed).
+    assert response.status_code == 200
+    outbound = OutboundMessage.objects.get()
+    html = response.content.decode()
+    assert f'id="thread-{thread.pk}"' in html
+    assert f'data-outbound="{outbound.pk}"' in html
+    assert 'data-delivery="queued"' in html
+    assert 'id="history" hx-swap-oob="true"' in html
+    assert "Reply queued" in html
+    # Then delivered to Mirakl.
+    outbound.refresh_from_db()
+    assert outbound.state == OutboundMessage.State.SENT
+    assert outbound.created_by == agent and outbound.incident == incident
+    assert sandbox_bodies(sandbox, thread).count(BODY) == 1
+    page = agent_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert 'data-delivery="sent"' in page
+
+
+def test_resubmitted_form_sends_once(
+    agent_client, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    data = reply_data(thread)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = agent_client.post(reply_url(incident, thread), data)
+        again = agent_client.post(reply_url(incident, thread), data)
+
+    assert first.status_code == again.status_code == 302
+    assert first["Location"].endswith(f"#thread-{thread.pk}")
+    assert OutboundMessage.objects.count() == 1
+    assert sandbox_bodies(sandbox, thread).count(BODY) == 1
+
+
+def test_new_message_meanwhile_asks_to_confirm(
+    agent_client, synced, sandbox, sandbox_client
+) -> None:
+    from incidents.sync import marketplace_sync
+
+    incident, thread = open_incident_thread()
+    data = reply_data(thread)  # the form as rendered before the customer wrote again
+    control(sandbox, "messages", {"thread_id": thread.mirakl_id, "body": "¿Hola?"})
+    marketplace_sync(connection=synced, client=sandbox_client)
+
+    response = agent_client.post(reply_url(incident, thread), data, HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert not OutboundMessage.objects.exists()
+    assert 'data-warning="new_message"' in html
+    assert "Send anyway" in html
+    assert "¿Hola?" in html  # the new message is shown above the form
+    assert BODY in html  # what the agent wrote is kept
+
+    confirmed = dict(data)
+    confirmed[f"thread-{thread.pk}-confirmed"] = "on"
+    agent_client.post(reply_url(incident, thread), confirmed, HTTP_HX_REQUEST="true")
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_copying_the_operator_without_need_asks_to_confirm(agent_client, synced) -> None:
+    incident, thread = open_incident_thread()
+    thread.messages.filter(author_type=Party.OPERATOR).delete()
+    response = agent_client.post(
+        reply_url(incident, thread),
+        reply_data(thread, recipient="BOTH"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert 'data-warning="operator_copy"' in response.content.decode()
+    assert not OutboundMessage.objects.exists()
+
+
+def test_operator_reply_goes_without_customer(
+    agent_client, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread(last_author=Party.OPERATOR)
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(
+            reply_url(incident, thread),
+            reply_data(thread, recipient="OPERATOR"),
+            HTTP_HX_REQUEST="true",
+        )
+    message = next(
+        m for m in sandbox.state.thread_payload(thread.mirakl_id)["messages"] if m["body"] == BODY
+    )
+    assert [r["type"] for r in message["to"]] == ["OPERATOR"]
+
+
+def test_default_recipient_is_the_last_inbound_author(agent_client, synced) -> None:
+    incident, thread = open_incident_thread(last_author=Party.OPERATOR)
+    response = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
+    assert entry["form"]["recipient"].value() == "OPERATOR"
+    incident, thread = open_incident_thread(last_author=Party.CUSTOMER)
+    response = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
+    assert entry["form"]["recipient"].value() == "CUSTOMER"
+    html = response.content.decode()
+    assert "the operator can read it but is not notified" in html  # each choice explained
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        ([("virus.exe", b"MZ")], "this type of file is not accepted"),
+        ([("grande.pdf", b"x" * (MAX_ATTACHMENT_BYTES + 1))], "per file"),
+        ([("vacio.pdf", b"")], "is empty"),
+        ([(f"f{n}.pdf", b"%PDF") for n in range(6)], "At most 5 files"),
+    ],
+)
+def test_attachment_limits(agent_client, synced, files, error) -> None:
+    incident, thread = open_incident_thread()
+    data = reply_data(thread)
+    data[f"thread-{thread.pk}-attachments"] = [
+        SimpleUploadedFile(name, content) for name, content in files
+    ]
+    response = agent_client.post(reply_url(incident, thread), data, HTTP_HX_REQUEST="true")
+    assert error in response.content.decode()
+    assert not OutboundMessage.objects.exists()
+
+
+def test_attachment_is_sent(
+    agent_client, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    data = reply_data(thread)
+    data[f"thread-{thread.pk}-attachments"] = [SimpleUploadedFile("etiqueta.pdf", b"%PDF-1.7")]
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(reply_url(incident, thread), data, HTTP_HX_REQUEST="true")
+    message = next(
+        m for m in sandbox.state.thread_payload(thread.mirakl_id)["messages"] if m["body"] == BODY
+    )
+    assert [a["name"] for a in message["attachments"]] == ["etiqueta.pdf"]
+
+
+def test_empty_reply_is_refused(agent_client, synced) -> None:
+    incident, thread = open_incident_thread()
+    response = agent_client.post(
+        reply_url(incident, thread), reply_data(thread, body="   "), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert not OutboundMessage.objects.exists()
+
+
+def test_replying_needs_the_permission(client, synced) -> None:
+    incident, thread = open_incident_thread()
+    client.force_login(UserFactory(username="jefa", role="account_manager"))
+    assert client.post(reply_url(incident, thread), reply_data(thread)).status_code == 403
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "reply-box" not in page
+    assert not OutboundMessage.objects.exists()
+
+
+def test_no_reply_required(agent_client, agent, synced) -> None:
+    incident, thread = open_incident_thread()
+    url = reverse("messaging:no_reply", args=[incident.pk, thread.pk])
+    prefix = f"thread-{thread.pk}-noreply"
+
+    refused = agent_client.post(url, {f"{prefix}-reason": ""}, HTTP_HX_REQUEST="true")
+    assert "This field is required" in refused.content.decode()
+    response = agent_client.post(
+        url, {f"{prefix}-reason": "Solo da las gracias."}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    mark = ThreadNoReply.objects.get(thread=thread)
+    assert mark.marked_by == agent and mark.reason == "Solo da las gracias."
+    assert "data-no-reply" in html and "Solo da las gracias." in html
+    assert "data-needs-reply" not in html
+    assert "mark it in the back office" in html
+    assert IncidentAction.objects.filter(incident=incident, kind="no_reply").exists()
+
+
+def test_no_reply_refused_when_we_wrote_last(agent_client, synced) -> None:
+    incident, thread = open_incident_thread(last_author=Party.SHOP)
+    url = reverse("messaging:no_reply", args=[incident.pk, thread.pk])
+    response = agent_client.post(url, {f"thread-{thread.pk}-noreply-reason": "x"})
+    assert "whose last message is inbound" in response.content.decode()
+    assert not ThreadNoReply.objects.exists()
+
+
+def test_start_a_conversation(
+    agent_client, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    url = reverse("messaging:new_thread", args=[incident.pk])
+    key = str(uuid.uuid4())
+    base = {
+        "new-recipient": "CUSTOMER",
+        "new-body": "Hola, te adjuntamos la factura.",
+        "new-idempotency_key": key,
+    }
+
+    missing = agent_client.post(url, base, HTTP_HX_REQUEST="true")
+    assert "Choose a subject or write one." in missing.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(url, {**base, "new-reason": "21"}, HTTP_HX_REQUEST="true")
+
+    outbound = OutboundMessage.objects.get()
+    assert outbound.kind == OutboundMessage.Kind.NEW_THREAD
+    assert outbound.state == OutboundMessage.State.SENT
+    assert sandbox.state.thread_payload(outbound.mirakl_thread_id)["topic"]["value"] == "21"
+    html = response.content.decode()
+    assert 'hx-swap-oob="afterbegin:#thread-list"' in html
+    assert f'id="thread-new-{outbound.pk}"' in html
+
+
+def test_retry_a_failed_message(
+    agent_client, agent, synced, sandbox, django_capture_on_commit_callbacks
+) -> None:
+    incident, thread = open_incident_thread()
+    outbound = OutboundMessage.objects.create(
+        connection=thread.connection,
+        order=thread.order,
+        thread=thread,
+        incident=incident,
+        kind="reply",
+        recipients=["CUSTOMER"],
+        body=BODY,
+        state=OutboundMessage.State.FAILED,
+        attempts=3,
+        last_error="M12 HTTP 400: The thread is closed",
+        created_by=agent,
+    )
+    page = agent_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "The thread is closed" in page and "Retry" in page
+
+    url = reverse("messaging:retry", args=[incident.pk, outbound.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(url, HTTP_HX_REQUEST="true")
+
+    outbound.refresh_from_db()
+    assert response.status_code == 200
+    assert outbound.state == OutboundMessage.State.SENT
+    assert sandbox_bodies(sandbox, thread).count(BODY) == 1
+
+
+def test_live_lint(agent_client, synced) -> None:
+    incident, thread = open_incident_thread()
+    url = reverse("messaging:lint", args=[incident.pk])
+    key = f"thread-{thread.pk}-body"
+    warned = agent_client.post(url, {key: "Hello, we will send you a new one today."})
+    assert 'data-warning="language"' in warned.content.decode()
+    clean = agent_client.post(url, {key: BODY})
+    assert "data-warning" not in clean.content.decode()
+
+
+def test_canned_reply_fills_the_box(agent_client, synced) -> None:
+    incident, thread = open_incident_thread()
+    canned = CannedReply.objects.get(title="Reenvío con nuevo seguimiento")
+    url = reverse("messaging:canned", args=[incident.pk])
+    response = agent_client.get(url, {"canned": canned.pk, "prefix": f"thread-{thread.pk}"})
+    html = response.content.decode()
+    assert f'name="thread-{thread.pk}-body"' in html
+    assert f'id="id_thread-{thread.pk}-body"' in html
+    assert incident.order.mirakl_id in html
+    assert "{order_number}" not in html
+    assert agent_client.get(url, {"canned": canned.pk, "prefix": "evil"}).status_code == 404

@@ -1,0 +1,283 @@
+"""Deadline alerts: in-app notifications, e-mails, webhook posts and the daily digest."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import requests
+import responses
+from django.conf import settings
+from django.core import mail
+from django.urls import reverse
+
+from incidents.models import Incident
+from sla.alerts import (
+    alert_webhook_post,
+    alerts_digest_send,
+    alerts_dispatch,
+    notifications_unread_count,
+)
+from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem
+from sla.services import sla_sweep
+from sla.tasks import sla_alerts_digest_task
+from tests.factories.incidents import IncidentFactory
+from tests.factories.messaging import ThreadFactory
+from tests.factories.sla import (
+    AlertSettingsFactory,
+    NotificationFactory,
+    SlaItemFactory,
+    UserFactory,
+)
+from tests.sla.conftest import madrid
+
+pytestmark = pytest.mark.django_db
+
+OPENED = madrid(2026, 12, 1, 10)
+H = timedelta(hours=1)
+HOOK = "https://hooks.slack.example/services/T000/B000/XXX"
+State = SlaItem.State
+Channel = AlertDelivery.Channel
+
+
+def incident(connection, **kwargs) -> Incident:
+    return IncidentFactory(
+        line__order__connection=connection,
+        connection=connection,
+        opened_at=OPENED,
+        line__order__mirakl_id="5940-A",
+        **kwargs,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _english(settings) -> None:
+    """Alerts are written in the site's language: pin the English source texts."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def team(db):
+    return {
+        "ana": UserFactory(username="ana", role="agent"),
+        "bruno": UserFactory(username="bruno", role="agent"),
+        "marta": UserFactory(username="marta", role="account_manager"),
+        "nobody": UserFactory(username="nobody"),
+    }
+
+
+def sweeps(capture, *offsets: float) -> None:
+    for hours in offsets:
+        with capture(execute=True):
+            sla_sweep(now=OPENED + hours * H)
+
+
+def test_sweeping_twice_alerts_once_per_item_and_state(
+    mediamarkt, team, django_capture_on_commit_callbacks
+) -> None:
+    inc = incident(mediamarkt)
+    AlertSettingsFactory(connection=mediamarkt, webhook_url=HOOK)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as hooks:
+        hooks.post(HOOK, json={"ok": True})
+        sweeps(django_capture_on_commit_callbacks, 0, 37, 37, 38)
+        assert len(hooks.calls) == 1
+        sweeps(django_capture_on_commit_callbacks, 49, 49, 60)
+        assert len(hooks.calls) == 2
+
+    item = SlaItem.objects.get(incident=inc)
+    # Unassigned: both agents and the account manager; the user without a role is not told.
+    notified = Notification.objects.order_by("state", "user__username")
+    assert [(n.state, n.user.username) for n in notified] == [
+        (State.BREACHED, "ana"),
+        (State.BREACHED, "bruno"),
+        (State.BREACHED, "marta"),
+        (State.NEARING, "ana"),
+        (State.NEARING, "bruno"),
+        (State.NEARING, "marta"),
+    ]
+    assert all(n.item == item and n.read_at is None for n in notified)
+    assert "5940-A" in notified[0].message and "MediaMarkt" in notified[0].message
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        ("ana@tienda.example", "[Incidesk] Deadline missed"),
+        ("ana@tienda.example", "[Incidesk] Deadline near"),
+        ("bruno@tienda.example", "[Incidesk] Deadline missed"),
+        ("bruno@tienda.example", "[Incidesk] Deadline near"),
+        ("marta@tienda.example", "[Incidesk] Deadline missed"),
+        ("marta@tienda.example", "[Incidesk] Deadline near"),
+    ]
+    assert mail.outbox[0].from_email == settings.DEFAULT_FROM_EMAIL
+    assert f"/incidents/{inc.pk}/" in mail.outbox[0].body
+    bodies = [json.loads(call.request.body) for call in hooks.calls]
+    assert all(set(body) == {"text"} and "5940-A" in body["text"] for body in bodies)
+    assert AlertDelivery.objects.filter(sent_at__isnull=True).count() == 0
+    assert AlertDelivery.objects.filter(channel=Channel.WEBHOOK).count() == 2
+
+    # The task redelivered (or run by hand) finds everything done.
+    again = alerts_dispatch(changes=[(item.pk, State.NEARING), (item.pk, State.BREACHED)])
+    assert (again.notifications, again.emails, again.webhooks) == (0, [], [])
+
+
+def test_an_assigned_incident_alerts_its_assignee_not_the_team(
+    mediamarkt, team, django_capture_on_commit_callbacks
+) -> None:
+    from incidents.models import IncidentAssignment
+
+    inc = incident(mediamarkt)
+    IncidentAssignment.objects.create(incident=inc, assignee=team["bruno"])
+
+    sweeps(django_capture_on_commit_callbacks, 0, 40)
+
+    assert sorted(Notification.objects.values_list("user__username", flat=True)) == [
+        "bruno",
+        "marta",
+    ]
+    assert sorted(m.to[0] for m in mail.outbox) == ["bruno@tienda.example", "marta@tienda.example"]
+
+
+def test_the_digest_replaces_account_managers_item_emails(
+    mediamarkt, team, django_capture_on_commit_callbacks
+) -> None:
+    incident(mediamarkt)
+    AlertSettingsFactory(connection=mediamarkt, webhook_url="", digest=True)
+
+    sweeps(django_capture_on_commit_callbacks, 0, 40)
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["ana@tienda.example", "bruno@tienda.example"]
+    assert Notification.objects.filter(user=team["marta"]).count() == 1
+
+
+def test_digest_lists_nearing_and_breached_items_per_marketplace(
+    mediamarkt, pccomponentes, team
+) -> None:
+    AlertSettingsFactory(connection=mediamarkt, webhook_url="", digest=True)
+    AlertSettingsFactory(connection=pccomponentes, webhook_url="", digest=False)
+    late = incident(mediamarkt)
+    IncidentFactory(
+        line__order__connection=mediamarkt,
+        connection=mediamarkt,
+        opened_at=OPENED + 20 * H,
+        line__order__mirakl_id="7777-B",
+    )
+    IncidentFactory(
+        line__order__connection=pccomponentes,
+        connection=pccomponentes,
+        opened_at=OPENED,
+        line__order__mirakl_id="8888-C",
+    )
+    sla_sweep(now=OPENED + 58 * H)  # first late (breached), second nearing (38 of 48 h)
+
+    sent = alerts_digest_send(now=OPENED + 58 * H)
+
+    assert sent == 1
+    (message,) = mail.outbox
+    assert message.to == ["marta@tienda.example"]
+    assert message.subject == "[Incidesk] SLA digest: 1 missed, 1 near"
+    assert "== MediaMarkt (2) ==" in message.body
+    assert "Deadline missed: incident on order 5940-A on MediaMarkt was due 03/12/2026 10:00." in (
+        message.body
+    )
+    assert "Deadline near: incident on order 7777-B" in message.body
+    assert f"/incidents/{late.pk}/" in message.body
+    assert "8888-C" not in message.body  # that marketplace has no digest
+
+
+def test_digest_sends_nothing_when_nothing_waits(mediamarkt, team) -> None:
+    AlertSettingsFactory(connection=mediamarkt, digest=True)
+
+    assert sla_alerts_digest_task.apply().get() == 0
+    assert mail.outbox == []
+
+
+def test_digest_runs_daily_from_beat() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["sla-alerts-digest"]
+    assert entry["task"] == sla_alerts_digest_task.name
+    assert entry["options"] == {"expires": 3600}
+
+
+def test_a_failing_webhook_is_kept_unsent_for_the_retry(mediamarkt, team) -> None:
+    incident(mediamarkt)
+    AlertSettingsFactory(connection=mediamarkt, webhook_url=HOOK)
+    sla_sweep(now=OPENED)
+    result = sla_sweep(now=OPENED + 40 * H)
+    dispatched = alerts_dispatch(changes=[(c.item_id, c.state) for c in result.changes])
+    (delivery_id,) = dispatched.webhooks
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as hooks:
+        hooks.post(HOOK, status=503)
+        with pytest.raises(requests.HTTPError):
+            alert_webhook_post(delivery_id=delivery_id)
+        hooks.replace(responses.POST, HOOK, json={"ok": True})
+        assert alert_webhook_post(delivery_id=delivery_id) is True
+        assert alert_webhook_post(delivery_id=delivery_id) is False
+
+    delivery = AlertDelivery.objects.get(pk=delivery_id)
+    assert delivery.attempts == 2 and delivery.sent_at is not None and delivery.last_error == ""
+
+
+def test_alert_settings_is_one_row_per_connection(mediamarkt) -> None:
+    AlertSettingsFactory(connection=mediamarkt)
+    AlertSettingsFactory(connection=mediamarkt)
+    assert AlertSettings.objects.count() == 1
+
+
+def test_the_bell_counts_unread_and_the_list_marks_them_read(client, team) -> None:
+    user = team["ana"]
+    NotificationFactory.create_batch(2, user=user)
+    NotificationFactory(user=team["bruno"])
+    client.force_login(user)
+
+    bell = client.get(reverse("notifications:bell"))
+    assert bell.status_code == 200
+    assert bell.context["unread"] == 2
+
+    page = client.get(reverse("notifications:list"))
+    assert page.status_code == 200
+    assert len(page.context["notifications"]) == 2
+    assert notifications_unread_count(user=user) == 0
+    assert notifications_unread_count(user=team["bruno"]) == 1
+
+
+def test_notifications_need_a_login(client) -> None:
+    response = client.get(reverse("notifications:list"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_a_message_alerts_the_assignee_of_its_orders_open_incident(mediamarkt, team) -> None:
+    from incidents.models import IncidentAssignment
+
+    inc = incident(mediamarkt)
+    IncidentAssignment.objects.create(incident=inc, assignee=team["ana"])
+    thread = ThreadFactory(connection=mediamarkt, order=inc.order, topic_value="¿Dónde está?")
+    item = SlaItemFactory(
+        incident=None,
+        thread=thread,
+        kind=SlaItem.Kind.THREAD,
+        audience=SlaItem.Audience.CUSTOMER,
+        state=State.BREACHED,
+    )
+
+    alerts_dispatch(changes=[(item.pk, State.BREACHED)])
+
+    assert sorted(Notification.objects.values_list("user__username", flat=True)) == [
+        "ana",
+        "marta",
+    ]
+    assert "message “¿Dónde está?”" in Notification.objects.first().message
+
+
+def test_on_time_and_unknown_items_alert_nobody(mediamarkt, team) -> None:
+    item = SlaItemFactory(incident=incident(mediamarkt))
+
+    result = alerts_dispatch(changes=[(item.pk, State.ON_TIME), (item.pk + 999, State.BREACHED)])
+
+    assert result.notifications == 0 and AlertDelivery.objects.count() == 0
+
+
+def test_the_admin_lists_alert_settings_and_deliveries(admin_client, mediamarkt) -> None:
+    AlertSettingsFactory(connection=mediamarkt)
+    for model in ("alertsettings", "alertdelivery"):
+        assert admin_client.get(reverse(f"admin:sla_{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:sla_alertsettings_add")).status_code == 200

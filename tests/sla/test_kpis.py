@@ -1,0 +1,180 @@
+"""KPIs on a small known data set, with exact figures."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from messaging.models import Party
+from sla.kpis import Period, active_counts, kpis_compute, percentile, period_default, risk_level
+from sla.models import SlaItem, SlaPolicy
+from tests.factories.incidents import IncidentFactory, OrderFactory
+from tests.factories.messaging import MessageFactory, ThreadFactory
+from tests.factories.sla import SlaBreachFactory, SlaItemFactory
+from tests.sla.conftest import madrid
+
+pytestmark = pytest.mark.django_db
+
+NOW = madrid(2026, 12, 31, 12)
+DEC_1_10 = Period(first=date(2026, 12, 1), last=date(2026, 12, 10))
+H = timedelta(hours=1)
+State = SlaItem.State
+
+
+def incident(conn, opened, closed=None, *, ordered=None, replies=()):
+    inc = IncidentFactory(
+        line__order__connection=conn,
+        line__order__created_date=ordered or opened,
+        connection=conn,
+        opened_at=opened,
+        closed_at=closed,
+    )
+    thread = ThreadFactory(connection=conn, order=inc.order)
+    MessageFactory(thread=thread, author_type=Party.CUSTOMER, date_created=opened + H / 2)
+    for author, at in replies:
+        MessageFactory(thread=thread, author_type=author, date_created=at)
+    return inc
+
+
+def item(carrier, due, stopped=None):
+    return SlaItemFactory(
+        incident=carrier,
+        started_at=due - 48 * H,
+        warn_at=due - 12 * H,
+        due_at=due,
+        state=State.STOPPED if stopped else State.BREACHED,
+        stopped_at=stopped,
+    )
+
+
+@pytest.fixture
+def data_set(mediamarkt, pccomponentes):
+    SlaPolicy.objects.filter(preset="mediamarkt").update(
+        max_incident_rate=Decimal("15"), max_active_incidents_avg=Decimal("0.7")
+    )
+    shop = Party.SHOP
+    # Opened in the period: first shop replies after 2 h, 4 h, 24 h, none, 1 h.
+    incident(
+        mediamarkt,
+        madrid(2026, 12, 2, 10),
+        madrid(2026, 12, 4, 12),
+        replies=[(shop, madrid(2026, 12, 1, 9)), (shop, madrid(2026, 12, 2, 12))],
+    )
+    incident(mediamarkt, madrid(2026, 12, 3, 9), replies=[(shop, madrid(2026, 12, 3, 13))])
+    incident(
+        mediamarkt,
+        madrid(2026, 12, 5, 8),
+        madrid(2026, 12, 6, 0),  # closed exactly at the end of Dec 5: not active then
+        replies=[(shop, madrid(2026, 12, 6, 8)), (shop, madrid(2026, 12, 7, 8))],
+    )
+    incident(mediamarkt, madrid(2026, 12, 6, 10), madrid(2026, 12, 8, 10))
+    incident(mediamarkt, madrid(2026, 12, 9, 23, 30), replies=[(shop, madrid(2026, 12, 10, 0, 30))])
+    # Opened before the period, active Nov 11–19 in the 30-day window; carries the waits.
+    carrier = incident(mediamarkt, madrid(2026, 11, 1), madrid(2026, 11, 20, 12))
+    # Orders: 5 above plus 35 in the period; two just outside it.
+    OrderFactory.create_batch(35, connection=mediamarkt, created_date=madrid(2026, 12, 5, 12))
+    OrderFactory(connection=mediamarkt, created_date=madrid(2026, 11, 30, 23, 59))
+    OrderFactory(connection=mediamarkt, created_date=madrid(2026, 12, 11, 0, 0))
+    # Waits due in the period: on time, late, unanswered, answered exactly at the deadline.
+    item(carrier, madrid(2026, 12, 2, 10), madrid(2026, 12, 2, 9))
+    late = item(carrier, madrid(2026, 12, 3, 10), madrid(2026, 12, 3, 11))
+    open_ = item(carrier, madrid(2026, 12, 4, 10))
+    item(carrier, madrid(2026, 12, 4, 12), madrid(2026, 12, 4, 12))
+    item(carrier, madrid(2026, 11, 30, 23, 30), madrid(2026, 12, 1, 1))  # before the period
+    item(carrier, madrid(2026, 12, 12, 10))  # after it
+    SlaBreachFactory(item=late, answered_at=late.stopped_at)
+    SlaBreachFactory(item=open_)
+    return mediamarkt, pccomponentes
+
+
+def test_every_kpi_on_the_known_data_set(data_set, django_assert_max_num_queries) -> None:
+    mediamarkt, pccomponentes = data_set
+
+    with django_assert_max_num_queries(12):
+        results = kpis_compute(period=DEC_1_10, now=NOW)
+
+    mm, pcc = sorted(results, key=lambda k: k.connection.name)
+    assert mm.connection == mediamarkt
+    assert (mm.items_due, mm.items_on_time, mm.compliance_pct) == (4, 2, Decimal("50.0"))
+    assert mm.replied_incidents == 4
+    assert mm.first_reply_median_h == Decimal("3.0")  # of 1, 2, 4, 24 h
+    assert mm.first_reply_p90_h == Decimal("18.0")  # 4 + (24 - 4) × 0.7
+    assert (mm.incidents_opened, mm.orders_created) == (5, 40)
+    assert mm.incident_rate_pct == Decimal("12.5")
+    # Open at day end in Nov 11 – Dec 10: 9 + 2 + 8 + 0 + 2 + 2 = 23 incident-days / 30.
+    assert mm.active_incidents_avg == Decimal("0.8")
+    assert mm.open_breaches == 1
+    assert (mm.incident_rate_risk, mm.active_incidents_risk) == ("near", "over")
+    assert mm.at_risk
+
+    assert pcc.connection == pccomponentes
+    assert pcc.compliance_pct is None and pcc.incident_rate_pct is None
+    assert pcc.first_reply_median_h is None and pcc.active_incidents_avg == Decimal("0.0")
+    assert not pcc.at_risk
+
+
+def test_daily_series_use_madrid_days(data_set) -> None:
+    mm = next(k for k in kpis_compute(period=DEC_1_10, now=NOW) if k.connection == data_set[0])
+    days = {d["day"]: d for d in mm.daily}
+
+    assert len(mm.daily) == 10
+    assert (days[date(2026, 12, 4)]["items_due"], days[date(2026, 12, 4)]["compliance_pct"]) == (
+        2,
+        Decimal("50.0"),
+    )
+    assert days[date(2026, 12, 9)]["incidents_opened"] == 1  # 23:30 Madrid, 22:30 UTC
+    assert days[date(2026, 12, 9)]["first_reply_median_h"] == Decimal("1.0")
+    assert days[date(2026, 12, 5)]["incident_rate_pct"] == Decimal("2.8")  # 1 / 36
+    assert [days[date(2026, 12, d)]["active_incidents"] for d in range(1, 11)] == [
+        0, 1, 2, 1, 1, 2, 2, 1, 2, 2,
+    ]  # fmt: skip
+    assert [days[date(2026, 12, d)]["breaches"] for d in (3, 4)] == [1, 1]
+
+
+def test_today_is_counted_at_now_and_the_future_is_left_out(mediamarkt) -> None:
+    incident(mediamarkt, madrid(2026, 12, 10, 9), madrid(2026, 12, 10, 20))
+    now = madrid(2026, 12, 10, 12)
+
+    (mm,) = kpis_compute(period=Period(date(2026, 12, 9), date(2026, 12, 12)), now=now)
+
+    assert [(d["day"], d["active_incidents"]) for d in mm.daily] == [
+        (date(2026, 12, 9), 0),
+        (date(2026, 12, 10), 1),
+    ]
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([5.0], 0.9) == 5.0
+    assert percentile([1, 2, 4, 24], 0.5) == 3.0
+    assert percentile([24, 1, 4, 2], 0.9) == pytest.approx(18.0)
+    assert percentile(list(range(1, 11)), 0.9) == pytest.approx(9.1)
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "expected"),
+    [
+        (None, Decimal("10"), ""),
+        (Decimal("5"), None, ""),
+        (Decimal("7.9"), Decimal("10"), ""),
+        (Decimal("8.0"), Decimal("10"), "near"),
+        (Decimal("10.0"), Decimal("10"), "near"),
+        (Decimal("10.1"), Decimal("10"), "over"),
+    ],
+)
+def test_risk_from_80_percent_of_the_threshold(value, threshold, expected) -> None:
+    assert risk_level(value, threshold) == expected
+
+
+def test_active_counts_closing_at_day_end_is_not_active() -> None:
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    spans = [(madrid(2026, 12, 1, 10), madrid(2026, 12, 2, 0)), (madrid(2026, 12, 1, 10), None)]
+    assert active_counts(spans, days, NOW) == [1, 1]
+
+
+def test_default_period_is_the_last_30_days_in_madrid() -> None:
+    period = period_default(now=madrid(2026, 12, 31, 0, 30))  # still Dec 30 in UTC
+    assert (period.first, period.last) == (date(2026, 12, 2), date(2026, 12, 31))
+    assert period.start == madrid(2026, 12, 2) and period.end == madrid(2027, 1, 1)

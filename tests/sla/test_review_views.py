@@ -1,0 +1,215 @@
+"""The account managers' SLA review page and its CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories.incidents import IncidentFactory
+from tests.factories.sla import SlaBreachFactory, SlaItemFactory, UserFactory
+from tests.sla.conftest import madrid
+
+pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="marta", role="account_manager")
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="ana", role="agent")
+
+
+def breach(connection, due, answered=None, **kwargs):
+    inc = IncidentFactory(
+        line__order__connection=connection,
+        connection=connection,
+        opened_at=due - 50 * H,
+        **kwargs,
+    )
+    item = SlaItemFactory(
+        incident=inc, started_at=due - 48 * H, warn_at=due - 12 * H, due_at=due, state="breached"
+    )
+    return SlaBreachFactory(item=item, answered_at=answered)
+
+
+@pytest.fixture
+def breaches(mediamarkt, pccomponentes):
+    now = timezone.now()
+    return [
+        breach(mediamarkt, now - 30 * H, answered=now - 20 * H),
+        breach(mediamarkt, now - 10 * H),
+        breach(pccomponentes, now - 5 * H),
+        breach(pccomponentes, madrid(2026, 1, 5, 12), answered=madrid(2026, 1, 5, 18)),
+    ]
+
+
+URLS = ["sla:review", "sla:breaches_csv", "sla:kpis_csv"]
+
+
+@pytest.mark.parametrize("name", URLS)
+def test_an_account_manager_gets_it(client, manager, breaches, name) -> None:
+    client.force_login(manager)
+    assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", URLS)
+def test_an_agent_is_forbidden(client, agent, name) -> None:
+    client.force_login(agent)
+    assert client.get(reverse(name)).status_code == 403
+
+
+@pytest.mark.parametrize("name", URLS)
+def test_anonymous_goes_to_the_login(client, name) -> None:
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_csv_needs_the_export_permission(client, db) -> None:
+    reviewer = UserFactory(username="reviewer")
+    reviewer.user_permissions.add(Permission.objects.get(codename="review_sla"))
+    client.force_login(reviewer)
+
+    assert client.get(reverse("sla:review")).status_code == 200
+    assert client.get(reverse("sla:breaches_csv")).status_code == 403
+    assert client.get(reverse("sla:kpis_csv")).status_code == 403
+
+
+def test_the_page_shows_breakdowns_kpis_charts_and_drill_down(
+    client, manager, breaches, django_assert_max_num_queries
+) -> None:
+    client.force_login(manager)
+
+    with django_assert_max_num_queries(22):
+        response = client.get(reverse("sla:review"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    breakdown = response.context["breakdown"]
+    by_marketplace = {r["connection__name"]: r["n"] for r in breakdown["by_marketplace"]}
+    assert by_marketplace == {"MediaMarkt": 2, "PcComponentes": 2}
+    assert sum(r["n"] for r in breakdown["by_day"]) == 4
+    assert breakdown["by_agent"] == [{"n": 4, "open": 2, "agent": None}]
+    assert [k.open_breaches for k in response.context["kpis"]] == [1, 1]
+    assert f'href="/incidents/{breaches[1].incident_id}/"' in page
+    assert 'id="sla-chart-data"' in page and "chart-4.6.1.umd.min.js" in page
+    data = json.loads(page.split('id="sla-chart-data" type="application/json">')[1].split("<")[0])
+    assert len(data["labels"]) == 30
+    assert [s["label"] for s in data["charts"][0]["series"]] == ["MediaMarkt", "PcComponentes"]
+    assert reverse("sla:review") in page  # the nav item
+
+
+def test_query_count_does_not_grow_with_breaches(
+    client, manager, mediamarkt, django_assert_max_num_queries
+) -> None:
+    now = timezone.now()
+    for hours in range(5, 65, 2):
+        breach(mediamarkt, now - hours * H)
+    client.force_login(manager)
+
+    with django_assert_max_num_queries(22):
+        assert client.get(reverse("sla:review")).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("sla:breaches_csv")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, 4),
+        ({"status": "open"}, 2),
+        ({"status": "answered"}, 2),
+        ({"kind": "thread"}, 0),
+        ({"date_from": "2026-01-05", "date_to": "2026-01-05"}, 1),
+        ({"date_to": "2026-01-04"}, 0),
+    ],
+)
+def test_filters(client, manager, breaches, query, expected) -> None:
+    client.force_login(manager)
+    response = client.get(reverse("sla:review"), query)
+    assert response.context["page"].paginator.count == expected
+
+
+def test_filter_by_marketplace(client, manager, breaches, mediamarkt) -> None:
+    client.force_login(manager)
+    response = client.get(reverse("sla:review"), {"marketplace": mediamarkt.pk})
+    assert {b.connection for b in response.context["page"]} == {mediamarkt}
+
+
+def test_htmx_filtering_returns_the_table_only(client, manager, breaches) -> None:
+    client.force_login(manager)
+    response = client.get(reverse("sla:review"), {"status": "open"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "sla/partials/_breach_table.html"
+
+
+def test_breaches_csv_follows_the_filters(client, manager, breaches) -> None:
+    client.force_login(manager)
+    response = client.get(reverse("sla:breaches_csv"), {"status": "answered"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:3] == ["marketplace", "kind", "incident"]
+    assert len(rows) == 3
+    last = rows[-1]
+    assert last[0] == "PcComponentes"
+    assert last[5] == "2026-01-05T12:00:00+01:00"  # Madrid time
+    assert last[-1] == "6.0"
+
+
+def test_kpis_csv_has_a_period_row_then_days(client, manager, breaches) -> None:
+    client.force_login(manager)
+    response = client.get(
+        reverse("sla:kpis_csv"), {"period_from": "2026-01-01", "period_to": "2026-01-07"}
+    )
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][0:2] == ["marketplace", "day"]
+    pcc = [r for r in rows[1:] if r[0] == "PcComponentes"]
+    assert pcc[0][1] == "2026-01-01/2026-01-07"
+    assert pcc[0][rows[0].index("breaches")] == "1"
+    assert [r[1] for r in pcc[1:]] == [f"2026-01-0{d}" for d in range(1, 8)]
+
+
+def test_an_invalid_period_falls_back_to_the_last_30_days(client, manager, db) -> None:
+    client.force_login(manager)
+    response = client.get(
+        reverse("sla:review"), {"period_from": "2026-02-01", "period_to": "2026-01-01"}
+    )
+    assert response.status_code == 200
+    period = response.context["period"]
+    assert (period.last - period.first).days == 29
+    assert response.context["period_form"].errors
+
+
+def test_each_form_carries_the_other_forms_values(client, manager, mediamarkt) -> None:
+    client.force_login(manager)
+    query = {"period_from": "2026-11-01", "period_to": "2026-11-20", "status": "open"}
+
+    page = client.get(reverse("sla:review"), query).content.decode()
+
+    assert '<input type="hidden" name="status" value="open">' in page
+    assert '<input type="hidden" name="period_from" value="2026-11-01">' in page
+
+
+def test_breakdown_rows_drill_down_keeping_the_other_filters(
+    client, manager, breaches, pccomponentes
+) -> None:
+    client.force_login(manager)
+
+    page = client.get(reverse("sla:review"), {"status": "answered"}).content.decode()
+
+    assert f'href="?status=answered&amp;marketplace={pccomponentes.pk}"' in page
+    assert 'href="?status=answered&amp;date_from=2026-01-05&amp;date_to=2026-01-05"' in page
