@@ -24,6 +24,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input -v0
 	$(BIN)/python manage.py demo_setup
 	$(BIN)/honcho -f Procfile.demo start
 
