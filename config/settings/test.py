@@ -14,3 +14,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CACHES["default"]["KEY_PREFIX"] = "incidesk-test"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Tests never run collectstatic: let WhiteNoise look files up on demand.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
