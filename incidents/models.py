@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedCharField
 
 __all__ = [
+    "AuditEntry",
     "Incident",
     "IncidentAction",
     "IncidentAssignment",
@@ -512,3 +514,125 @@ class IncidentSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} saw {self.incident_id} at {self.seen_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Audit entries cannot be changed or removed in bulk either."""
+
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEntry(models.Model):
+    """One line of the append-only audit log: who did what, when, on which order/incident.
+
+    Every desk action (refund, resolve, reply, no-reply-required, assign, note...) and
+    every state change lands here, whether a user, the API, the sync or the system did
+    it. Rows are never updated or deleted: the model refuses it, and on PostgreSQL a
+    trigger refuses it too.
+    """
+
+    class Source(models.TextChoices):
+        USER = "user", _("User")
+        API = "api", _("API")
+        SYNC = "sync", _("Mirakl sync")
+        SYSTEM = "system", _("System")
+
+    class Action(models.TextChoices):
+        # the incident's lifecycle
+        INCIDENT_OPENED = "incident_opened", _("Incident opened")
+        INCIDENT_REOPENED = "incident_reopened", _("Incident reopened")
+        STATE_CHANGED = "state_changed", _("State changed")
+        INCIDENT_CLOSED = "incident_closed", _("Incident closed")
+        # desk actions
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        NOTE = "note", _("Internal note")
+        REPLY = "reply", _("Reply queued")
+        NEW_THREAD = "new_thread", _("Conversation started")
+        NO_REPLY = "no_reply", _("Marked “no reply required”")
+        RETRY = "retry", _("Delivery retried")
+        # refunds
+        REFUND_REQUESTED = "refund_requested", _("Refund requested")
+        REFUND_APPROVED = "refund_approved", _("Refund approved")
+        REFUND_REJECTED = "refund_rejected", _("Refund rejected")
+        REFUND_SENT = "refund_sent", _("Refund accepted by Mirakl")
+        REFUND_REFUSED = "refund_refused", _("Refund refused by Mirakl")
+        REFUND_IN_DOUBT = "refund_in_doubt", _("Refund outcome unknown")
+        REFUND_CONFIRMED = "refund_confirmed", _("Refund confirmed by the sync")
+        # resolution
+        RESOLVE_REQUESTED = "resolve_requested", _("Marked resolved")
+        RESOLVE_SENT = "resolve_sent", _("Resolution sent to Mirakl")
+        RESOLVE_FAILED = "resolve_failed", _("Resolution refused by Mirakl")
+        CONTESTED = "contested", _("Contested by the operator")
+        EXPORTED = "exported", _("Audit log exported")
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    #: The actor's name when it happened, kept if the user is renamed or removed.
+    actor_name = models.CharField(_("by (name)"), max_length=150, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    action = models.CharField(_("action"), max_length=30, choices=Action.choices)
+    connection = models.ForeignKey(
+        MarketplaceConnection,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marketplace"),
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("order"),
+    )
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("incident"),
+    )
+    from_state = models.CharField(max_length=20, choices=Incident.State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=Incident.State.choices, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    #: Structured facts of the action (amounts as strings, ids, Mirakl's answer...).
+    data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ("-at", "-pk")
+        default_permissions = ("add", "view")
+        indexes = [
+            models.Index(fields=("incident", "at"), name="audit_incident_at_idx"),
+            models.Index(fields=("order", "at"), name="audit_order_at_idx"),
+            models.Index(fields=("action", "at"), name="audit_action_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.actor_name}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("The audit log is append-only.")
