@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.sync_bench", "bench.sla_bench"]
+BENCHMARKS = ["bench.sync_bench", "bench.sla_bench", "bench.inbox_bench"]
 
 if __name__ == "__main__":
     failed = False

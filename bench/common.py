@@ -72,7 +72,7 @@ def truncate_synced_tables() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE incidents_marketplaceconnection, incidents_order, incidents_orderline, "
-            "incidents_incident, incidents_incidentevent, incidents_synccursor, "
+            "incidents_incident, incidents_auditentry, incidents_synccursor, "
             "incidents_syncrun, incidents_marketplacereason, messaging_thread, "
             "messaging_message, refunds_refund CASCADE"
         )

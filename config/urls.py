@@ -33,6 +33,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("sla/", include("sla.urls")),
     path("notifications/", include("sla.urls_notifications")),
+    path("refunds/", include("refunds.urls")),
     path("", include("incidents.urls")),
     path("", include("messaging.urls")),
 ]

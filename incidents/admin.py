@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from incidents.forms import MarketplaceConnectionForm
 from incidents.models import (
+    AuditEntry,
     Incident,
-    IncidentEvent,
     MarketplaceConnection,
     MarketplaceReason,
     Order,
@@ -105,11 +105,16 @@ class OrderAdmin(SyncedModelAdmin):
     inlines = (OrderLineInline, IncidentInline)
 
 
-class IncidentEventInline(ReadOnlyInline):
-    model = IncidentEvent
-    fields = ("at", "kind", "from_state", "to_state", "source", "actor", "note")
+class AuditEntryInline(ReadOnlyInline):
+    model = AuditEntry
+    fk_name = "incident"
+    fields = ("at", "action", "from_state", "to_state", "source", "actor_name", "detail")
     readonly_fields = fields
     show_change_link = False
+    ordering = ("at", "pk")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Incident)
@@ -128,7 +133,7 @@ class IncidentAdmin(SyncedModelAdmin):
     search_fields = ("order__mirakl_id", "order__customer_last_name", "reason_label")
     list_select_related = ("order", "line__order", "connection")
     date_hierarchy = "opened_at"
-    inlines = (IncidentEventInline,)
+    inlines = (AuditEntryInline,)
 
 
 @admin.register(SyncRun)
@@ -149,3 +154,66 @@ class SyncRunAdmin(SyncedModelAdmin):
     list_filter = ("connection", "resource", "status", "full", "resumed")
     list_select_related = ("connection",)
     date_hierarchy = "started_at"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log: read-only, filterable, searchable by order id, exportable as CSV."""
+
+    list_display = (
+        "at",
+        "action",
+        "actor_name",
+        "source",
+        "connection",
+        "order",
+        "incident",
+        "from_state",
+        "to_state",
+        "short_detail",
+    )
+    list_filter = ("action", "source", "connection", "at")
+    search_fields = ("order__mirakl_id",)
+    list_select_related = ("connection", "order", "incident__order", "incident__line")
+    date_hierarchy = "at"
+    readonly_fields = (
+        "at",
+        "actor",
+        "actor_name",
+        "source",
+        "action",
+        "connection",
+        "order",
+        "incident",
+        "from_state",
+        "to_state",
+        "detail",
+        "data",
+    )
+    actions = ("export_csv",)
+
+    @admin.display(description=_("detail"))
+    def short_detail(self, obj: AuditEntry) -> str:
+        return obj.detail if len(obj.detail) <= 80 else obj.detail[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.export_data")
+
+    @admin.action(description=_("Export CSV"), permissions=("export",))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]):
+        from incidents.audit_export import audit_csv_response
+
+        return audit_csv_response(
+            entries=queryset.select_related("connection", "order").order_by("at", "pk"),
+            actor=request.user,
+            filters={"admin_selection": queryset.count()},
+        )

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.models import MarketplaceConnection
 
-__all__ = ["AssignForm", "MarketplaceConnectionForm", "NoteForm"]
+__all__ = ["AssignForm", "MarketplaceConnectionForm", "NoteForm", "ResolveForm"]
 
 
 class MarketplaceConnectionForm(forms.ModelForm):
@@ -75,3 +75,20 @@ class NoteForm(forms.Form):
             attrs={"rows": 2, "placeholder": _("Only your team sees this note.")}
         ),
     )
+
+
+class ResolveForm(forms.Form):
+    """Mark one incident resolved: a reason from the marketplace's INCIDENT_CLOSE list."""
+
+    reason_code = forms.ChoiceField(label=_("Resolution reason"), choices=())
+
+    def __init__(self, *args, connection=None, choices=None, **kwargs) -> None:
+        from incidents.resolution import resolution_reason_choices
+
+        super().__init__(*args, **kwargs)
+        if choices is None:
+            choices = resolution_reason_choices(connection=connection) if connection else []
+        self.fields["reason_code"].choices = [
+            ("", _("Choose a reason…")),
+            *[(code, label or code) for code, label in choices],
+        ]

@@ -11,7 +11,8 @@ states the shop works with; this module derives them from facts we keep:
 - nobody has acted yet                                          → NEW
 
 Every state change goes through :func:`incident_transition`, which rejects impossible
-transitions and writes the history row. Sync and user actions both use it.
+transitions and writes the audit entry (the incident's history). Sync and user actions
+both use it. The shop's own "mark resolved" is in ``incidents.resolution``.
 """
 
 from __future__ import annotations
@@ -19,23 +20,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.db import transaction
 from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from incidents.audit import audit_entry
 from incidents.bulk import update_rows
-from incidents.models import Incident, IncidentEvent
+from incidents.models import AuditEntry, Incident
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "ROLLBACK_TRANSITIONS",
     "IncidentFacts",
     "InvalidTransition",
     "derive_state",
+    "incident_opened_entry",
     "incident_transition",
     "incidents_refresh",
 ]
 
 State = Incident.State
+Action = AuditEntry.Action
+Source = AuditEntry.Source
 
 #: Which state may follow which. CLOSED is final: a reopened incident is a new episode.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -46,6 +55,18 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     State.CLOSED: frozenset(),
 }
 
+#: Undoing a resolution Mirakl refused (OR64 answered 4xx): back to the state it left.
+#: Only :func:`incident_transition` with ``rollback=True`` may take these.
+ROLLBACK_TRANSITIONS: dict[str, frozenset[str]] = {
+    State.RESOLVED: frozenset({State.NEW, State.IN_PROGRESS, State.CONTESTED}),
+}
+
+#: The audit action of a transition, by target state (others: ``state_changed``).
+_ACTIONS_BY_TARGET = {
+    State.CLOSED: Action.INCIDENT_CLOSED,
+    State.CONTESTED: Action.CONTESTED,
+}
+
 
 class InvalidTransition(Exception):
     """An incident was asked to move to a state it cannot reach from its current one."""
@@ -53,7 +74,16 @@ class InvalidTransition(Exception):
     def __init__(self, incident: Incident, to: str) -> None:
         super().__init__(f"Incident {incident.pk}: {incident.state} → {to} is not allowed")
         self.incident = incident
+        self.from_state = incident.state
         self.to = to
+
+    @property
+    def user_message(self) -> str:
+        """What to tell the agent, in the active language."""
+        return str(
+            _("This incident cannot go from “%(from)s” to “%(to)s”.")
+            % {"from": State(self.from_state).label, "to": State(self.to).label}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,35 +116,57 @@ def incident_transition(
     incident: Incident,
     to: str,
     source: str,
-    actor=None,
-    note: str = "",
+    actor: Any = None,
+    detail: str = "",
+    action: str | None = None,
+    data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    rollback: bool = False,
     save: bool = True,
-) -> IncidentEvent:
-    """Move ``incident`` to ``to`` and record who, when and why.
+) -> AuditEntry:
+    """Move ``incident`` to ``to`` and record who, when and why in the audit log.
 
-    With ``save=False`` neither the incident nor the event is written: bulk callers
+    Raises :class:`InvalidTransition` (and changes nothing) when ``to`` cannot follow
+    the current state. ``action`` defaults to ``incident_closed`` / ``contested`` /
+    ``state_changed`` by target; ``rollback`` also allows undoing a resolution.
+    With ``save=False`` neither the incident nor the entry is written: bulk callers
     (the sync) collect both and write them in one statement each.
     """
-    if to not in ALLOWED_TRANSITIONS[incident.state]:
+    allowed = ALLOWED_TRANSITIONS[incident.state]
+    if rollback:
+        allowed = allowed | ROLLBACK_TRANSITIONS.get(incident.state, frozenset())
+    if to not in allowed:
         raise InvalidTransition(incident, to)
     at = at or timezone.now()
-    kind = IncidentEvent.Kind.CLOSED if to == State.CLOSED else IncidentEvent.Kind.STATE_CHANGED
-    event = IncidentEvent(
-        incident=incident,
-        kind=kind,
-        from_state=incident.state,
-        to_state=to,
+    entry = audit_entry(
+        action=action or _ACTIONS_BY_TARGET.get(to, Action.STATE_CHANGED),
         source=source,
         actor=actor,
-        note=note,
+        incident=incident,
+        from_state=incident.state,
+        to_state=to,
+        detail=detail,
+        data=data,
         at=at,
     )
     incident.state = to
     if save:
         incident.save(update_fields=["state", "updated_at"])
-        event.save()
-    return event
+        entry.save()
+    return entry
+
+
+def incident_opened_entry(*, incident: Incident, source: str = Source.SYNC) -> AuditEntry:
+    """The unsaved entry of an episode opening (``incident_reopened`` after the first)."""
+    return audit_entry(
+        action=Action.INCIDENT_REOPENED if incident.episode > 1 else Action.INCIDENT_OPENED,
+        source=source,
+        incident=incident,
+        to_state=incident.state,
+        detail=incident.reason_label,
+        data={"episode": incident.episode} if incident.episode > 1 else None,
+        at=incident.opened_at,
+    )
 
 
 def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) -> int:
@@ -159,16 +211,26 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
         .annotate(first=Min("date_created"))
         .values("first")
     )
-    incidents = list(
-        Incident.objects.filter(order_id__in=order_ids, closed_at__isnull=True).annotate(
-            shop_message_at=Subquery(first_shop_message),
-            refund_at=Subquery(first_refund),
-            operator_after_resolution_at=Subquery(first_operator_after_resolution),
+    with transaction.atomic():
+        # Locked so that an agent's "mark resolved" in between is not overwritten.
+        incidents = list(
+            Incident.objects.filter(order_id__in=order_ids, closed_at__isnull=True)
+            .annotate(
+                shop_message_at=Subquery(first_shop_message),
+                refund_at=Subquery(first_refund),
+                operator_after_resolution_at=Subquery(first_operator_after_resolution),
+            )
+            .select_for_update(of=("self",))
+            .order_by("pk")
         )
-    )
+        return _refresh(incidents, now or timezone.now())
+
+
+def _refresh(incidents: list[Incident], at: datetime) -> int:
+    """Derive, then write in bulk the changed incidents, their entries and notifications."""
     changed: list[dict[str, object]] = []
-    events: list[IncidentEvent] = []
-    at = now or timezone.now()
+    entries: list[AuditEntry] = []
+    contested: list[Incident] = []
     for incident in incidents:
         acted = [
             t
@@ -190,12 +252,17 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
         dirty = first_action != incident.first_shop_action_at
         dirty |= contested_at != incident.contested_at
         if new_state != incident.state and new_state in ALLOWED_TRANSITIONS[incident.state]:
-            events.append(
+            detail = ""
+            if new_state == State.CONTESTED:
+                detail = str(_("The operator wrote after the incident was marked resolved."))
+                contested.append(incident)
+            entries.append(
                 incident_transition(
                     incident=incident,
                     to=new_state,
-                    source=IncidentEvent.Source.SYNC,
-                    at=at,
+                    source=Source.SYNC,
+                    detail=detail,
+                    at=contested_at if new_state == State.CONTESTED and contested_at else at,
                     save=False,
                 )
             )
@@ -213,5 +280,9 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
     update_rows(
         Incident, changed, fields=["state", "first_shop_action_at", "contested_at", "updated_at"]
     )
-    IncidentEvent.objects.bulk_create(events)
+    AuditEntry.objects.bulk_create(entries)
+    if contested:
+        from sla.alerts import incident_contested_notify
+
+        incident_contested_notify(incidents=contested, now=at)
     return len(changed)

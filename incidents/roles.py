@@ -21,7 +21,7 @@ _READ = [
     "incidents.view_order",
     "incidents.view_orderline",
     "incidents.view_incident",
-    "incidents.view_incidentevent",
+    "incidents.view_auditentry",
     "incidents.view_marketplacereason",
     "messaging.view_thread",
     "messaging.view_message",

@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.audit import audit_log
 from incidents.models import (
+    AuditEntry,
     Incident,
-    IncidentAction,
     IncidentAssignment,
     IncidentNote,
     IncidentSeen,
@@ -60,9 +61,14 @@ def _user_label(user: Any) -> str:
 
 @transaction.atomic
 def incident_assign(
-    *, incident: Incident, assignee: Any | None, actor: Any, now: datetime | None = None
+    *,
+    incident: Incident,
+    assignee: Any | None,
+    actor: Any,
+    source: str = AuditEntry.Source.USER,
+    now: datetime | None = None,
 ) -> IncidentAssignment | None:
-    """Give ``incident`` to ``assignee`` (None: to nobody) and write the history row.
+    """Give ``incident`` to ``assignee`` (None: to nobody) and write the audit entry.
 
     Assigning to the current assignee changes nothing and writes no row.
     """
@@ -73,11 +79,13 @@ def incident_assign(
             return None
         previous = current.assignee
         current.delete()
-        IncidentAction.objects.create(
-            incident=incident,
-            kind=IncidentAction.Kind.UNASSIGNED,
+        audit_log(
+            action=AuditEntry.Action.UNASSIGNED,
+            source=source,
             actor=actor,
+            incident=incident,
             detail=_user_label(previous),
+            data={"previous_assignee": previous.pk},
             at=now,
         )
         return None
@@ -87,11 +95,16 @@ def incident_assign(
         incident=incident,
         defaults={"assignee": assignee, "assigned_by": actor, "assigned_at": now},
     )
-    IncidentAction.objects.create(
-        incident=incident,
-        kind=IncidentAction.Kind.ASSIGNED,
+    audit_log(
+        action=AuditEntry.Action.ASSIGNED,
+        source=source,
         actor=actor,
+        incident=incident,
         detail=_user_label(assignee),
+        data={
+            "assignee": assignee.pk,
+            "previous_assignee": current.assignee_id if current is not None else None,
+        },
         at=now,
     )
     return assignment
@@ -99,16 +112,23 @@ def incident_assign(
 
 @transaction.atomic
 def incident_note_add(
-    *, incident: Incident, author: Any, body: str, now: datetime | None = None
+    *,
+    incident: Incident,
+    author: Any,
+    body: str,
+    source: str = AuditEntry.Source.USER,
+    now: datetime | None = None,
 ) -> IncidentNote:
-    """An internal note (kept here, never sent to Mirakl) and its history row."""
+    """An internal note (kept here, never sent to Mirakl) and its audit entry."""
     now = now or timezone.now()
     note = IncidentNote.objects.create(incident=incident, author=author, body=body, created_at=now)
-    IncidentAction.objects.create(
-        incident=incident,
-        kind=IncidentAction.Kind.NOTE,
+    audit_log(
+        action=AuditEntry.Action.NOTE,
+        source=source,
         actor=author,
+        incident=incident,
         detail=body[:200],
+        data={"note": note.pk},
         at=now,
     )
     return note

@@ -19,13 +19,14 @@ from django.utils import timezone
 
 from incidents.bulk import upsert
 from incidents.constants import INCIDENT_LINE_STATE
-from incidents.lifecycle import incident_transition
-from incidents.models import Incident, IncidentEvent, MarketplaceConnection, Order, OrderLine
+from incidents.lifecycle import incident_opened_entry, incident_transition
+from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
 from incidents.sync_results import PageResult
 from mirakl.schemas import Address, OrderPage, Tax
 from mirakl.schemas import Order as MiraklOrder
 from mirakl.schemas import OrderLine as MiraklLine
 from refunds.models import Refund
+from refunds.services import refund_requests_confirm
 
 __all__ = ["orders_page_store", "orphan_threads_link"]
 
@@ -283,6 +284,11 @@ def orders_page_store(
         unique_fields=["line", "mirakl_id"],
         update_fields=REFUND_FIELDS,
     )
+    if refund_rows:
+        # Refunds asked for from Incidesk are confirmed once OR11 shows them (one query).
+        refund_requests_confirm(
+            connection=connection, mirakl_refund_ids={r["mirakl_id"] for r in refund_rows}, now=now
+        )
 
     _store_incidents(connection, to_write, order_pks, line_pks, set(known), now)
     result.touched_orders.update(order_pks.values())
@@ -367,17 +373,7 @@ def _store_incidents(
         )
     if opened:
         Incident.objects.bulk_create(opened)
-    events = [
-        IncidentEvent(
-            incident=incident,
-            kind=IncidentEvent.Kind.REOPENED if incident.episode > 1 else IncidentEvent.Kind.OPENED,
-            to_state=incident.state,
-            source=IncidentEvent.Source.SYNC,
-            note=incident.reason_label,
-            at=incident.opened_at,
-        )
-        for incident in opened
-    ]
+    events = [incident_opened_entry(incident=incident) for incident in opened]
 
     closed: list[Incident] = []
     for order, line, _order_pk, line_pk in lines:
@@ -389,8 +385,8 @@ def _store_incidents(
             incident_transition(
                 incident=incident,
                 to=Incident.State.CLOSED,
-                source=IncidentEvent.Source.SYNC,
-                note=line.order_line_state,
+                source=AuditEntry.Source.SYNC,
+                detail=line.order_line_state,
                 at=closed_at,
                 save=False,
             )
@@ -401,4 +397,4 @@ def _store_incidents(
     if closed:
         Incident.objects.bulk_update(closed, ["state", "closed_at", "updated_at"])
     if events:
-        IncidentEvent.objects.bulk_create(events)
+        AuditEntry.objects.bulk_create(events)

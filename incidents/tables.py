@@ -102,6 +102,6 @@ class IncidentTable(tables.Table):
 
     def order_sla(self, queryset: QuerySet, is_descending: bool) -> tuple[QuerySet[Any], bool]:
         """By due time of the open SLA wait (none last), then oldest opened."""
-        due = F("open_sla__due_at")
+        due = F("reply_due_at")  # the SLA sweep's copy (see incidents.selectors)
         key = due.desc(nulls_last=True) if is_descending else due.asc(nulls_last=True)
-        return queryset.order_by(key, "opened_at", "pk"), True
+        return queryset.order_by(key, "opened_at", "id"), True

@@ -19,18 +19,20 @@ from django_tables2 import RequestConfig
 
 from incidents import selectors
 from incidents.filtersets import ASSIGNEE_ME, STATUS_CLOSED, STATUS_OPEN
-from incidents.forms import AssignForm, NoteForm
+from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.models import Incident, Order
 from incidents.services import incident_assign, incident_mark_seen, incident_note_add
 from incidents.tables import IncidentTable
 
 __all__ = [
+    "audit_export",
     "incident_assign_view",
     "incident_by_order",
     "incident_detail",
     "incident_list",
     "incident_note_view",
     "incident_page_context",
+    "incident_resolve_view",
     "overview",
 ]
 
@@ -118,6 +120,7 @@ def incident_page_context(
         if user.has_perm("incidents.assign_incident")
         else None,
         "note_form": NoteForm() if user.has_perm("incidents.reply_incident") else None,
+        **resolve_context(request, incident),
         **conversation_context(request, incident, **conversation),
     }
 
@@ -200,3 +203,85 @@ def incident_note_view(request: HttpRequest, pk: int) -> HttpResponse:
             note_form=None if form.is_valid() else form,
         )
     return redirect(f"{reverse('incidents:detail', args=[incident.pk])}#notes")
+
+
+def resolve_context(
+    request: HttpRequest, incident: Incident, *, errors: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """The resolution panel: one "mark resolved" form per open incident of the order."""
+    from incidents.resolution import resolution_panels
+
+    can_resolve = request.user.has_perm("incidents.resolve_incident")
+    panels = resolution_panels(incident=incident)
+    for panel in panels:
+        target = panel["incident"]
+        panel["form"] = (
+            ResolveForm(choices=panel["reasons"], auto_id=f"id_resolve_{target.pk}_%s")
+            if can_resolve and target.state in ACTIONABLE_STATES
+            else None
+        )
+        panel["error"] = (errors or {}).get(target.pk)
+    return {"resolve_panels": panels, "resolution": panels[0]["status"]}
+
+
+#: States an agent may mark resolved from (the state machine decides the rest).
+ACTIONABLE_STATES = (Incident.State.NEW, Incident.State.IN_PROGRESS, Incident.State.CONTESTED)
+
+
+@require_POST
+@permission_required("incidents.resolve_incident", raise_exception=True)
+def incident_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one incident resolved with a reason; a refusal is shown inline.
+
+    ``page`` is the incident whose page the form is on (another open incident of the
+    same order can be resolved from it).
+    """
+    from incidents.resolution import ResolutionRefused, incident_resolve
+
+    target = get_object_or_404(Incident.objects.select_related("connection"), pk=pk)
+    page_pk = request.POST.get("page", "")
+    page = target
+    if page_pk.isdigit() and int(page_pk) != target.pk:
+        page = get_object_or_404(Incident, pk=int(page_pk), order_id=target.order_id)
+    form = ResolveForm(request.POST, connection=target.connection_id)
+    error = None
+    if form.is_valid():
+        try:
+            incident_resolve(
+                incident=target, reason_code=form.cleaned_data["reason_code"], actor=request.user
+            )
+        except ResolutionRefused as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = str(_("Choose a resolution reason from the marketplace's list."))
+    if not _htmx_partial(request):
+        if error:
+            return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+        return redirect(f"{reverse('incidents:detail', args=[page.pk])}#resolve")
+    page = selectors.incident_detail(pk=page.pk)
+    context = {
+        "incident": page,
+        "history": selectors.incident_history(incident=page),
+        "oob_history": True,
+        **resolve_context(request, page, errors={target.pk: error} if error else None),
+    }
+    return render(request, "incidents/partials/_resolve.html", context)
+
+
+@require_GET
+@permission_required("incidents.export_data", raise_exception=True)
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """``/audit/export.csv``: the audit log as CSV, filtered by dates, marketplace,
+    action and order id; streamed, times in Madrid. The export is audited too."""
+    from incidents.audit_export import AuditExportForm, audit_csv_response, audit_entries_filter
+
+    form = AuditExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(
+            form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8"
+        )
+    return audit_csv_response(
+        entries=audit_entries_filter(filters=form.cleaned_data),
+        actor=request.user,
+        filters=form.cleaned_data,
+    )

@@ -29,7 +29,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from incidents.models import Incident, IncidentAction, Order
+from incidents.audit import audit_log
+from incidents.models import AuditEntry, Incident, Order
 from messaging.constants import (
     DELIVERY_CHECK_SKEW,
     RECIPIENT_PARTIES,
@@ -129,11 +130,27 @@ def _create(
 
 
 def _record_action(
-    incident: Incident | None, kind: str, actor: Any, detail: str, at: datetime
+    incident: Incident | None,
+    kind: str,
+    actor: Any,
+    detail: str,
+    at: datetime,
+    *,
+    order: Order | None = None,
+    data: dict[str, Any] | None = None,
+    source: str = AuditEntry.Source.USER,
 ) -> None:
-    if incident is not None:
-        IncidentAction.objects.create(
-            incident=incident, kind=kind, actor=actor, detail=detail, at=at
+    """The audit entry of a desk action on a conversation (the incident's history)."""
+    if incident is not None or order is not None:
+        audit_log(
+            action=kind,
+            source=source,
+            actor=actor,
+            incident=incident,
+            order=order if incident is None else None,
+            detail=detail,
+            data=data,
+            at=at,
         )
 
 
@@ -159,6 +176,7 @@ def outbound_reply_queue(
     attachments: Sequence[AttachmentUpload] = (),
     incident: Incident | None = None,
     now: datetime | None = None,
+    source: str = AuditEntry.Source.USER,
 ) -> tuple[OutboundMessage, bool]:
     """Store a reply to ``thread`` and deliver it after commit (M12).
 
@@ -191,10 +209,13 @@ def outbound_reply_queue(
     if created:
         _record_action(
             incident,
-            IncidentAction.Kind.REPLY,
+            AuditEntry.Action.REPLY,
             user,
             f"{thread} → {', '.join(parties)}: {_excerpt(body)}",
             now,
+            order=thread.order,
+            data={"outbound": outbound.pk, "thread": thread.mirakl_id},
+            source=source,
         )
         _enqueue(outbound.pk)
     return outbound, created
@@ -239,10 +260,12 @@ def outbound_thread_queue(
     if created:
         _record_action(
             incident,
-            IncidentAction.Kind.NEW_THREAD,
+            AuditEntry.Action.NEW_THREAD,
             user,
             f"{topic_value} → {', '.join(parties)}: {_excerpt(body)}",
             now,
+            order=order,
+            data={"outbound": outbound.pk},
         )
         _enqueue(outbound.pk)
     return outbound, created
@@ -264,7 +287,15 @@ def outbound_message_retry(
     if not updated:
         return False
     outbound.state = State.QUEUED
-    _record_action(outbound.incident, IncidentAction.Kind.RETRY, user, outbound.body[:200], now)
+    _record_action(
+        outbound.incident,
+        AuditEntry.Action.RETRY,
+        user,
+        outbound.body[:200],
+        now,
+        order=outbound.order,
+        data={"outbound": outbound.pk},
+    )
     _enqueue(outbound.pk)
     return True
 
@@ -640,7 +671,15 @@ def thread_no_reply_mark(
     marks = [*thread.no_store_reply_needed, {"date": now.isoformat(), "user_type": "SHOP"}]
     Thread.objects.filter(pk=thread.pk).update(no_store_reply_needed=marks, synced_at=now)
     thread.no_store_reply_needed = marks
-    _record_action(incident, IncidentAction.Kind.NO_REPLY, user, f"{thread}: {reason}", now)
+    _record_action(
+        incident,
+        AuditEntry.Action.NO_REPLY,
+        user,
+        f"{thread}: {reason}",
+        now,
+        order=thread.order,
+        data={"thread": thread.mirakl_id},
+    )
     return mark
 
 

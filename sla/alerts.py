@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -49,6 +50,7 @@ __all__ = [
     "alerts_digest_send",
     "alerts_dispatch",
     "digest_items",
+    "incident_contested_notify",
     "notifications_mark_read",
     "notifications_unread_count",
     "on_sla_state_changed",
@@ -399,3 +401,49 @@ def notifications_mark_read(*, user, now: datetime | None = None) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=now or timezone.now()
     )
+
+
+def incident_contested_notify(*, incidents: Sequence[Any], now: datetime | None = None) -> int:
+    """In-app notifications for incidents the operator contested after the shop resolved.
+
+    Each goes to the incident's assignee, or to every active agent when nobody has it.
+    Returns how many notifications were created.
+    """
+    from incidents.models import Incident
+
+    if not incidents:
+        return 0
+    now = now or timezone.now()
+    model = _assignment_model()
+    assignees: dict[int, int] = {}
+    if model is not None:
+        assignees = dict(
+            model.objects.filter(
+                incident_id__in=[i.pk for i in incidents], assignee__is_active=True
+            ).values_list("incident_id", "assignee_id")
+        )
+    agents = list(_group_users(Role.AGENT).values_list("pk", flat=True))
+    orders = dict(
+        Incident.objects.filter(pk__in=[i.pk for i in incidents]).values_list(
+            "pk", "order__mirakl_id"
+        )
+    )
+    notifications = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for incident in incidents:
+            message = _(
+                "The operator contested the resolution of the incident on order %(order)s."
+            ) % {"order": orders.get(incident.pk, "")}
+            users = [assignees[incident.pk]] if incident.pk in assignees else agents
+            notifications += [
+                Notification(
+                    user_id=user_id,
+                    kind=Notification.Kind.CONTESTED,
+                    incident_id=incident.pk,
+                    message=message,
+                    created_at=now,
+                )
+                for user_id in users
+            ]
+    Notification.objects.bulk_create(notifications)
+    return len(notifications)

@@ -417,6 +417,12 @@ class SlaItem(models.Model):
             models.Index(
                 fields=("warn_at",), condition=Q(state="on_time"), name="slaitem_on_time_warn_idx"
             ),
+            # The inbox's SLA filter ("breaching"): open incident waits by state.
+            models.Index(
+                fields=("state", "incident"),
+                condition=Q(kind="incident", stopped_at__isnull=True),
+                name="slaitem_open_incident_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -560,6 +566,7 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         SLA = "sla", _("Deadline alert")
+        CONTESTED = "contested", _("Resolution contested")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -576,7 +583,16 @@ class Notification(models.Model):
         related_name="notifications",
         verbose_name=_("SLA item"),
     )
-    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices)
+    #: The incident it is about, for alerts that are not about a deadline.
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("incident"),
+    )
+    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices, blank=True)
     message = models.TextField(_("message"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)

@@ -50,6 +50,7 @@ __all__ = [
     "SWEEP_OVERLAP",
     "StateChange",
     "SweepResult",
+    "incident_reply_due_refresh",
     "item_state",
     "sla_deadline_compute",
     "sla_sweep",
@@ -157,6 +158,35 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
     quiet = not any(v for k, v in counts.items() if not k.startswith("scanned"))
     logger.log(logging.DEBUG if quiet else logging.INFO, "SLA sweep: %s", counts)
     return result
+
+
+def incident_reply_due_refresh(*, incident_ids: Sequence[int] | None = None) -> int:
+    """Copy the due time of each incident's open wait to ``Incident.reply_due_at``.
+
+    The inbox sorts on that copy (an index) rather than joining every open wait. Only
+    the sweep writes items, so it calls this for the incidents whose items it wrote;
+    every incident when ``incident_ids`` is None. Writes only the rows whose due time
+    changed, without touching ``updated_at`` (the sweep's own change mark). Returns
+    how many changed.
+    """
+    due = Subquery(
+        SlaItem.objects.filter(kind=Kind.INCIDENT, incident=OuterRef("pk"), stopped_at__isnull=True)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    incidents = Incident.objects.order_by()
+    if incident_ids is not None:
+        incidents = incidents.filter(pk__in=incident_ids)
+    changed = [
+        pk
+        for pk, copied, current in incidents.annotate(current=due).values_list(
+            "pk", "reply_due_at", "current"
+        )
+        if copied != current
+    ]
+    for chunk in _chunks(changed):
+        Incident.objects.filter(pk__in=chunk).update(reply_due_at=due)
+    return len(changed)
 
 
 def _try_lock() -> bool:
@@ -374,6 +404,11 @@ class _Sweep:
             self.result.created += len(new_rows)
             if follow_up:
                 self._follow_up_new(before)
+        # The inbox's copy of the due time follows the incidents' items written here.
+        touched = {item.incident_id for item in to_update} | {row.incident_id for row in new_rows}
+        touched.discard(None)
+        if touched:
+            incident_reply_due_refresh(incident_ids=sorted(touched))
 
     def _new_row(self, source: _Source, span: Span) -> _NewItem:
         """The item of a wait seen for the first time."""

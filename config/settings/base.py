@@ -6,6 +6,7 @@ any server. Set both to use Postgres and Redis, as production and the tests do.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
@@ -207,6 +208,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RefundKindEnum": "refunds.models.RefundRequest.Kind"},
 }
 
 # Uploads (incidents.validators.validate_upload): bytes per file.
@@ -280,7 +282,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
     },
+    # Refund requests whose delivery task was lost, or whose outcome is unknown.
+    "refunds-deliver-pending": {
+        "task": "refunds.tasks.deliver_pending_refund_requests_task",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 60},
+    },
 }
+
+#: Refunds (amount + shipping, EUR) a user may send without a second approver, unless
+#: their own limit says otherwise (admin: "Refund limits").
+REFUND_APPROVAL_LIMIT = Decimal(env.str("REFUND_APPROVAL_LIMIT", default="300.00"))
 
 # E-mail (SLA alerts and the daily digest); the console backend prints them by default.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -21,6 +21,7 @@ __all__ = [
     "OrderDetailSerializer",
     "OrderLineSerializer",
     "OrderSerializer",
+    "ResolveSerializer",
 ]
 
 
@@ -116,6 +117,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "closed_at",
             "first_shop_action_at",
             "resolved_at",
+            "resolution_reason_code",
             "contested_at",
             "assignee",
             "sla_due_at",
@@ -191,3 +193,19 @@ class OrderDetailSerializer(OrderSerializer):
     class Meta(OrderSerializer.Meta):
         fields = (*OrderSerializer.Meta.fields, "lines")
         read_only_fields = fields
+
+
+class ResolveSerializer(serializers.Serializer):
+    """Mark an order's incident resolved: a reason code of the marketplace (RE01
+    ``INCIDENT_CLOSE``), and the line when the order has several open incidents."""
+
+    reason_code = serializers.CharField(
+        max_length=64,
+        help_text=_("A code of the marketplace's INCIDENT_CLOSE reasons (RE01)."),
+    )
+    line = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text=_("Mirakl order line id; needed when the order has several open incidents."),
+    )

@@ -1,5 +1,6 @@
 """API routes of the incidents app."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import views
@@ -11,4 +12,11 @@ router.register("marketplaces", views.MarketplaceConnectionViewSet, basename="ma
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("orders", views.OrderViewSet, basename="order")
 
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(
+        r"^incidents/(?P<order_id>[^/\x00]+)/resolve/$",
+        views.IncidentResolveView.as_view(),
+        name="incident-resolve",
+    ),
+    *router.urls,
+]

@@ -9,8 +9,10 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from incidents.api.filtersets import IncidentApiFilterSet
 from incidents.api.permissions import READ, ApiView, StableCursorPagination
@@ -19,12 +21,14 @@ from incidents.api.serializers import (
     MarketplaceConnectionSerializer,
     OrderDetailSerializer,
     OrderSerializer,
+    ResolveSerializer,
 )
 from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
 from refunds.models import Refund
 
 __all__ = [
     "MARKETPLACE_PARAMETER",
+    "IncidentResolveView",
     "IncidentViewSet",
     "MarketplaceConnectionViewSet",
     "OrderViewSet",
@@ -44,6 +48,8 @@ def get_by_mirakl_id(queryset: QuerySet, *, mirakl_id: str, marketplace: str | N
 
     404 when there is none; 400 when several marketplaces have it and none was named.
     """
+    if "\x00" in mirakl_id or (marketplace and "\x00" in marketplace):
+        raise Http404  # PostgreSQL cannot even compare such a string
     matches = queryset.filter(mirakl_id=mirakl_id)
     if marketplace:
         matches = matches.filter(connection__code=marketplace)
@@ -161,3 +167,73 @@ class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         )
         self.check_object_permissions(self.request, order)
         return order
+
+
+class IncidentResolveView(ApiView, generics.GenericAPIView):
+    """``POST /api/v1/incidents/<Mirakl order id>/resolve/``: mark the order's incident
+    resolved (OR64 is sent by a worker). 202 with the incident; 400 with the reason
+    when it cannot be resolved now."""
+
+    serializer_class = ResolveSerializer
+    filter_backends: ClassVar[list] = []
+    pagination_class = None
+    required_permissions: ClassVar[dict[str, list[str]]] = {
+        "POST": [READ, "incidents.resolve_incident"],
+    }
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return Order.objects.select_related("connection")
+
+    @extend_schema(
+        summary="Mark an order's incident resolved (OR64 sent by a worker)",
+        parameters=[
+            OpenApiParameter(
+                "order_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Mirakl order id"
+            ),
+            MARKETPLACE_PARAMETER,
+        ],
+        request=ResolveSerializer,
+        responses={202: IncidentSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, order_id: str) -> Response:
+        from incidents.models import AuditEntry
+        from incidents.resolution import ResolutionRefused, incident_resolve
+        from sla.selectors import incident_due_annotate
+
+        serializer = ResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = get_by_mirakl_id(
+            self.get_queryset(),
+            mirakl_id=order_id,
+            marketplace=request.query_params.get("marketplace"),
+        )
+        self.check_object_permissions(request, order)
+        incidents = Incident.objects.filter(order=order).select_related("line")
+        line = serializer.validated_data.get("line")
+        if line:
+            incidents = incidents.filter(line__mirakl_id=line)
+        open_ones = list(incidents.filter(closed_at__isnull=True)[:2])
+        if len(open_ones) > 1:
+            raise ValidationError(
+                {"line": _("This order has several open incidents: name the line.")}
+            )
+        incident = open_ones[0] if open_ones else incidents.order_by("-opened_at", "-pk").first()
+        if incident is None:
+            message = _("No incident on this line.") if line else _("This order has no incident.")
+            raise ValidationError({"line": message})
+        try:
+            incident_resolve(
+                incident=incident,
+                reason_code=serializer.validated_data["reason_code"],
+                actor=request.user,
+                source=AuditEntry.Source.API,
+            )
+        except ResolutionRefused as exc:
+            return Response(
+                {"detail": " ".join(exc.messages), "code": "refused"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        incident = incident_due_annotate(
+            Incident.objects.select_related("connection", "order", "line", "assignment__assignee")
+        ).get(pk=incident.pk)
+        return Response(IncidentSerializer(incident).data, status=status.HTTP_202_ACCEPTED)

@@ -115,6 +115,7 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
                 choice=RECIPIENTS[serializer.validated_data["recipients"]],
                 user=request.user,
                 idempotency_key=idempotency_key,
+                source="api",
             )
         except DjangoValidationError as exc:
             raise ValidationError({"recipients": exc.messages}) from exc

@@ -8,5 +8,6 @@ __all__ = ["urlpatterns"]
 
 router = SimpleRouter()
 router.register("refunds", views.RefundViewSet, basename="refund")
+router.register("refund-requests", views.RefundRequestViewSet, basename="refund-request")
 
 urlpatterns = router.urls

@@ -6,13 +6,25 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from incidents.roles import Role
+from incidents.roles import ROLE_PERMISSIONS, Role
 
 ROLES = (Role.AGENT, Role.ACCOUNT_MANAGER, Role.ADMIN)
+
+
+def _role_group(role: str) -> Group:
+    """The role's group; rebuilt when a transactional test flushed the migrations' data."""
+    group, created = Group.objects.get_or_create(name=role)
+    if created:
+        for name in ROLE_PERMISSIONS[role]:
+            app_label, codename = name.split(".")
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+    return group
 
 
 @pytest.fixture
@@ -24,7 +36,7 @@ def make_user(db) -> Callable[..., User]:
             username=username or f"{role or 'nobody'}-user", password="x-Strong-pass-42"
         )
         if role is not None:
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(_role_group(role))
         return user
 
     return make
@@ -51,11 +63,17 @@ def desk(db) -> dict[str, Any]:
     from tests.factories.incidents import (
         IncidentFactory,
         MarketplaceConnectionFactory,
+        MarketplaceReasonFactory,
         OrderFactory,
         OrderLineFactory,
+        UserFactory,
     )
     from tests.factories.messaging import MessageFactory, ThreadFactory
-    from tests.factories.refunds import RefundFactory
+    from tests.factories.refunds import (
+        RefundFactory,
+        RefundRequestFactory,
+        RefundRequestLineFactory,
+    )
     from tests.factories.sla import SlaBreachFactory
 
     connection = MarketplaceConnectionFactory(
@@ -64,9 +82,22 @@ def desk(db) -> dict[str, Any]:
     order = OrderFactory(connection=connection, mirakl_id="59400123-A")
     line = OrderLineFactory(order=order, mirakl_id="59400123-A-1", state="INCIDENT_OPEN")
     incident = IncidentFactory(line=line)
+    MarketplaceReasonFactory(
+        connection=connection, type="INCIDENT_CLOSE", code="INC_SOLVED_DELIVERED"
+    )
     thread = ThreadFactory(connection=connection, order=order, mirakl_id="thread-1")
     message = MessageFactory(thread=thread, body="Hola <script>alert(1)</script>")
     refund = RefundFactory(line=line)
+    MarketplaceReasonFactory(
+        connection=connection, type="REFUND", code="17", label="Artículo devuelto"
+    )
+    refund_request = RefundRequestFactory(
+        order=order,
+        state="awaiting_approval",
+        total="20.00",
+        requested_by=UserFactory(username="requester"),
+    )
+    RefundRequestLineFactory(request=refund_request, line=line, amount="20.00")
     breach = SlaBreachFactory(item__incident=incident)
     return {
         "connection": connection,
@@ -76,5 +107,6 @@ def desk(db) -> dict[str, Any]:
         "thread": thread,
         "message": message,
         "refund": refund,
+        "refund_request": refund_request,
         "breach": breach,
     }

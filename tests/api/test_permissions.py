@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -86,6 +87,34 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str | None, int]]] 
         {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
     ),
     (
+        "incident resolve",
+        "post",
+        "/api/v1/incidents/{order}/resolve/",
+        {"reason_code": "INC_SOLVED_DELIVERED"},
+        {AGENT: 202, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incident resolve refused",
+        "post",
+        "/api/v1/incidents/{order}/resolve/",
+        {"reason_code": "not-a-reason"},
+        {AGENT: 400, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incident resolve missing order",
+        "post",
+        "/api/v1/incidents/nope-1/resolve/",
+        {"reason_code": "INC_SOLVED_DELIVERED"},
+        {AGENT: 404, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "incident resolve read",
+        "get",
+        "/api/v1/incidents/{order}/resolve/",
+        None,
+        {AGENT: 405, MANAGER: 405, ADMIN: 405, ANON: 401, NOBODY: 405},
+    ),
+    (
         "orders",
         "get",
         "/api/v1/orders/",
@@ -149,10 +178,64 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str | None, int]]] 
         {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
     ),
     (
-        "refund request",
+        "refund request empty",
         "post",
         "/api/v1/refunds/",
         {},
+        {AGENT: 400, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund request",
+        "post",
+        "/api/v1/refunds/",
+        {
+            "order": "59400123-A",
+            "kind": "partial",
+            "reason_code": "17",
+            "lines": [{"order_line_id": "59400123-A-1", "quantity": 0, "amount": "5.00"}],
+        },
+        {AGENT: 201, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund requests",
+        "get",
+        "/api/v1/refund-requests/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund request detail",
+        "get",
+        "/api/v1/refund-requests/{refund_request}/",
+        None,
+        {AGENT: 200, MANAGER: 200, ADMIN: 200, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund request missing",
+        "get",
+        "/api/v1/refund-requests/999999/",
+        None,
+        {AGENT: 404, MANAGER: 404, ADMIN: 404, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund approve",
+        "post",
+        "/api/v1/refund-requests/{refund_request}/approve/",
+        {},
+        {AGENT: 200, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund reject",
+        "post",
+        "/api/v1/refund-requests/{refund_request}/reject/",
+        {"reason": "No procede"},
+        {AGENT: 200, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
+    ),
+    (
+        "refund request change",
+        "patch",
+        "/api/v1/refund-requests/{refund_request}/",
+        {"state": "sent"},
         {AGENT: 405, MANAGER: 405, ADMIN: 405, ANON: 401, NOBODY: 405},
     ),
     (
@@ -192,9 +275,12 @@ def test_endpoint_answers_role(api_client_for, desk, method, path, body, role, e
         order=desk["order"].mirakl_id,
         incident=desk["incident"].pk,
         thread=desk["thread"].mirakl_id,
+        refund_request=desk["refund_request"].pk,
     )
     client = api_client_for(role)
-    response = getattr(client, method)(url, body, format="json")
+    # Writes that need one get an Idempotency-Key (a UUID suits every endpoint).
+    headers = {"Idempotency-Key": str(uuid.uuid4())} if body else {}
+    response = getattr(client, method)(url, body, format="json", headers=headers)
     assert response.status_code == expected, response.content[:500]
     if expected == 401:
         assert response["WWW-Authenticate"] == "Token"

@@ -7,8 +7,8 @@ import factory
 from django.utils import timezone
 
 from incidents.models import (
+    AuditEntry,
     Incident,
-    IncidentEvent,
     MarketplaceConnection,
     MarketplaceReason,
     Order,
@@ -84,14 +84,18 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     opened_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=3))
 
 
-class IncidentEventFactory(factory.django.DjangoModelFactory):
+class AuditEntryFactory(factory.django.DjangoModelFactory):
+    """An audit entry of an incident (by default: opened by the sync)."""
+
     class Meta:
-        model = IncidentEvent
+        model = AuditEntry
 
     incident = factory.SubFactory(IncidentFactory)
-    kind = IncidentEvent.Kind.OPENED
+    order = factory.LazyAttribute(lambda o: o.incident.order if o.incident else None)
+    connection = factory.LazyAttribute(lambda o: o.incident.connection if o.incident else None)
+    action = AuditEntry.Action.INCIDENT_OPENED
     to_state = Incident.State.NEW
-    source = IncidentEvent.Source.SYNC
+    source = AuditEntry.Source.SYNC
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -131,15 +135,6 @@ class IncidentNoteFactory(factory.django.DjangoModelFactory):
     incident = factory.SubFactory(IncidentFactory)
     author = factory.SubFactory(UserFactory)
     body = "Llamé al cliente: prefiere reembolso."
-
-
-class IncidentActionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "incidents.IncidentAction"
-
-    incident = factory.SubFactory(IncidentFactory)
-    kind = "note"
-    actor = factory.SubFactory(UserFactory)
 
 
 class IncidentSeenFactory(factory.django.DjangoModelFactory):

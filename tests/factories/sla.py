@@ -109,6 +109,14 @@ class SlaItemFactory(factory.django.DjangoModelFactory):
             audience=SlaItem.Audience.CUSTOMER,
         )
 
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None) -> None:
+        """As the sweep does after writing items: the incident's copy of the due time."""
+        if create and instance.incident_id is not None:
+            from sla.services import incident_reply_due_refresh
+
+            incident_reply_due_refresh(incident_ids=[instance.incident_id])
+
 
 class SlaBreachFactory(factory.django.DjangoModelFactory):
     class Meta:

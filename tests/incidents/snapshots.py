@@ -60,3 +60,13 @@ def db_snapshot() -> dict[str, list[tuple[Any, ...]]]:
         ),
         "reasons": sorted(MarketplaceReason.objects.values_list("type", "code", "label")),
     }
+
+
+def audit_log_truncate() -> None:
+    """Empty the append-only audit log (TRUNCATE fires no row trigger), so a test can
+    delete the synced rows it protects and sync again into an empty database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE incidents_auditentry")

@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import IncidentAction, IncidentAssignment, IncidentNote, IncidentSeen
+from incidents.models import AuditEntry, IncidentAssignment, IncidentNote, IncidentSeen
 from incidents.sync import marketplace_sync
 from messaging.models import Message, Party
 from tests.factories.incidents import (
-    IncidentEventFactory,
+    AuditEntryFactory,
     IncidentFactory,
     OrderFactory,
     OrderLineFactory,
@@ -94,7 +94,7 @@ def test_header_and_details(agent_client, settings) -> None:
         shipping_tracking="SEU123456",
         shipping_tracking_url="https://seur.example/track?n=SEU123456",
     )
-    IncidentEventFactory(incident=incident, at=incident.opened_at)
+    AuditEntryFactory(incident=incident, at=incident.opened_at)
     agent_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
 
     response = agent_client.get(page_url(incident))
@@ -196,7 +196,11 @@ def test_assign_to_me_someone_and_nobody(agent_client, agent) -> None:
     assert response.status_code == 302
     assert not IncidentAssignment.objects.filter(incident=incident).exists()
 
-    kinds = list(IncidentAction.objects.filter(incident=incident).values_list("kind", "detail"))
+    kinds = list(
+        AuditEntry.objects.filter(incident=incident)
+        .order_by("at", "pk")
+        .values_list("action", "detail")
+    )
     assert kinds == [
         ("assigned", "Marta Ruiz"),
         ("assigned", "Pedro Gil"),
@@ -229,7 +233,7 @@ def test_internal_note_stays_here(agent_client, agent, synced, sandbox) -> None:
     assert "Llamé al cliente: prefiere reembolso." in response.content.decode()
     note = IncidentNote.objects.get(incident=incident)
     assert note.author == agent
-    assert IncidentAction.objects.filter(incident=incident, kind="note").exists()
+    assert AuditEntry.objects.filter(incident=incident, action="note", actor=agent).exists()
     assert {k: sandbox.stats.get(k, 0) for k in ("M12", "OR43")} == writes_before
     assert agent_client.post(url, {"body": "  "}).status_code == 400
 
@@ -293,7 +297,9 @@ def test_queries_do_not_grow_with_threads_and_messages(
                 date_created=now - timedelta(minutes=m),
                 attachments=[{"id": f"a{n}-{m}", "name": "foto.jpg", "size": 1200}],
             )
-    with django_assert_max_num_queries(20):
+    # +3 for the resolution panel: the order's other open incidents, reasons, last outcome.
+    # +2 for the refunds panel (what is left: 3, synced refunds, requests; 3 were spare).
+    with django_assert_max_num_queries(25):
         response = agent_client.get(page_url(incident))
     assert response.status_code == 200
     with django_assert_max_num_queries(12):

@@ -6,15 +6,16 @@ import pytest
 
 from incidents.lifecycle import (
     ALLOWED_TRANSITIONS,
+    ROLLBACK_TRANSITIONS,
     IncidentFacts,
     InvalidTransition,
     derive_state,
     incident_transition,
     incidents_refresh,
 )
-from incidents.models import Incident, IncidentEvent
+from incidents.models import AuditEntry, Incident
 from messaging.models import Party
-from tests.factories.incidents import IncidentFactory
+from tests.factories.incidents import IncidentAssignmentFactory, IncidentFactory, UserFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.factories.refunds import RefundFactory
 
@@ -54,33 +55,89 @@ def test_closed_is_final() -> None:
             assert S.CLOSED in targets
 
 
+#: Every allowed pair, with the audit action it records.
+ALLOWED = [
+    (S.NEW, S.IN_PROGRESS, "state_changed"),
+    (S.NEW, S.RESOLVED, "state_changed"),
+    (S.NEW, S.CLOSED, "incident_closed"),
+    (S.IN_PROGRESS, S.RESOLVED, "state_changed"),
+    (S.IN_PROGRESS, S.CLOSED, "incident_closed"),
+    (S.RESOLVED, S.CONTESTED, "contested"),
+    (S.RESOLVED, S.CLOSED, "incident_closed"),
+    (S.CONTESTED, S.RESOLVED, "state_changed"),
+    (S.CONTESTED, S.CLOSED, "incident_closed"),
+]
+FORBIDDEN = [
+    (start, to)
+    for start in S.values
+    for to in S.values
+    if (start, to) not in {(a, b) for a, b, _ in ALLOWED}
+]
+
+
+def test_the_tables_cover_every_pair() -> None:
+    assert len(ALLOWED) + len(FORBIDDEN) == len(S.values) ** 2
+    assert {(a, b) for a, b, _ in ALLOWED} == {
+        (a, b) for a, targets in ALLOWED_TRANSITIONS.items() for b in targets
+    }
+
+
 @pytest.mark.django_db
-def test_transition_records_history() -> None:
-    incident = IncidentFactory(state=S.NEW)
-    incident_transition(incident=incident, to=S.IN_PROGRESS, source="user", note="llamada")
-    incident.refresh_from_db()
-    assert incident.state == S.IN_PROGRESS
-    event = IncidentEvent.objects.get(incident=incident)
-    assert (event.from_state, event.to_state, event.source, event.note) == (
-        S.NEW,
-        S.IN_PROGRESS,
-        "user",
-        "llamada",
+@pytest.mark.parametrize(("start", "to", "action"), ALLOWED)
+def test_allowed_transition_records_who_when_why(start: str, to: str, action: str) -> None:
+    incident = IncidentFactory(state=start)
+    user = UserFactory(first_name="Marta", last_name="Ruiz")
+    at = T0 + H
+
+    entry = incident_transition(
+        incident=incident, to=to, source="user", actor=user, detail="llamada", at=at
     )
 
+    incident.refresh_from_db()
+    assert incident.state == to
+    stored = AuditEntry.objects.get(incident=incident)
+    assert stored.pk == entry.pk
+    assert (stored.action, stored.from_state, stored.to_state) == (action, start, to)
+    assert (stored.source, stored.actor, stored.actor_name) == ("user", user, "Marta Ruiz")
+    assert (stored.detail, stored.at) == ("llamada", at)
+    assert (stored.order_id, stored.connection_id) == (incident.order_id, incident.connection_id)
+
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("start", "to"),
-    [(S.CLOSED, S.NEW), (S.IN_PROGRESS, S.NEW), (S.RESOLVED, S.NEW), (S.NEW, S.CONTESTED)],
-)
-def test_impossible_transitions_are_rejected(start: str, to: str) -> None:
+@pytest.mark.parametrize(("start", "to"), FORBIDDEN)
+def test_forbidden_transition_raises_and_changes_nothing(start: str, to: str) -> None:
     incident = IncidentFactory(state=start)
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition) as raised:
         incident_transition(incident=incident, to=to, source="user")
+    assert raised.value.user_message  # what the views and the API show
     incident.refresh_from_db()
     assert incident.state == start
-    assert not IncidentEvent.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("to", [S.NEW, S.IN_PROGRESS, S.CONTESTED])
+def test_rollback_undoes_a_refused_resolution_only(to: str) -> None:
+    incident = IncidentFactory(state=S.RESOLVED)
+    entry = incident_transition(
+        incident=incident, to=to, source="system", action="resolve_failed", rollback=True
+    )
+    assert (entry.action, entry.from_state, entry.to_state) == ("resolve_failed", S.RESOLVED, to)
+    assert ROLLBACK_TRANSITIONS[S.RESOLVED] == {S.NEW, S.IN_PROGRESS, S.CONTESTED}
+    other = IncidentFactory(state=S.IN_PROGRESS)
+    with pytest.raises(InvalidTransition):
+        incident_transition(incident=other, to=S.NEW, source="system", rollback=True)
+
+
+@pytest.mark.django_db
+def test_unsaved_transition_for_bulk_callers() -> None:
+    incident = IncidentFactory(state=S.NEW)
+    entry = incident_transition(incident=incident, to=S.CLOSED, source="sync", save=False)
+    assert entry.pk is None and entry.action == "incident_closed"
+    assert incident.state == S.CLOSED
+    incident.refresh_from_db()
+    assert incident.state == S.NEW
+    assert not AuditEntry.objects.exists()
 
 
 @pytest.mark.django_db
@@ -95,7 +152,13 @@ def test_refresh_shop_message_after_opening_means_in_progress() -> None:
     incident.refresh_from_db()
     assert incident.state == S.IN_PROGRESS
     assert incident.first_shop_action_at == T0 + 2 * H
-    assert incident.events.get().to_state == S.IN_PROGRESS
+    entry = incident.audit_entries.get()
+    assert (entry.action, entry.source, entry.from_state, entry.to_state) == (
+        "state_changed",
+        "sync",
+        S.NEW,
+        S.IN_PROGRESS,
+    )
     # Nothing new: nothing written.
     assert incidents_refresh(order_ids=[incident.order_id]) == 0
 
@@ -133,3 +196,34 @@ def test_refresh_operator_message_after_resolution_means_contested() -> None:
     incident.refresh_from_db()
     assert incident.state == S.CONTESTED
     assert incident.contested_at == T0 + 2 * H
+    entry = incident.audit_entries.get()
+    assert (entry.action, entry.from_state, entry.to_state) == (
+        "contested",
+        S.RESOLVED,
+        S.CONTESTED,
+    )
+
+
+@pytest.mark.django_db
+def test_contested_incident_notifies_its_assignee_else_the_agents() -> None:
+    from sla.models import Notification
+
+    agents = [UserFactory(role="agent"), UserFactory(role="agent")]
+    assigned = IncidentFactory(opened_at=T0, state=S.RESOLVED, resolved_at=T0 + H)
+    owner = IncidentAssignmentFactory(incident=assigned).assignee
+    unassigned = IncidentFactory(opened_at=T0, state=S.RESOLVED, resolved_at=T0 + H)
+    for incident in (assigned, unassigned):
+        thread = ThreadFactory(order=incident.order, connection=incident.connection)
+        MessageFactory(thread=thread, author_type=Party.OPERATOR, date_created=T0 + 2 * H)
+
+    incidents_refresh(order_ids=[assigned.order_id, unassigned.order_id])
+
+    notified = Notification.objects.filter(kind=Notification.Kind.CONTESTED)
+    assert list(notified.filter(incident=assigned).values_list("user", flat=True)) == [owner.pk]
+    assert set(notified.filter(incident=unassigned).values_list("user", flat=True)) == {
+        a.pk for a in agents
+    }
+    assert assigned.order.mirakl_id in notified.filter(incident=assigned).get().message
+    # Nothing new: no second notification.
+    incidents_refresh(order_ids=[assigned.order_id, unassigned.order_id])
+    assert notified.count() == 3

@@ -8,8 +8,8 @@ import requests
 from incidents import sync_orders
 from incidents.locks import sync_lock
 from incidents.models import (
+    AuditEntry,
     Incident,
-    IncidentEvent,
     MarketplaceReason,
     Order,
     OrderLine,
@@ -23,7 +23,7 @@ from mirakl.schemas import Recipient
 from refunds.models import Refund
 from tests.conftest import SANDBOX_KEY
 from tests.factories.incidents import MarketplaceConnectionFactory
-from tests.incidents.snapshots import db_snapshot
+from tests.incidents.snapshots import audit_log_truncate, db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_first_sync_fills_every_table(connection, sandbox_client, sandbox) -> No
     assert Thread.objects.count() == state["threads"]
     assert Message.objects.count() == state["messages"]
     assert Incident.objects.filter(closed_at__isnull=True).count() == state["open_incidents"]
-    for model in (OrderLine, Refund, IncidentEvent, MarketplaceReason, SyncRun):
+    for model in (OrderLine, Refund, AuditEntry, MarketplaceReason, SyncRun):
         assert model.objects.exists(), model.__name__
     assert results["orders"].created == state["orders"]
     # Threads link to their orders; every author type is present.
@@ -69,12 +69,12 @@ def test_first_sync_fills_every_table(connection, sandbox_client, sandbox) -> No
 def test_sync_twice_changes_nothing(connection, sandbox_client) -> None:
     marketplace_sync(connection=connection, client=sandbox_client)
     before = db_snapshot()
-    events = IncidentEvent.objects.count()
+    events = AuditEntry.objects.count()
 
     results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
 
     assert db_snapshot() == before
-    assert IncidentEvent.objects.count() == events
+    assert AuditEntry.objects.count() == events
     for resource in ("orders", "threads"):
         assert results[resource].created == results[resource].updated == 0
         # Nothing changed: one request per resource.
@@ -105,7 +105,8 @@ def test_incremental_sync_sees_new_incident_and_messages(connection, sandbox_cli
     incident = Incident.objects.get(line=line, closed_at__isnull=True)
     assert incident.state == Incident.State.NEW
     assert incident.reason_code == "3"
-    assert incident.events.get().kind == IncidentEvent.Kind.OPENED
+    opened = incident.audit_entries.get()
+    assert (opened.action, opened.source) == (AuditEntry.Action.INCIDENT_OPENED, "sync")
 
     # The customer writes; the shop answers: the incident is being handled.
     control(
@@ -150,7 +151,9 @@ def test_reopened_incident_is_a_new_episode(connection, sandbox_client, sandbox)
 
     episodes = Incident.objects.filter(line=incident.line).order_by("episode")
     assert [(e.episode, e.is_open) for e in episodes] == [(1, False), (2, True)]
-    assert episodes[1].events.get().kind == IncidentEvent.Kind.REOPENED
+    assert episodes[1].audit_entries.get().action == AuditEntry.Action.INCIDENT_REOPENED
+    closed = episodes[0].audit_entries.get(action=AuditEntry.Action.INCIDENT_CLOSED)
+    assert closed.to_state == Incident.State.CLOSED and closed.source == "sync"
 
 
 def test_threads_longer_than_one_page_of_messages_are_read_in_full(
@@ -196,6 +199,7 @@ def test_crash_mid_sync_resumes_without_losing_or_duplicating(
     crashed = db_snapshot()
 
     # Compare with a clean run into an empty database.
+    audit_log_truncate()
     Message.objects.all().delete()
     Thread.objects.all().delete()
     Order.objects.all().delete()
@@ -216,6 +220,7 @@ def _with_page_size(method, size: int):
 def test_sync_converges_under_faults(connection, sandbox, sandbox_client) -> None:
     marketplace_sync(connection=connection, client=sandbox_client)
     clean = db_snapshot()
+    audit_log_truncate()
     Message.objects.all().delete()
     Thread.objects.all().delete()
     Order.objects.all().delete()

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from incidents.models import IncidentAction
+from incidents.models import AuditEntry
 from incidents.sync import marketplace_sync
 from messaging.models import CannedReply, OutboundMessage, Party, Thread, ThreadNoReply
 from messaging.services import (
@@ -98,8 +98,8 @@ def test_queue_stores_first_and_delivers_after_commit(
     assert outbound.recipients == ["CUSTOMER"]
     assert outbound.attempts == 0
     assert len(callbacks) == 1  # the delivery task, once the row is committed
-    action = IncidentAction.objects.get(incident=incident)
-    assert action.kind == IncidentAction.Kind.REPLY
+    action = AuditEntry.objects.get(incident=incident, action=AuditEntry.Action.REPLY)
+    assert (action.order_id, action.source) == (thread.order_id, "user")
     assert action.actor == agent
 
 
@@ -370,7 +370,7 @@ def test_new_thread_is_delivered_once_even_with_an_unknown_outcome(
     assert new == {outbound.mirakl_thread_id}
     payload = sandbox.state.thread_payload(outbound.mirakl_thread_id)
     assert payload["topic"] == {"type": "REASON_CODE", "value": "21"}
-    assert IncidentAction.objects.filter(incident=incident, kind="new_thread").exists()
+    assert AuditEntry.objects.filter(incident=incident, action="new_thread").exists()
 
 
 def test_sync_brings_the_message_back_once(synced, agent, sandbox, sandbox_client) -> None:
@@ -415,7 +415,7 @@ def test_no_reply_mark_stops_the_sla_clock_at_once(synced, agent) -> None:
     assert not SlaItem.objects.filter(thread=thread, stopped_at__isnull=True).exists()
     assert SlaItem.objects.filter(thread=thread, stop_reason="no_reply_needed").exists()
     assert mark.marked_by == agent and mark.last_message_at is not None
-    assert IncidentAction.objects.filter(incident=incident, kind="no_reply").exists()
+    assert AuditEntry.objects.filter(incident=incident, action="no_reply").exists()
 
 
 def test_no_reply_needs_an_inbound_last_message(synced, agent) -> None:

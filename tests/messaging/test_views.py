@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from incidents.models import IncidentAction
+from incidents.models import AuditEntry
 from messaging.constants import MAX_ATTACHMENT_BYTES
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
 from tests.factories.incidents import UserFactory
@@ -219,7 +219,7 @@ def test_no_reply_required(agent_client, agent, synced) -> None:
     assert "data-no-reply" in html and "Solo da las gracias." in html
     assert "data-needs-reply" not in html
     assert "mark it in the back office" in html
-    assert IncidentAction.objects.filter(incident=incident, kind="no_reply").exists()
+    assert AuditEntry.objects.filter(incident=incident, action="no_reply").exists()
 
 
 def test_no_reply_refused_when_we_wrote_last(agent_client, synced) -> None:

@@ -1,0 +1,188 @@
+"""Reads of the refunds UI: the incident page's refunds panel and the approvals queue."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+from refunds.constants import REFUNDABLE_LINE_STATES
+from refunds.models import Refund, RefundRequest, RefundRequestLine
+from refunds.services import LineRemainder, RefundLineInput, refund_remainders
+
+__all__ = [
+    "MIRAKL_REFUND_STATES",
+    "REQUEST_BADGES",
+    "LineRefunds",
+    "RefundPanel",
+    "RefundSummary",
+    "SummaryRow",
+    "refund_panel",
+    "refund_request_by_key",
+    "refund_requests_awaiting_approval",
+    "refund_summary",
+    "remainder_refundable",
+]
+
+ZERO = Decimal("0.00")
+
+#: Badge colour (CSS class) of each state of a refund request.
+REQUEST_BADGES: dict[str, str] = {
+    RefundRequest.State.AWAITING_APPROVAL: "new",
+    RefundRequest.State.QUEUED: "warn",
+    RefundRequest.State.SENDING: "warn",
+    RefundRequest.State.IN_DOUBT: "warn",
+    RefundRequest.State.SENT: "info",
+    RefundRequest.State.CONFIRMED: "ok",
+    RefundRequest.State.REFUSED: "bad",
+    RefundRequest.State.REJECTED: "bad",
+}
+
+#: Mirakl's states of a refund (OR11 ``refunds[].state``): label and badge colour.
+MIRAKL_REFUND_STATES: dict[str, tuple[str, str]] = {
+    "WAITING_REFUND": (_("Waiting for refund"), "warn"),
+    "WAITING_REFUND_PAYMENT": (_("Waiting for refund payment"), "warn"),
+    "REFUNDED": (_("Refunded"), "ok"),
+    "REFUSED": (_("Refused"), "bad"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LineRefunds:
+    """One order line in the refunds panel: what was refunded, what is asked, what is left."""
+
+    line: OrderLine
+    remainder: LineRemainder | None
+    refunds: list[Refund]
+    request_lines: list[RefundRequestLine]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPanel:
+    """What the incident page's refunds panel shows."""
+
+    lines: list[LineRefunds]
+    requests: list[RefundRequest]
+    #: A request still waits for approval or for Mirakl: the panel polls.
+    pending: bool
+    #: Something is left to refund on some line.
+    refundable: bool
+    #: A request waits for a second person.
+    awaiting_approval: bool
+    #: Changes whenever a state or a synced refund changes; the poll compares it.
+    version: str
+
+
+def _request_lines_prefetch() -> Prefetch:
+    return Prefetch("lines", queryset=RefundRequestLine.objects.select_related("line"))
+
+
+def refund_panel(*, incident: Incident) -> RefundPanel:
+    """The refunds of the incident's order, line by line, with the requests made here."""
+    order = incident.order
+    # The remainders read the order's lines (ordered): the panel reuses them.
+    remainders = refund_remainders(order=order)
+    lines = [remainder.line for remainder in remainders.values()]
+    synced: dict[int, list[Refund]] = defaultdict(list)
+    for refund in Refund.objects.filter(line__order=order).order_by("created_date", "pk"):
+        label, badge = MIRAKL_REFUND_STATES.get(refund.state, (refund.state, ""))
+        refund.state_label, refund.badge = label, badge
+        synced[refund.line_id].append(refund)
+    requests = list(
+        RefundRequest.objects.filter(order=order)
+        .select_related("requested_by", "approved_by")
+        .prefetch_related(_request_lines_prefetch())
+        .order_by("-created_at", "-pk")
+    )
+    for request in requests:
+        request.badge = REQUEST_BADGES.get(request.state, "")
+    by_line: dict[int, list[RefundRequestLine]] = defaultdict(list)
+    for request in requests:
+        for request_line in request.lines.all():
+            request_line.refund_request = request
+            by_line[request_line.line_id].append(request_line)
+    rows = [
+        LineRefunds(
+            line=line,
+            remainder=remainders.get(line.pk),
+            refunds=synced.get(line.pk, []),
+            request_lines=by_line.get(line.pk, []),
+        )
+        for line in lines
+    ]
+    signature = "|".join(
+        [f"r{r.pk}:{r.state}" for r in requests]
+        + [f"m{x.pk}:{x.state}" for row in rows for x in row.refunds]
+    )
+    return RefundPanel(
+        lines=rows,
+        requests=requests,
+        pending=any(r.is_pending for r in requests),
+        awaiting_approval=any(r.needs_approval for r in requests),
+        refundable=any(remainder_refundable(r) for r in remainders.values()),
+        version=hashlib.sha256(signature.encode()).hexdigest()[:16],
+    )
+
+
+def remainder_refundable(remainder: LineRemainder) -> bool:
+    """Something is left on the line and Mirakl accepts a refund of it (its state)."""
+    line = remainder.line
+    return (
+        not remainder.is_empty
+        and line.state in REFUNDABLE_LINE_STATES
+        and line.can_refund is not False
+    )
+
+
+def refund_requests_awaiting_approval() -> QuerySet[RefundRequest]:
+    """Every request waiting for a second person, oldest first."""
+    return (
+        RefundRequest.objects.filter(state=RefundRequest.State.AWAITING_APPROVAL)
+        .select_related("connection", "order", "incident", "requested_by")
+        .prefetch_related(_request_lines_prefetch())
+        .order_by("created_at", "pk")
+    )
+
+
+def refund_request_by_key(
+    *, connection: MarketplaceConnection, idempotency_key: str
+) -> RefundRequest | None:
+    """The request already made with this key (a resubmitted form), if any."""
+    return RefundRequest.objects.filter(
+        connection=connection, idempotency_key=idempotency_key
+    ).first()
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """One line of a refund about to be confirmed."""
+
+    line: OrderLine
+    input: RefundLineInput
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSummary:
+    rows: list[SummaryRow]
+    total: Decimal
+
+
+def refund_summary(*, order: Order, lines: list[RefundLineInput]) -> RefundSummary:
+    """The lines of a refund with their order lines and the exact total to confirm."""
+    order_lines = OrderLine.objects.filter(order=order).in_bulk([i.line_id for i in lines])
+    rows = []
+    for item in lines:
+        rows.append(SummaryRow(line=order_lines[item.line_id], input=item, total=_line_total(item)))
+    return RefundSummary(rows=rows, total=sum((r.total for r in rows), ZERO))
+
+
+def _line_total(item: RefundLineInput) -> Decimal:
+    # Amounts are tax included (like OR11's prices): the taxes are part of them, the
+    # total is what the service records (``RefundRequest.total``).
+    return item.amount + item.shipping_amount

@@ -1,0 +1,1299 @@
+"""Writes of the refunds app: asking Mirakl for refunds (OR28), exactly once.
+
+1. :func:`refund_request_create` validates the request against what is left to refund
+   on each line (:func:`refund_remainders`: synced refunds plus the requests made here
+   that Mirakl has not refused), with the order row locked so that two requests on the
+   same line cannot both pass, and stores it before anything is sent. The same
+   idempotency key returns the same request. A request above its author's limit waits
+   for a second user (:func:`refund_request_approve` / :func:`refund_request_reject`).
+2. :func:`refund_request_deliver` (the task's body) claims the row with a lease,
+   committed before the HTTP call, and sends all its lines in one OR28 call. A timeout
+   or 5xx leaves it ``in_doubt``: the next attempt first looks for its refunds in
+   Mirakl's order (OR11) and only sends again if they are not there. A refusal (4xx)
+   leaves it ``refused`` with Mirakl's message; it then counts for nothing.
+3. :func:`refund_requests_confirm` (called by the order sync) marks ``confirmed`` the
+   requests whose refunds OR11 now shows; :func:`refund_requests_deliver_pending` (beat,
+   every minute) sends what was left behind, oldest first.
+
+Amounts are ``Decimal`` with two places, tax included like the line prices of OR11.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from incidents.audit import audit_entry, audit_log
+from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
+from mirakl.client import MiraklClient
+from mirakl.errors import MiraklError, MiraklPayloadError, MiraklTransientError
+from mirakl.schemas import RefundLineRequest, TaxAmount
+from refunds.constants import (
+    CENT,
+    DELIVERY_CHECK_SKEW,
+    PENDING_MIN_AGE,
+    REFUNDABLE_LINE_STATES,
+    SENDING_LEASE,
+    UNREFUNDABLE_ORDER_STATES,
+    ZERO,
+)
+from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
+
+__all__ = [
+    "REFUND_PERMISSION",
+    "DeliveryResult",
+    "LineRemainder",
+    "PendingResult",
+    "RefundApprovalError",
+    "RefundIdempotencyError",
+    "RefundLineInput",
+    "RefundValidationError",
+    "refund_approval_limit",
+    "refund_full_lines",
+    "refund_reason_choices",
+    "refund_remainders",
+    "refund_request_approve",
+    "refund_request_create",
+    "refund_request_deliver",
+    "refund_request_reject",
+    "refund_requests_confirm",
+    "refund_requests_confirm_synced",
+    "refund_requests_deliver_pending",
+]
+
+logger = logging.getLogger(__name__)
+
+REFUND_PERMISSION = "incidents.refund_incident"
+REFUND_REASON_TYPE = "REFUND"
+
+State = RefundRequest.State
+Kind = RefundRequest.Kind
+Action = AuditEntry.Action
+Source = AuditEntry.Source
+ClientFactory = Callable[[Any], MiraklClient]
+
+ErrorKey = tuple[int | None, str]
+
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(frozen=True)
+class LineRemainder:
+    """What may still be refunded on one order line."""
+
+    line: OrderLine
+    quantity: int
+    amount: Decimal
+    shipping_amount: Decimal
+    taxes: dict[str, Decimal]
+    shipping_taxes: dict[str, Decimal]
+    refunded_amount: Decimal
+    refunded_shipping_amount: Decimal
+    pending: bool
+
+    @property
+    def total(self) -> Decimal:
+        """Amount plus shipping left (taxes are included in both)."""
+        return self.amount + self.shipping_amount
+
+    @property
+    def is_empty(self) -> bool:
+        return self.amount <= 0 and self.shipping_amount <= 0
+
+
+@dataclass(frozen=True)
+class RefundLineInput:
+    """What to refund on one order line (``line_id`` is the ``OrderLine`` pk)."""
+
+    line_id: int
+    quantity: int
+    amount: Decimal
+    shipping_amount: Decimal = Decimal("0.00")
+    taxes: dict[str, Decimal] = field(default_factory=dict)
+    shipping_taxes: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def is_zero(self) -> bool:
+        return (
+            not self.quantity
+            and not self.amount
+            and not self.shipping_amount
+            and not any(self.taxes.values())
+            and not any(self.shipping_taxes.values())
+        )
+
+
+class RefundValidationError(Exception):
+    """The request cannot be made; ``errors`` maps (line pk or None, field) to messages.
+
+    Fields: ``quantity``, ``amount``, ``shipping_amount``, ``tax:<code>``,
+    ``shipping_tax:<code>``, ``reason_code``, ``lines``, ``kind``, ``__all__``.
+    """
+
+    def __init__(self, errors: Mapping[ErrorKey, list[str]]) -> None:
+        self.errors: dict[ErrorKey, list[str]] = {k: list(v) for k, v in errors.items()}
+        super().__init__("; ".join(m for messages in self.errors.values() for m in messages))
+
+
+class RefundIdempotencyError(RefundValidationError):
+    """The idempotency key was already used for a different refund."""
+
+
+class RefundApprovalError(Exception):
+    """The approval or rejection is not allowed; ``message`` says why (translated).
+
+    ``code``: ``state`` (not awaiting approval), ``permission``, ``self_approval`` or
+    ``limit`` (above the approver's own limit).
+    """
+
+    def __init__(self, message: str, *, code: str = "state") -> None:
+        self.message = message
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What one delivery call did.
+
+    ``outcome``: ``sent`` (sent now), ``found`` (an earlier attempt had reached Mirakl),
+    ``refused`` (Mirakl said no), ``already_sent``, ``busy`` (another worker holds it),
+    ``blocked`` (an older request of the order goes first), ``in_doubt`` (could not
+    tell whether an earlier attempt reached Mirakl), ``awaiting_approval``,
+    ``rejected`` or ``missing``.
+    """
+
+    refund_request_id: int
+    outcome: str
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _money_text(value: Decimal) -> str:
+    """Two decimals in the active language's format (``12.50`` / ``12,50``)."""
+    return number_format(value, decimal_pos=2)
+
+
+def _q2(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ZERO
+    return number if number.is_finite() else ZERO
+
+
+def _tax_sums(entries: Any) -> dict[str, Decimal]:
+    """Sum tax amounts by code, from a list of ``{code, amount}`` or a ``{code: amount}``."""
+    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    if isinstance(entries, Mapping):
+        for code, amount in entries.items():
+            sums[str(code)] += _dec(amount)
+    elif isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, Mapping) and entry.get("code") is not None:
+                sums[str(entry["code"])] += _dec(entry.get("amount"))
+    return dict(sums)
+
+
+def _has_perm(user: Any, perm: str = REFUND_PERMISSION) -> bool:
+    return bool(user is not None and getattr(user, "is_active", False) and user.has_perm(perm))
+
+
+def _amounts_data(lines: Iterable[RefundRequestLine | RefundLineInput]) -> list[dict[str, Any]]:
+    data = []
+    for line in lines:
+        line_id = line.line_id
+        data.append(
+            {
+                "line": line_id,
+                "quantity": line.quantity,
+                "amount": str(line.amount),
+                "shipping_amount": str(line.shipping_amount),
+                "taxes": {code: str(a) for code, a in (line.taxes or {}).items()},
+                "shipping_taxes": {code: str(a) for code, a in (line.shipping_taxes or {}).items()},
+            }
+        )
+    return data
+
+
+def _request_data(request: RefundRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "refund_request": request.pk,
+        "kind": request.kind,
+        "total": str(request.total),
+        "reason_code": request.reason_code,
+        "idempotency_key": request.idempotency_key,
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def refund_reason_choices(*, connection: MarketplaceConnection) -> list[tuple[str, str]]:
+    """The marketplace's refund reasons (RE01 type REFUND usable by the shop): (code, label)."""
+    return [
+        (code, label or code)
+        for code, label in connection.reasons.filter(type=REFUND_REASON_TYPE)
+        .exclude(is_shop_right=False)
+        .order_by("code")
+        .values_list("code", "label")
+    ]
+
+
+def refund_remainders(*, order: Order) -> dict[int, LineRemainder]:
+    """What is left to refund on each line of ``order``, keyed by ``OrderLine`` pk.
+
+    Subtracts every synced refund, and every request made here that is not refused or
+    rejected and whose Mirakl refund is not among the synced ones yet (so a request is
+    never counted twice once the sync brings its refund).
+    """
+    lines = list(OrderLine.objects.filter(order=order).order_by("index", "mirakl_id", "pk"))
+    synced = list(
+        Refund.objects.filter(line__order=order).values_list(
+            "line_id", "mirakl_id", "amount", "shipping_amount", "quantity", "taxes",
+            "shipping_taxes",
+        )
+    )  # fmt: skip
+    requested = list(
+        RefundRequestLine.objects.filter(line__order=order)
+        .exclude(request__state__in=(*RefundRequest.VOID_STATES, State.CONFIRMED))
+        .values_list(
+            "line_id", "mirakl_refund_id", "amount", "shipping_amount", "quantity", "taxes",
+            "shipping_taxes", "request__state",
+        )
+    )  # fmt: skip
+    synced_ids: dict[int, set[str]] = defaultdict(set)
+    used: dict[int, list[tuple[Decimal, Decimal, int, Any, Any]]] = defaultdict(list)
+    for line_id, mirakl_id, amount, shipping, quantity, taxes, shipping_taxes in synced:
+        synced_ids[line_id].add(mirakl_id)
+        used[line_id].append((amount, shipping, quantity or 0, taxes, shipping_taxes))
+    pending: set[int] = set()
+    for line_id, mirakl_id, amount, shipping, quantity, taxes, shipping_taxes, state in requested:
+        if mirakl_id and mirakl_id in synced_ids[line_id]:
+            continue
+        used[line_id].append((amount, shipping, quantity or 0, taxes, shipping_taxes))
+        if state in RefundRequest.PENDING_STATES:
+            pending.add(line_id)
+
+    remainders: dict[int, LineRemainder] = {}
+    for line in lines:
+        refunded = sum((u[0] for u in used[line.pk]), ZERO)
+        refunded_shipping = sum((u[1] for u in used[line.pk]), ZERO)
+        refunded_quantity = sum(u[2] for u in used[line.pk])
+        taxes_used: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        shipping_taxes_used: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for *_ignored, taxes, shipping_taxes in used[line.pk]:
+            for code, amount in _tax_sums(taxes).items():
+                taxes_used[code] += amount
+            for code, amount in _tax_sums(shipping_taxes).items():
+                shipping_taxes_used[code] += amount
+        remainders[line.pk] = LineRemainder(
+            line=line,
+            quantity=max(line.quantity - refunded_quantity, 0),
+            amount=_q2(max(line.price - refunded, ZERO)),
+            shipping_amount=_q2(max(line.shipping_price - refunded_shipping, ZERO)),
+            taxes={
+                code: _q2(max(amount - taxes_used[code], ZERO))
+                for code, amount in _tax_sums(line.taxes).items()
+            },
+            shipping_taxes={
+                code: _q2(max(amount - shipping_taxes_used[code], ZERO))
+                for code, amount in _tax_sums(line.shipping_taxes).items()
+            },
+            refunded_amount=_q2(refunded),
+            refunded_shipping_amount=_q2(refunded_shipping),
+            pending=line.pk in pending,
+        )
+    return remainders
+
+
+def _refundable(line: OrderLine) -> bool:
+    return line.state in REFUNDABLE_LINE_STATES and line.can_refund is not False
+
+
+def _full_lines(remainders: Mapping[int, LineRemainder]) -> list[RefundLineInput]:
+    return [
+        RefundLineInput(
+            line_id=pk,
+            quantity=rest.quantity,
+            amount=rest.amount,
+            shipping_amount=rest.shipping_amount,
+            taxes={code: amount for code, amount in rest.taxes.items() if amount > 0},
+            shipping_taxes={c: a for c, a in rest.shipping_taxes.items() if a > 0},
+        )
+        for pk, rest in remainders.items()
+        if not rest.is_empty and _refundable(rest.line)
+    ]
+
+
+def refund_full_lines(*, order: Order) -> list[RefundLineInput]:
+    """A full refund of ``order``: every refundable line's whole remainder, taxes included.
+
+    Lines with nothing left, and lines Mirakl would not refund (state, ``can_refund``),
+    are left out.
+    """
+    return _full_lines(refund_remainders(order=order))
+
+
+def refund_approval_limit(user: Any) -> Decimal | None:
+    """The most ``user`` may refund in one request without approval; None = no limit."""
+    if getattr(user, "is_superuser", False):
+        return None
+    row = RefundLimit.objects.filter(user_id=getattr(user, "pk", None)).first()
+    if row is not None:
+        return row.limit
+    return Decimal(str(settings.REFUND_APPROVAL_LIMIT))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.errors: dict[ErrorKey, list[str]] = {}
+
+    def add(self, line_id: int | None, name: str, message: str) -> None:
+        self.errors.setdefault((line_id, name), []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def _check_money(
+    errors: _Errors,
+    line_id: int,
+    name: str,
+    value: Any,
+    left: Decimal,
+    too_much: str,
+    code: str = "",
+) -> Decimal | None:
+    """Validate one amount; ``too_much`` is the message with ``%(left)s`` (and ``%(code)s``)."""
+    if not isinstance(value, Decimal):
+        try:
+            value = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            errors.add(line_id, name, _("Enter a valid amount."))
+            return None
+    if not value.is_finite():
+        errors.add(line_id, name, _("Enter a valid amount."))
+        return None
+    if value < 0:
+        errors.add(line_id, name, _("Enter an amount of zero or more."))
+        return None
+    if value > left:
+        errors.add(line_id, name, too_much % {"left": _money_text(left), "code": code})
+        return None
+    try:
+        rounded = _q2(value)
+    except InvalidOperation:
+        rounded = None
+    if rounded is None or value != rounded:
+        errors.add(line_id, name, _("Enter an amount with at most two decimals."))
+        return None
+    return rounded
+
+
+def _check_line(
+    errors: _Errors, item: RefundLineInput, rest: LineRemainder
+) -> RefundLineInput | None:
+    line = rest.line
+    pk = item.line_id
+    if line.state not in REFUNDABLE_LINE_STATES:
+        errors.add(
+            pk,
+            "__all__",
+            _("A line in state %(state)s cannot be refunded.") % {"state": line.state},
+        )
+        return None
+    if line.can_refund is False:
+        errors.add(pk, "__all__", _("Mirakl does not allow a refund of this line."))
+        return None
+    ok = True
+    quantity = item.quantity
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        errors.add(pk, "quantity", _("Enter a whole number of units."))
+        ok = False
+    elif quantity < 0:
+        errors.add(pk, "quantity", _("Enter a quantity of zero or more."))
+        ok = False
+    elif quantity > rest.quantity:
+        errors.add(
+            pk,
+            "quantity",
+            ngettext(
+                "Only %(left)s unit left to refund on this line.",
+                "Only %(left)s units left to refund on this line.",
+                rest.quantity,
+            )
+            % {"left": rest.quantity},
+        )
+        ok = False
+    amount = _check_money(
+        errors, pk, "amount", item.amount, rest.amount,
+        _("Only %(left)s EUR left to refund on this line."),
+    )  # fmt: skip
+    shipping = _check_money(
+        errors, pk, "shipping_amount", item.shipping_amount, rest.shipping_amount,
+        _("Only %(left)s EUR of shipping left to refund on this line."),
+    )  # fmt: skip
+    taxes: dict[str, Decimal] = {}
+    for code, value in (item.taxes or {}).items():
+        if code not in rest.taxes:
+            errors.add(
+                pk, f"tax:{code}", _("Tax %(code)s does not apply to this line.") % {"code": code}
+            )
+            ok = False
+            continue
+        checked = _check_money(
+            errors, pk, f"tax:{code}", value, rest.taxes[code],
+            _("Only %(left)s EUR of tax %(code)s left to refund on this line."), code,
+        )  # fmt: skip
+        if checked is None:
+            ok = False
+        elif checked:
+            taxes[code] = checked
+    shipping_taxes: dict[str, Decimal] = {}
+    for code, value in (item.shipping_taxes or {}).items():
+        if code not in rest.shipping_taxes:
+            errors.add(
+                pk,
+                f"shipping_tax:{code}",
+                _("Shipping tax %(code)s does not apply to this line.") % {"code": code},
+            )
+            ok = False
+            continue
+        checked = _check_money(
+            errors, pk, f"shipping_tax:{code}", value, rest.shipping_taxes[code],
+            _("Only %(left)s EUR of shipping tax %(code)s left to refund on this line."), code,
+        )  # fmt: skip
+        if checked is None:
+            ok = False
+        elif checked:
+            shipping_taxes[code] = checked
+    if amount is None or shipping is None or not ok:
+        return None
+    if amount == 0 and shipping == 0:
+        errors.add(pk, "amount", _("Enter an amount or a shipping amount to refund on this line."))
+        return None
+    return RefundLineInput(
+        line_id=pk,
+        quantity=quantity,
+        amount=amount,
+        shipping_amount=shipping,
+        taxes=taxes,
+        shipping_taxes=shipping_taxes,
+    )
+
+
+def _validate(
+    *,
+    order: Order,
+    lines: Sequence[RefundLineInput],
+    kind: str,
+    reason_code: str,
+    remainders: Mapping[int, LineRemainder],
+) -> tuple[list[RefundLineInput], str]:
+    """The clean lines and the reason's label, or RefundValidationError with every error."""
+    errors = _Errors()
+    reasons = dict(refund_reason_choices(connection=order.connection))
+    if reason_code not in reasons:
+        errors.add(None, "reason_code", _("Choose a refund reason from the marketplace's list."))
+    if kind not in Kind.values:
+        errors.add(None, "kind", _("Choose a full or a partial refund."))
+    if order.state in UNREFUNDABLE_ORDER_STATES:
+        errors.add(
+            None,
+            "__all__",
+            _("An order in state %(state)s cannot be refunded.") % {"state": order.state},
+        )
+    if errors:
+        raise RefundValidationError(errors.errors)
+
+    if kind == Kind.FULL:
+        full = _full_lines(remainders)
+        if not full:
+            errors.add(None, "lines", _("Nothing is left to refund on this order."))
+        elif lines and _canonical(lines) != _canonical(full):
+            errors.add(
+                None,
+                "__all__",
+                _(
+                    "A full refund must refund everything left on the order, which has "
+                    "changed: reload the page and try again."
+                ),
+            )
+        if errors:
+            raise RefundValidationError(errors.errors)
+        return full, reasons[reason_code]
+
+    clean: list[RefundLineInput] = []
+    seen: set[int] = set()
+    for item in lines:
+        if item.line_id in seen:
+            errors.add(item.line_id, "lines", _("This line appears more than once in the refund."))
+            continue
+        seen.add(item.line_id)
+        rest = remainders.get(item.line_id)
+        if rest is None:
+            errors.add(
+                item.line_id,
+                "lines",
+                _("This line is not part of order %(order)s.") % {"order": order.mirakl_id},
+            )
+            continue
+        if item.is_zero:
+            continue
+        checked = _check_line(errors, item, rest)
+        if checked is not None:
+            clean.append(checked)
+    if not errors and not clean:
+        errors.add(None, "lines", _("Nothing to refund: enter an amount on at least one line."))
+    if errors:
+        raise RefundValidationError(errors.errors)
+    return clean, reasons[reason_code]
+
+
+def _canonical(lines: Iterable[RefundLineInput]) -> list[Any]:
+    def money(value: Any) -> str:
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return str(value)
+        if not number.is_finite() or abs(number.adjusted()) > 30:
+            return str(number)
+        return format(number.normalize(), "f")
+
+    return sorted(
+        [
+            line.line_id,
+            line.quantity,
+            money(line.amount),
+            money(line.shipping_amount),
+            sorted((str(c), money(a)) for c, a in (line.taxes or {}).items() if _dec(a)),
+            sorted((str(c), money(a)) for c, a in (line.shipping_taxes or {}).items() if _dec(a)),
+        ]
+        for line in lines
+        if not line.is_zero
+    )
+
+
+def _fingerprint(
+    *, order: Order, lines: Sequence[RefundLineInput], kind: str, reason_code: str
+) -> str:
+    payload = {
+        "order": order.pk,
+        "kind": kind,
+        "reason_code": reason_code,
+        "lines": _canonical(lines),
+    }
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _enqueue(refund_request_id: int) -> None:
+    from refunds.tasks import deliver_refund_request_task
+
+    transaction.on_commit(lambda: deliver_refund_request_task.delay(refund_request_id))
+
+
+def _replay(existing: RefundRequest, fingerprint: str) -> tuple[RefundRequest, bool]:
+    if existing.fingerprint != fingerprint:
+        raise RefundIdempotencyError(
+            {
+                (None, "__all__"): [
+                    _("This idempotency key was already used for a different refund.")
+                ]
+            }
+        )
+    return existing, False
+
+
+def _open_incident(order: Order) -> Incident | None:
+    return (
+        Incident.objects.filter(order=order, closed_at__isnull=True)
+        .order_by("opened_at", "pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def refund_request_create(
+    *,
+    order: Order,
+    lines: list[RefundLineInput],
+    reason_code: str,
+    actor: Any,
+    idempotency_key: str,
+    kind: str,
+    incident: Incident | None = None,
+    source: str = Source.USER,
+    now: datetime | None = None,
+) -> tuple[RefundRequest, bool]:
+    """Validate and store a refund request; it is sent after commit unless it needs approval.
+
+    ``kind`` full refunds everything left (``lines`` may be empty; if given they must be
+    exactly :func:`refund_full_lines`). Lines whose every number is zero are ignored.
+    Returns ``(request, created)``: the same ``idempotency_key`` on the same marketplace
+    returns the first request with ``created=False``.
+
+    :raises PermissionDenied: ``actor`` may not refund.
+    :raises RefundIdempotencyError: the key was used for another refund.
+    :raises RefundValidationError: every problem found, keyed by (line pk, field).
+    """
+    if not _has_perm(actor):
+        raise PermissionDenied(_("You are not allowed to refund orders."))
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 255:
+        raise RefundValidationError(
+            {(None, "__all__"): [_("An idempotency key of 1 to 255 characters is required.")]}
+        )
+    fingerprint = _fingerprint(order=order, lines=lines, kind=kind, reason_code=reason_code)
+    existing = RefundRequest.objects.filter(
+        connection_id=order.connection_id, idempotency_key=key
+    ).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+
+    # The order row is the lock of its lines' remainders: a second request on the same
+    # order waits here until the first has committed, then sees its lines.
+    locked = (
+        Order.objects.select_for_update(of=("self",)).select_related("connection").get(pk=order.pk)
+    )
+    existing = RefundRequest.objects.filter(
+        connection_id=order.connection_id, idempotency_key=key
+    ).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+
+    remainders = refund_remainders(order=locked)
+    clean, reason_label = _validate(
+        order=locked, lines=lines, kind=kind, reason_code=reason_code, remainders=remainders
+    )
+    total = _q2(sum((line.amount + line.shipping_amount for line in clean), ZERO))
+    limit = refund_approval_limit(actor)
+    needs_approval = limit is not None and total > limit
+    now = now or timezone.now()
+    if incident is None:
+        incident = _open_incident(locked)
+    try:
+        with transaction.atomic():
+            request = RefundRequest.objects.create(
+                connection_id=locked.connection_id,
+                order=locked,
+                incident=incident,
+                kind=kind,
+                reason_code=reason_code,
+                reason_label=reason_label,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                state=State.AWAITING_APPROVAL if needs_approval else State.QUEUED,
+                total=total,
+                source=source,
+                requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_at=now,
+            )
+            RefundRequestLine.objects.bulk_create(
+                RefundRequestLine(
+                    request=request,
+                    line_id=line.line_id,
+                    quantity=line.quantity,
+                    amount=line.amount,
+                    shipping_amount=line.shipping_amount,
+                    taxes={code: str(a) for code, a in line.taxes.items()},
+                    shipping_taxes={code: str(a) for code, a in line.shipping_taxes.items()},
+                )
+                for line in clean
+            )
+    except IntegrityError:
+        # The same key on another order of this marketplace, committed meanwhile.
+        existing = RefundRequest.objects.filter(
+            connection_id=order.connection_id, idempotency_key=key
+        ).first()
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+
+    audit_log(
+        action=Action.REFUND_REQUESTED,
+        source=source,
+        actor=actor,
+        incident=incident,
+        order=locked,
+        detail=_("%(kind)s of %(total)s EUR (%(reason)s)")
+        % {"kind": request.get_kind_display(), "total": _money_text(total), "reason": reason_label},
+        data=_request_data(
+            request,
+            state=request.state,
+            limit=None if limit is None else str(limit),
+            lines=_amounts_data(clean),
+        ),
+        at=now,
+    )
+    if not needs_approval:
+        _enqueue(request.pk)
+    return request, True
+
+
+# --------------------------------------------------------------------------- approval
+
+
+def _lock_request(refund_request: RefundRequest) -> RefundRequest:
+    return (
+        RefundRequest.objects.select_for_update(of=("self",))
+        .select_related("order", "incident")
+        .get(pk=refund_request.pk)
+    )
+
+
+def _copy_decision(source: RefundRequest, target: RefundRequest) -> None:
+    """Keep the caller's instance in step with the locked copy that was saved."""
+    for name in ("state", "approved_by_id", "approved_at", "rejection_reason"):
+        setattr(target, name, getattr(source, name))
+
+
+@transaction.atomic
+def refund_request_approve(
+    *, refund_request: RefundRequest, approver: Any, now: datetime | None = None
+) -> RefundRequest:
+    """A second user approves a request above its author's limit; it is then sent.
+
+    :raises RefundApprovalError: not awaiting approval, the author approving, no refund
+        permission, or a total above the approver's own limit.
+    """
+    request = _lock_request(refund_request)
+    if request.state != State.AWAITING_APPROVAL:
+        raise RefundApprovalError(_("This refund is not awaiting approval."))
+    if not _has_perm(approver):
+        raise RefundApprovalError(_("You are not allowed to approve refunds."), code="permission")
+    if request.requested_by_id is not None and request.requested_by_id == approver.pk:
+        raise RefundApprovalError(
+            _("Another user must approve your own refund."), code="self_approval"
+        )
+    limit = refund_approval_limit(approver)
+    if limit is not None and request.total > limit:
+        raise RefundApprovalError(
+            _("This refund of %(total)s EUR is above your own limit of %(limit)s EUR.")
+            % {"total": _money_text(request.total), "limit": _money_text(limit)},
+            code="limit",
+        )
+    now = now or timezone.now()
+    request.state = State.QUEUED
+    request.approved_by = approver
+    request.approved_at = now
+    request.save(update_fields=["state", "approved_by", "approved_at"])
+    audit_log(
+        action=Action.REFUND_APPROVED,
+        actor=approver,
+        incident=request.incident,
+        order=request.order,
+        detail=_("%(total)s EUR") % {"total": _money_text(request.total)},
+        data=_request_data(request, limit=None if limit is None else str(limit)),
+        at=now,
+    )
+    _enqueue(request.pk)
+    _copy_decision(request, refund_request)
+    return request
+
+
+@transaction.atomic
+def refund_request_reject(
+    *, refund_request: RefundRequest, approver: Any, reason: str, now: datetime | None = None
+) -> RefundRequest:
+    """Reject a request awaiting approval: nothing is sent and its amounts are freed.
+
+    The author may withdraw their own request this way.
+    """
+    request = _lock_request(refund_request)
+    if request.state != State.AWAITING_APPROVAL:
+        raise RefundApprovalError(_("This refund is not awaiting approval."))
+    if not _has_perm(approver):
+        raise RefundApprovalError(_("You are not allowed to approve refunds."), code="permission")
+    now = now or timezone.now()
+    request.state = State.REJECTED
+    request.approved_by = approver
+    request.approved_at = now
+    request.rejection_reason = reason
+    request.save(update_fields=["state", "approved_by", "approved_at", "rejection_reason"])
+    audit_log(
+        action=Action.REFUND_REJECTED,
+        actor=approver,
+        incident=request.incident,
+        order=request.order,
+        detail=reason,
+        data=_request_data(request, reason=reason),
+        at=now,
+    )
+    _copy_decision(request, refund_request)
+    return request
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def _blocked(request: RefundRequest) -> bool:
+    """An older request of the same order is still on its way: it goes first."""
+    return (
+        RefundRequest.objects.filter(
+            order_id=request.order_id,
+            state__in=(State.QUEUED, State.SENDING, State.IN_DOUBT),
+        )
+        .filter(
+            Q(created_at__lt=request.created_at)
+            | Q(created_at=request.created_at, pk__lt=request.pk)
+        )
+        .exists()
+    )
+
+
+def _claim(refund_request_id: int, now: datetime) -> tuple[RefundRequest, bool] | str:
+    """Take the request for one attempt; returns it and whether Mirakl must be checked first.
+
+    Committed before the HTTP call: a worker dying mid-call leaves it ``sending``, and
+    whoever takes it after the lease looks in Mirakl before sending.
+    """
+    with transaction.atomic():
+        request = (
+            RefundRequest.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("connection", "order", "incident")
+            .filter(pk=refund_request_id)
+            .first()
+        )
+        if request is None:
+            exists = RefundRequest.objects.filter(pk=refund_request_id).exists()
+            return "busy" if exists else "missing"
+        if request.state in (State.SENT, State.CONFIRMED):
+            return "already_sent"
+        if request.state in (State.REFUSED, State.REJECTED, State.AWAITING_APPROVAL):
+            return str(request.state)
+        stale = request.last_attempt_at is None or request.last_attempt_at <= now - SENDING_LEASE
+        if request.state == State.SENDING and not stale:
+            return "busy"
+        if _blocked(request):
+            return "blocked"
+        check_first = request.state in (State.IN_DOUBT, State.SENDING)
+        request.state = State.SENDING
+        request.attempts += 1
+        request.last_attempt_at = now
+        request.save(update_fields=["state", "attempts", "last_attempt_at"])
+    return request, check_first
+
+
+def _line_requests(request: RefundRequest, lines: Sequence[RefundRequestLine]) -> list[Any]:
+    return [
+        RefundLineRequest(
+            order_line_id=line.line.mirakl_id,
+            amount=line.amount,
+            shipping_amount=line.shipping_amount,
+            quantity=line.quantity or None,
+            reason_code=request.reason_code,
+            taxes=[TaxAmount(code=c, amount=Decimal(a)) for c, a in line.taxes.items()],
+            shipping_taxes=[
+                TaxAmount(code=c, amount=Decimal(a)) for c, a in line.shipping_taxes.items()
+            ],
+        )
+        for line in lines
+    ]
+
+
+def _find_in_mirakl(
+    client: MiraklClient, request: RefundRequest, lines: Sequence[RefundRequestLine]
+) -> dict[int, str] | None:
+    """Mirakl's refund id per request line if an earlier attempt was applied, else None.
+
+    A refund matches a request line when it is on the same Mirakl line, with the same
+    amount, shipping amount and reason, created after the request (less the clock skew),
+    and not already claimed by another request. OR28 applies all lines or none: when
+    only some are found, :class:`MiraklError` is raised so nothing is sent again.
+    """
+    page = client.list_orders(order_ids=[request.order.mirakl_id], max=1)
+    order = next((o for o in page.orders if o.order_id == request.order.mirakl_id), None)
+    if order is None:
+        return None
+    taken = set(
+        RefundRequestLine.objects.filter(line__order_id=request.order_id)
+        .exclude(request=request)
+        .exclude(mirakl_refund_id="")
+        .values_list("mirakl_refund_id", flat=True)
+    )
+    since = request.created_at - DELIVERY_CHECK_SKEW
+    by_line = {line.order_line_id: line for line in order.order_lines}
+    found: dict[int, str] = {}
+    for line in lines:
+        mirakl_line = by_line.get(line.line.mirakl_id)
+        if mirakl_line is None:
+            continue
+        candidates = sorted(
+            (
+                refund
+                for refund in mirakl_line.refunds
+                if refund.id not in taken
+                and refund.amount == line.amount
+                and refund.shipping_amount == line.shipping_amount
+                and (refund.reason_code or "") == request.reason_code
+                and (refund.created_date is None or refund.created_date >= since)
+            ),
+            key=lambda r: (r.created_date is None, r.created_date),
+        )
+        if candidates:
+            found[line.pk] = candidates[0].id
+            taken.add(candidates[0].id)
+    if not found:
+        return None
+    if len(found) != len(lines):
+        raise MiraklError(
+            _("Only some lines of this refund were found in Mirakl: check it in the back office."),
+            call="OR11",
+        )
+    return found
+
+
+def _ids_after_send(
+    client: MiraklClient,
+    request: RefundRequest,
+    lines: Sequence[RefundRequestLine],
+    ids: dict[int, str],
+) -> dict[int, str]:
+    """Mirakl accepted the refund without naming every refund id: read them from OR11.
+
+    Without its ids a sent request could not be matched with the synced refunds, and
+    would count twice. Best effort: the refund is accepted whatever this finds.
+    """
+    try:
+        found = _find_in_mirakl(client, request, lines)
+    except MiraklError as exc:
+        logger.warning("Refund request %s: refund ids not found (%s)", request.pk, exc)
+        return ids
+    return {**(found or {}), **ids}
+
+
+def _error_text(exc: MiraklError) -> str:
+    return (exc.message or str(exc))[:2000]
+
+
+def _save(request: RefundRequest, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(request, name, value)
+    request.save(update_fields=list(fields))
+
+
+def _hand_over(request: RefundRequest) -> None:
+    """Queue the next request of the same order (it waited for this one)."""
+    following = (
+        RefundRequest.objects.filter(order_id=request.order_id, state=State.QUEUED)
+        .exclude(pk=request.pk)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        _enqueue(following)
+
+
+def _audit(request: RefundRequest, action: str, detail: str, **data: Any) -> None:
+    audit_log(
+        action=action,
+        source=Source.SYSTEM,
+        incident=request.incident,
+        order=request.order,
+        detail=detail,
+        data=_request_data(request, attempt=request.attempts, **data),
+    )
+
+
+def refund_request_deliver(
+    *,
+    refund_request_id: int,
+    client: MiraklClient | None = None,
+    client_factory: ClientFactory | None = None,
+    now: datetime | None = None,
+) -> DeliveryResult:
+    """Send one refund request to Mirakl (OR28), at most once, and record the outcome.
+
+    :param client: the client to use (tests); else ``client_factory(connection)``.
+    :raises MiraklTransientError: rate limit, 5xx or timeout; the request is left
+        ``queued`` (nothing reached Mirakl) or ``in_doubt`` and the caller retries later.
+    """
+    now = now or timezone.now()
+    claimed = _claim(refund_request_id, now)
+    if isinstance(claimed, str):
+        return DeliveryResult(refund_request_id, claimed)
+    request, check_first = claimed
+    lines = list(request.lines.select_related("line").order_by("pk"))
+    own_client = client is None
+    if client is None:
+        from incidents.clients import client_for
+
+        client = (client_factory or client_for)(request.connection)
+    checked = False
+    ids: dict[int, str] | None = None
+    try:
+        if check_first:
+            ids = _find_in_mirakl(client, request, lines)
+            checked = True
+        outcome = "found" if ids is not None else "sent"
+        if ids is None:
+            result = client.refund(_line_requests(request, lines))
+            by_mirakl_line = {r.order_line_id: r.refund_id for r in result.refunds}
+            ids = {
+                line.pk: by_mirakl_line[line.line.mirakl_id]
+                for line in lines
+                if line.line.mirakl_id in by_mirakl_line
+            }
+            if len(ids) < len(lines):
+                ids = _ids_after_send(client, request, lines, ids)
+    except MiraklTransientError as exc:
+        _record_transient(request, exc, in_doubt=exc.outcome_unknown or check_first)
+        raise
+    except MiraklPayloadError as exc:
+        if exc.status is not None and 200 <= exc.status < 300:
+            # Accepted, but the answer could not be read: sending again would refund twice.
+            _record_transient(request, exc, in_doubt=True)
+            raise MiraklTransientError(
+                exc.message, call=exc.call, status=exc.status, outcome_unknown=True
+            ) from exc
+        return _record_refusal(request, exc, in_doubt=check_first and not checked)
+    except MiraklError as exc:
+        return _record_refusal(request, exc, in_doubt=check_first and not checked)
+    finally:
+        if own_client:
+            client.close()
+
+    with transaction.atomic():
+        for line in lines:
+            if ids.get(line.pk):
+                line.mirakl_refund_id = ids[line.pk]
+                line.save(update_fields=["mirakl_refund_id"])
+        _save(request, state=State.SENT, error_message="", sent_at=timezone.now())
+        _audit(
+            request,
+            Action.REFUND_SENT,
+            _("Refund ids: %(ids)s") % {"ids": ", ".join(ids.values()) or "-"},
+            outcome=outcome,
+            mirakl_refund_ids={str(pk): rid for pk, rid in ids.items()},
+            lines=_amounts_data(lines),
+        )
+        _hand_over(request)
+    # The sync may have read the order before the ids were saved: match them now.
+    _confirm(_already_synced(RefundRequest.objects.filter(pk=request.pk)), now=timezone.now())
+    if len(ids) != len(lines):
+        logger.warning("Refund request %s: OR28 returned no id for some lines", request.pk)
+    logger.info("Refund request %s %s (attempt %d): %s", request.pk, outcome, request.attempts, ids)
+    return DeliveryResult(request.pk, outcome)
+
+
+def _record_transient(request: RefundRequest, exc: MiraklError, *, in_doubt: bool) -> None:
+    with transaction.atomic():
+        _save(
+            request,
+            state=State.IN_DOUBT if in_doubt else State.QUEUED,
+            error_message=_error_text(exc),
+        )
+        if in_doubt:
+            _audit(
+                request,
+                Action.REFUND_IN_DOUBT,
+                _error_text(exc),
+                error=_error_text(exc),
+                status=exc.status,
+            )
+    logger.warning(
+        "Refund request %s attempt %d failed (%s); %s",
+        request.pk,
+        request.attempts,
+        _error_text(exc),
+        "outcome unknown" if in_doubt else "will retry",
+    )
+
+
+def _record_refusal(request: RefundRequest, exc: MiraklError, *, in_doubt: bool) -> DeliveryResult:
+    """Mirakl refused the request (4xx): it refunded nothing, and resending will not help.
+
+    When the refusal came from the check of an earlier unknown attempt, that attempt may
+    still have been applied: the request stays ``in_doubt``.
+    """
+    if in_doubt:
+        with transaction.atomic():
+            _save(request, state=State.IN_DOUBT, error_message=_error_text(exc))
+        logger.warning("Refund request %s: check failed (%s)", request.pk, _error_text(exc))
+        return DeliveryResult(request.pk, "in_doubt")
+    with transaction.atomic():
+        _save(request, state=State.REFUSED, error_message=_error_text(exc))
+        _audit(
+            request,
+            Action.REFUND_REFUSED,
+            _error_text(exc),
+            error=_error_text(exc),
+            status=exc.status,
+        )
+        _hand_over(request)
+    logger.warning("Refund request %s refused: %s", request.pk, _error_text(exc))
+    return DeliveryResult(request.pk, "refused")
+
+
+@dataclass(slots=True)
+class PendingResult:
+    """What :func:`refund_requests_deliver_pending` did, by outcome."""
+
+    outcomes: dict[str, int]
+    errors: int = 0
+
+    @property
+    def delivered(self) -> int:
+        return self.outcomes.get("sent", 0) + self.outcomes.get("found", 0)
+
+
+def refund_requests_deliver_pending(
+    *,
+    client_factory: ClientFactory | None = None,
+    limit: int = 200,
+    now: datetime | None = None,
+) -> PendingResult:
+    """Deliver queued and in-doubt requests older than a minute, oldest first.
+
+    Also takes requests left ``sending`` by a dead worker once their lease has run out,
+    and first confirms sent requests whose refunds the sync already holds.
+    A transient error stops that order's later requests for this run (they keep their
+    order), not the other orders'.
+    """
+    now = now or timezone.now()
+    refund_requests_confirm_synced(now=now)
+    before = now - PENDING_MIN_AGE
+    candidates = list(
+        RefundRequest.objects.filter(
+            Q(state__in=(State.QUEUED, State.IN_DOUBT))
+            & (
+                Q(last_attempt_at__isnull=True, created_at__lte=before)
+                | Q(last_attempt_at__lte=before)
+            )
+            | Q(state=State.SENDING, last_attempt_at__lte=now - SENDING_LEASE)
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "order_id")[:limit]
+    )
+    result = PendingResult(outcomes={})
+    stopped: set[int] = set()
+    clients: dict[int, MiraklClient] = {}
+
+    def factory(connection: Any) -> MiraklClient:
+        if connection.pk not in clients:
+            from incidents.clients import client_for
+
+            clients[connection.pk] = (client_factory or client_for)(connection)
+        return clients[connection.pk]
+
+    try:
+        for pk, order_id in candidates:
+            if order_id in stopped:
+                continue
+            try:
+                delivery = refund_request_deliver(
+                    refund_request_id=pk, client_factory=factory, now=timezone.now()
+                )
+            except MiraklTransientError:
+                result.errors += 1
+                stopped.add(order_id)
+                continue
+            result.outcomes[delivery.outcome] = result.outcomes.get(delivery.outcome, 0) + 1
+            if delivery.outcome == "blocked":
+                stopped.add(order_id)
+    finally:
+        for client in clients.values():
+            client.close()
+    return result
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def _confirm(requests: QuerySet[RefundRequest], *, now: datetime) -> int:
+    """Mark ``confirmed`` the sent requests among ``requests``, with one audit entry each."""
+    found = list(requests.filter(state=State.SENT).select_related("order", "incident").distinct())
+    if not found:
+        return 0
+    RefundRequest.objects.filter(pk__in=[r.pk for r in found]).update(
+        state=State.CONFIRMED, confirmed_at=now
+    )
+    AuditEntry.objects.bulk_create(
+        audit_entry(
+            action=Action.REFUND_CONFIRMED,
+            source=Source.SYNC,
+            incident=request.incident,
+            order=request.order,
+            detail=_("%(total)s EUR") % {"total": _money_text(request.total)},
+            data=_request_data(request),
+            at=now,
+        )
+        for request in found
+    )
+    return len(found)
+
+
+def _already_synced(requests: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
+    """The requests with a line whose Mirakl refund is already among the synced refunds."""
+    synced = Refund.objects.filter(
+        line_id=OuterRef("line_id"), mirakl_id=OuterRef("mirakl_refund_id")
+    )
+    lines = (
+        RefundRequestLine.objects.filter(request_id=OuterRef("pk"))
+        .exclude(mirakl_refund_id="")
+        .filter(Exists(synced))
+    )
+    return requests.filter(Exists(lines))
+
+
+def refund_requests_confirm(
+    *,
+    connection: MarketplaceConnection,
+    mirakl_refund_ids: Iterable[str],
+    now: datetime | None = None,
+) -> int:
+    """Mark ``confirmed`` the sent requests whose refunds the sync now holds; returns how many.
+
+    Called once per OR11 page with the refund ids of that page: one query when none of
+    them is ours. OR28 creates all refunds of a request at once and OR11 returns every
+    line of an order, so one refund seen means the request's refunds are all there.
+    """
+    ids = {str(i) for i in mirakl_refund_ids if i}
+    if not ids:
+        return 0
+    return _confirm(
+        RefundRequest.objects.filter(connection=connection, lines__mirakl_refund_id__in=ids),
+        now=now or timezone.now(),
+    )
+
+
+def refund_requests_confirm_synced(*, now: datetime | None = None) -> int:
+    """Confirm the sent requests whose refunds were synced before their ids were stored.
+
+    A sync can read the order between Mirakl's answer and the moment the ids are saved
+    (or an in-doubt request is found later): the sync then had nothing to match.
+    """
+    return _confirm(_already_synced(RefundRequest.objects.all()), now=now or timezone.now())

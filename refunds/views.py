@@ -1,0 +1,339 @@
+"""Refund pages: the incident page's refunds panel, full and partial refunds, approvals.
+
+Views stay thin: a form, one service, a template. Both refund forms have two steps:
+the server validates what was typed and shows the exact total, then a confirm POST
+(same values, same idempotency key) creates the request. A resubmitted or
+double-clicked form carries the same key and finds the request already made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from incidents.models import Incident
+from incidents.templatetags.incidesk import eur
+from refunds import selectors
+from refunds.forms import FullRefundForm, PartialRefundForm, RejectForm
+from refunds.models import RefundRequest
+from refunds.services import (
+    REFUND_PERMISSION,
+    RefundApprovalError,
+    RefundValidationError,
+    refund_approval_limit,
+    refund_full_lines,
+    refund_reason_choices,
+    refund_remainders,
+    refund_request_approve,
+    refund_request_create,
+    refund_request_reject,
+)
+
+__all__ = [
+    "panel_context",
+    "refund_approvals",
+    "refund_approve",
+    "refund_full",
+    "refund_partial",
+    "refund_reject",
+    "refunds_panel",
+]
+
+
+def _htmx_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
+
+
+def _incident(pk: int) -> Incident:
+    return get_object_or_404(Incident.objects.select_related("order", "connection", "line"), pk=pk)
+
+
+def _panel_url(incident: Incident) -> str:
+    return f"{reverse('incidents:detail', args=[incident.pk])}#refunds"
+
+
+def panel_context(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    errors: dict[int, list[str]] | None = None,
+    reject_forms: dict[int, RejectForm] | None = None,
+) -> dict[str, Any]:
+    """What ``refunds/partials/_refunds.html`` needs (also used by its template tag)."""
+    panel = selectors.refund_panel(incident=incident)
+    reject_forms = reject_forms or {}
+    for refund_request in panel.requests:
+        refund_request.approval_errors = (errors or {}).get(refund_request.pk, [])
+        refund_request.reject_form = reject_forms.get(refund_request.pk) or RejectForm(
+            prefix=f"reject-{refund_request.pk}"
+        )
+    return {
+        "incident": incident,
+        "refunds": panel,
+        "can_refund": request.user.has_perm(REFUND_PERMISSION),
+        "user": request.user,
+    }
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def refunds_panel(request: HttpRequest, incident_pk: int) -> HttpResponse:
+    """The refunds panel, polled while a request is pending: 204 when nothing changed
+    (``v`` is the version the page shows), so nothing being typed is lost."""
+    incident = _incident(incident_pk)
+    context = panel_context(request, incident)
+    if request.GET.get("v") == context["refunds"].version:
+        return HttpResponse(status=204)
+    return render(request, "refunds/partials/_refunds.html", context)
+
+
+def _created(
+    request: HttpRequest, incident: Incident, refund_request: RefundRequest, created: bool
+) -> HttpResponse:
+    """Back to the incident page, with what happened."""
+    if not created:
+        messages.info(request, _("This refund was already requested; nothing was sent twice."))
+    elif refund_request.needs_approval:
+        messages.warning(
+            request,
+            _("Refund of %(total)s requested: it waits for approval by a second person.")
+            % {"total": eur(refund_request.total)},
+        )
+    else:
+        messages.success(
+            request,
+            _("Refund of %(total)s queued: it is being sent to Mirakl.")
+            % {"total": eur(refund_request.total)},
+        )
+    if _htmx_partial(request):
+        return HttpResponseClientRedirect(_panel_url(incident))
+    return redirect(_panel_url(incident))
+
+
+def _already(
+    request: HttpRequest, incident: Incident, form: FullRefundForm | PartialRefundForm
+) -> HttpResponse | None:
+    """The request made with this form's key already (double click, resubmit)."""
+    if not form.is_valid() or not form.cleaned_data.get("confirmed"):
+        return None
+    existing = selectors.refund_request_by_key(
+        connection=incident.connection,
+        idempotency_key=str(form.cleaned_data["idempotency_key"]),
+    )
+    return _created(request, incident, existing, False) if existing else None
+
+
+def _render_form(
+    request: HttpRequest, incident: Incident, kind: str, context: dict[str, Any]
+) -> HttpResponse:
+    context = {
+        "incident": incident,
+        "order": incident.order,
+        "limit": refund_approval_limit(request.user),
+        **context,
+    }
+    if _htmx_partial(request):
+        return render(request, f"refunds/partials/_{kind}_form.html", context)
+    return render(request, f"refunds/refund_{kind}.html", context)
+
+
+def _create(
+    request: HttpRequest,
+    incident: Incident,
+    form: FullRefundForm | PartialRefundForm,
+    *,
+    lines: list,
+    kind: str,
+) -> HttpResponse | None:
+    """Ask the service for the refund; None (and errors on the form) when it refuses."""
+    try:
+        refund_request, created = refund_request_create(
+            order=incident.order,
+            lines=lines,
+            reason_code=form.cleaned_data["reason_code"],
+            actor=request.user,
+            idempotency_key=str(form.cleaned_data["idempotency_key"]),
+            kind=kind,
+            incident=incident,
+        )
+    except RefundValidationError as exc:
+        form.apply_service_errors(exc.errors)
+        return None
+    return _created(request, incident, refund_request, created)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(REFUND_PERMISSION, raise_exception=True)
+def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
+    """Refund everything left on the order: a reason, then the summary to confirm."""
+    incident = _incident(incident_pk)
+    reasons = refund_reason_choices(connection=incident.connection)
+    form = FullRefundForm(request.POST or None, reasons=reasons)
+    if (done := _already(request, incident, form)) is not None:
+        return done
+    lines = refund_full_lines(order=incident.order)
+    summary = selectors.refund_summary(order=incident.order, lines=lines)
+    changed = confirm = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if data["confirmed"] and data["expected_total"] == summary.total:
+            response = _create(request, incident, form, lines=lines, kind=RefundRequest.Kind.FULL)
+            if response is not None:
+                return response
+        else:
+            changed = bool(data["confirmed"])
+            form.confirm_step(summary.total)
+            confirm = True
+    return _render_form(
+        request,
+        incident,
+        "full",
+        {"form": form, "summary": summary, "changed": changed, "confirm": confirm},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(REFUND_PERMISSION, raise_exception=True)
+def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
+    """A detailed refund: per line what to refund, then the summary with the total to
+    confirm. "Change" (``edit``) goes back to the inputs with what was typed."""
+    incident = _incident(incident_pk)
+    reasons = refund_reason_choices(connection=incident.connection)
+    remainders = refund_remainders(order=incident.order)
+    form = PartialRefundForm(request.POST or None, remainders=remainders, reasons=reasons)
+    if (done := _already(request, incident, form)) is not None:
+        return done
+    summary = None
+    changed = confirm = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        lines = form.refund_lines()
+        summary = selectors.refund_summary(order=incident.order, lines=lines)
+        if "edit" in request.POST:
+            summary = None
+        elif data["confirmed"] and data["expected_total"] == summary.total:
+            response = _create(
+                request, incident, form, lines=lines, kind=RefundRequest.Kind.PARTIAL
+            )
+            if response is not None:
+                return response
+            summary = None
+        else:
+            changed = bool(data["confirmed"])
+            form.confirm_step(summary.total)
+            confirm = True
+    return _render_form(
+        request,
+        incident,
+        "partial",
+        {"form": form, "summary": summary, "changed": changed, "confirm": confirm},
+    )
+
+
+def _approval_response(
+    request: HttpRequest,
+    refund_request: RefundRequest,
+    *,
+    error: str | None = None,
+    reject_form: RejectForm | None = None,
+) -> HttpResponse:
+    """The refunds panel (incident page) or the approvals list, whichever posted."""
+    from_approvals = request.POST.get("origin") == "approvals"
+    incident = refund_request.incident
+    if not _htmx_partial(request) or (incident is None and not from_approvals):
+        if error:
+            messages.error(request, error)
+        elif reject_form is not None and reject_form.errors:
+            messages.error(request, reject_form.errors.as_text())
+        if from_approvals or incident is None:
+            return redirect("refunds:approvals")
+        return redirect(_panel_url(incident))
+    errors = {refund_request.pk: [error]} if error else {}
+    reject_forms = {refund_request.pk: reject_form} if reject_form is not None else {}
+    if from_approvals:
+        return render(
+            request,
+            "refunds/partials/_approvals_list.html",
+            _approvals_context(request, errors=errors, reject_forms=reject_forms),
+        )
+    return render(
+        request,
+        "refunds/partials/_refunds.html",
+        panel_context(request, _incident(incident.pk), errors=errors, reject_forms=reject_forms),
+    )
+
+
+def _request(pk: int) -> RefundRequest:
+    return get_object_or_404(RefundRequest.objects.select_related("incident", "order"), pk=pk)
+
+
+@require_POST
+@permission_required(REFUND_PERMISSION, raise_exception=True)
+def refund_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """A second person approves a request above its author's limit."""
+    refund_request = _request(pk)
+    try:
+        refund_request_approve(refund_request=refund_request, approver=request.user)
+    except RefundApprovalError as exc:
+        return _approval_response(request, refund_request, error=_message(exc))
+    if not _htmx_partial(request):
+        messages.success(request, _("Refund approved: it is being sent to Mirakl."))
+    return _approval_response(request, refund_request)
+
+
+@require_POST
+@permission_required(REFUND_PERMISSION, raise_exception=True)
+def refund_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    """A second person rejects a request, saying why; nothing is sent to Mirakl."""
+    refund_request = _request(pk)
+    form = RejectForm(request.POST, prefix=f"reject-{refund_request.pk}")
+    if not form.is_valid():
+        return _approval_response(request, refund_request, reject_form=form)
+    try:
+        refund_request_reject(
+            refund_request=refund_request, approver=request.user, reason=form.cleaned_data["reason"]
+        )
+    except RefundApprovalError as exc:
+        return _approval_response(request, refund_request, error=_message(exc))
+    if not _htmx_partial(request):
+        messages.success(request, _("Refund rejected: nothing was sent to Mirakl."))
+    return _approval_response(request, refund_request)
+
+
+def _message(exc: RefundApprovalError) -> str:
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _approvals_context(
+    request: HttpRequest,
+    *,
+    errors: dict[int, list[str]] | None = None,
+    reject_forms: dict[int, RejectForm] | None = None,
+) -> dict[str, Any]:
+    requests = list(selectors.refund_requests_awaiting_approval())
+    for refund_request in requests:
+        refund_request.badge = selectors.REQUEST_BADGES.get(refund_request.state, "")
+        refund_request.approval_errors = (errors or {}).get(refund_request.pk, [])
+        refund_request.reject_form = (reject_forms or {}).get(refund_request.pk) or RejectForm(
+            prefix=f"reject-{refund_request.pk}"
+        )
+    return {"requests": requests, "user": request.user, "can_refund": True, "origin": "approvals"}
+
+
+@require_GET
+@permission_required(REFUND_PERMISSION, raise_exception=True)
+def refund_approvals(request: HttpRequest) -> HttpResponse:
+    """Every refund request waiting for a second person."""
+    context = _approvals_context(request)
+    if _htmx_partial(request):
+        return render(request, "refunds/partials/_approvals_list.html", context)
+    return render(request, "refunds/refund_approvals.html", context)

@@ -1,0 +1,116 @@
+"""Two refunds of the same line at the same instant, each on its own Postgres connection.
+
+The order row is locked while a request is validated and stored: the second request
+waits for the first to commit, then sees what is left. A pause inside the locked section
+(after the remainders are read) makes the race certain rather than lucky.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection as db_connection
+from django.utils import translation
+
+from refunds import services
+from refunds.models import RefundRequest
+from refunds.services import RefundLineInput, RefundValidationError, refund_request_create
+from refunds.tasks import deliver_refund_request_task
+from tests.factories.incidents import UserFactory
+from tests.refunds.conftest import REASON
+
+# pytest-django runs transactional tests last, after another may have flushed the groups
+# the migrations created: users get the refund permission directly.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _refunder(username: str):
+    user = UserFactory(username=username)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="incidents", codename="refund_incident")
+    )
+    return type(user).objects.get(pk=user.pk)  # fresh permission cache
+
+
+def _race(calls: list[dict[str, Any]]) -> list[Any]:
+    """Run ``refund_request_create`` once per kwargs, all released at the same instant."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    real_remainders = services.refund_remainders
+
+    def slow_remainders(**kwargs: Any) -> Any:
+        rest = real_remainders(**kwargs)
+        time.sleep(0.3)  # hold the lock long enough for the other thread to arrive
+        return rest
+
+    def run(index: int, kwargs: dict[str, Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            with translation.override("en"):
+                results[index] = refund_request_create(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[index] = exc
+        finally:
+            db_connection.close()
+
+    with (
+        mock.patch.object(services, "refund_remainders", slow_remainders),
+        # Delivery is another test's business: here nothing leaves the database.
+        mock.patch.object(deliver_refund_request_task, "delay"),
+    ):
+        threads = [threading.Thread(target=run, args=(i, kw)) for i, kw in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    return results
+
+
+def test_two_requests_on_the_same_line_at_once_make_one_refund(shop) -> None:
+    line = shop["line1"]
+    calls = [
+        {
+            "order": shop["order"],
+            "lines": [RefundLineInput(line_id=line.pk, quantity=1, amount=Decimal("60.00"))],
+            "reason_code": REASON,
+            "actor": _refunder(f"agent-{n}"),
+            "idempotency_key": f"key-{n}",
+            "kind": "partial",
+        }
+        for n in range(2)
+    ]
+
+    results = _race(calls)
+
+    created = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, RefundValidationError)]
+    assert len(created) == 1 and len(refused) == 1, results
+    assert refused[0].errors == {
+        (line.pk, "amount"): ["Only 40.00 EUR left to refund on this line."]
+    }
+    assert RefundRequest.objects.count() == 1
+
+
+def test_the_same_key_twice_at_once_makes_one_request(shop) -> None:
+    agent = _refunder("agent-double")
+    kwargs = {
+        "order": shop["order"],
+        "lines": [RefundLineInput(line_id=shop["line1"].pk, quantity=1, amount=Decimal("10.00"))],
+        "reason_code": REASON,
+        "actor": agent,
+        "idempotency_key": "double-click",
+        "kind": "partial",
+    }
+
+    results = _race([kwargs, dict(kwargs)])
+
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0].pk == results[1][0].pk
+    assert RefundRequest.objects.count() == 1
