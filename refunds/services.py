@@ -72,6 +72,7 @@ __all__ = [
     "refund_request_create",
     "refund_request_deliver",
     "refund_request_reject",
+    "refund_request_validate",
     "refund_requests_confirm",
     "refund_requests_confirm_synced",
     "refund_requests_deliver_pending",
@@ -642,6 +643,26 @@ def _open_incident(order: Order) -> Incident | None:
         .order_by("opened_at", "pk")
         .first()
     )
+
+
+def refund_request_validate(
+    *, order: Order, lines: Sequence[RefundLineInput], kind: str, reason_code: str
+) -> list[RefundLineInput]:
+    """Check a refund as :func:`refund_request_create` will, without storing or locking.
+
+    The review step of the forms calls it so that errors show before the summary; the
+    create call checks again under the order lock, since things may change meanwhile.
+
+    :raises RefundValidationError: every problem found, keyed by (line pk, field).
+    """
+    clean, _label = _validate(
+        order=order,
+        lines=lines,
+        kind=kind,
+        reason_code=reason_code,
+        remainders=refund_remainders(order=order),
+    )
+    return clean
 
 
 @transaction.atomic

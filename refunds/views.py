@@ -35,6 +35,7 @@ from refunds.services import (
     refund_request_approve,
     refund_request_create,
     refund_request_reject,
+    refund_request_validate,
 )
 
 __all__ = [
@@ -171,6 +172,23 @@ def _create(
     return _created(request, incident, refund_request, created)
 
 
+def _valid(
+    incident: Incident, form: FullRefundForm | PartialRefundForm, *, lines: list, kind: str
+) -> bool:
+    """Whether the service would take this refund now; its errors go on the form."""
+    try:
+        refund_request_validate(
+            order=incident.order,
+            lines=lines,
+            kind=kind,
+            reason_code=form.cleaned_data["reason_code"],
+        )
+    except RefundValidationError as exc:
+        form.apply_service_errors(exc.errors)
+        return False
+    return True
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required(REFUND_PERMISSION, raise_exception=True)
 def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
@@ -189,7 +207,7 @@ def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
             response = _create(request, incident, form, lines=lines, kind=RefundRequest.Kind.FULL)
             if response is not None:
                 return response
-        else:
+        elif _valid(incident, form, lines=lines, kind=RefundRequest.Kind.FULL):
             changed = bool(data["confirmed"])
             form.confirm_step(summary.total)
             confirm = True
@@ -227,10 +245,12 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
             if response is not None:
                 return response
             summary = None
-        else:
+        elif _valid(incident, form, lines=lines, kind=RefundRequest.Kind.PARTIAL):
             changed = bool(data["confirmed"])
             form.confirm_step(summary.total)
             confirm = True
+        else:
+            summary = None
     return _render_form(
         request,
         incident,

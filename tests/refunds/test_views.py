@@ -331,6 +331,15 @@ def test_partial_amount_over_what_is_left_shows_the_service_message_at_the_field
     assert RefundRequest.objects.count() == 0
 
 
+def test_partial_review_shows_the_error_before_the_summary(agent_client, incident) -> None:
+    data = _partial_data(incident, amount="120.00")
+    page = agent_client.post(reverse("refunds:partial", args=[incident.pk]), data).content.decode()
+    label = _label_of(page, f"l{incident.line.pk}-amount")
+    assert "Only 99.90 EUR left to refund on this line." in label
+    assert "data-confirm" not in page  # no confirm step for a refund that cannot be made
+    assert RefundRequest.objects.count() == 0
+
+
 def test_partial_tax_over_what_is_left_is_shown_at_that_tax(agent_client, incident) -> None:
     data = _partial_data(incident, amount="10", tax__0="20", shipping_tax__0="1")
     data.update(confirmed="True", expected_total="10.00")
