@@ -18,7 +18,7 @@ The outbox never loses a message and never posts one twice:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from incidents.audit import audit_log
 from incidents.models import AuditEntry, Incident, Order
+from incidents.outbox import ClientFactory, PendingResult, deliver_in_order
 from messaging.constants import (
     DELIVERY_CHECK_SKEW,
     RECIPIENT_PARTIES,
@@ -64,7 +65,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 State = OutboundMessage.State
-ClientFactory = Callable[[Any], MiraklClient]
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,18 +570,6 @@ def _record_failure(outbound: OutboundMessage, exc: MiraklError, *, in_doubt: bo
     logger.warning("Outbound message %s refused: %s", outbound.pk, _error_text(exc))
 
 
-@dataclass(slots=True)
-class PendingResult:
-    """What :func:`outbound_messages_deliver_pending` did, by outcome."""
-
-    outcomes: dict[str, int]
-    errors: int = 0
-
-    @property
-    def delivered(self) -> int:
-        return self.outcomes.get("sent", 0) + self.outcomes.get("found", 0)
-
-
 def outbound_messages_deliver_pending(
     *,
     client_factory: ClientFactory | None = None,
@@ -602,35 +590,13 @@ def outbound_messages_deliver_pending(
         .order_by("created_at", "pk")
         .values_list("pk", "thread_id")[:limit]
     )
-    result = PendingResult(outcomes={})
-    stopped_threads: set[int] = set()
-    clients: dict[int, MiraklClient] = {}
-
-    def factory(connection: Any) -> MiraklClient:
-        if connection.pk not in clients:
-            from incidents.clients import client_for
-
-            clients[connection.pk] = (client_factory or client_for)(connection)
-        return clients[connection.pk]
-
-    try:
-        for pk, thread_id in candidates:
-            if thread_id is not None and thread_id in stopped_threads:
-                continue
-            try:
-                delivery = outbound_message_deliver(
-                    outbound_id=pk, client_factory=factory, now=timezone.now()
-                )
-            except MiraklTransientError:
-                result.errors += 1
-                if thread_id is not None:
-                    stopped_threads.add(thread_id)
-                continue
-            result.outcomes[delivery.outcome] = result.outcomes.get(delivery.outcome, 0) + 1
-    finally:
-        for client in clients.values():
-            client.close()
-    return result
+    return deliver_in_order(
+        candidates,
+        lambda pk, factory, at: outbound_message_deliver(
+            outbound_id=pk, client_factory=factory, now=at
+        ),
+        client_factory=client_factory,
+    )
 
 
 # --------------------------------------------------------------------------- no reply

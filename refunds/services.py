@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -41,6 +41,7 @@ from django.utils.translation import ngettext
 
 from incidents.audit import audit_entry, audit_log
 from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
+from incidents.outbox import ClientFactory, PendingResult, deliver_in_order
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklError, MiraklPayloadError, MiraklTransientError
 from mirakl.schemas import RefundLineRequest, TaxAmount
@@ -68,6 +69,7 @@ __all__ = [
     "refund_full_lines",
     "refund_reason_choices",
     "refund_remainders",
+    "refund_remainders_compute",
     "refund_request_approve",
     "refund_request_create",
     "refund_request_deliver",
@@ -87,7 +89,6 @@ State = RefundRequest.State
 Kind = RefundRequest.Kind
 Action = AuditEntry.Action
 Source = AuditEntry.Source
-ClientFactory = Callable[[Any], MiraklClient]
 
 ErrorKey = tuple[int | None, str]
 
@@ -286,6 +287,16 @@ def refund_remainders(*, order: Order) -> dict[int, LineRemainder]:
             "shipping_taxes", "request__state",
         )
     )  # fmt: skip
+    return refund_remainders_compute(lines=lines, synced=synced, requested=requested)
+
+
+def refund_remainders_compute(
+    *, lines: Iterable[OrderLine], synced: Iterable[tuple], requested: Iterable[tuple]
+) -> dict[int, LineRemainder]:
+    """:func:`refund_remainders` from rows already read: the order's ``lines`` (in order),
+    ``synced`` refunds as (line_id, mirakl_id, amount, shipping_amount, quantity, taxes,
+    shipping_taxes) and the ``requested`` lines of requests neither void nor confirmed,
+    the same plus the request's state (the Mirakl refund id in second place)."""
     synced_ids: dict[int, set[str]] = defaultdict(set)
     used: dict[int, list[tuple[Decimal, Decimal, int, Any, Any]]] = defaultdict(list)
     for line_id, mirakl_id, amount, shipping, quantity, taxes, shipping_taxes in synced:
@@ -1179,18 +1190,6 @@ def _record_refusal(request: RefundRequest, exc: MiraklError, *, in_doubt: bool)
     return DeliveryResult(request.pk, "refused")
 
 
-@dataclass(slots=True)
-class PendingResult:
-    """What :func:`refund_requests_deliver_pending` did, by outcome."""
-
-    outcomes: dict[str, int]
-    errors: int = 0
-
-    @property
-    def delivered(self) -> int:
-        return self.outcomes.get("sent", 0) + self.outcomes.get("found", 0)
-
-
 def refund_requests_deliver_pending(
     *,
     client_factory: ClientFactory | None = None,
@@ -1219,36 +1218,14 @@ def refund_requests_deliver_pending(
         .order_by("created_at", "pk")
         .values_list("pk", "order_id")[:limit]
     )
-    result = PendingResult(outcomes={})
-    stopped: set[int] = set()
-    clients: dict[int, MiraklClient] = {}
-
-    def factory(connection: Any) -> MiraklClient:
-        if connection.pk not in clients:
-            from incidents.clients import client_for
-
-            clients[connection.pk] = (client_factory or client_for)(connection)
-        return clients[connection.pk]
-
-    try:
-        for pk, order_id in candidates:
-            if order_id in stopped:
-                continue
-            try:
-                delivery = refund_request_deliver(
-                    refund_request_id=pk, client_factory=factory, now=timezone.now()
-                )
-            except MiraklTransientError:
-                result.errors += 1
-                stopped.add(order_id)
-                continue
-            result.outcomes[delivery.outcome] = result.outcomes.get(delivery.outcome, 0) + 1
-            if delivery.outcome == "blocked":
-                stopped.add(order_id)
-    finally:
-        for client in clients.values():
-            client.close()
-    return result
+    return deliver_in_order(
+        candidates,
+        lambda pk, factory, at: refund_request_deliver(
+            refund_request_id=pk, client_factory=factory, now=at
+        ),
+        client_factory=client_factory,
+        stop_group_on=("blocked",),
+    )
 
 
 # --------------------------------------------------------------------------- reconciliation
