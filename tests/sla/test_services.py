@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
@@ -24,6 +26,15 @@ H = timedelta(hours=1)
 OPENED = madrid(2026, 12, 1, 10)  # a Tuesday
 
 State = SlaItem.State
+
+
+@pytest.fixture(autouse=True)
+def _clock_before_opened() -> Iterator[None]:
+    """The tests' world starts just before OPENED: rows the factories write get
+    ``synced_at`` / ``updated_at`` from the clock, and the sweep reads only rows changed
+    after what it has seen, so the clock must not run ahead of the sweeps' ``now``."""
+    with time_machine.travel(OPENED - 2 * H, tick=True):
+        yield
 
 
 def incident(connection, opened=OPENED, **kwargs) -> Incident:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.fernet import InvalidToken
+from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -48,7 +48,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _rotate(self, model: Any, field: Any, *, dry_run: bool) -> tuple[int, int, list[str]]:
-        primary = field.f._fernets[0] if hasattr(field.f, "_fernets") else field.f
+        # The first key encrypts; MultiFernet keeps its keys to itself (cryptography ≥ 44).
+        primary = Fernet(field.keys[0])
         rows = (
             model._default_manager.select_for_update()
             .exclude(**{f"{field.name}__isnull": True})
