@@ -9,6 +9,7 @@ until the window has passed. The same form guards the admin's login page.
 from __future__ import annotations
 
 import hashlib
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -118,7 +119,10 @@ def user_sessions_end(user: Any) -> int:
         for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
         if str(session.get_decoded().get("_auth_user_id")) == user_pk
     ]
-    Session.objects.filter(pk__in=ended).delete()
+    # Through the session engine: a cached session (``cached_db``) is forgotten too.
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for session_key in ended:
+        store(session_key=session_key).delete()
     Token.objects.filter(user=user).delete()
     return len(ended)
 

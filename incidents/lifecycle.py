@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.audit import audit_entry
 from incidents.bulk import update_rows
+from incidents.freshness import inbox_changed
 from incidents.models import AuditEntry, Incident
 
 __all__ = [
@@ -150,6 +151,7 @@ def incident_transition(
         at=at,
     )
     incident.state = to
+    inbox_changed()
     if save:
         incident.save(update_fields=["state", "updated_at"])
         entry.save()

@@ -33,6 +33,7 @@ from mirakl.client import MiraklClient
 from mirakl.errors import MiraklError, MiraklTransientError
 
 __all__ = [
+    "RESOLUTION_ACTIONS",
     "RESOLUTION_REASON_TYPE",
     "ResolutionRefused",
     "incident_resolution_send",
@@ -314,25 +315,46 @@ def incident_resolution_send(
     return "sent"
 
 
-def resolution_panels(*, incident: Incident) -> list[dict[str, Any]]:
+#: The audit actions the resolution panel looks at (the last one of each incident).
+RESOLUTION_ACTIONS = (Action.RESOLVE_REQUESTED, Action.RESOLVE_SENT, Action.RESOLVE_FAILED)
+
+
+def resolution_panels(
+    *,
+    incident: Incident,
+    reasons: list[tuple[str, str]] | None = None,
+    entries: list[AuditEntry] | None = None,
+) -> list[dict[str, Any]]:
     """The page's incident and the order's other open ones, each with its resolution
     facts: reason label, Mirakl's last refusal, whether OR64 went out, and the reasons
-    to choose from. Three queries whatever the number of incidents."""
-    others = (
-        Incident.objects.filter(order_id=incident.order_id, closed_at__isnull=True)
-        .exclude(pk=incident.pk)
-        .select_related("line", "resolved_by")
-        .order_by("line__index", "line__mirakl_id")
-    )
+    to choose from. Three queries whatever the number of incidents, fewer with what the
+    page already read: the other open incidents (``order_open_incidents`` from
+    :func:`incidents.selectors.incident_detail`), the INCIDENT_CLOSE ``reasons`` and the
+    audit ``entries`` (oldest first) of these incidents with :data:`RESOLUTION_ACTIONS`.
+    """
+    others = getattr(incident, "order_open_incidents", None)
+    if others is None:
+        others = list(
+            Incident.objects.filter(order_id=incident.order_id, closed_at__isnull=True)
+            .exclude(pk=incident.pk)
+            .select_related("line", "resolved_by")
+            .order_by("line__index", "line__mirakl_id")
+        )
     targets = [incident, *others]
-    reasons = resolution_reason_choices(connection=incident.connection_id)
+    if reasons is None:
+        reasons = resolution_reason_choices(connection=incident.connection_id)
     labels = dict(reasons)
+    if entries is None:
+        entries = list(
+            AuditEntry.objects.filter(
+                incident_id__in=[t.pk for t in targets], action__in=RESOLUTION_ACTIONS
+            ).order_by("at", "pk")
+        )
+    target_ids = {t.pk for t in targets}
     last: dict[int, AuditEntry] = {}
-    for entry in AuditEntry.objects.filter(
-        incident_id__in=[t.pk for t in targets],
-        action__in=(Action.RESOLVE_REQUESTED, Action.RESOLVE_SENT, Action.RESOLVE_FAILED),
-    ).order_by("incident_id", "at", "pk"):
-        last[entry.incident_id] = entry
+    for entry in entries:
+        if entry.incident_id in target_ids and entry.action in RESOLUTION_ACTIONS:
+            last[entry.incident_id] = entry
     panels = []
     for target in targets:
         entry = last.get(target.pk)

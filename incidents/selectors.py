@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -35,6 +37,8 @@ __all__ = [
     "ConnectionOverview",
     "HistoryEntry",
     "assignable_users",
+    "connection_reasons",
+    "connection_reasons_forget",
     "connections_overview",
     "incident_detail",
     "incident_documents",
@@ -46,6 +50,8 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A safety net only: the reasons sync empties the cache at once.
+REASONS_CACHE_SECONDS = 600
 
 
 @dataclass(slots=True)
@@ -185,15 +191,44 @@ def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
-def incident_detail(*, pk: int) -> Incident:
-    """One incident with what its page header needs (SLA included), in one query."""
+def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
+    """One incident with what its page header needs (SLA included), in one query.
+
+    The same query brings the order's other open incidents (the resolution panel offers
+    them too), in ``order_open_incidents``: by line, the incident itself excluded. With
+    a ``viewer``, ``viewer_seen_at`` is when they last saw it (None: never).
+    """
     from sla.selectors import incident_due_annotate
 
-    return incident_due_annotate(
-        Incident.objects.select_related(
-            "connection", "order", "line", "assignment__assignee", "assignment__assigned_by"
+    queryset = Incident.objects.all()
+    if viewer is not None:
+        queryset = queryset.annotate(
+            viewer_seen_at=Subquery(
+                IncidentSeen.objects.filter(incident=OuterRef("pk"), user=viewer).values("seen_at")[
+                    :1
+                ]
+            )
         )
-    ).get(pk=pk)
+    rows = list(
+        incident_due_annotate(
+            queryset.select_related(
+                "connection",
+                "order",
+                "line",
+                "resolved_by",
+                "assignment__assignee",
+                "assignment__assigned_by",
+            )
+        )
+        .filter(order_id=Subquery(Incident.objects.filter(pk=pk).values("order_id")[:1]))
+        .filter(Q(pk=pk) | Q(closed_at__isnull=True))
+        .order_by("line__index", "line__mirakl_id", "pk")
+    )
+    incident = next((row for row in rows if row.pk == pk), None)
+    if incident is None:
+        raise Incident.DoesNotExist(f"Incident {pk} does not exist.")
+    incident.order_open_incidents = [row for row in rows if row.pk != pk]
+    return incident
 
 
 def order_reasons(*, connection_id: int, reason_type: str) -> list[tuple[str, str]]:
@@ -225,8 +260,17 @@ class HistoryEntry:
     to_label: str = ""
 
 
-def incident_history(*, incident: Incident) -> list[HistoryEntry]:
-    """The incident's audit entries, oldest first (one query)."""
+def incident_history(
+    *, incident: Incident, entries: Iterable[AuditEntry] | None = None
+) -> list[HistoryEntry]:
+    """The incident's audit entries, oldest first (one query; none when ``entries``, the
+    entries already read, actor included, oldest first, are given)."""
+    if entries is None:
+        entries = (
+            AuditEntry.objects.filter(incident=incident)
+            .select_related("actor")
+            .order_by("at", "pk")
+        )
     return [
         HistoryEntry(
             at=entry.at,
@@ -241,9 +285,8 @@ def incident_history(*, incident: Incident) -> list[HistoryEntry]:
             from_label=str(entry.get_from_state_display()) if entry.from_state else "",
             to_label=str(entry.get_to_state_display()) if entry.to_state else "",
         )
-        for entry in AuditEntry.objects.filter(incident=incident)
-        .select_related("actor")
-        .order_by("at", "pk")
+        for entry in entries
+        if entry.incident_id == incident.pk
     ]
 
 
@@ -252,17 +295,31 @@ def incident_notes(*, incident: Incident) -> QuerySet[IncidentNote]:
     return incident.notes.select_related("author").order_by("-created_at", "-pk")
 
 
-def incident_documents(*, order_id: int) -> list[dict[str, Any]]:
-    """Attachments of every message of the order: id, name, size, when and from whom."""
+def incident_documents(
+    *, order_id: int, messages: Iterable[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Attachments of every message of the order: id, name, size, when and from whom.
+
+    ``messages``: the order's synced messages when already read (the incident page's
+    conversations), in any order.
+    """
     from messaging.models import Message
 
+    if messages is None:
+        rows: Iterable[tuple[Any, str, Any]] = (
+            Message.objects.filter(thread__order_id=order_id)
+            .exclude(attachments=[])
+            .order_by("date_created", "pk")
+            .values_list("date_created", "author_type", "attachments")
+        )
+    else:
+        rows = [
+            (m.date_created, m.author_type, m.attachments)
+            for m in sorted(messages, key=lambda m: (m.date_created, m.pk))
+            if m.attachments
+        ]
     documents: list[dict[str, Any]] = []
-    for date_created, author_type, attachments in (
-        Message.objects.filter(thread__order_id=order_id)
-        .exclude(attachments=[])
-        .order_by("date_created", "pk")
-        .values_list("date_created", "author_type", "attachments")
-    ):
+    for date_created, author_type, attachments in rows:
         for attachment in attachments or []:
             if isinstance(attachment, dict) and attachment.get("id"):
                 documents.append(
@@ -275,6 +332,43 @@ def incident_documents(*, order_id: int) -> list[dict[str, Any]]:
                     }
                 )
     return documents
+
+
+def _reasons_cache_key(connection_id: int) -> str:
+    return f"incidents:reasons:v1:{connection_id}"
+
+
+def connection_reasons(*, connection_id: int) -> dict[str, list[tuple[str, str]]]:
+    """(code, label) of every reason the shop may use (RE01 ``is_shop_right``), by type:
+    what :func:`order_reasons` gives for one type, for all of them in one query.
+
+    Kept in Django's cache (every incident page shows them, only the reasons sync
+    changes them: it calls :func:`connection_reasons_forget`)."""
+    key = _reasons_cache_key(connection_id)
+    cached = cache.get(key)
+    if cached is None:
+        cached = _connection_reasons(connection_id)
+        cache.set(key, cached, REASONS_CACHE_SECONDS)
+    return cached
+
+
+def connection_reasons_forget(*, connection_id: int) -> None:
+    """Empty the cache of :func:`connection_reasons` for one connection."""
+    cache.delete(_reasons_cache_key(connection_id))
+
+
+def _connection_reasons(connection_id: int) -> dict[str, list[tuple[str, str]]]:
+    from incidents.models import MarketplaceReason
+
+    reasons: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for reason_type, code, label in (
+        MarketplaceReason.objects.filter(connection_id=connection_id)
+        .exclude(is_shop_right=False)
+        .order_by("type", "code")
+        .values_list("type", "code", "label")
+    ):
+        reasons[reason_type].append((code, label))
+    return dict(reasons)
 
 
 def assignable_users() -> QuerySet:

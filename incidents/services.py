@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.audit import audit_log
+from incidents.freshness import inbox_changed, inbox_seen_changed
 from incidents.models import (
     AuditEntry,
     Incident,
@@ -73,6 +74,7 @@ def incident_assign(
     Assigning to the current assignee changes nothing and writes no row.
     """
     now = now or timezone.now()
+    inbox_changed()
     current = IncidentAssignment.objects.select_for_update().filter(incident=incident).first()
     if assignee is None:
         if current is None:
@@ -135,10 +137,11 @@ def incident_note_add(
 
 
 def incident_mark_seen(*, incident: Incident, user: Any, now: datetime | None = None) -> None:
-    """Remember that ``user`` saw the incident now (the inbox's unread count), one query."""
+    """Remember that ``user`` saw the incident now (the inbox's unread count): one upsert."""
     IncidentSeen.objects.bulk_create(
         [IncidentSeen(incident=incident, user=user, seen_at=now or timezone.now())],
         update_conflicts=True,
         unique_fields=["user", "incident"],
         update_fields=["seen_at"],
     )
+    inbox_seen_changed(user_id=user.pk)

@@ -10,6 +10,7 @@ nothing. One connection's failure is recorded and never stops the others.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from incidents.models import (
     SyncRun,
 )
 from incidents.prefetch import prefetched
+from incidents.selectors import connection_reasons_forget
 from incidents.sync_orders import orders_page_store, orphan_threads_link
 from incidents.sync_results import PageResult, ResourceResult
 from messaging.sync_threads import threads_page_store
@@ -273,6 +275,9 @@ def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> 
         update_fields=["label", "is_shop_right", "synced_at"],
     )
     created = len(rows.keys() - known)
+    forget = functools.partial(connection_reasons_forget, connection_id=connection.pk)
+    forget()
+    transaction.on_commit(forget)
     return PageResult(created=created, updated=len(rows) - created)
 
 

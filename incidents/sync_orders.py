@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from incidents.bulk import upsert
 from incidents.constants import INCIDENT_LINE_STATE
+from incidents.freshness import inbox_changed
 from incidents.lifecycle import incident_opened_entry, incident_transition
 from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
 from incidents.sync_results import PageResult
@@ -203,6 +204,7 @@ def orders_page_store(
         (a full sync does, so that a change of mapping reaches old rows).
     """
     now = now or timezone.now()
+    inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
         logger.warning(

@@ -10,17 +10,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition, require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from incidents import selectors
 from incidents.filtersets import ASSIGNEE_ME, STATUS_CLOSED, STATUS_OPEN
 from incidents.forms import AssignForm, NoteForm, ResolveForm
-from incidents.models import Incident, Order
+from incidents.freshness import inbox_etag
+from incidents.models import AuditEntry, Incident, Order
 from incidents.services import incident_assign, incident_mark_seen, incident_note_add
 from incidents.tables import IncidentTable
 
@@ -83,8 +87,14 @@ def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
 
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
+@vary_on_headers("HX-Request")
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=lambda request: inbox_etag(request))
 def incident_list(request: HttpRequest) -> HttpResponse:
-    """The inbox: filters, saved views, the sortable and paginated table."""
+    """The inbox: filters, saved views, the sortable and paginated table.
+
+    Its live refresh (the htmx partial) carries an ETag: unchanged, it is a 304
+    (:mod:`incidents.freshness`)."""
     filterset, incidents = selectors.incident_list(
         filters=request.GET, user=request.user, request=request
     )
@@ -103,25 +113,62 @@ def incident_page_context(
     request: HttpRequest, incident: Incident, **conversation: Any
 ) -> dict[str, Any]:
     """Everything the incident page shows; ``conversation`` goes to the messages panel
-    (a bound reply form with its errors, for instance)."""
+    (a bound reply form with its errors, for instance).
+
+    Each thing is read once and shared by the panels that show it: the audit entries
+    (history and resolution), the marketplace's reasons (resolution and new
+    conversation), the order's lines (details and refunds), its messages (conversations
+    and documents). ``incident`` comes from :func:`incidents.selectors.incident_detail`.
+    """
+    from incidents.resolution import RESOLUTION_ACTIONS, RESOLUTION_REASON_TYPE
+    from messaging.constants import MESSAGING_REASON_TYPE
+    from messaging.selectors import order_conversations
     from messaging.views import conversation_context
+    from refunds.views import panel_context
 
     user = request.user
+    others = getattr(incident, "order_open_incidents", [])
+    entries = list(
+        AuditEntry.objects.filter(
+            Q(incident=incident)
+            | Q(incident_id__in=[o.pk for o in others], action__in=RESOLUTION_ACTIONS)
+        )
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+    reasons = selectors.connection_reasons(connection_id=incident.connection_id)
+    views = order_conversations(order_id=incident.order_id)
+    refunds = panel_context(request, incident)
     return {
         "incident": incident,
         "order": incident.order,
-        "lines": incident.order.lines.order_by("index", "mirakl_id"),
-        "history": selectors.incident_history(incident=incident),
+        "lines": [row.line for row in refunds["refunds"].lines],
+        "history": selectors.incident_history(incident=incident, entries=entries),
         "notes": selectors.incident_notes(incident=incident),
-        "documents": selectors.incident_documents(order_id=incident.order_id),
+        "documents": selectors.incident_documents(
+            order_id=incident.order_id,
+            messages=[i.message for v in views for i in v.items if i.message is not None],
+        ),
         "assign_form": AssignForm(
             initial={"assignee": getattr(getattr(incident, "assignment", None), "assignee", None)}
         )
         if user.has_perm("incidents.assign_incident")
         else None,
         "note_form": NoteForm() if user.has_perm("incidents.reply_incident") else None,
-        **resolve_context(request, incident),
-        **conversation_context(request, incident, **conversation),
+        **refunds,
+        **resolve_context(
+            request,
+            incident,
+            reasons=reasons.get(RESOLUTION_REASON_TYPE, []),
+            entries=entries,
+        ),
+        **conversation_context(
+            request,
+            incident,
+            views=views,
+            reasons=reasons.get(MESSAGING_REASON_TYPE, []),
+            **conversation,
+        ),
     }
 
 
@@ -130,13 +177,18 @@ def incident_page_context(
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The incident page: header, details, shipping, messages, history, documents."""
     try:
-        incident = selectors.incident_detail(pk=pk)
+        incident = selectors.incident_detail(pk=pk, viewer=request.user)
     except Incident.DoesNotExist:
         raise Http404(_("No such incident.")) from None
-    incident_mark_seen(incident=incident, user=request.user)
-    return render(
-        request, "incidents/incident_detail.html", incident_page_context(request, incident)
-    )
+    context = incident_page_context(request, incident)
+    # Remembered only when it changes the viewer's unread count: a first visit, or a
+    # message nobody answered newer than their last visit (no write on a plain revisit).
+    seen_at = incident.viewer_seen_at
+    views = [entry["view"] for entry in context["threads"]]
+    unanswered = [at for at in (view.unanswered_since for view in views) if at is not None]
+    if seen_at is None or (unanswered and max(unanswered) > seen_at):
+        incident_mark_seen(incident=incident, user=request.user)
+    return render(request, "incidents/incident_detail.html", context)
 
 
 @require_GET
@@ -206,13 +258,19 @@ def incident_note_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def resolve_context(
-    request: HttpRequest, incident: Incident, *, errors: dict[int, str] | None = None
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    errors: dict[int, str] | None = None,
+    reasons: list[tuple[str, str]] | None = None,
+    entries: list[AuditEntry] | None = None,
 ) -> dict[str, Any]:
-    """The resolution panel: one "mark resolved" form per open incident of the order."""
+    """The resolution panel: one "mark resolved" form per open incident of the order
+    (``reasons`` and audit ``entries``: see :func:`incidents.resolution.resolution_panels`)."""
     from incidents.resolution import resolution_panels
 
     can_resolve = request.user.has_perm("incidents.resolve_incident")
-    panels = resolution_panels(incident=incident)
+    panels = resolution_panels(incident=incident, reasons=reasons, entries=entries)
     for panel in panels:
         target = panel["incident"]
         panel["form"] = (

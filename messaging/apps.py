@@ -1,7 +1,29 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+
+def _forget_canned_replies(**kwargs: Any) -> None:
+    from django.db import transaction
+
+    from messaging.selectors import canned_replies_forget
+
+    # Now and once committed: a page read in between must not keep the old list.
+    canned_replies_forget()
+    transaction.on_commit(canned_replies_forget)
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from messaging.models import CannedReply
+
+        post_save.connect(_forget_canned_replies, sender=CannedReply, dispatch_uid="canned-save")
+        post_delete.connect(
+            _forget_canned_replies, sender=CannedReply, dispatch_uid="canned-delete"
+        )

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_ATTACHMENTS",
     "MAX_ATTACHMENT_BYTES",
     "MAX_ATTACHMENTS_TOTAL_BYTES",
+    "MESSAGING_REASON_TYPE",
     "RECIPIENT_HELP",
     "RECIPIENT_PARTIES",
     "SENDING_LEASE",
@@ -87,3 +88,6 @@ DELIVERY_MAX_RETRIES = 12
 #: The order's page in the seller back office, where the agent can also mark a thread
 #: "no reply required" (the API cannot). Relative to the connection's base URL.
 BACK_OFFICE_ORDER_PATH = "/mmp/shop/order/{order_id}"
+
+#: The RE01 reason type of a new conversation on an order (OR43).
+MESSAGING_REASON_TYPE = "ORDER_MESSAGING"

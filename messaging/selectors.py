@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
 from messaging.constants import RecipientChoice
@@ -31,12 +32,17 @@ __all__ = [
     "ConversationItem",
     "ThreadView",
     "canned_replies_active",
+    "canned_replies_cached",
+    "canned_replies_forget",
     "order_conversations",
     "thread_last_message",
     "thread_no_reply_dates",
 ]
 
 INBOUND = (Party.CUSTOMER, Party.OPERATOR)
+CANNED_REPLIES_CACHE_KEY = "messaging:canned-replies:v1"
+#: A safety net only: saving or deleting a canned reply empties the cache at once.
+CANNED_REPLIES_CACHE_SECONDS = 600
 
 
 @dataclass(slots=True)
@@ -136,6 +142,22 @@ class ThreadView:
             and (last_inbound is None or item.outbound.created_at >= last_inbound.date_created)
             for item in self.items
         )
+
+    @property
+    def unanswered_since(self) -> datetime | None:
+        """The newest synced customer or operator message no shop message followed (the
+        inbox's unread count counts such messages), None when there is none."""
+        last_inbound = self.last_inbound
+        if last_inbound is None:
+            return None
+        shop = [
+            i.message.date_created
+            for i in self.items
+            if i.message is not None and i.author_type == Party.SHOP
+        ]
+        if shop and max(shop) > last_inbound.date_created:
+            return None
+        return last_inbound.date_created
 
     @property
     def needs_reply(self) -> bool:
@@ -273,6 +295,21 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
 def canned_replies_active() -> QuerySet[CannedReply]:
     """The canned replies offered in the reply box."""
     return CannedReply.objects.filter(is_active=True).order_by("position", "title")
+
+
+def canned_replies_cached() -> list[CannedReply]:
+    """:func:`canned_replies_active` from Django's cache: every incident page shows them,
+    they change seldom. Forgotten when one is saved or deleted (``messaging.apps``)."""
+    canned = cache.get(CANNED_REPLIES_CACHE_KEY)
+    if canned is None:
+        canned = list(canned_replies_active())
+        cache.set(CANNED_REPLIES_CACHE_KEY, canned, CANNED_REPLIES_CACHE_SECONDS)
+    return canned
+
+
+def canned_replies_forget() -> None:
+    """Empty the cache of :func:`canned_replies_cached`."""
+    cache.delete(CANNED_REPLIES_CACHE_KEY)
 
 
 def thread_no_reply_dates(thread_ids: Iterable[int]) -> dict[int, tuple[datetime, ...]]:

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from incidents.bulk import upsert
+from incidents.freshness import inbox_changed
 from incidents.models import MarketplaceConnection, Order
 from incidents.sync_results import PageResult
 from messaging.models import Message, Thread
@@ -112,6 +113,7 @@ def threads_page_store(
 ) -> PageResult:
     """Write one M11 page (reading long threads in full with M10). Run it in a transaction."""
     now = now or timezone.now()
+    inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
         logger.warning(

@@ -18,11 +18,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents.models import Incident
-from messaging.constants import BACK_OFFICE_ORDER_PATH
+from messaging.constants import BACK_OFFICE_ORDER_PATH, MESSAGING_REASON_TYPE
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
 from messaging.linter import is_withdrawal_reason, reply_confirmations, reply_lint
 from messaging.models import CannedReply, OutboundMessage
-from messaging.selectors import ThreadView, canned_replies_active, order_conversations
+from messaging.selectors import (
+    ThreadView,
+    canned_replies_active,
+    canned_replies_cached,
+    order_conversations,
+)
 from messaging.services import (
     canned_reply_render,
     outbound_message_retry,
@@ -88,7 +93,7 @@ def _thread_entry(
 def _reasons(incident: Incident) -> list[tuple[str, str]]:
     from incidents.selectors import order_reasons
 
-    return order_reasons(connection_id=incident.connection_id, reason_type="ORDER_MESSAGING")
+    return order_reasons(connection_id=incident.connection_id, reason_type=MESSAGING_REASON_TYPE)
 
 
 def conversation_context(
@@ -98,16 +103,24 @@ def conversation_context(
     overrides: dict[str, dict[str, Any]] | None = None,
     new_thread_form: NewThreadForm | None = None,
     new_thread_confirm: list | None = None,
+    views: list[ThreadView] | None = None,
+    reasons: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What the messages panel needs: threads with their reply boxes, canned replies."""
+    """What the messages panel needs: threads with their reply boxes, canned replies.
+
+    ``views`` (the order's conversations) and ``reasons`` (ORDER_MESSAGING) when the
+    page already read them."""
     overrides = overrides or {}
-    views = order_conversations(order_id=incident.order_id)
-    canned = list(canned_replies_active())
+    if views is None:
+        views = order_conversations(order_id=incident.order_id)
+    canned = canned_replies_cached()
     return {
         "threads": [{**_thread_entry(view), **overrides.get(view.key, {})} for view in views],
         "thread_count": len(views),
         "new_thread_form": new_thread_form
-        or NewThreadForm(prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident)),
+        or NewThreadForm(
+            prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident) if reasons is None else reasons
+        ),
         "new_thread_confirm": new_thread_confirm or [],
         "canned_replies": canned,
         "can_reply": request.user.has_perm("incidents.reply_incident"),
@@ -146,7 +159,7 @@ def _render_thread(
             "incident": incident,
             "entry": entry,
             "can_reply": request.user.has_perm("incidents.reply_incident"),
-            "canned_replies": list(canned_replies_active()),
+            "canned_replies": canned_replies_cached(),
             "back_office_url": _back_office_url(incident),
             "oob_history": True,
             "history": _history(incident),

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 __all__ = ["Refund", "RefundLimit", "RefundRequest", "RefundRequestLine"]
@@ -181,6 +182,12 @@ class RefundRequest(models.Model):
     @property
     def needs_approval(self) -> bool:
         return self.state == self.State.AWAITING_APPROVAL
+
+    @cached_property
+    def line_items(self) -> list[RefundRequestLine]:
+        """The request's lines as the templates show them; a reader that already has
+        them (the refunds panel) sets this attribute instead of querying again."""
+        return list(self.lines.all())
 
 
 class RefundRequestLine(models.Model):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
-from refunds.services import LineRemainder, RefundLineInput, refund_remainders
+from refunds.services import LineRemainder, RefundLineInput, refund_remainders_compute
 
 __all__ = [
     "MIRAKL_REFUND_STATES",
@@ -83,29 +83,72 @@ def _request_lines_prefetch() -> Prefetch:
 
 
 def refund_panel(*, incident: Incident) -> RefundPanel:
-    """The refunds of the incident's order, line by line, with the requests made here."""
+    """The refunds of the incident's order, line by line, with the requests made here.
+
+    Three queries whatever the data: the order's lines, its synced refunds, the lines of
+    its requests with the requests; what is left on each line is computed from
+    those rows (:func:`refunds.services.refund_remainders_compute`).
+    """
     order = incident.order
-    # The remainders read the order's lines (ordered): the panel reuses them.
-    remainders = refund_remainders(order=order)
-    lines = [remainder.line for remainder in remainders.values()]
+    lines = list(OrderLine.objects.filter(order=order).order_by("index", "mirakl_id", "pk"))
     synced: dict[int, list[Refund]] = defaultdict(list)
+    synced_rows = []
     for refund in Refund.objects.filter(line__order=order).order_by("created_date", "pk"):
         label, badge = MIRAKL_REFUND_STATES.get(refund.state, (refund.state, ""))
         refund.state_label, refund.badge = label, badge
         synced[refund.line_id].append(refund)
-    requests = list(
-        RefundRequest.objects.filter(order=order)
-        .select_related("requested_by", "approved_by")
-        .prefetch_related(_request_lines_prefetch())
-        .order_by("-created_at", "-pk")
-    )
+        synced_rows.append(
+            (
+                refund.line_id,
+                refund.mirakl_id,
+                refund.amount,
+                refund.shipping_amount,
+                refund.quantity,
+                refund.taxes,
+                refund.shipping_taxes,
+            )
+        )
+    # Every request is made with its lines (one transaction): the lines bring them.
+    by_pk = {line.pk: line for line in lines}
+    requests_by_pk: dict[int, RefundRequest] = {}
+    items: dict[int, list[RefundRequestLine]] = defaultdict(list)
+    for request_line in (
+        RefundRequestLine.objects.filter(request__order=order)
+        .select_related("request__requested_by", "request__approved_by")
+        .order_by("request_id", "pk")
+    ):
+        request = requests_by_pk.setdefault(request_line.request_id, request_line.request)
+        request_line.request = request
+        items[request.pk].append(request_line)
+        if request_line.line_id in by_pk:
+            request_line.line = by_pk[request_line.line_id]
+    requests = sorted(requests_by_pk.values(), key=lambda r: (r.created_at, r.pk), reverse=True)
+    for request in requests:
+        request.line_items = items[request.pk]
+    by_line: dict[int, list[RefundRequestLine]] = defaultdict(list)
+    requested_rows = []
     for request in requests:
         request.badge = REQUEST_BADGES.get(request.state, "")
-    by_line: dict[int, list[RefundRequestLine]] = defaultdict(list)
-    for request in requests:
-        for request_line in request.lines.all():
+        counted = request.state not in (*RefundRequest.VOID_STATES, RefundRequest.State.CONFIRMED)
+        for request_line in request.line_items:
             request_line.refund_request = request
             by_line[request_line.line_id].append(request_line)
+            if counted:
+                requested_rows.append(
+                    (
+                        request_line.line_id,
+                        request_line.mirakl_refund_id,
+                        request_line.amount,
+                        request_line.shipping_amount,
+                        request_line.quantity,
+                        request_line.taxes,
+                        request_line.shipping_taxes,
+                        request.state,
+                    )
+                )
+    remainders = refund_remainders_compute(
+        lines=lines, synced=synced_rows, requested=requested_rows
+    )
     rows = [
         LineRefunds(
             line=line,

@@ -37,6 +37,7 @@ from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from incidents.freshness import inbox_changed
 from incidents.models import Incident, MarketplaceConnection
 from messaging.models import Message, Thread
 from sla.clock import Span, incident_span, thread_spans
@@ -156,6 +157,8 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
         sla_state_changed.send(sender=SlaItem, changes=result.changes, now=now)
     counts = result.as_dict()
     quiet = not any(v for k, v in counts.items() if not k.startswith("scanned"))
+    if not quiet:
+        inbox_changed()
     logger.log(logging.DEBUG if quiet else logging.INFO, "SLA sweep: %s", counts)
     return result
 

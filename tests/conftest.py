@@ -45,6 +45,15 @@ def connection(db, sandbox):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty Django cache (canned replies and reasons are kept
+    there, and a test's rows are rolled back without the signals that forget them)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _clean_locks(settings) -> Iterator[None]:
     """Each test starts with no sync lock held in Redis."""
     yield

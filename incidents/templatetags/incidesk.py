@@ -6,10 +6,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
-from django.utils.formats import number_format
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.utils.formats import localize, number_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince, timeuntil
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-__all__ = ["address_lines", "badge_class", "eur", "party", "parties"]
+__all__ = ["address_lines", "badge_class", "eur", "inbox_cells", "party", "parties"]
 
 register = template.Library()
 
@@ -88,3 +94,57 @@ def address_lines(address: dict[str, Any] | None) -> list[str]:
         address.get("phone"),
     ]
     return [str(line) for line in lines if line]
+
+
+@register.simple_tag
+def inbox_cells(record: Any) -> str:
+    """The nine cells of an inbox row, in ``IncidentTable.Meta.sequence`` order.
+
+    The same HTML as the column templates (``incidents/columns/``, the badges), built in
+    Python: 25 rows × 9 cells of included templates were the inbox's biggest CPU cost.
+    """
+    opened = localtime(record.opened_at)
+    assignee = getattr(getattr(record, "assignment", None), "assignee", None)
+    unread = record.unread_count
+    return format_html(
+        '<td>{}</td><td><a href="{}" class="order-link">{}</a></td><td>{}</td><td>{}</td>'
+        '<td><time datetime="{}">{}</time></td><td>{}</td><td>{}</td>'
+        '<td class="num">{}</td><td>{}</td>',
+        record.connection.name,
+        reverse("incidents:detail", args=[record.pk]),
+        record.order.mirakl_id,
+        record.order.customer_name,
+        record.reason_label,
+        date_format(opened, "c"),
+        date_format(opened, "d/m/Y H:i"),
+        format_html(
+            '<span class="badge {}" data-state="{}">{}</span>',
+            badge_class(record.state),
+            record.state,
+            record.get_state_display(),
+        ),
+        _sla_badge(record.sla_due_at, record.sla_state),
+        format_html('<span class="badge new" title="{0}">{0}</span>', localize(unread))
+        if unread
+        else mark_safe('<span class="muted">0</span>'),  # noqa: S308 - a constant
+        (assignee.get_full_name() or assignee.username)
+        if assignee
+        else mark_safe('<span class="muted">—</span>'),  # noqa: S308 - a constant
+    )
+
+
+def _sla_badge(due: Any, state: str | None) -> str:
+    """``incidents/partials/_sla_badge.html`` in Python."""
+    if not due:
+        return mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+    if state == "breached":
+        text = _("late by %(ago)s") % {"ago": timesince(due)}
+    else:
+        text = _("%(left)s left") % {"left": timeuntil(due)}
+    return format_html(
+        '<span class="badge {}" data-sla="{}" title="{}">{}</span>',
+        badge_class(state),
+        state,
+        date_format(localtime(due), "d/m/Y H:i"),
+        text,
+    )

@@ -309,3 +309,41 @@ def test_order_search_uses_the_trigram_indexes(db) -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "order_mirakl_id_trgm_idx" in plan
     assert "order_last_name_trgm_idx" in plan
+
+
+# --------------------------------------------------------------------------- live refresh
+
+
+def test_unchanged_refresh_is_a_304(
+    agent_client, agent, django_capture_on_commit_callbacks, django_assert_max_num_queries
+) -> None:
+    from incidents.services import incident_assign, incident_mark_seen
+
+    shown = incident()
+    first = agent_client.get(URL, HTTP_HX_REQUEST="true")
+    etag = first["ETag"]
+    assert first.status_code == 200
+    assert "no-cache" in first["Cache-Control"]
+    assert "HX-Request" in first["Vary"]
+    with django_assert_max_num_queries(1):  # the session's user, nothing rendered
+        again = agent_client.get(URL, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    # Another view of the inbox, or the whole page, is never answered from the refresh.
+    assert agent_client.get(URL, {"status": "closed"}, HTTP_HX_REQUEST="true").status_code == 200
+    page = agent_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+    assert page.status_code == 200
+    assert not page.has_header("ETag")
+
+    # A change anyone sees: a new ETag and the rows again.
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_assign(incident=shown, assignee=agent, actor=agent)
+    changed = agent_client.get(URL, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert rows(changed) == [shown.pk]
+
+    # The agent's own visit changes their unread counts.
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_mark_seen(incident=shown, user=agent)
+    seen = agent_client.get(URL, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=changed["ETag"])
+    assert seen.status_code == 200

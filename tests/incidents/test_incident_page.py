@@ -248,6 +248,22 @@ def test_visit_marks_the_incident_seen(agent_client, agent) -> None:
     assert IncidentSeen.objects.filter(incident=incident, user=agent).count() == 1
 
 
+def test_revisit_writes_only_when_an_unanswered_message_is_new(agent_client, agent) -> None:
+    incident = make_incident()
+    thread = ThreadFactory(connection=incident.connection, order=incident.order)
+    agent_client.get(page_url(incident))
+    first = IncidentSeen.objects.get(incident=incident, user=agent).seen_at
+
+    # Nothing new: the visit changes no unread count, nothing is written.
+    agent_client.get(page_url(incident))
+    assert IncidentSeen.objects.get(incident=incident, user=agent).seen_at == first
+
+    # A customer message newer than the last visit, not answered: the visit is remembered.
+    MessageFactory(thread=thread, author_type=Party.CUSTOMER, date_created=timezone.now())
+    agent_client.get(page_url(incident))
+    assert IncidentSeen.objects.get(incident=incident, user=agent).seen_at > first
+
+
 # --------------------------------------------------------------------------- live refresh
 
 
@@ -283,24 +299,87 @@ def test_page_has_live_refresh(agent_client) -> None:
 # --------------------------------------------------------------------------- query budget
 
 
-@pytest.mark.parametrize("threads", [1, 6])
-def test_queries_do_not_grow_with_threads_and_messages(
-    agent_client, django_assert_max_num_queries, threads
-) -> None:
+#: The incident page's budget (issue 4): whatever the order holds.
+PAGE_QUERIES = 15
+
+
+def make_busy_incident(size: int):
+    """An incident whose order holds ``size`` of everything the page shows: threads with
+    messages and attachments, outbox messages with attachments, "no reply" marks, lines,
+    synced refunds, refund requests, other open incidents, notes and audit entries."""
+    from messaging.models import OutboundAttachment
+    from tests.factories.incidents import IncidentNoteFactory, MarketplaceReasonFactory
+    from tests.factories.messaging import (
+        CannedReplyFactory,
+        OutboundMessageFactory,
+        ThreadNoReplyFactory,
+    )
+    from tests.factories.refunds import (
+        RefundFactory,
+        RefundRequestFactory,
+        RefundRequestLineFactory,
+    )
+
     incident = make_incident()
-    now = timezone.now()
-    for n in range(threads):
-        thread = ThreadFactory(connection=incident.connection, order=incident.order)
-        for m in range(threads * 2):
+    order, now, colleague = incident.order, timezone.now(), UserFactory()
+    for reason_type in ("INCIDENT_CLOSE", "ORDER_MESSAGING"):
+        MarketplaceReasonFactory(connection=incident.connection, type=reason_type)
+    CannedReplyFactory.create_batch(size)
+    for n in range(size):
+        thread = ThreadFactory(connection=incident.connection, order=order)
+        for m in range(size * 2):
             MessageFactory(
                 thread=thread,
                 date_created=now - timedelta(minutes=m),
                 attachments=[{"id": f"a{n}-{m}", "name": "foto.jpg", "size": 1200}],
             )
-    # +3 for the resolution panel: the order's other open incidents, reasons, last outcome.
-    # +2 for the refunds panel (what is left: 3, synced refunds, requests; 3 were spare).
-    with django_assert_max_num_queries(25):
+        ThreadNoReplyFactory(thread=thread, marked_by=colleague)
+        outbound = OutboundMessageFactory(thread=thread, created_by=colleague)
+        OutboundAttachment.objects.create(
+            message=outbound,
+            name="albaran.pdf",
+            content_type="application/pdf",
+            size=3,
+            content=b"pdf",
+        )
+        line = OrderLineFactory(order=order, index=n + 2, state="INCIDENT_OPEN")
+        IncidentFactory(line=line)
+        RefundFactory(line=line)
+        RefundRequestLineFactory(request=RefundRequestFactory(order=order), line=line)
+        IncidentNoteFactory(incident=incident)
+        AuditEntryFactory(incident=incident)
+    return incident
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_page_queries_do_not_grow_with_the_data(
+    agent_client, django_assert_max_num_queries, size
+) -> None:
+    incident = make_busy_incident(size)
+    # The first view fills the cache (canned replies, the marketplace's reasons): two more.
+    with django_assert_max_num_queries(PAGE_QUERIES + 2):
         response = agent_client.get(page_url(incident))
     assert response.status_code == 200
+    assert len(response.context["threads"]) == size
+    assert len(response.context["refunds"].requests) == size
+    assert len(response.context["resolve_panels"]) == size + 1
+    with django_assert_max_num_queries(PAGE_QUERIES):
+        assert agent_client.get(page_url(incident)).status_code == 200
     with django_assert_max_num_queries(12):
         agent_client.get(reverse("messaging:poll", args=[incident.pk]), HTTP_HX_REQUEST="true")
+
+
+def test_page_queries_are_the_same_for_small_and_big_orders(
+    agent_client, django_assert_num_queries
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (1, 5):
+        incident = make_busy_incident(size)
+        agent_client.get(page_url(incident))  # the cache filled
+        with CaptureQueriesContext(connection) as captured:
+            agent_client.get(page_url(incident))
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1] <= PAGE_QUERIES

@@ -189,3 +189,27 @@ def test_message_html_is_escaped_in_pages() -> None:
     html = partial.render({"item": item, "incident": None})
     assert "<script>" not in html and "<img" not in html and "<b>Lucía" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_user_and_permissions_come_in_one_query(django_assert_num_queries) -> None:
+    """The backend loads the user with their own and their groups' permissions."""
+    from django.contrib.auth.models import Group, Permission
+
+    from incidents.backends import UserWithPermissionsBackend
+
+    group = Group.objects.create(name="desk")
+    group.permissions.add(Permission.objects.get(codename="view_incident"))
+    user = User.objects.create_user("perms", password="x" * 12)  # noqa: S106
+    user.groups.add(group)
+    user.user_permissions.add(Permission.objects.get(codename="reply_incident"))
+    User.objects.create_user("inactive", is_active=False)
+
+    backend = UserWithPermissionsBackend()
+    with django_assert_num_queries(1):
+        loaded = backend.get_user(user.pk)
+        assert loaded.has_perm("incidents.view_incident")
+        assert loaded.has_perm("incidents.reply_incident")
+        assert not loaded.has_perm("incidents.resolve_incident")
+    assert loaded.get_all_permissions() == {"incidents.view_incident", "incidents.reply_incident"}
+    assert backend.get_user(User.objects.get(username="inactive").pk) is None
+    assert backend.get_user(0) is None
