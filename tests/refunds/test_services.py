@@ -290,7 +290,56 @@ def test_full_refund_with_nothing_left(shop, agent) -> None:
 
 def test_full_refund_lines_must_be_the_whole_remainder(shop, agent) -> None:
     errors = errors_of(shop, agent, [line(shop, amount=D("1.00"))], kind="full")
-    assert list(errors) == [(None, "__all__")]
+    assert errors == {
+        (None, "__all__"): [
+            "A full refund must refund everything left on the order, which has changed: "
+            "reload the page and try again."
+        ]
+    }
+    assert not RefundRequest.objects.exists()
+
+
+@pytest.mark.parametrize("value", [D("NaN"), D("sNaN"), D("Infinity"), D("-Infinity"), "abc"])
+@pytest.mark.parametrize("field", ["amount", "shipping_amount"])
+def test_an_amount_that_is_not_a_number_is_refused(shop, agent, field, value) -> None:
+    fields = {"quantity": 1, "amount": D("1.00"), field: value}
+    errors = errors_of(shop, agent, [line(shop, **fields)])
+    assert errors == {(shop["line1"].pk, field): ["Enter a valid amount."]}
+    assert not RefundRequest.objects.exists()
+
+
+@pytest.mark.parametrize("value", [D("NaN"), D("Infinity"), "abc"])
+def test_a_tax_that_is_not_a_number_is_refused(shop, agent, value) -> None:
+    errors = errors_of(shop, agent, [line(shop, amount=D("1.00"), taxes={"IVA21": value})])
+    assert errors == {(shop["line1"].pk, "tax:IVA21"): ["Enter a valid amount."]}
+    assert not RefundRequest.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", [1.5, True, "1"])
+def test_a_quantity_that_is_not_a_whole_number_is_refused(shop, agent, quantity) -> None:
+    errors = errors_of(shop, agent, [line(shop, quantity=quantity, amount=D("1.00"))])
+    assert errors == {(shop["line1"].pk, "quantity"): ["Enter a whole number of units."]}
+    assert not RefundRequest.objects.exists()
+
+
+def test_kind_must_be_full_or_partial(shop, agent) -> None:
+    errors = errors_of(shop, agent, [line(shop, quantity=1, amount=D("1.00"))], kind="x")
+    assert errors == {(None, "kind"): ["Choose a full or a partial refund."]}
+    assert not RefundRequest.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["", "   ", None, "k" * 256])
+def test_idempotency_key_of_1_to_255_characters_is_required(shop, agent, key) -> None:
+    errors = errors_of(shop, agent, [line(shop, quantity=1, amount=D("1.00"))], key=key)
+    assert errors == {(None, "__all__"): ["An idempotency key of 1 to 255 characters is required."]}
+    assert not RefundRequest.objects.exists()
+
+
+def test_idempotency_key_of_255_characters_is_accepted(shop, agent) -> None:
+    request, created = create(
+        shop, agent, [line(shop, quantity=1, amount=D("1.00"))], key="k" * 255
+    )
+    assert created and request.idempotency_key == "k" * 255
 
 
 # --------------------------------------------------------------------------- create
