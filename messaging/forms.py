@@ -150,7 +150,11 @@ class ReplyForm(_MessageForm):
 class NewThreadForm(_MessageForm):
     """A new conversation on the order (OR43): a subject from the marketplace's list or free."""
 
-    reason = forms.ChoiceField(label=_("Subject"), required=False)
+    reason = forms.ChoiceField(
+        label=_("Subject"),
+        required=False,
+        error_messages={"invalid_choice": _("Choose a subject from the marketplace's list.")},
+    )
     subject = forms.CharField(
         label=_("Or write a subject"), required=False, max_length=255, strip=True
     )

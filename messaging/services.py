@@ -34,6 +34,7 @@ from incidents.models import AuditEntry, Incident, Order
 from incidents.outbox import ClientFactory, PendingResult, deliver_in_order
 from messaging.constants import (
     DELIVERY_CHECK_SKEW,
+    MESSAGING_REASON_TYPE,
     RECIPIENT_PARTIES,
     SENDING_LEASE,
 )
@@ -65,6 +66,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 State = OutboundMessage.State
+
+#: OR43 topic types (MIRAKL_API.md section 6).
+TOPIC_REASON_CODE = "REASON_CODE"
+TOPIC_FREE_TEXT = "FREE_TEXT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +226,24 @@ def outbound_reply_queue(
     return outbound, created
 
 
+def _check_topic(order: Order, topic_type: str, topic_value: str) -> None:
+    """Refuse an OR43 topic that is neither a usable ORDER_MESSAGING code nor a subject."""
+    from incidents.selectors import order_reasons
+
+    if topic_type == TOPIC_FREE_TEXT:
+        if not (topic_value or "").strip():
+            raise ValidationError(_("Choose a subject or write one."), code="topic")
+        return
+    codes = {
+        code
+        for code, _label in order_reasons(
+            connection_id=order.connection_id, reason_type=MESSAGING_REASON_TYPE
+        )
+    }
+    if topic_type != TOPIC_REASON_CODE or topic_value not in codes:
+        raise ValidationError(_("Choose a subject from the marketplace's list."), code="topic")
+
+
 @transaction.atomic
 def outbound_thread_queue(
     *,
@@ -235,10 +258,18 @@ def outbound_thread_queue(
     incident: Incident | None = None,
     now: datetime | None = None,
 ) -> tuple[OutboundMessage, bool]:
-    """Store a new conversation on ``order`` (OR43) and deliver it after commit."""
+    """Store a new conversation on ``order`` (OR43) and deliver it after commit.
+
+    ``topic_type`` ``REASON_CODE`` takes a code of the marketplace's ORDER_MESSAGING
+    reasons the shop may use (RE01, as synced); ``FREE_TEXT`` a subject written here.
+    Raises ``ValidationError`` (nothing stored, nothing queued) for any other topic: a
+    code Mirakl does not offer the shop would only come back as OR43's refusal, after
+    the agent has moved on.
+    """
     existing = _existing(idempotency_key)
     if existing is not None:
         return existing, False
+    _check_topic(order, topic_type, topic_value)
     parties = RECIPIENT_PARTIES[choice]
     now = now or timezone.now()
     outbound, created = _create(

@@ -265,17 +265,22 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
         )
         if not confirm or data["confirmed"]:
             topic_type, topic_value = form.topic()
-            outbound, _created = outbound_thread_queue(
-                order=incident.order,
-                topic_type=topic_type,
-                topic_value=topic_value,
-                body=data["body"],
-                choice=data["recipient"],
-                user=request.user,
-                idempotency_key=data["idempotency_key"],
-                attachments=data["attachments"],
-                incident=incident,
-            )
+            try:
+                outbound, _created = outbound_thread_queue(
+                    order=incident.order,
+                    topic_type=topic_type,
+                    topic_value=topic_value,
+                    body=data["body"],
+                    choice=data["recipient"],
+                    user=request.user,
+                    idempotency_key=data["idempotency_key"],
+                    attachments=data["attachments"],
+                    incident=incident,
+                )
+            except ValidationError as exc:
+                # The reasons changed since the form was read (a sync in between).
+                form.add_error("reason" if data.get("reason") else "subject", exc)
+                return _new_thread_form_response(request, incident, form, [])
             if not _htmx_partial(request):
                 return redirect(_page_url(incident, "conversations"))
             views = [
@@ -299,6 +304,13 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
         form = NewThreadForm(post, prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident))
         form.is_valid()
         form.files_dropped = bool(data["attachments"])
+    return _new_thread_form_response(request, incident, form, confirm)
+
+
+def _new_thread_form_response(
+    request: HttpRequest, incident: Incident, form: NewThreadForm, confirm: list
+) -> HttpResponse:
+    """The new-conversation form again, with its errors or warnings."""
     if _htmx_partial(request):
         return render(
             request,

@@ -25,7 +25,7 @@ from messaging.services import (
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
 from mirakl.schemas import Recipient
-from tests.factories.incidents import OrderFactory
+from tests.factories.incidents import MarketplaceReasonFactory, OrderFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
 pytestmark = pytest.mark.django_db
@@ -371,6 +371,107 @@ def test_new_thread_is_delivered_once_even_with_an_unknown_outcome(
     payload = sandbox.state.thread_payload(outbound.mirakl_thread_id)
     assert payload["topic"] == {"type": "REASON_CODE", "value": "21"}
     assert AuditEntry.objects.filter(incident=incident, action="new_thread").exists()
+
+
+@pytest.fixture
+def english():
+    """Messages are compared with their English source strings."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+def queue_thread(order, agent, topic_type: str, topic_value: str, **kwargs):
+    return outbound_thread_queue(
+        order=order,
+        topic_type=topic_type,
+        topic_value=topic_value,
+        body="Hola, te escribimos por tu pedido.",
+        choice="CUSTOMER",
+        user=agent,
+        idempotency_key=kwargs.pop("idempotency_key", uuid.uuid4()),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("topic_type", "topic_value"),
+    [
+        ("REASON_CODE", "29"),  # ORDER_MESSAGING, but the operator's own
+        ("REASON_CODE", "17"),  # a REFUND reason
+        ("REASON_CODE", "3"),  # an INCIDENT_OPEN reason
+        ("REASON_CODE", "999"),  # not in RE01 at all
+        ("REASON_CODE", ""),
+        ("OTHER", "21"),  # a usable code, but not a topic type OR43 knows
+    ],
+)
+def test_new_thread_topic_outside_the_shop_usable_messaging_reasons_is_refused(
+    synced, agent, english, topic_type, topic_value, django_capture_on_commit_callbacks
+) -> None:
+    MarketplaceReasonFactory(
+        connection=synced, type="ORDER_MESSAGING", code="29", is_shop_right=False
+    )
+    incident, thread = open_incident_thread()
+
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(ValidationError) as caught,
+    ):
+        queue_thread(thread.order, agent, topic_type, topic_value, incident=incident)
+
+    assert caught.value.messages == ["Choose a subject from the marketplace's list."]
+    assert caught.value.code == "topic"
+    assert callbacks == []
+    assert not OutboundMessage.objects.exists()
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.NEW_THREAD).exists()
+
+
+@pytest.mark.parametrize("code", ["20", "21", "26"])
+def test_new_thread_takes_a_shop_usable_messaging_reason(synced, agent, code) -> None:
+    incident, thread = open_incident_thread()
+    outbound, created = queue_thread(thread.order, agent, "REASON_CODE", code, incident=incident)
+    assert created
+    assert (outbound.topic_type, outbound.topic_value, outbound.state) == (
+        "REASON_CODE",
+        code,
+        State.QUEUED,
+    )
+
+
+def test_new_thread_topic_follows_the_synced_reasons(synced, agent) -> None:
+    from incidents.models import MarketplaceReason
+
+    incident, thread = open_incident_thread()
+    MarketplaceReason.objects.filter(connection=synced, type="ORDER_MESSAGING", code="21").update(
+        is_shop_right=False
+    )
+    with pytest.raises(ValidationError):
+        queue_thread(thread.order, agent, "REASON_CODE", "21", incident=incident)
+    MarketplaceReason.objects.filter(connection=synced, type="ORDER_MESSAGING", code="21").update(
+        is_shop_right=None
+    )  # RE01 said nothing: usable, as in the other lists
+    assert queue_thread(thread.order, agent, "REASON_CODE", "21", incident=incident)[1]
+
+
+def test_new_thread_with_a_written_subject(synced, agent, english) -> None:
+    incident, thread = open_incident_thread()
+    with pytest.raises(ValidationError) as caught:
+        queue_thread(thread.order, agent, "FREE_TEXT", "   ", incident=incident)
+    assert caught.value.messages == ["Choose a subject or write one."]
+    assert not OutboundMessage.objects.exists()
+
+    outbound, created = queue_thread(thread.order, agent, "FREE_TEXT", "Tu factura")
+    assert created and outbound.topic_value == "Tu factura"
+
+
+def test_new_thread_replay_returns_the_stored_message(synced, agent) -> None:
+    incident, thread = open_incident_thread()
+    key = uuid.uuid4()
+    first, _ = queue_thread(thread.order, agent, "REASON_CODE", "21", idempotency_key=key)
+    again, created = queue_thread(thread.order, agent, "REASON_CODE", "21", idempotency_key=key)
+    assert not created and again.pk == first.pk
+    assert OutboundMessage.objects.count() == 1
 
 
 def test_sync_brings_the_message_back_once(synced, agent, sandbox, sandbox_client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -11,7 +12,7 @@ from django.urls import reverse
 from incidents.models import AuditEntry
 from messaging.constants import MAX_ATTACHMENT_BYTES
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
-from tests.factories.incidents import UserFactory
+from tests.factories.incidents import MarketplaceReasonFactory, UserFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
 pytestmark = pytest.mark.django_db
@@ -254,6 +255,89 @@ def test_start_a_conversation(
     html = response.content.decode()
     assert 'hx-swap-oob="afterbegin:#thread-list"' in html
     assert f'id="thread-new-{outbound.pk}"' in html
+
+
+def _new_thread_options(html: str) -> list[str]:
+    select = re.search(r'<select name="new-reason"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None, "the new-conversation form has no subject list"
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_new_thread_subjects_are_the_shop_usable_messaging_reasons(agent_client, synced) -> None:
+    MarketplaceReasonFactory(
+        connection=synced, type="ORDER_MESSAGING", code="29", is_shop_right=False
+    )
+    incident, _thread = open_incident_thread()
+
+    page = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    assert page.status_code == 200
+    assert _new_thread_options(page.content.decode()) == [
+        "",
+        "20",
+        "21",
+        "22",
+        "23",
+        "24",
+        "25",
+        "26",
+    ]
+
+
+@pytest.mark.parametrize("code", ["29", "17", "999"])
+def test_new_thread_subject_outside_the_list_is_refused(
+    agent_client, synced, code, django_capture_on_commit_callbacks
+) -> None:
+    MarketplaceReasonFactory(
+        connection=synced, type="ORDER_MESSAGING", code="29", is_shop_right=False
+    )
+    incident, _thread = open_incident_thread()
+    url = reverse("messaging:new_thread", args=[incident.pk])
+    data = {
+        "new-recipient": "CUSTOMER",
+        "new-body": "Hola, te adjuntamos la factura.",
+        "new-idempotency_key": str(uuid.uuid4()),
+        "new-reason": code,
+    }
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = agent_client.post(url, data, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "Choose a subject from the marketplace&#x27;s list." in response.content.decode()
+    assert callbacks == []
+    assert not OutboundMessage.objects.exists()
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.NEW_THREAD).exists()
+
+
+def test_new_thread_subject_withdrawn_meanwhile_is_refused_by_the_service(
+    agent_client, synced, monkeypatch
+) -> None:
+    """The form offered the code, but the reasons sync took it away before the post."""
+    from incidents.models import MarketplaceReason
+    from messaging import views
+
+    incident, _thread = open_incident_thread()
+    offered = views._reasons(incident)
+    MarketplaceReason.objects.filter(connection=synced, type="ORDER_MESSAGING", code="21").update(
+        is_shop_right=False
+    )
+    monkeypatch.setattr(views, "_reasons", lambda incident: offered)
+    url = reverse("messaging:new_thread", args=[incident.pk])
+    data = {
+        "new-recipient": "CUSTOMER",
+        "new-body": "Hola, te adjuntamos la factura.",
+        "new-idempotency_key": str(uuid.uuid4()),
+        "new-reason": "21",
+    }
+
+    partial = agent_client.post(url, data, HTTP_HX_REQUEST="true")
+    page = agent_client.post(url, data)
+
+    for response in (partial, page):
+        assert response.status_code == 200
+        assert "Choose a subject from the marketplace&#x27;s list." in response.content.decode()
+    assert not OutboundMessage.objects.exists()
 
 
 def test_retry_a_failed_message(
