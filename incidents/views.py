@@ -58,8 +58,11 @@ def _htmx_partial(request: HttpRequest) -> bool:
     return bool(htmx) and not htmx.boosted
 
 
+@permission_required("incidents.view_incident", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
-    """Every marketplace at a glance: open incidents by state, waiting threads, sync."""
+    """Every marketplace at a glance: open incidents by state, waiting threads, sync.
+
+    Figures of every marketplace: only for roles that read incidents, as the inbox."""
     context = {"overviews": selectors.connections_overview()}
     template = "incidents/overview.html"
     if _htmx_partial(request):
