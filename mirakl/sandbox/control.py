@@ -1,8 +1,8 @@
 """Control endpoints under ``/_sandbox/``: the sandbox playing the customer and the operator.
 
 They are not part of the Mirakl API; they let demos and tests make things happen (open an
-incident, write as the customer, contest a resolution, create an order, inject faults,
-move time). Same API key as the API; faults never apply here.
+incident, write as the customer, contest a resolution, create an order, rename a reason,
+inject faults, move time). Same API key as the API; faults never apply here.
 """
 
 from __future__ import annotations
@@ -110,6 +110,16 @@ def advance(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
     return json_response(200, {"closed_incidents": closed, "now": state.snapshot()["now"]})
 
 
+def relabel_reason(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    payload = _payload(req)
+    result = state.relabel_reason(
+        _text(payload, "type", required=True) or "",
+        _text(payload, "code", required=True) or "",
+        _text(payload, "label", required=True) or "",
+    )
+    return json_response(200, result)
+
+
 def snapshot(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
     return json_response(200, state.snapshot())
 
@@ -131,5 +141,6 @@ CONTROL_ROUTES: tuple[Route, ...] = (
     make_route("POST", "/_sandbox/faults", "SANDBOX", set_faults),
     make_route("POST", "/_sandbox/tick", "SANDBOX", tick),
     make_route("POST", "/_sandbox/advance", "SANDBOX", advance),
+    make_route("POST", "/_sandbox/reasons", "SANDBOX", relabel_reason),
     make_route("GET", "/_sandbox/state", "SANDBOX", snapshot),
 )

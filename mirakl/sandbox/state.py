@@ -101,6 +101,8 @@ class SandboxState:
         if count >= LARGE_DATA_SET:
             gc.freeze()  # keep the data set out of future collections
         self._reasons_json: str | None = None
+        #: Labels changed through the control API, by (type, code): RE01 shows them.
+        self._reason_labels: dict[tuple[str, str], str] = {}
         self._warm_steps: Iterator[None] | None = None
         self.warmed = False
 
@@ -777,9 +779,24 @@ class SandboxState:
             yield True
 
     def reasons_json(self) -> str:
-        if self._reasons_json is None:
-            self._reasons_json = dumps(reasons_payload())
-        return self._reasons_json
+        with self.lock:
+            if self._reasons_json is None:
+                payload = reasons_payload()
+                for reason in payload["reasons"]:
+                    key = (str(reason["type"]), str(reason["code"]))
+                    reason["label"] = self._reason_labels.get(key, reason["label"])
+                self._reasons_json = dumps(payload)
+            return self._reasons_json
+
+    def relabel_reason(self, reason_type: str, code: str, label: str) -> dict[str, Any]:
+        """The marketplace renames one of its reasons: RE01 returns the new label."""
+        with self.lock:
+            reason = reasons_of_type(reason_type).get(code)
+            if reason is None:
+                raise ApiError(404, f"Reason '{code}' of type '{reason_type}' not found")
+            self._reason_labels[(reason_type, code)] = label
+            self._reasons_json = None
+            return {**reason.as_dict(), "label": label}
 
     # =============================================================== summary
     def snapshot(self) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.urls import reverse
+from django.utils import timezone
 
 from incidents import sync_orders
 from incidents.locks import sync_lock
@@ -257,3 +259,66 @@ def test_two_syncs_of_one_connection_never_overlap(connection, sandbox_client) -
         with pytest.raises(SyncAlreadyRunning):
             marketplace_sync(connection=connection, client=sandbox_client)
     assert not Order.objects.exists()
+
+
+def test_reasons_are_stored_by_type_and_code_and_relabelled_by_a_later_sync(
+    connection, sandbox, sandbox_client, client
+) -> None:
+    from datetime import timedelta
+
+    from incidents.constants import SYNC_RESOURCE_REASONS
+    from incidents.selectors import connection_reasons
+    from mirakl.sandbox.reasons import REASONS
+    from tests.factories.incidents import UserFactory
+
+    first = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+
+    stored = {
+        (r.type, r.code): (r.label, r.is_shop_right)
+        for r in MarketplaceReason.objects.filter(connection=connection)
+    }
+    assert stored == {(r.type, r.code): (r.label, r.is_shop_right) for r in REASONS}
+    assert stored[("ORDER_MESSAGING", "21")] == ("Solicitud de factura", True)
+    assert stored[("INCIDENT_CLOSE", "INC_CLOSED_OPERATOR")] == (
+        "Cerrada por el operador tras su revisión",
+        False,
+    )
+    assert (first["reasons"].created, first["reasons"].updated) == (len(REASONS), 0)
+    # The choices the forms offer: the shop's usable reasons only, by type.
+    choices = connection_reasons(connection_id=connection.pk)
+    assert ("21", "Solicitud de factura") in choices["ORDER_MESSAGING"]
+    assert "INC_CLOSED_OPERATOR" not in dict(choices["INCIDENT_CLOSE"])
+    assert "INCIDENT_OPEN" not in choices  # every one of them is the operator's
+
+    control(
+        sandbox, "reasons", {"type": "ORDER_MESSAGING", "code": "21", "label": "Factura del pedido"}
+    )
+    # Within the hour the reasons are not read again.
+    marketplace_sync(connection=connection, client=sandbox_client)
+    unchanged = MarketplaceReason.objects.get(
+        connection=connection, type="ORDER_MESSAGING", code="21"
+    )
+    assert unchanged.label == "Solicitud de factura"
+
+    SyncCursor.objects.filter(connection=connection, resource=SYNC_RESOURCE_REASONS).update(
+        last_success_at=timezone.now() - timedelta(hours=1, minutes=1)
+    )
+    later = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+
+    assert (later["reasons"].created, later["reasons"].updated) == (0, len(REASONS))
+    assert MarketplaceReason.objects.filter(connection=connection).count() == len(REASONS)
+    relabelled = MarketplaceReason.objects.get(
+        connection=connection, type="ORDER_MESSAGING", code="21"
+    )
+    assert (relabelled.label, relabelled.is_shop_right) == ("Factura del pedido", True)
+    # The cached choices were forgotten: the forms show the new label at once.
+    choices = connection_reasons(connection_id=connection.pk)
+    assert ("21", "Factura del pedido") in choices["ORDER_MESSAGING"]
+    assert "Solicitud de factura" not in dict(choices["ORDER_MESSAGING"]).values()
+    incident = Incident.objects.filter(connection=connection, closed_at__isnull=True).first()
+    client.force_login(UserFactory(username="ana", role="agent"))
+    page = client.get(reverse("incidents:detail", args=[incident.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<option value="21">Factura del pedido</option>' in html
+    assert "Solicitud de factura" not in html

@@ -151,6 +151,27 @@ def test_control_creates_orders_and_ticks(server, http) -> None:
     assert bad.status_code == 400
 
 
+def test_control_renames_a_reason(server, http) -> None:
+    renamed = control(
+        http, server, "reasons", {"type": "ORDER_MESSAGING", "code": "21", "label": "Factura"}
+    )
+    assert renamed.status_code == 200
+    assert renamed.json() == {
+        "code": "21",
+        "label": "Factura",
+        "type": "ORDER_MESSAGING",
+        "is_shop_right": True,
+    }
+    reasons = http.get(f"{server.base_url}/api/reasons", timeout=5).json()["reasons"]
+    labels = {(r["type"], r["code"]): r["label"] for r in reasons}
+    assert labels[("ORDER_MESSAGING", "21")] == "Factura"
+    assert labels[("ORDER_MESSAGING", "20")] == "Pregunta acerca de mi pedido"
+    unknown = control(http, server, "reasons", {"type": "REFUND", "code": "21", "label": "x"})
+    assert unknown.status_code == 404
+    missing = control(http, server, "reasons", {"type": "REFUND", "code": "17"})
+    assert missing.status_code == 400
+
+
 # ------------------------------------------------------------ act command
 def test_act_command_builds_control_requests() -> None:
     request = build_action("open-incident", {"order": "59100001-A", "line": None, "reason": "1"})
