@@ -25,6 +25,7 @@ from incidents.filtersets import ASSIGNEE_ME, STATUS_CLOSED, STATUS_OPEN
 from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.freshness import inbox_etag
 from incidents.models import AuditEntry, Incident, Order
+from incidents.presence import presence_here
 from incidents.services import incident_assign, incident_mark_seen, incident_note_add
 from incidents.tables import IncidentTable
 
@@ -38,6 +39,7 @@ __all__ = [
     "incident_page_context",
     "incident_resolve_view",
     "overview",
+    "presence_context",
 ]
 
 INBOX_PAGE_SIZE = 25
@@ -112,6 +114,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return render(request, "incidents/incident_list.html", context)
 
 
+def presence_context(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+    """Record the viewer on the incident and name the others there (header and warning
+    above the conversations, on the first render and every live refresh)."""
+    present = presence_here(incident_id=incident.pk, user=request.user)
+    return {"present": present, "present_names": ", ".join(p.name for p in present)}
+
+
 def incident_page_context(
     request: HttpRequest, incident: Incident, **conversation: Any
 ) -> dict[str, Any]:
@@ -122,6 +131,7 @@ def incident_page_context(
     (history and resolution), the marketplace's reasons (resolution and new
     conversation), the order's lines (details and refunds), its messages (conversations
     and documents). ``incident`` comes from :func:`incidents.selectors.incident_detail`.
+    Who else is on the incident comes from the cache, without a query.
     """
     from incidents.resolution import RESOLUTION_ACTIONS, RESOLUTION_REASON_TYPE
     from messaging.constants import MESSAGING_REASON_TYPE
@@ -159,6 +169,7 @@ def incident_page_context(
         else None,
         "note_form": NoteForm() if user.has_perm("incidents.reply_incident") else None,
         **refunds,
+        **presence_context(request, incident),
         **resolve_context(
             request,
             incident,

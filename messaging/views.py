@@ -406,7 +406,7 @@ def canned_reply_fill(request: HttpRequest, incident_pk: int) -> HttpResponse:
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
 def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
-    """Fresh messages and delivery states, swapped out-of-band into each thread.
+    """Fresh messages, delivery states and who else is here, swapped out-of-band.
 
     The reply boxes are not re-rendered, so nothing being typed is lost. ``n`` is the
     number of threads the page shows: more now means a new conversation arrived.
@@ -417,9 +417,12 @@ def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
         shown = int(request.GET.get("n", len(views)))
     except ValueError:
         shown = len(views)
+    from incidents.views import presence_context
+
     context = {
         "incident": incident,
         "views": views,
+        **presence_context(request, incident),
         "new_conversations": len(views) > shown,
         "can_reply": request.user.has_perm("incidents.reply_incident"),
         "back_office_url": _back_office_url(incident),

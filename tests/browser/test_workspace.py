@@ -178,3 +178,47 @@ def _reply_in_browser(browser, base_url: str, target: Target, body: str) -> None
     assert sent.locator("[data-delivery=sent]").count() == 1
     assert page.locator(f"#thread-{thread_pk} [data-needs-reply]").count() == 0
     page.screenshot(path=str(ARTIFACTS / "incident-replied.png"), full_page=True)
+
+
+def _log_in(browser, base_url: str, username: str, next_url: str):
+    """A browser context of its own (cookies apart, as another agent's machine), logged in
+    and on ``next_url``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base_url}/accounts/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#incident-header")
+    return page
+
+
+def test_two_agents_on_one_incident_see_each_other(live_server, chromium) -> None:
+    from tests.factories.incidents import IncidentFactory
+
+    permissions = _permissions(ROLE_PERMISSIONS[Role.AGENT])
+    for username, first, last in (("ana", "Ana", "López"), ("marta", "Marta", "Ruiz")):
+        user = UserFactory(username=username, first_name=first, last_name=last, password=PASSWORD)
+        user.user_permissions.add(*permissions)
+    url = f"/incidents/{IncidentFactory().pk}/"
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with launched(chromium) as browser:
+        ana = _log_in(browser, live_server.url, "ana", url)
+        assert ana.locator("#incident-presence").is_hidden()  # alone on it
+        ana.evaluate("() => { window.presenceMarker = 1 }")  # gone if the page reloads
+
+        # Marta opens it: Ana is named at once, and Marta is warned before replying.
+        marta = _log_in(browser, live_server.url, "marta", url)
+        assert marta.locator("#incident-presence").inner_text() == "Also viewing: Ana López"
+        assert marta.locator("#presence-warning").inner_text() == (
+            "Ana López is also on this incident: check before replying."
+        )
+
+        # Ana's page shows Marta at its next live refresh (every 10 s), without a reload.
+        ana.wait_for_selector("#incident-presence strong:text-is('Marta Ruiz')", timeout=15_000)
+        assert ana.locator("#incident-presence").inner_text() == "Also viewing: Marta Ruiz"
+        assert ana.locator("#presence-warning").is_visible()
+        assert ana.evaluate("() => window.presenceMarker") == 1
+        ana.screenshot(path=str(ARTIFACTS / "incident-presence.png"))
