@@ -7,21 +7,20 @@ from typing import Any
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db import connection as db_connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import Incident, MarketplaceConnection, MarketplaceReason, Order
+from incidents.models import Incident, MarketplaceConnection, MarketplaceReason
+from incidents.search import order_search
 
 __all__ = [
     "ASSIGNEE_ME",
     "ASSIGNEE_NONE",
+    "SAVED_VIEWS",
     "STATUS_ALL",
     "STATUS_CLOSED",
     "STATUS_OPEN",
     "IncidentFilterSet",
-    "message_search_orders",
-    "order_search",
 ]
 
 STATUS_OPEN = "open"
@@ -29,8 +28,17 @@ STATUS_CLOSED = "closed"
 STATUS_ALL = "all"
 ASSIGNEE_ME = "me"
 ASSIGNEE_NONE = "none"
-#: A search matching at most this many orders filters incidents on their ids inline.
-SEARCH_ORDERS_INLINE = 500
+
+#: Saved views of the inbox: (key, label, query). The inbox links to each; the API
+#: applies the same query for ``?view=<key>``.
+SAVED_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+    ("mine", _("My queue"), {"assignee": ASSIGNEE_ME}),
+    ("waiting", _("Waiting for us"), {"waiting": "true"}),
+    ("breaching", _("Breaching"), {"sla": ["nearing", "breached"]}),
+    ("contested", _("Contested"), {"state": ["contested"]}),
+    ("open", _("Open"), {"status": STATUS_OPEN}),
+    ("closed", _("Closed"), {"status": STATUS_CLOSED}),
+)
 
 _SLA_STATES = (
     ("on_time", _("On time")),
@@ -58,44 +66,6 @@ def _assignee_choices() -> list[tuple[str, str]]:
         (ASSIGNEE_NONE, _("Nobody")),
         *((str(u.pk), u.get_full_name() or u.get_username()) for u in users),
     ]
-
-
-def order_search(value: str) -> QuerySet:
-    """Ids of the orders whose number contains ``value`` or whose customer has every word.
-
-    Served on Postgres by the trigram indexes of migration ``incidents.0005``.
-    """
-    by_name = Q()
-    for word in value.split()[:6]:
-        by_name &= Q(customer_first_name__icontains=word) | Q(customer_last_name__icontains=word)
-    return (
-        Order.objects.filter(
-            Q(mirakl_id__icontains=value) | Q(commercial_id__icontains=value) | by_name
-        )
-        .order_by()
-        .values("pk")
-    )
-
-
-def message_search_orders(value: str) -> QuerySet:
-    """Order ids whose messages match ``value``.
-
-    On Postgres: full-text search in Spanish, served by the GIN index of migration
-    ``messaging.0004`` (the expression below must stay the index's). Elsewhere (the
-    SQLite demo) a plain ``icontains``.
-    """
-    from messaging.models import Message
-
-    messages = Message.objects.filter(thread__order__isnull=False)
-    if db_connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
-
-        messages = messages.annotate(search=SearchVector("body", config="spanish")).filter(
-            search=SearchQuery(value, config="spanish", search_type="websearch")
-        )
-    else:
-        messages = messages.filter(body__icontains=value)
-    return messages.order_by().values("thread__order_id")
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -176,24 +146,12 @@ class IncidentFilterSet(django_filters.FilterSet):
         return getattr(self.request, "user", None)
 
     def filter_q(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
-        """Order number, customer name (every word) or message text.
-
-        Each part is a subquery of order ids served by its own index (trigram on the
-        order fields, full text on messages). The order ids are read first: a precise
-        search (an order number, a name) finds a handful, and the incidents are then
-        fetched through their order index; Postgres cannot guess that from the search
-        terms and would test every open incident. Past ``SEARCH_ORDERS_INLINE`` ids the
-        search stays a subquery.
-        """
+        """Order number, customer name (every word) or message text
+        (:func:`incidents.search.order_search`)."""
         value = value.strip()
         if not value:
             return queryset
-        # UNION ALL: the first ids come without reading every match; IN ignores repeats.
-        orders = order_search(value).union(message_search_orders(value), all=True)
-        ids = [row["pk"] for row in orders[: SEARCH_ORDERS_INLINE + 1]]
-        if len(ids) <= SEARCH_ORDERS_INLINE:
-            return queryset.filter(order_id__in=ids)
-        return queryset.filter(order_id__in=orders)
+        return queryset.filter(order_id__in=order_search(value))
 
     def filter_status(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
         if value == STATUS_OPEN:

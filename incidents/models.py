@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -118,6 +119,9 @@ class Order(models.Model):
     created_date = models.DateTimeField(_("created in Mirakl"))
     last_updated_date = models.DateTimeField(_("updated in Mirakl"))
     synced_at = models.DateTimeField(_("synced"), default=timezone.now)
+    #: The text of the order's messages for the inbox's search (Postgres full text), a
+    #: copy the threads sync keeps (:mod:`incidents.search`); empty elsewhere.
+    search_document = SearchVectorField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("order")

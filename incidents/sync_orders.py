@@ -22,6 +22,7 @@ from incidents.constants import INCIDENT_LINE_STATE
 from incidents.freshness import inbox_changed
 from incidents.lifecycle import incident_opened_entry, incident_transition
 from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
+from incidents.search import order_search_documents_refresh
 from incidents.sync_results import PageResult
 from mirakl.schemas import Address, OrderPage, Tax
 from mirakl.schemas import Order as MiraklOrder
@@ -298,20 +299,29 @@ def orders_page_store(
 
 
 def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
-    """Attach threads synced before their order arrived; returns how many."""
+    """Attach threads synced before their order arrived; returns how many.
+
+    The orders that gain threads get their search document rebuilt with their messages.
+    """
     from messaging.models import Thread
 
-    return (
-        Thread.objects.filter(connection=connection, order__isnull=True, entity_type="MMP_ORDER")
-        .filter(entity_id__in=Order.objects.filter(connection=connection).values("mirakl_id"))
-        .update(
-            order=Subquery(
-                Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
-                    "pk"
-                )[:1]
-            )
+    orphans = Thread.objects.filter(
+        connection=connection, order__isnull=True, entity_type="MMP_ORDER"
+    ).filter(entity_id__in=Order.objects.filter(connection=connection).values("mirakl_id"))
+    thread_ids = list(orphans.values_list("pk", flat=True))
+    if not thread_ids:
+        return 0
+    linked = Thread.objects.filter(pk__in=thread_ids, order__isnull=True).update(
+        order=Subquery(
+            Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
+                "pk"
+            )[:1]
         )
     )
+    order_search_documents_refresh(
+        order_ids=Thread.objects.filter(pk__in=thread_ids).values_list("order_id", flat=True)
+    )
+    return linked
 
 
 def _store_incidents(

@@ -12,7 +12,10 @@ from django_tables2.rows import BoundRows
 
 from incidents.models import Incident
 
-__all__ = ["IncidentTable"]
+__all__ = ["SEARCH_COUNT_CAP", "IncidentTable"]
+
+#: How many matches of a text search the inbox counts ("more than 1,000").
+SEARCH_COUNT_CAP = 1000
 
 
 class IncidentTable(tables.Table):
@@ -92,7 +95,22 @@ class IncidentTable(tables.Table):
         self.row_loader = row_loader
 
     def paginate(self, *args: Any, **kwargs: Any) -> None:
-        """Page the narrow, sorted ids, then load the page's rows with ``row_loader``."""
+        """Page the narrow, sorted ids, then load the page's rows with ``row_loader``.
+
+        A text search counts its matches only up to ``SEARCH_COUNT_CAP``: a broad
+        search ("pedido") finds its first page at once, but counting every match
+        would read them all.
+        """
+        self.count_capped = False
+        request = getattr(self, "request", None)
+        if request is not None and request.GET.get("q", "").strip():
+            # Sliced, the count keeps the order: Postgres walks the inbox's index and
+            # stops after ``SEARCH_COUNT_CAP + 1`` rows.
+            found = self.data.data[: SEARCH_COUNT_CAP + 1].count()
+            self.count_capped = found > SEARCH_COUNT_CAP
+            # django-tables2 keeps the length of its queryset data there (and the
+            # paginator asks it): counted once, here.
+            self.data._length = min(found, SEARCH_COUNT_CAP)
         super().paginate(*args, **kwargs)
         rows = self.page.object_list
         ids = [incident.pk for incident in rows.data]

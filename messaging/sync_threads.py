@@ -18,6 +18,7 @@ from django.utils import timezone
 from incidents.bulk import upsert
 from incidents.freshness import inbox_changed
 from incidents.models import MarketplaceConnection, Order
+from incidents.search import order_search_documents_refresh
 from incidents.sync_results import PageResult
 from messaging.models import Message, Thread
 from mirakl.client import MiraklClient
@@ -185,6 +186,7 @@ def threads_page_store(
         unique_fields=["thread", "mirakl_id"],
         update_fields=None,
     )
+    order_search_documents_refresh(order_ids=order_pks.values())
 
     result.touched_orders.update(order_pks.values())
     return result

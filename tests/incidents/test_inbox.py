@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident
+from incidents.search import order_search, order_search_documents_refresh
 from messaging.models import Party
 from tests.factories.incidents import (
     IncidentAssignmentFactory,
@@ -195,6 +196,8 @@ def test_search_by_order_customer_and_message_text(agent_client) -> None:
     by_text = incident()
     thread = ThreadFactory(connection=by_text.connection, order=by_text.order)
     MessageFactory(thread=thread, body="El ratón inalámbrico no funciona y el teclado llegó roto.")
+    # What the threads sync does once it has written an order's messages.
+    order_search_documents_refresh(order_ids=[by_text.order_id])
 
     def ids(q: str) -> set[int]:
         return set(rows(agent_client.get(URL, {"q": q})))
@@ -211,16 +214,57 @@ def test_search_by_order_customer_and_message_text(agent_client) -> None:
         assert ids("teclados rotos") == {by_text.pk}
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres indexes")
-def test_message_search_uses_the_full_text_index(db) -> None:
-    from incidents.filtersets import message_search_orders
+def test_search_counts_its_matches_up_to_a_cap(agent_client, monkeypatch) -> None:
+    from incidents import tables
 
-    sql, params = message_search_orders("ratón").query.sql_with_params()
+    monkeypatch.setattr(tables, "SEARCH_COUNT_CAP", 2)
+    matching = [incident(order_customer_last_name="Zubizarreta") for _ in range(3)]
+    incident(order_customer_last_name="Otro")
+
+    response = agent_client.get(URL, {"q": "zubizarreta"})
+    # The first matches, most urgent first; the rest once the search is narrower.
+    assert len(set(rows(response)) & {i.pk for i in matching}) == 2
+    assert response.context["table"].count_capped
+    assert "More than 2 incidents: narrow the search" in response.content.decode()
+
+    exact = agent_client.get(URL, {"q": "otro"})
+    assert not exact.context["table"].count_capped
+    assert "1 incident" in exact.content.decode()
+    # Without a search, the inbox counts every row.
+    assert agent_client.get(URL).context["table"].paginator.count == 4
+
+
+def test_search_finds_synced_messages_and_follows_new_ones(
+    agent_client, synced, sandbox, sandbox_client
+) -> None:
+    from incidents.sync import marketplace_sync
+    from tests.incidents.test_sync import control
+
+    shown = Incident.objects.filter(closed_at__isnull=True).order_by("pk").first()
+    assert set(rows(agent_client.get(URL, {"q": "murciélago"}))) == set()
+
+    control(
+        sandbox, "messages", {"order_id": shown.order.mirakl_id, "body": "Llegó un murciélago."}
+    )
+    marketplace_sync(connection=synced, client=sandbox_client)
+
+    assert set(rows(agent_client.get(URL, {"q": "murciélagos"}))) == {shown.pk}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres indexes")
+def test_search_uses_the_order_indexes(db) -> None:
+    """One condition on the order table: trigram indexes and the document's GIN index."""
+    sql, params = order_search("59400 pérez").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "message_body_fts_idx" in plan
+    for index in (
+        "order_mirakl_id_trgm_idx",
+        "order_last_name_trgm_idx",
+        "order_search_document_idx",
+    ):
+        assert index in plan
 
 
 # --------------------------------------------------------------------------- table
@@ -280,6 +324,7 @@ def test_queries_do_not_grow_with_the_data(
         SlaItemFactory(incident=row)
         thread = ThreadFactory(connection=row.connection, order=row.order)
         MessageFactory(thread=thread)
+    order_search_documents_refresh(order_ids=Incident.objects.values_list("order_id", flat=True))
     query = {"q": "pedido", "waiting": "on", "sla": "on_time", "state": "new"}
     with django_assert_max_num_queries(15):
         full = agent_client.get(URL, query)
@@ -296,19 +341,6 @@ def test_synced_shop_inbox(agent_client, synced, django_assert_max_num_queries) 
     assert response.context["table"].paginator.count == open_count
     assert len(rows(response)) == min(open_count, 25)
     assert len(captured.captured_queries) <= 15
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres indexes")
-def test_order_search_uses_the_trigram_indexes(db) -> None:
-    from incidents.filtersets import order_search
-
-    sql, params = order_search("59400").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "order_mirakl_id_trgm_idx" in plan
-    assert "order_last_name_trgm_idx" in plan
 
 
 # --------------------------------------------------------------------------- live refresh

@@ -1,0 +1,87 @@
+"""The inbox's search: order numbers, customer names and the text of the order's messages.
+
+One condition on the order table answers every search (:func:`order_search`), so
+Postgres can combine its indexes (trigram indexes on the order number and the names,
+migration ``incidents.0005``; a GIN index on ``Order.search_document``, migration
+``incidents.0009``) and choose its plan from what the words match: a precise search
+reads a handful of orders through the indexes, a broad one ("pedido") walks the inbox
+in its own order and stops at the page's last row.
+
+``Order.search_document`` is the Spanish full-text vector of every message of the
+order's threads. It is a copy: the threads sync rebuilds it for the orders of each page
+it writes (:func:`order_search_documents_refresh`, in the page's transaction), and so
+does the linking of threads that arrived before their order. Searching one vector per
+order rather than 300,000 message rows is what keeps a broad search fast.
+
+Other databases (the SQLite demo) keep no document and search the messages with
+``icontains``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection as db_connection
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+
+from incidents.models import Order
+
+__all__ = ["SEARCH_CONFIG", "order_search", "order_search_documents_refresh"]
+
+#: The text search configuration of the documents and of the queries (they must agree).
+SEARCH_CONFIG = "spanish"
+#: At most this many words of a search are matched against the customer's names.
+NAME_WORDS = 6
+#: Orders whose documents are rebuilt in one statement.
+REFRESH_BATCH = 500
+
+
+def _postgres() -> bool:
+    return db_connection.vendor == "postgresql"
+
+
+def order_search(value: str) -> QuerySet:
+    """Ids (``pk``) of the orders whose number contains ``value``, whose customer's names
+    hold every word of it, or whose messages match it (Spanish full text, web-search
+    syntax: quotes for a phrase, ``-`` to exclude a word)."""
+    by_name = Q()
+    for word in value.split()[:NAME_WORDS]:
+        by_name &= Q(customer_first_name__icontains=word) | Q(customer_last_name__icontains=word)
+    matches = Q(mirakl_id__icontains=value) | Q(commercial_id__icontains=value) | by_name
+    if _postgres():
+        query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+        matches |= Q(search_document=query)
+    else:
+        from messaging.models import Message
+
+        matches |= Q(
+            pk__in=Message.objects.filter(body__icontains=value, thread__order__isnull=False)
+            .order_by()
+            .values("thread__order_id")
+        )
+    return Order.objects.filter(matches).order_by().values("pk")
+
+
+def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
+    """Rebuild the search document of these orders from their messages; returns how many
+    orders were written (none outside Postgres)."""
+    ids = sorted({pk for pk in order_ids if pk is not None})
+    if not ids or not _postgres():
+        return 0
+    from messaging.models import Message
+
+    text = (
+        Message.objects.filter(thread__order_id=OuterRef("pk"))
+        .order_by()
+        .values("thread__order_id")
+        .annotate(text=StringAgg("body", delimiter=Value("\n"), default=Value("")))
+        .values("text")
+    )
+    written = 0
+    for start in range(0, len(ids), REFRESH_BATCH):
+        written += Order.objects.filter(pk__in=ids[start : start + REFRESH_BATCH]).update(
+            search_document=SearchVector(Subquery(text), config=SEARCH_CONFIG)
+        )
+    return written
