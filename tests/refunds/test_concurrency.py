@@ -114,3 +114,75 @@ def test_the_same_key_twice_at_once_makes_one_request(shop) -> None:
     assert sorted(created for _, created in results) == [False, True]
     assert results[0][0].pk == results[1][0].pk
     assert RefundRequest.objects.count() == 1
+
+
+def test_two_deliveries_of_one_request_at_once_send_one_refund(
+    synced, sandbox, sandbox_client
+) -> None:
+    """Two workers take the same request (a duplicate enqueue, a redelivered task and the
+    sweep): exactly one OR28 reaches Mirakl, the other worker finds it taken."""
+    from mirakl.client import MiraklClient
+    from refunds.services import refund_request_deliver
+    from tests.conftest import SANDBOX_KEY
+    from tests.refunds.conftest import open_incident_order
+
+    order = open_incident_order()
+    line = order.lines.order_by("index", "pk").first()
+    with mock.patch.object(deliver_refund_request_task, "delay"):
+        request, _ = refund_request_create(
+            order=order,
+            lines=[RefundLineInput(line_id=line.pk, quantity=0, amount=Decimal("3.00"))],
+            reason_code=REASON,
+            actor=_refunder("agent-delivery"),
+            idempotency_key="one-refund",
+            kind="partial",
+        )
+    calls_before = sandbox.state.stats["OR28"]
+    done = [threading.Event(), threading.Event()]
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    class WaitsForTheOther(MiraklClient):
+        """Holds its OR28 until the other worker has given up, so the two overlap."""
+
+        index = 0
+
+        def refund(self, *args: Any, **kwargs: Any) -> Any:
+            done[1 - self.index].wait(timeout=10)
+            return super().refund(*args, **kwargs)
+
+    def run(index: int) -> None:
+        client = WaitsForTheOther(
+            base_url=sandbox.base_url, api_key=SANDBOX_KEY, timeout=(2.0, 5.0), sleep=lambda _: None
+        )
+        client.index = index
+        try:
+            barrier.wait(timeout=10)
+            with translation.override("en"):
+                results[index] = refund_request_deliver(
+                    refund_request_id=request.pk, client=client
+                ).outcome
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[index] = exc
+        finally:
+            done[index].set()
+            client.close()
+            db_connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(map(str, results)) == ["busy", "sent"], results
+    assert sandbox.state.stats["OR28"] - calls_before == 1
+    sandbox_order = sandbox.state.orders[order.mirakl_id]
+    assert [r.amount for line in sandbox_order.lines for r in line.refunds] == [Decimal("3.00")]
+    request.refresh_from_db()
+    assert (request.state, request.attempts) == (RefundRequest.State.SENT, 1)
+    # A third delivery, once the first is over, finds it sent.
+    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
+        "already_sent"
+    )
+    assert sandbox.state.stats["OR28"] - calls_before == 1

@@ -126,6 +126,37 @@ def test_full_refund_closes_the_incident_after_the_next_sync(
     assert all(rest.is_empty for rest in refund_remainders(order=order).values())
 
 
+def test_redelivering_a_sent_or_confirmed_request_sends_nothing(
+    synced, sandbox, sandbox_client, agent
+) -> None:
+    order = open_incident_order()
+    request = partial(order, D("4.00"), agent=agent)
+    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
+        "sent"
+    )
+    assert sandbox.state.stats["OR28"] == 1
+
+    # The task delivered twice (a broker redelivery after acks_late, a duplicate enqueue).
+    again = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+    assert again.outcome == "already_sent"
+    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "already_sent"
+    request.refresh_from_db()
+    assert (request.state, request.attempts) == (State.SENT, 1)
+
+    marketplace_sync(connection=synced, client=sandbox_client)
+    request.refresh_from_db()
+    assert request.state == State.CONFIRMED
+    confirmed = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+    assert confirmed.outcome == "already_sent"
+    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "already_sent"
+
+    assert sandbox.state.stats["OR28"] == 1
+    assert len(sandbox_refunds(sandbox, order)) == 1
+    request.refresh_from_db()
+    assert (request.state, request.attempts) == (State.CONFIRMED, 1)
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.REFUND_SENT).count() == 1
+
+
 def test_unknown_outcome_is_checked_before_sending_again(
     synced, sandbox, sandbox_client, agent
 ) -> None:
