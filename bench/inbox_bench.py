@@ -256,6 +256,7 @@ def _load(now: datetime) -> None:
     from django.db import connection, transaction
 
     from incidents.models import MarketplaceConnection, MarketplaceReason
+    from incidents.search import order_search_documents_refresh
     from sla.services import incident_reply_due_refresh
 
     started = time.perf_counter()
@@ -294,6 +295,10 @@ def _load(now: datetime) -> None:
                 step = time.perf_counter()
                 cursor.execute(sql, params)
                 print(f"  {label}: {cursor.rowcount:,} rows, {time.perf_counter() - step:.1f} s")
+        step = time.perf_counter()
+        # What the threads sync keeps: each order's search document (incidents.search).
+        written = order_search_documents_refresh(order_ids=range(1, ORDERS + 1))
+        print(f"  order search documents: {written:,} rows, {time.perf_counter() - step:.1f} s")
         incident_reply_due_refresh()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")

@@ -8,14 +8,12 @@ from typing import Any
 import django_tables2 as tables
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_tables2.paginators import LazyPaginator
 from django_tables2.rows import BoundRows
 
 from incidents.models import Incident
 
-__all__ = ["SEARCH_COUNT_CAP", "IncidentTable"]
-
-#: How many matches of a text search the inbox counts ("more than 1,000").
-SEARCH_COUNT_CAP = 1000
+__all__ = ["IncidentTable"]
 
 
 class IncidentTable(tables.Table):
@@ -97,25 +95,29 @@ class IncidentTable(tables.Table):
     def paginate(self, *args: Any, **kwargs: Any) -> None:
         """Page the narrow, sorted ids, then load the page's rows with ``row_loader``.
 
-        A text search counts its matches only up to ``SEARCH_COUNT_CAP``: a broad
-        search ("pedido") finds its first page at once, but counting every match
+        A text search is paged without counting its matches (``LazyPaginator``: one
+        row more than the page tells whether another page follows). Its first page
+        comes at once however broad the search ("pedido"), but counting every match
         would read them all.
         """
-        self.count_capped = False
         request = getattr(self, "request", None)
-        if request is not None and request.GET.get("q", "").strip():
-            # Sliced, the count keeps the order: Postgres walks the inbox's index and
-            # stops after ``SEARCH_COUNT_CAP + 1`` rows.
-            found = self.data.data[: SEARCH_COUNT_CAP + 1].count()
-            self.count_capped = found > SEARCH_COUNT_CAP
-            # django-tables2 keeps the length of its queryset data there (and the
-            # paginator asks it): counted once, here.
-            self.data._length = min(found, SEARCH_COUNT_CAP)
+        self.searching = request is not None and bool(request.GET.get("q", "").strip())
+        if self.searching:
+            kwargs["paginator_class"] = LazyPaginator
         super().paginate(*args, **kwargs)
         rows = self.page.object_list
-        ids = [incident.pk for incident in rows.data]
+        if isinstance(rows, BoundRows):
+            records, pinned = rows.data, rows.pinned_data
+        else:  # LazyPaginator pages a list of the rows
+            records, pinned = [row.record for row in rows], None
+        # The numbers of the rows shown (Page.start_index would count every match).
+        shown = len(records)
+        self.shown_from = (self.page.number - 1) * self.paginator.per_page + 1 if shown else 0
+        self.shown_to = self.shown_from + shown - 1 if shown else 0
         self.page.object_list = BoundRows(
-            data=self.row_loader(ids), table=self, pinned_data=rows.pinned_data
+            data=self.row_loader([incident.pk for incident in records]),
+            table=self,
+            pinned_data=pinned,
         )
 
     def order_sla(self, queryset: QuerySet, is_descending: bool) -> tuple[QuerySet[Any], bool]:
