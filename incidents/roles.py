@@ -3,7 +3,8 @@
 - **agent**: works the inbox: reads everything synced, replies, resolves, refunds up
   to a limit, assigns.
 - **account manager**: reads what agents read, reviews SLA breaches and KPIs, exports.
-- **admin**: configures marketplaces, keys, policies and users (Django admin).
+- **admin**: configures marketplaces, keys, SLA policies and calendars, alert settings,
+  refund limits, canned replies, API tokens and users (Django admin).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ _READ = [
     "messaging.view_message",
     "refunds.view_refund",
 ]
+
+
+def _manage(app_label: str, *models: str) -> list[str]:
+    """View, add, change and delete permissions of these models (what admins configure)."""
+    return [
+        f"{app_label}.{action}_{model}"
+        for model in models
+        for action in ("view", "add", "change", "delete")
+    ]
+
 
 #: Permission codenames ("app_label.codename") of each role.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -56,6 +67,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "authtoken.view_tokenproxy",
+        "authtoken.add_tokenproxy",
+        "authtoken.delete_tokenproxy",
+        *_manage("sla", "businesscalendar", "workingperiod", "closedday", "slapolicy"),
+        *_manage("sla", "alertsettings"),
+        "sla.view_slaitem",
+        "sla.view_slabreach",
+        "sla.view_alertdelivery",
+        *_manage("refunds", "refundlimit"),
+        *_manage("messaging", "cannedreply"),
+        "messaging.view_outboundmessage",
+        "messaging.view_threadnoreply",
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.view_intervalschedule",

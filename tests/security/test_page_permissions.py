@@ -256,7 +256,25 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
         None,
         admin_page({ROOT}, 200),
     ),
-    ("admin sla policies", "get", "/admin/sla/slapolicy/", None, admin_page({ROOT}, 200)),
+    # What admins configure (incidents.roles).
+    ("admin sla policies", "get", "/admin/sla/slapolicy/", None, admin_page(STAFF, 200)),
+    (
+        "admin calendars",
+        "get",
+        "/admin/sla/businesscalendar/add/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    ("admin alert settings", "get", "/admin/sla/alertsettings/", None, admin_page(STAFF, 200)),
+    ("admin refund limits", "get", "/admin/refunds/refundlimit/add/", None, admin_page(STAFF, 200)),
+    (
+        "admin canned replies",
+        "get",
+        "/admin/messaging/cannedreply/add/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    ("admin api tokens", "get", "/admin/authtoken/tokenproxy/add/", None, admin_page(STAFF, 200)),
 ]
 
 PARAMS = [
