@@ -247,7 +247,8 @@ class RefundRequestLine(models.Model):
 
 
 class RefundLimit(models.Model):
-    """How much one user may refund in one request without a second approver.
+    """How much one user may refund on one order without a second approver (all their
+    requests on it that were not refused or rejected, see ``refund_approval_check``).
 
     Users without a row get ``settings.REFUND_APPROVAL_LIMIT``; a blank limit means no
     limit; superusers have none either.

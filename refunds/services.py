@@ -4,8 +4,9 @@
    on each line (:func:`refund_remainders`: synced refunds plus the requests made here
    that Mirakl has not refused), with the order row locked so that two requests on the
    same line cannot both pass, and stores it before anything is sent. The same
-   idempotency key returns the same request. A request above its author's limit waits
-   for a second user (:func:`refund_request_approve` / :func:`refund_request_reject`).
+   idempotency key returns the same request. A request that takes its author above
+   their limit on the order (:func:`refund_approval_check`) waits for a second user
+   (:func:`refund_request_approve` / :func:`refund_request_reject`).
 2. :func:`refund_request_deliver` (the task's body) claims the row with a lease,
    committed before the HTTP call, and sends all its lines in one OR28 call. A timeout
    or 5xx leaves it ``in_doubt``: the next attempt first looks for its refunds in
@@ -33,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -58,6 +59,7 @@ from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
 
 __all__ = [
     "REFUND_PERMISSION",
+    "ApprovalCheck",
     "DeliveryResult",
     "LineRemainder",
     "PendingResult",
@@ -65,6 +67,7 @@ __all__ = [
     "RefundIdempotencyError",
     "RefundLineInput",
     "RefundValidationError",
+    "refund_approval_check",
     "refund_approval_limit",
     "refund_full_lines",
     "refund_reason_choices",
@@ -77,6 +80,7 @@ __all__ = [
     "refund_request_validate",
     "refund_requests_confirm",
     "refund_requests_confirm_synced",
+    "refund_requested_total",
     "refund_requests_deliver_pending",
 ]
 
@@ -371,13 +375,54 @@ def refund_full_lines(*, order: Order) -> list[RefundLineInput]:
 
 
 def refund_approval_limit(user: Any) -> Decimal | None:
-    """The most ``user`` may refund in one request without approval; None = no limit."""
+    """The most ``user`` may refund on one order without approval; None = no limit."""
     if getattr(user, "is_superuser", False):
         return None
     row = RefundLimit.objects.filter(user_id=getattr(user, "pk", None)).first()
     if row is not None:
         return row.limit
     return Decimal(str(settings.REFUND_APPROVAL_LIMIT))
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCheck:
+    """Whether a refund of ``total`` needs a second approver, and why.
+
+    ``already``: what the user has asked to refund on the same order before (requests
+    neither refused nor rejected, whatever their state); ``limit`` None = no limit.
+    """
+
+    limit: Decimal | None
+    already: Decimal
+    total: Decimal
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.limit is not None and self.already + self.total > self.limit
+
+
+def refund_requested_total(*, user: Any, order: Order) -> Decimal:
+    """What ``user`` has asked to refund on ``order`` through Incidesk, not refused or
+    rejected (awaiting approval, queued, sent, confirmed…)."""
+    if getattr(user, "pk", None) is None:
+        return ZERO
+    total = (
+        RefundRequest.objects.filter(order_id=order.pk, requested_by_id=user.pk)
+        .exclude(state__in=RefundRequest.VOID_STATES)
+        .aggregate(total=Sum("total"))["total"]
+    )
+    return _q2(total or ZERO)
+
+
+def refund_approval_check(*, user: Any, order: Order, total: Decimal) -> ApprovalCheck:
+    """Whether ``user`` asking for ``total`` more on ``order`` needs a second approver.
+
+    The limit applies to everything the user asks to refund on one order, not to each
+    request: splitting a refund into small requests does not avoid the approver.
+    """
+    limit = refund_approval_limit(user)
+    already = ZERO if limit is None else refund_requested_total(user=user, order=order)
+    return ApprovalCheck(limit=limit, already=already, total=_q2(total))
 
 
 # --------------------------------------------------------------------------- validation
@@ -730,8 +775,10 @@ def refund_request_create(
         order=locked, lines=lines, kind=kind, reason_code=reason_code, remainders=remainders
     )
     total = _q2(sum((line.amount + line.shipping_amount for line in clean), ZERO))
-    limit = refund_approval_limit(actor)
-    needs_approval = limit is not None and total > limit
+    # Read under the order lock: two requests of one user cannot both slip under it.
+    approval = refund_approval_check(user=actor, order=locked, total=total)
+    limit = approval.limit
+    needs_approval = approval.needs_approval
     now = now or timezone.now()
     if incident is None:
         incident = _open_incident(locked)
@@ -785,6 +832,7 @@ def refund_request_create(
             request,
             state=request.state,
             limit=None if limit is None else str(limit),
+            requested_before=str(approval.already),
             lines=_amounts_data(clean),
         ),
         at=now,

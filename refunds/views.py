@@ -28,7 +28,7 @@ from refunds.services import (
     REFUND_PERMISSION,
     RefundApprovalError,
     RefundValidationError,
-    refund_approval_limit,
+    refund_approval_check,
     refund_full_lines,
     refund_reason_choices,
     refund_remainders,
@@ -136,10 +136,15 @@ def _already(
 def _render_form(
     request: HttpRequest, incident: Incident, kind: str, context: dict[str, Any]
 ) -> HttpResponse:
+    summary = context.get("summary")
     context = {
         "incident": incident,
         "order": incident.order,
-        "limit": refund_approval_limit(request.user),
+        "approval": refund_approval_check(
+            user=request.user, order=incident.order, total=summary.total
+        )
+        if summary is not None
+        else None,
         **context,
     }
     if _htmx_partial(request):

@@ -3,7 +3,8 @@
 ``POST /api/v1/refunds/`` asks for a refund. It needs an ``Idempotency-Key`` header:
 sending the same key again returns the first request (200) instead of refunding twice.
 The request is validated and stored at once; a worker sends it to Mirakl, so the answer
-shows its state (``queued``, or ``awaiting_approval`` above the caller's limit).
+shows its state (``queued``, or ``awaiting_approval`` when it takes the caller above
+their limit on that order).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from refunds.services import (
     RefundIdempotencyError,
     RefundLineInput,
     RefundValidationError,
+    refund_approval_check,
     refund_approval_limit,
     refund_full_lines,
     refund_reason_choices,
@@ -21,6 +22,7 @@ from refunds.services import (
     refund_request_approve,
     refund_request_create,
     refund_request_reject,
+    refund_requested_total,
 )
 from tests.factories.incidents import OrderLineFactory, UserFactory
 from tests.factories.refunds import (
@@ -454,6 +456,70 @@ def test_over_limit_waits_for_another_approver(
     with pytest.raises(RefundApprovalError) as caught:
         refund_request_approve(refund_request=request, approver=approver)
     assert caught.value.code == "state"
+
+
+def test_limit_applies_to_what_the_user_asks_on_the_order_not_per_request(
+    shop, agent, approver, django_capture_on_commit_callbacks
+) -> None:
+    RefundLimitFactory(user=agent, limit=D("50.00"))
+    first, _ = create(shop, agent, [line(shop, quantity=1, amount=D("30.00"))], key="a")
+    assert first.state == State.QUEUED
+
+    # 25.00 is under the limit, but with the 30.00 already asked it is 55.00.
+    with django_capture_on_commit_callbacks() as callbacks:
+        second, _ = create(shop, agent, [line(shop, 2, amount=D("20.00"))], key="b")
+    assert second.state == State.QUEUED  # 30.00 + 20.00 = 50.00: at the limit, not above
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        third, _ = create(shop, agent, [line(shop, amount=D("0.01"))], key="c")
+    assert third.state == State.AWAITING_APPROVAL
+    assert callbacks == []  # nothing sent before the second person approves
+    entry = AuditEntry.objects.get(
+        action=AuditEntry.Action.REFUND_REQUESTED, data__refund_request=third.pk
+    )
+    assert (entry.data["limit"], entry.data["requested_before"]) == ("50.00", "50.00")
+
+    # Approved or not, what was asked counts: the next one waits as well.
+    refund_request_approve(refund_request=third, approver=approver)
+    fourth, _ = create(shop, agent, [line(shop, amount=D("0.01"))], key="d")
+    assert fourth.state == State.AWAITING_APPROVAL
+
+
+def test_two_small_requests_above_the_limit_together_need_approval(shop, agent) -> None:
+    RefundLimitFactory(user=agent, limit=D("50.00"))
+    first, _ = create(shop, agent, [line(shop, quantity=1, amount=D("30.00"))], key="a")
+    second, _ = create(shop, agent, [line(shop, amount=D("25.00"))], key="b")
+    assert (first.state, second.state) == (State.QUEUED, State.AWAITING_APPROVAL)
+    check = refund_approval_check(user=agent, order=shop["order"], total=D("1.00"))
+    assert (check.limit, check.already, check.needs_approval) == (D("50.00"), D("55.00"), True)
+
+
+@pytest.mark.parametrize("void", [State.REFUSED, State.REJECTED])
+def test_refused_or_rejected_requests_do_not_count_towards_the_limit(shop, agent, void) -> None:
+    RefundLimitFactory(user=agent, limit=D("50.00"))
+    RefundRequestFactory(order=shop["order"], requested_by=agent, state=void, total=D("40.00"))
+    request, _ = create(shop, agent, [line(shop, quantity=1, amount=D("30.00"))])
+    assert request.state == State.QUEUED
+
+
+def test_only_the_users_own_requests_on_the_same_order_count(shop, agent) -> None:
+    RefundLimitFactory(user=agent, limit=D("50.00"))
+    colleague = UserFactory(username="jorge", role="agent")
+    RefundRequestFactory(order=shop["order"], requested_by=colleague, total=D("40.00"))
+    RefundRequestFactory(requested_by=agent, total=D("40.00"))  # another order
+    assert refund_requested_total(user=agent, order=shop["order"]) == D("0.00")
+    request, _ = create(shop, agent, [line(shop, quantity=1, amount=D("30.00"))])
+    assert request.state == State.QUEUED
+    assert refund_requested_total(user=agent, order=shop["order"]) == D("30.00")
+
+
+def test_a_user_without_limit_never_waits(shop, agent) -> None:
+    RefundLimitFactory(user=agent, limit=None)
+    create(shop, agent, [line(shop, quantity=1, amount=D("100.00"))], key="a")
+    request, _ = create(shop, agent, [line(shop, 2, amount=D("20.00"))], key="b")
+    assert request.state == State.QUEUED
+    check = refund_approval_check(user=agent, order=shop["order"], total=D("1000.00"))
+    assert (check.limit, check.needs_approval) == (None, False)
 
 
 def test_rejected_request_frees_its_amount(shop, agent, approver) -> None:

@@ -308,6 +308,39 @@ def test_partial_review_shows_the_total_then_confirm_creates_it(
     assert "every 3s" in panel  # polls until Mirakl answered
 
 
+def test_review_says_when_the_refund_will_wait_for_approval(agent_client, agent, incident) -> None:
+    RefundLimit.objects.create(user=agent, limit=Decimal("50.00"))
+
+    under = _review(agent_client, incident, _partial_data(incident, quantity="1", amount="30"))
+    assert "data-refund-total>" in under and "data-needs-approval" not in under
+    alone = _review(agent_client, incident, _partial_data(incident, quantity="1", amount="60"))
+    assert "data-needs-approval" in alone
+    assert "Above your limit of 50.00" in html.unescape(alone).replace(NBSP, " ")
+
+    refund_request_create(
+        order=incident.order,
+        lines=_inputs(incident, "30.00"),
+        reason_code="14",
+        actor=agent,
+        idempotency_key=str(uuid.uuid4()),
+        kind=RefundRequest.Kind.PARTIAL,
+        incident=incident,
+    )
+    together = _review(agent_client, incident, _partial_data(incident, quantity="1", amount="25"))
+    text = html.unescape(together).replace(NBSP, " ")
+    assert "data-needs-approval" in together
+    assert (
+        "With the 30.00 € you have already asked to refund on this order, this is above your "
+        "limit of 50.00 €: a second person will have to approve it before it is sent."
+    ) in text
+
+    confirm = _confirm_data(together)
+    response = agent_client.post(reverse("refunds:partial", args=[incident.pk]), confirm)
+    assert response.status_code == 302
+    latest = RefundRequest.objects.latest("pk")
+    assert (latest.total, latest.state) == (Decimal("25.00"), "awaiting_approval")
+
+
 def test_partial_double_submit_with_the_same_key_creates_one_request(
     agent_client, incident, django_capture_on_commit_callbacks
 ) -> None:
