@@ -4,8 +4,9 @@ The table is the contract of ``incidents/roles.py`` and the README ("Roles") for
 pages, as ``tests/api/test_permissions.py`` is for the API: one row per URL, the exact
 status for each role. Anonymous users go to the login page (the admin's own for the
 admin's index), users without the permission get 403 (in the admin, non-staff users get
-the admin's login page), unknown objects 404. POSTs send an invalid or a side-effect-free payload where
-the view allows it, so an allowed role gets the form back with its errors (200/400).
+the admin's login page), unknown objects 404. POSTs send an invalid or a side-effect-free
+payload where the view allows it, so an allowed role gets the form back with its errors
+(200/400).
 """
 
 from __future__ import annotations
