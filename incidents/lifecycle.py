@@ -17,6 +17,7 @@ both use it. The shop's own "mark resolved" is in ``incidents.resolution``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,8 @@ __all__ = [
     "incident_transition",
     "incidents_refresh",
 ]
+
+logger = logging.getLogger(__name__)
 
 State = Incident.State
 Action = AuditEntry.Action
@@ -253,7 +256,23 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
         )
         dirty = first_action != incident.first_shop_action_at
         dirty |= contested_at != incident.contested_at
-        if new_state != incident.state and new_state in ALLOWED_TRANSITIONS[incident.state]:
+        if new_state != incident.state and new_state not in ALLOWED_TRANSITIONS[incident.state]:
+            # The facts disagree with the state (e.g. a shop message deleted in Mirakl):
+            # the state machine wins, but someone should know why the page disagrees.
+            logger.warning(
+                "Incident %s: the sync derived %s from %s, a transition the state machine "
+                "does not allow; the incident stays %s",
+                incident.pk,
+                new_state,
+                incident.state,
+                incident.state,
+                extra={
+                    "incident_id": incident.pk,
+                    "from_state": str(incident.state),
+                    "to_state": str(new_state),
+                },
+            )
+        elif new_state != incident.state:
             detail = ""
             if new_state == State.CONTESTED:
                 detail = str(_("The operator wrote after the incident was marked resolved."))

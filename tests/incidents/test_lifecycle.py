@@ -1,5 +1,6 @@
 """The incident lifecycle: derived states and allowed transitions."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -227,3 +228,44 @@ def test_contested_incident_notifies_its_assignee_else_the_agents() -> None:
     # Nothing new: no second notification.
     incidents_refresh(order_ids=[assigned.order_id, unassigned.order_id])
     assert notified.count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("state", "fields", "derived"),
+    [
+        # In progress, but the shop action it was derived from is gone: NEW cannot follow.
+        (S.IN_PROGRESS, {}, S.NEW),
+        # Contested without a resolution on record: IN PROGRESS cannot follow.
+        (S.CONTESTED, {"first_shop_action_at": T0 + H}, S.IN_PROGRESS),
+    ],
+)
+def test_refresh_logs_a_derived_transition_it_may_not_take(caplog, state, fields, derived) -> None:
+    incident = IncidentFactory(opened_at=T0, state=state, **fields)
+
+    with caplog.at_level(logging.WARNING, logger="incidents.lifecycle"):
+        assert incidents_refresh(order_ids=[incident.order_id]) == 0
+
+    incident.refresh_from_db()
+    assert incident.state == state  # kept: the state machine wins
+    assert not incident.audit_entries.exists()
+    [record] = [r for r in caplog.records if r.name == "incidents.lifecycle"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"Incident {incident.pk}: the sync derived {derived} from {state}, a transition the "
+        f"state machine does not allow; the incident stays {state}"
+    )
+    assert (record.incident_id, record.from_state, record.to_state) == (
+        incident.pk,
+        state,
+        derived,
+    )
+
+
+@pytest.mark.django_db
+def test_refresh_logs_nothing_when_the_derived_state_is_allowed(caplog) -> None:
+    incident = IncidentFactory(opened_at=T0)
+    RefundFactory(line=incident.line, created_date=T0 + H)
+    with caplog.at_level(logging.WARNING, logger="incidents.lifecycle"):
+        assert incidents_refresh(order_ids=[incident.order_id]) == 1
+    assert [r for r in caplog.records if r.name == "incidents.lifecycle"] == []
