@@ -22,11 +22,20 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import get_language
 
-__all__ = ["inbox_changed", "inbox_etag", "inbox_seen_changed", "inbox_stamp_bump"]
+__all__ = [
+    "inbox_changed",
+    "inbox_etag",
+    "inbox_filters_changed",
+    "inbox_filters_version",
+    "inbox_seen_changed",
+    "inbox_stamp_bump",
+]
 
 logger = logging.getLogger(__name__)
 
 INBOX_STAMP_KEY = "incidents:inbox-stamp"
+#: Changes when a choice of the inbox's filter form may have (marketplaces, reasons, users).
+INBOX_FILTERS_KEY = "incidents:inbox-filters-version"
 #: How long an unchanged refresh may be answered 304 (the SLA badges' resolution).
 ETAG_SECONDS = 60
 
@@ -89,3 +98,24 @@ def inbox_etag(request: Any) -> str | None:
         )
     )
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def inbox_filters_changed(**kwargs: Any) -> None:
+    """A marketplace, a reason or a user changed: the inbox's filter form, kept rendered in
+    the cache by its query (``incidents/incident_list.html``), is rendered anew. A signal
+    receiver (``incidents.apps``), so it takes and ignores the signal's arguments."""
+    _bump(INBOX_FILTERS_KEY)
+
+
+def inbox_filters_version() -> int:
+    """The current version of the filter form's choices (0 when the cache cannot be read)."""
+    try:
+        version = cache.get(INBOX_FILTERS_KEY)
+        if version is None:
+            version = time.time_ns()
+            cache.add(INBOX_FILTERS_KEY, version, timeout=None)
+            version = cache.get(INBOX_FILTERS_KEY, version)
+    except Exception:
+        logger.warning("Could not read the inbox filters version", exc_info=True)
+        return 0
+    return int(version)

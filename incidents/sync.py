@@ -28,6 +28,7 @@ from incidents.constants import (
     SYNC_RESOURCE_REASONS,
     SYNC_RESOURCE_THREADS,
 )
+from incidents.freshness import inbox_filters_changed
 from incidents.lifecycle import incidents_refresh
 from incidents.locks import LockHandle, sync_lock
 from incidents.models import (
@@ -278,6 +279,7 @@ def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> 
     forget = functools.partial(connection_reasons_forget, connection_id=connection.pk)
     forget()
     transaction.on_commit(forget)
+    transaction.on_commit(inbox_filters_changed)  # the inbox filters on incident reasons
     return PageResult(created=created, updated=len(rows) - created)
 
 

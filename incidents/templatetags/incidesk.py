@@ -15,7 +15,15 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-__all__ = ["address_lines", "badge_class", "eur", "inbox_cells", "party", "parties"]
+__all__ = [
+    "address_lines",
+    "badge_class",
+    "eur",
+    "inbox_cells",
+    "inbox_filters_version",
+    "party",
+    "parties",
+]
 
 register = template.Library()
 
@@ -148,3 +156,11 @@ def _sla_badge(due: Any, state: str | None) -> str:
         date_format(localtime(due), "d/m/Y H:i"),
         text,
     )
+
+
+@register.simple_tag
+def inbox_filters_version() -> int:
+    """The version of the inbox filter form's choices (:mod:`incidents.freshness`)."""
+    from incidents.freshness import inbox_filters_version as version
+
+    return version()

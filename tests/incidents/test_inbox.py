@@ -345,6 +345,26 @@ def test_synced_shop_inbox(agent_client, synced, django_assert_max_num_queries) 
     assert len(captured.captured_queries) <= 15
 
 
+def test_filter_form_is_kept_rendered_until_its_choices_change(agent_client) -> None:
+    row = incident()
+    first = agent_client.get(URL).content.decode()
+    assert agent_client.get(URL).content.decode().count('name="connection"') == 1
+
+    # A new marketplace, a new reason, a new user: each shows in the form at once.
+    MarketplaceConnectionFactory(code="carrefour", name="Carrefour")
+    MarketplaceReasonFactory(
+        connection=row.connection, type="INCIDENT_OPEN", code="77", label="Llegó tarde"
+    )
+    UserFactory(username="nuevo", first_name="Nuria", last_name="Vega")
+    page = agent_client.get(URL).content.decode()
+    for text in ("Carrefour", "Llegó tarde", "Nuria Vega"):
+        assert text not in first
+        assert text in page
+    # The chosen values are part of the key: the form shows what was asked for.
+    filtered = agent_client.get(URL, {"q": "zzz-buscado"}).content.decode()
+    assert 'value="zzz-buscado"' in filtered
+
+
 # --------------------------------------------------------------------------- live refresh
 
 
