@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from incidents.freshness import inbox_stamp_bump
 from incidents.models import AuditEntry, Incident
@@ -37,6 +37,14 @@ from tests.messaging import fixtures
 from tests.messaging.fixtures import control
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The services' refusals are asserted in English, whatever ran before (the default
+    language is Spanish)."""
+    with translation.override("en"):
+        yield
 
 agent = fixtures.agent
 agent_client = fixtures.agent_client
