@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from incidents import selectors
-from incidents.filtersets import ASSIGNEE_ME, STATUS_CLOSED, STATUS_OPEN
+from incidents.filtersets import SAVED_VIEWS, STATUS_OPEN
 from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.freshness import inbox_etag
 from incidents.models import AuditEntry, Incident, Order
@@ -43,16 +43,6 @@ __all__ = [
 ]
 
 INBOX_PAGE_SIZE = 25
-
-#: Saved views of the inbox: (key, label, query).
-SAVED_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
-    ("mine", _("My queue"), {"assignee": ASSIGNEE_ME}),
-    ("waiting", _("Waiting for us"), {"waiting": "true"}),
-    ("breaching", _("Breaching"), {"sla": ["nearing", "breached"]}),
-    ("contested", _("Contested"), {"state": ["contested"]}),
-    ("open", _("Open"), {"status": STATUS_OPEN}),
-    ("closed", _("Closed"), {"status": STATUS_CLOSED}),
-)
 
 
 def _htmx_partial(request: HttpRequest) -> bool:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from messaging.constants import RecipientChoice
 from messaging.models import (
@@ -36,6 +36,7 @@ __all__ = [
     "canned_replies_forget",
     "order_conversations",
     "thread_last_message",
+    "thread_no_reply_current",
     "thread_no_reply_dates",
 ]
 
@@ -188,6 +189,18 @@ class ThreadView:
 def thread_last_message(thread: Thread) -> Message | None:
     """The thread's last synced message."""
     return thread.messages.order_by("-date_created", "-pk").first()
+
+
+def thread_no_reply_current(*, thread: Thread) -> ThreadNoReply | None:
+    """Our newest "no reply required" mark on ``thread``, if no message came after it
+    (the same rule as :attr:`ThreadView.marked_no_reply`)."""
+    marks = thread.no_reply_marks.select_related("marked_by").order_by("-at", "-pk")
+    last = thread_last_message(thread)
+    if last is not None:
+        marks = marks.filter(
+            Q(last_message_at__isnull=True) | Q(last_message_at__gte=last.date_created)
+        )
+    return marks.first()
 
 
 def _recipient_types(recipients: Iterable[Any]) -> list[str]:

@@ -641,6 +641,7 @@ def thread_no_reply_mark(
     reason: str,
     incident: Incident | None = None,
     now: datetime | None = None,
+    source: str = AuditEntry.Source.USER,
 ) -> ThreadNoReply:
     """Record that ``thread`` needs no answer (the customer only said thanks).
 
@@ -676,6 +677,7 @@ def thread_no_reply_mark(
         now,
         order=thread.order,
         data={"thread": thread.mirakl_id},
+        source=source,
     )
     return mark
 

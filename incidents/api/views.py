@@ -14,7 +14,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.api.filtersets import IncidentApiFilterSet
+from incidents.api.filtersets import INCIDENT_ORDERINGS, ORDERING_DEFAULT, IncidentApiFilterSet
+from incidents.api.pagination import KeysetCursorPagination
 from incidents.api.permissions import READ, ApiView, StableCursorPagination
 from incidents.api.serializers import (
     IncidentSerializer,
@@ -92,8 +93,11 @@ class MarketplaceConnectionViewSet(
     }
 
 
-class IncidentPagination(StableCursorPagination):
-    ordering = ("-opened_at", "-pk")
+class IncidentPagination(KeysetCursorPagination):
+    """Latest opened first, or the sort ``?ordering=`` names (see the filters)."""
+
+    orderings = INCIDENT_ORDERINGS
+    default_ordering = ORDERING_DEFAULT
 
 
 @extend_schema_view(

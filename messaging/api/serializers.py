@@ -6,13 +6,19 @@ data, never markup, to the API (pages escape it when they render it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from messaging.models import Message, OutboundMessage, Thread
+from messaging.constants import MESSAGING_REASON_TYPE
+from messaging.models import Message, OutboundMessage, Thread, ThreadNoReply
 
 __all__ = [
     "MessageSerializer",
+    "NewThreadSerializer",
+    "NoReplyMarkSerializer",
+    "NoReplySerializer",
     "OutboundMessageSerializer",
     "ReplySerializer",
     "ThreadDetailSerializer",
@@ -83,11 +89,13 @@ class ReplySerializer(serializers.Serializer):
 
 
 class OutboundMessageSerializer(serializers.ModelSerializer):
-    """A queued reply and how its delivery stands."""
+    """A queued reply or new conversation and how its delivery stands."""
 
+    marketplace = serializers.CharField(source="connection.code", read_only=True)
+    order = serializers.CharField(source="order.mirakl_id", read_only=True, allow_null=True)
     recipients = serializers.ListField(child=serializers.CharField(), read_only=True)
     idempotency_key = serializers.UUIDField(
-        read_only=True, help_text=_("Send it again as Idempotency-Key to get this reply back.")
+        read_only=True, help_text=_("Send it again as Idempotency-Key to get this message back.")
     )
 
     class Meta:
@@ -95,7 +103,11 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "kind",
+            "marketplace",
+            "order",
             "recipients",
+            "topic_type",
+            "topic_value",
             "body",
             "idempotency_key",
             "state",
@@ -105,3 +117,84 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
             "sent_at",
         )
         read_only_fields = fields
+
+
+class NewThreadSerializer(serializers.Serializer):
+    """A new conversation on an order (OR43): to whom, about what, and the first message.
+
+    ``reason_code`` must be one of the ORDER_MESSAGING reasons the marketplace lets the
+    shop use (RE01, as synced): Mirakl refuses any other, but only once the worker
+    sends it, after the caller has moved on. Needs the order in the context.
+    """
+
+    recipients = serializers.ChoiceField(choices=list(RECIPIENTS))
+    reason_code = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text=_("A code of the marketplace's ORDER_MESSAGING reasons (RE01)."),
+    )
+    subject = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text=_("A subject of your own, when no reason code is given."),
+    )
+    body = serializers.CharField(max_length=10_000, trim_whitespace=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from incidents.selectors import order_reasons
+
+        code = attrs.get("reason_code", "")
+        if code:
+            codes = [
+                reason
+                for reason, _label in order_reasons(
+                    connection_id=self.context["order"].connection_id,
+                    reason_type=MESSAGING_REASON_TYPE,
+                )
+            ]
+            if code not in codes:
+                if codes:
+                    message = _(
+                        "Not a reason this marketplace offers for a new conversation "
+                        "(ORDER_MESSAGING). Use one of: %(codes)s."
+                    ) % {"codes": ", ".join(codes)}
+                else:
+                    message = _(
+                        "This marketplace has no reasons for a new conversation "
+                        "(ORDER_MESSAGING): write a subject instead."
+                    )
+                raise serializers.ValidationError({"reason_code": [message]})
+        elif not attrs.get("subject"):
+            raise serializers.ValidationError({"subject": [_("Give a reason_code or a subject.")]})
+        return attrs
+
+    def topic(self) -> tuple[str, str]:
+        """(``REASON_CODE``, code) or (``FREE_TEXT``, subject) for OR43: the code wins,
+        as on the incident page."""
+        if self.validated_data.get("reason_code"):
+            return "REASON_CODE", self.validated_data["reason_code"]
+        return "FREE_TEXT", self.validated_data["subject"]
+
+
+class NoReplySerializer(serializers.Serializer):
+    """Why a conversation needs no answer."""
+
+    reason = serializers.CharField(max_length=500, trim_whitespace=True)
+
+
+class NoReplyMarkSerializer(serializers.ModelSerializer):
+    """A "no reply required" mark: on which thread, by whom, why and when."""
+
+    thread = serializers.CharField(source="thread.mirakl_id", read_only=True)
+    marketplace = serializers.CharField(source="thread.connection.code", read_only=True)
+    marked_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ThreadNoReply
+        fields = ("id", "thread", "marketplace", "reason", "marked_by", "last_message_at", "at")
+        read_only_fields = fields
+
+    def get_marked_by(self, mark: ThreadNoReply) -> str | None:
+        return mark.marked_by.get_username() if mark.marked_by is not None else None

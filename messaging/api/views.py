@@ -1,4 +1,5 @@
-"""API views of threads and replies (replies go through the outbox)."""
+"""API views of threads: replies and new conversations (through the outbox), and
+"no reply required" marks."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -18,23 +24,27 @@ from rest_framework.response import Response
 
 from incidents.api.permissions import READ, ApiView, StableCursorPagination
 from incidents.api.views import MARKETPLACE_PARAMETER, get_by_mirakl_id
+from incidents.models import AuditEntry, Order
 from messaging.api.serializers import (
     RECIPIENTS,
+    NewThreadSerializer,
+    NoReplyMarkSerializer,
+    NoReplySerializer,
     OutboundMessageSerializer,
     ReplySerializer,
     ThreadDetailSerializer,
     ThreadSerializer,
 )
-from messaging.models import Message, Thread
+from messaging.models import Message, OutboundMessage, Thread
 
-__all__ = ["ThreadViewSet"]
+__all__ = ["OrderThreadCreateView", "ThreadViewSet"]
 
 THREAD_ID = OpenApiParameter("mirakl_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.UUID,
     OpenApiParameter.HEADER,
-    description="A UUID chosen by the caller: sending it again returns the same reply "
+    description="A UUID chosen by the caller: sending it again returns the same message "
     "instead of queueing a second one.",
 )
 
@@ -69,6 +79,8 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
             return ThreadDetailSerializer
         if self.action == "replies":
             return ReplySerializer
+        if self.action == "no_reply":
+            return NoReplySerializer
         return ThreadSerializer
 
     def get_queryset(self) -> QuerySet[Thread]:
@@ -120,6 +132,115 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         except DjangoValidationError as exc:
             raise ValidationError({"recipients": exc.messages}) from exc
         if outbound.thread_id != thread.pk:
+            raise ValidationError(
+                {"Idempotency-Key": _("This key was already used for another message.")}
+            )
+        return Response(
+            OutboundMessageSerializer(outbound).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary='Mark a thread "no reply required" (who and why are recorded)',
+        parameters=[THREAD_ID, MARKETPLACE_PARAMETER],
+        request=NoReplySerializer,
+        responses={
+            201: NoReplyMarkSerializer,
+            200: OpenApiResponse(
+                NoReplyMarkSerializer,
+                description="Already marked, and no message arrived since: that mark.",
+            ),
+            400: OpenApiResponse(description="Refused, with the reason."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="no-reply")
+    def no_reply(self, request: Request, mirakl_id: str) -> Response:
+        """As the incident page's "no reply required": only when the customer or the
+        operator wrote last. The next SLA sweep stops the thread's clock."""
+        from messaging.selectors import thread_no_reply_current
+        from messaging.services import thread_no_reply_mark
+
+        serializer = NoReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        thread = self.get_object()
+        current = thread_no_reply_current(thread=thread)
+        if current is not None:
+            return Response(NoReplyMarkSerializer(current).data, status=status.HTTP_200_OK)
+        try:
+            mark = thread_no_reply_mark(
+                thread=thread,
+                user=request.user,
+                reason=serializer.validated_data["reason"],
+                source=AuditEntry.Source.API,
+            )
+        except DjangoValidationError as exc:
+            return Response(
+                {"detail": " ".join(exc.messages), "code": "refused"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(NoReplyMarkSerializer(mark).data, status=status.HTTP_201_CREATED)
+
+
+class OrderThreadCreateView(ApiView, generics.GenericAPIView):
+    """``POST /api/v1/orders/<Mirakl order id>/threads/``: start a conversation on the
+    order (OR43), queued in the outbox like the incident page's "start a conversation"
+    and sent by a worker."""
+
+    serializer_class = NewThreadSerializer
+    filter_backends: ClassVar[list] = []
+    pagination_class = None
+    required_permissions: ClassVar[dict[str, list[str]]] = {
+        "POST": ["incidents.view_order", "incidents.reply_incident"],
+    }
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return Order.objects.select_related("connection")
+
+    @extend_schema(
+        summary="Start a conversation on an order (queued in the outbox, sent by a worker)",
+        parameters=[
+            OpenApiParameter(
+                "order_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Mirakl order id"
+            ),
+            MARKETPLACE_PARAMETER,
+            IDEMPOTENCY_KEY,
+        ],
+        request=NewThreadSerializer,
+        responses={
+            201: OutboundMessageSerializer,
+            200: OpenApiResponse(
+                OutboundMessageSerializer, description="This Idempotency-Key was already used."
+            ),
+            400: OpenApiResponse(description="Per-field errors."),
+        },
+    )
+    def post(self, request: Request, order_id: str) -> Response:
+        from messaging.services import outbound_thread_queue
+
+        idempotency_key = _idempotency_key(request)
+        order = get_by_mirakl_id(
+            self.get_queryset(),
+            mirakl_id=order_id,
+            marketplace=request.query_params.get("marketplace"),
+        )
+        self.check_object_permissions(request, order)
+        serializer = NewThreadSerializer(data=request.data, context={"order": order})
+        serializer.is_valid(raise_exception=True)
+        topic_type, topic_value = serializer.topic()
+        try:
+            outbound, created = outbound_thread_queue(
+                order=order,
+                topic_type=topic_type,
+                topic_value=topic_value,
+                body=serializer.validated_data["body"],
+                choice=RECIPIENTS[serializer.validated_data["recipients"]],
+                user=request.user,
+                idempotency_key=idempotency_key,
+            )
+        except DjangoValidationError as exc:
+            field = "reason_code" if topic_type == "REASON_CODE" else "subject"
+            raise ValidationError({field: exc.messages}) from exc
+        if outbound.kind != OutboundMessage.Kind.NEW_THREAD or outbound.order_id != order.pk:
             raise ValidationError(
                 {"Idempotency-Key": _("This key was already used for another message.")}
             )

@@ -1,4 +1,5 @@
-"""What the API returns: shapes, lookups by Mirakl id, pagination, replies, the schema."""
+"""What the API returns: shapes, lookups by Mirakl id, pagination, replies, "no reply
+required", new conversations, the schema."""
 
 from __future__ import annotations
 
@@ -270,6 +271,8 @@ def test_openapi_schema_is_valid(tmp_path) -> None:
         "/api/v1/incidents/",
         "/api/v1/orders/{mirakl_id}/",
         "/api/v1/threads/{mirakl_id}/replies/",
+        "/api/v1/threads/{mirakl_id}/no-reply/",
+        "/api/v1/orders/{order_id}/threads/",
         "/api/v1/refunds/",
         "/api/v1/sla/breaches/",
         "/api/v1/sla/kpis/",
@@ -300,3 +303,320 @@ def test_docs_page_needs_a_login(db) -> None:
     response = Client().get("/api/docs/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+# --------------------------------------------------------------------------- no reply
+
+
+def test_no_reply_marks_the_thread_and_audits_as_api(api_client_for, desk) -> None:
+    from incidents.models import AuditEntry
+    from messaging.models import ThreadNoReply
+
+    client = api_client_for("agent")
+    url = "/api/v1/threads/thread-1/no-reply/"
+
+    first = client.post(url, {"reason": "  Solo da las gracias.  "}, format="json")
+    again = client.post(url, {"reason": "Otra vez"}, format="json")
+
+    assert first.status_code == 201, first.content
+    mark = ThreadNoReply.objects.get()
+    assert (mark.thread, mark.marked_by.username, mark.reason) == (
+        desk["thread"],
+        "agent-user",
+        "Solo da las gracias.",
+    )
+    assert mark.last_message_at == desk["message"].date_created
+    assert first.json() == {
+        "id": mark.pk,
+        "thread": "thread-1",
+        "marketplace": "pccomponentes",
+        "reason": "Solo da las gracias.",
+        "marked_by": "agent-user",
+        "last_message_at": first.json()["last_message_at"],
+        "at": first.json()["at"],
+    }
+    # The SLA clock reads the thread's marks: ours is there at once.
+    desk["thread"].refresh_from_db()
+    assert [m["user_type"] for m in desk["thread"].no_store_reply_needed] == ["SHOP"]
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.NO_REPLY)
+    assert (entry.source, entry.actor.username, entry.order) == ("api", "agent-user", desk["order"])
+    assert entry.detail.endswith(": Solo da las gracias.")
+    # Already marked and nothing new since: the same mark, nothing written twice.
+    assert again.status_code == 200
+    assert again.json()["id"] == mark.pk
+    assert ThreadNoReply.objects.count() == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.NO_REPLY).count() == 1
+
+
+def test_no_reply_marks_again_once_a_new_message_arrived(api_client_for, desk) -> None:
+    from datetime import timedelta
+
+    from messaging.models import ThreadNoReply
+    from tests.factories.messaging import MessageFactory
+
+    client = api_client_for("agent")
+    url = "/api/v1/threads/thread-1/no-reply/"
+    assert client.post(url, {"reason": "Gracias"}, format="json").status_code == 201
+    MessageFactory(
+        thread=desk["thread"],
+        body="¡Gracias otra vez!",
+        date_created=desk["message"].date_created + timedelta(minutes=5),
+    )
+
+    response = client.post(url, {"reason": "Vuelve a dar las gracias"}, format="json")
+
+    assert response.status_code == 201
+    assert ThreadNoReply.objects.count() == 2
+    assert response.json()["reason"] == "Vuelve a dar las gracias"
+
+
+def test_no_reply_is_refused_when_the_shop_wrote_last(api_client_for, desk) -> None:
+    from datetime import timedelta
+
+    from django.utils.translation import gettext
+
+    from incidents.models import AuditEntry
+    from messaging.models import Party, ThreadNoReply
+    from tests.factories.messaging import MessageFactory
+
+    MessageFactory(
+        thread=desk["thread"],
+        author_type=Party.SHOP,
+        body="Te lo enviamos hoy.",
+        date_created=desk["message"].date_created + timedelta(minutes=5),
+    )
+
+    response = api_client_for("agent").post(
+        "/api/v1/threads/thread-1/no-reply/", {"reason": "Nada más"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": gettext("Only a conversation whose last message is inbound can be marked."),
+        "code": "refused",
+    }
+    assert not ThreadNoReply.objects.exists()
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.NO_REPLY).exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}])
+def test_no_reply_needs_a_reason(api_client_for, desk, body) -> None:
+    from messaging.models import ThreadNoReply
+
+    response = api_client_for("agent").post(
+        "/api/v1/threads/thread-1/no-reply/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["reason"]
+    assert not ThreadNoReply.objects.exists()
+
+
+def test_no_reply_thread_id_shared_by_two_marketplaces(api_client_for, desk) -> None:
+    from messaging.models import ThreadNoReply
+    from tests.factories.messaging import MessageFactory, ThreadFactory
+
+    other = ThreadFactory(connection=MarketplaceConnectionFactory(code="mediamarkt"))
+    other.mirakl_id = "thread-1"
+    other.save(update_fields=["mirakl_id"])
+    MessageFactory(thread=other)
+    client = api_client_for("agent")
+    url = "/api/v1/threads/thread-1/no-reply/"
+
+    ambiguous = client.post(url, {"reason": "Gracias"}, format="json")
+    picked = client.post(f"{url}?marketplace=mediamarkt", {"reason": "Gracias"}, format="json")
+    unknown = client.post("/api/v1/threads/nope/no-reply/", {"reason": "Gracias"}, format="json")
+
+    assert ambiguous.status_code == 400
+    assert list(ambiguous.json()) == ["marketplace"]
+    assert picked.status_code == 201
+    assert picked.json()["marketplace"] == "mediamarkt"
+    assert ThreadNoReply.objects.get().thread == other
+    assert unknown.status_code == 404
+
+
+# --------------------------------------------------------------------------- new thread
+
+NEW_THREAD_URL = "/api/v1/orders/59400123-A/threads/"
+
+
+@pytest.fixture
+def messaging_reasons(desk) -> None:
+    from tests.factories.incidents import MarketplaceReasonFactory
+
+    connection = desk["connection"]
+    MarketplaceReasonFactory(
+        connection=connection, type="ORDER_MESSAGING", code="ORDER_DELIVERY", label="Entrega"
+    )
+    MarketplaceReasonFactory(
+        connection=connection, type="ORDER_MESSAGING", code="ORDER_INVOICE", label="Factura"
+    )
+    # Not the shop's to use, and not a messaging reason: neither may start a thread.
+    MarketplaceReasonFactory(
+        connection=connection, type="ORDER_MESSAGING", code="OPERATOR_ONLY", is_shop_right=False
+    )
+
+
+def test_new_thread_goes_through_the_outbox(
+    api_client_for, desk, messaging_reasons, django_capture_on_commit_callbacks
+) -> None:
+    from incidents.models import AuditEntry
+
+    client = api_client_for("agent")
+    key = str(uuid.uuid4())
+    payload = {
+        "recipients": "customer",
+        "reason_code": "ORDER_DELIVERY",
+        "body": "Hola Lucía, tu pedido sale hoy.",
+    }
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = client.post(NEW_THREAD_URL, payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    with django_capture_on_commit_callbacks() as repeat_callbacks:
+        again = client.post(NEW_THREAD_URL, payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert first.status_code == 201, first.content
+    outbound = OutboundMessage.objects.get()
+    assert (outbound.kind, outbound.order, outbound.thread) == ("new_thread", desk["order"], None)
+    assert (outbound.topic_type, outbound.topic_value) == ("REASON_CODE", "ORDER_DELIVERY")
+    assert outbound.recipients == ["CUSTOMER"]
+    assert outbound.body == "Hola Lucía, tu pedido sale hoy."
+    assert outbound.created_by.username == "agent-user"
+    assert str(outbound.idempotency_key) == key
+    body = first.json()
+    assert body["id"] == outbound.pk
+    assert (body["kind"], body["state"], body["marketplace"], body["order"]) == (
+        "new_thread",
+        "queued",
+        "pccomponentes",
+        "59400123-A",
+    )
+    assert (body["topic_type"], body["topic_value"]) == ("REASON_CODE", "ORDER_DELIVERY")
+    assert len(callbacks) == 1  # the delivery task, after commit
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.NEW_THREAD)
+    assert (entry.actor.username, entry.order) == ("agent-user", desk["order"])
+    # A repeat: the same message, nothing queued again.
+    assert again.status_code == 200
+    assert again.json()["id"] == outbound.pk
+    assert repeat_callbacks == []
+    assert OutboundMessage.objects.count() == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.NEW_THREAD).count() == 1
+
+
+def test_new_thread_with_a_subject_of_its_own(api_client_for, desk, messaging_reasons) -> None:
+    response = api_client_for("agent").post(
+        NEW_THREAD_URL,
+        {"recipients": "both", "subject": " Recogida del artículo ", "body": "Pasan mañana."},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    outbound = OutboundMessage.objects.get()
+    assert (outbound.topic_type, outbound.topic_value) == ("FREE_TEXT", "Recogida del artículo")
+    assert outbound.recipients == ["CUSTOMER", "OPERATOR"]
+
+
+@pytest.mark.parametrize("code", ["NOPE", "OPERATOR_ONLY", "INC_SOLVED_DELIVERED", "17"])
+def test_new_thread_refuses_a_reason_the_marketplace_does_not_offer(
+    api_client_for, desk, messaging_reasons, code
+) -> None:
+    from django.utils.translation import gettext
+
+    response = api_client_for("agent").post(
+        NEW_THREAD_URL,
+        {"recipients": "operator", "reason_code": code, "body": "Hola"},
+        format="json",
+    )
+    assert response.status_code == 400
+    expected = gettext(
+        "Not a reason this marketplace offers for a new conversation "
+        "(ORDER_MESSAGING). Use one of: %(codes)s."
+    ) % {"codes": "ORDER_DELIVERY, ORDER_INVOICE"}
+    assert response.json() == {"reason_code": [expected]}
+    assert not OutboundMessage.objects.exists()
+
+
+def test_new_thread_without_synced_reasons_asks_for_a_subject(api_client_for, desk) -> None:
+    from django.utils.translation import gettext
+
+    response = api_client_for("agent").post(
+        NEW_THREAD_URL,
+        {"recipients": "operator", "reason_code": "ORDER_DELIVERY", "body": "Hola"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "reason_code": [
+            gettext(
+                "This marketplace has no reasons for a new conversation "
+                "(ORDER_MESSAGING): write a subject instead."
+            )
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "field"),
+    [
+        ({"recipients": "operator", "body": "Hola"}, {}, "subject"),
+        ({"recipients": "operator", "subject": "  ", "body": "Hola"}, {}, "subject"),
+        ({"recipients": "everyone", "subject": "Entrega", "body": "Hola"}, {}, "recipients"),
+        ({"recipients": "operator", "subject": "Entrega", "body": " "}, {}, "body"),
+        ({"recipients": "operator", "subject": "x" * 256, "body": "Hola"}, {}, "subject"),
+        ({"recipients": "operator", "reason_code": "x" * 65, "body": "Hola"}, {}, "reason_code"),
+        (
+            {"recipients": "operator", "subject": "Entrega", "body": "Hola"},
+            {"HTTP_IDEMPOTENCY_KEY": "nope"},
+            "Idempotency-Key",
+        ),
+    ],
+)
+def test_new_thread_is_validated(api_client_for, desk, body, headers, field) -> None:
+    response = api_client_for("agent").post(NEW_THREAD_URL, body, format="json", **headers)
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert not OutboundMessage.objects.exists()
+
+
+def test_new_thread_key_of_another_message_is_refused(api_client_for, desk) -> None:
+    client = api_client_for("agent")
+    key = str(uuid.uuid4())
+    reply = client.post(
+        "/api/v1/threads/thread-1/replies/",
+        {"recipients": "operator", "body": "Lo revisamos."},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert reply.status_code == 201
+
+    response = client.post(
+        NEW_THREAD_URL,
+        {"recipients": "operator", "subject": "Entrega", "body": "Hola"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["Idempotency-Key"]
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_new_thread_order_id_shared_by_two_marketplaces(api_client_for, desk) -> None:
+    from tests.factories.incidents import MarketplaceReasonFactory
+
+    other = MarketplaceConnectionFactory(code="mediamarkt")
+    order = OrderFactory(connection=other, mirakl_id="59400123-A")
+    MarketplaceReasonFactory(connection=other, type="ORDER_MESSAGING", code="MM_DELIVERY")
+    client = api_client_for("agent")
+    payload = {"recipients": "operator", "reason_code": "MM_DELIVERY", "body": "Hola"}
+
+    ambiguous = client.post(NEW_THREAD_URL, payload, format="json")
+    # The reasons are those of the marketplace named: PcComponentes has no MM_DELIVERY.
+    wrong = client.post(f"{NEW_THREAD_URL}?marketplace=pccomponentes", payload, format="json")
+    picked = client.post(f"{NEW_THREAD_URL}?marketplace=mediamarkt", payload, format="json")
+    unknown = client.post("/api/v1/orders/nope-1/threads/", payload, format="json")
+
+    assert ambiguous.status_code == 400
+    assert list(ambiguous.json()) == ["marketplace"]
+    assert wrong.status_code == 400
+    assert list(wrong.json()) == ["reason_code"]
+    assert picked.status_code == 201, picked.content
+    assert OutboundMessage.objects.get().order == order
+    assert picked.json()["marketplace"] == "mediamarkt"
+    assert unknown.status_code == 404
