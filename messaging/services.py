@@ -257,6 +257,7 @@ def outbound_thread_queue(
     attachments: Sequence[AttachmentUpload] = (),
     incident: Incident | None = None,
     now: datetime | None = None,
+    source: str = AuditEntry.Source.USER,
 ) -> tuple[OutboundMessage, bool]:
     """Store a new conversation on ``order`` (OR43) and deliver it after commit.
 
@@ -297,6 +298,7 @@ def outbound_thread_queue(
             now,
             order=order,
             data={"outbound": outbound.pk},
+            source=source,
         )
         _enqueue(outbound.pk)
     return outbound, created

@@ -236,6 +236,7 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
                 choice=RECIPIENTS[serializer.validated_data["recipients"]],
                 user=request.user,
                 idempotency_key=idempotency_key,
+                source=AuditEntry.Source.API,
             )
         except DjangoValidationError as exc:
             field = "reason_code" if topic_type == "REASON_CODE" else "subject"

@@ -492,7 +492,11 @@ def test_new_thread_goes_through_the_outbox(
     assert (body["topic_type"], body["topic_value"]) == ("REASON_CODE", "ORDER_DELIVERY")
     assert len(callbacks) == 1  # the delivery task, after commit
     entry = AuditEntry.objects.get(action=AuditEntry.Action.NEW_THREAD)
-    assert (entry.actor.username, entry.order) == ("agent-user", desk["order"])
+    assert (entry.actor.username, entry.order, entry.source) == (
+        "agent-user",
+        desk["order"],
+        "api",
+    )
     # A repeat: the same message, nothing queued again.
     assert again.status_code == 200
     assert again.json()["id"] == outbound.pk
