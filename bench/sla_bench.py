@@ -145,7 +145,7 @@ def main() -> None:
     now = timezone.now().replace(microsecond=0)
     truncate_synced_tables()
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE sla_slaitem, sla_slabreach, sla_sweepstate")
+        cursor.execute("TRUNCATE sla_slaitem, sla_slabreach, sla_sweepstate CASCADE")
     started = time.perf_counter()
     _load(now)
     with connection.cursor() as cursor:
