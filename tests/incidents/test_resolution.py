@@ -46,6 +46,7 @@ def _english():
     with translation.override("en"):
         yield
 
+
 agent = fixtures.agent
 agent_client = fixtures.agent_client
 synced = fixtures.synced
