@@ -231,13 +231,21 @@ def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
     return incident
 
 
-def order_reasons(*, connection_id: int, reason_type: str) -> list[tuple[str, str]]:
-    """(code, label) of the reasons of one type the shop may use (RE01 ``is_shop_right``)."""
+def _shop_reasons(connection_id: int) -> QuerySet:
+    """The connection's reasons the shop may use (RE01 ``is_shop_right``, or not said)."""
     from incidents.models import MarketplaceReason
 
+    return MarketplaceReason.objects.filter(connection_id=connection_id).exclude(
+        is_shop_right=False
+    )
+
+
+def order_reasons(*, connection_id: int, reason_type: str) -> list[tuple[str, str]]:
+    """(code, label) of the reasons of one type the shop may use, read now (services
+    check codes against it; pages use the cached :func:`connection_reasons`)."""
     return list(
-        MarketplaceReason.objects.filter(connection_id=connection_id, type=reason_type)
-        .exclude(is_shop_right=False)
+        _shop_reasons(connection_id)
+        .filter(type=reason_type)
         .order_by("code")
         .values_list("code", "label")
     )
@@ -358,14 +366,9 @@ def connection_reasons_forget(*, connection_id: int) -> None:
 
 
 def _connection_reasons(connection_id: int) -> dict[str, list[tuple[str, str]]]:
-    from incidents.models import MarketplaceReason
-
     reasons: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for reason_type, code, label in (
-        MarketplaceReason.objects.filter(connection_id=connection_id)
-        .exclude(is_shop_right=False)
-        .order_by("type", "code")
-        .values_list("type", "code", "label")
+        _shop_reasons(connection_id).order_by("type", "code").values_list("type", "code", "label")
     ):
         reasons[reason_type].append((code, label))
     return dict(reasons)
