@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection as db_connection
-from django.db.models import Q, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 
 from incidents.models import Order
 
@@ -36,6 +36,9 @@ SEARCH_CONFIG = "spanish"
 NAME_WORDS = 6
 #: Orders whose documents are rebuilt in one statement.
 REFRESH_BATCH = 500
+#: Between two messages of a document: a line break ends a word, so the last word of a
+#: message stays a word of its own.
+MESSAGE_SEPARATOR = "\n"
 
 
 def _postgres() -> bool:
@@ -77,6 +80,12 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     order. A correlated subquery per order looked simpler but, while a first sync
     fills the tables faster than their statistics follow, Postgres read every message
     once per order.
+
+    The messages are joined in an order that depends only on Mirakl's data (thread id,
+    then date and id of each message), so an order's document is the same whatever
+    the order the sync wrote its rows in. ``StringAgg`` takes the delimiter as a plain
+    string: it wraps it in a ``Value`` itself (given a ``Value``, the SQL delimiter
+    would be the text ``Value('\n')``).
     """
     ids = sorted({pk for pk in order_ids if pk is not None})
     if not ids or not _postgres():
@@ -90,7 +99,14 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
             Message.objects.filter(thread__order_id__in=batch)
             .order_by()
             .values("thread__order_id")
-            .annotate(text=StringAgg("body", delimiter=Value("\n"), default=Value("")))
+            .annotate(
+                text=StringAgg(
+                    "body",
+                    delimiter=MESSAGE_SEPARATOR,
+                    order_by=(F("thread__mirakl_id"), F("date_created"), F("mirakl_id")),
+                    default=Value(""),
+                )
+            )
             .values_list("thread__order_id", "text")
         )
         orders = [
