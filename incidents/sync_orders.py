@@ -272,7 +272,7 @@ def orders_page_store(
             shipping_amount=_money(refund.shipping_amount) or Decimal("0.00"),
             quantity=refund.quantity if refund.quantity and refund.quantity > 0 else None,
             reason_code=refund.reason_code or "",
-            state=refund.state or refund.refund_state or "",
+            state=refund.current_state or "",
             taxes=_taxes(refund.taxes),
             shipping_taxes=_taxes(refund.shipping_taxes),
             created_date=refund.created_date,

@@ -96,8 +96,13 @@ class OrderState(StrEnum):
 
 
 class RefundState(StrEnum):
-    """``order_lines[].refunds[].state``."""
+    """``order_lines[].refunds[].refund_state`` (and the deprecated ``state``).
 
+    ``state`` "will not contain newer states added to refunds": only ``refund_state``
+    has ``WAITING_REFUND_TAX_CONFIRMATION`` (MIRAKL_API_ACCOUNT.md §6.1).
+    """
+
+    WAITING_REFUND_TAX_CONFIRMATION = "WAITING_REFUND_TAX_CONFIRMATION"
     WAITING_REFUND = "WAITING_REFUND"
     WAITING_REFUND_PAYMENT = "WAITING_REFUND_PAYMENT"
     REFUNDED = "REFUNDED"

@@ -187,6 +187,7 @@ class LineRefund(MiraklModel):
     shipping_amount: Decimal = Decimal(0)
     quantity: int | None = None
     reason_code: str | None = None
+    #: Deprecated by Mirakl: "will not contain newer states added to refunds".
     state: str | None = None
     refund_state: str | None = None
     created_date: MiraklDatetime | None = None
@@ -195,8 +196,10 @@ class LineRefund(MiraklModel):
 
     @property
     def current_state(self) -> str | None:
-        """``state`` or, on instances that send only it, ``refund_state``."""
-        return self.state or self.refund_state
+        """``refund_state``, which alone carries the newer states (e.g.
+        ``WAITING_REFUND_TAX_CONFIRMATION``), or the deprecated ``state`` on instances
+        that send only it (Mirakl's own OR11 example has no ``refund_state``)."""
+        return self.refund_state or self.state
 
 
 class Cancelation(MiraklModel):

@@ -9,6 +9,7 @@ __all__ = [
     "CENT",
     "DELIVERY_CHECK_SKEW",
     "DELIVERY_MAX_RETRIES",
+    "MIRAKL_PENDING_REFUND_STATES",
     "PENDING_MIN_AGE",
     "REFUNDABLE_LINE_STATES",
     "SENDING_LEASE",
@@ -23,6 +24,12 @@ ZERO = Decimal("0.00")
 #: debited and is not closed, canceled or refused.
 REFUNDABLE_LINE_STATES = frozenset(
     {"SHIPPING", "SHIPPED", "TO_COLLECT", "RECEIVED", "INCIDENT_OPEN"}
+)
+
+#: States of a refund Mirakl has accepted but not paid yet (OR11 ``refund_state``): the
+#: tax confirmation, then the refund, then its payment.
+MIRAKL_PENDING_REFUND_STATES = frozenset(
+    {"WAITING_REFUND_TAX_CONFIRMATION", "WAITING_REFUND", "WAITING_REFUND_PAYMENT"}
 )
 
 #: Order states in which Mirakl refuses any refund (closed, never debited, canceled).

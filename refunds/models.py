@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from refunds.constants import MIRAKL_PENDING_REFUND_STATES
+
 __all__ = ["Refund", "RefundLimit", "RefundRequest", "RefundRequestLine"]
 
 
@@ -49,6 +51,11 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mirakl_id}: {self.amount} + {self.shipping_amount}"
+
+    @property
+    def is_pending(self) -> bool:
+        """Accepted by Mirakl, not paid yet (the tax confirmation counts as pending)."""
+        return self.state in MIRAKL_PENDING_REFUND_STATES
 
 
 class RefundRequest(models.Model):

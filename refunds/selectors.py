@@ -43,8 +43,9 @@ REQUEST_BADGES: dict[str, str] = {
     RefundRequest.State.REJECTED: "bad",
 }
 
-#: Mirakl's states of a refund (OR11 ``refunds[].state``): label and badge colour.
+#: Mirakl's states of a refund (OR11 ``refunds[].refund_state``): label and badge colour.
 MIRAKL_REFUND_STATES: dict[str, tuple[str, str]] = {
+    "WAITING_REFUND_TAX_CONFIRMATION": (_("Waiting for tax confirmation"), "warn"),
     "WAITING_REFUND": (_("Waiting for refund"), "warn"),
     "WAITING_REFUND_PAYMENT": (_("Waiting for refund payment"), "warn"),
     "REFUNDED": (_("Refunded"), "ok"),

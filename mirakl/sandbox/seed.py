@@ -484,10 +484,13 @@ class DatasetGenerator:
         )
 
     def _refund_state(self, when: int) -> str:
+        """Tax confirmation for a day, then waiting, then paid (``refund_state``)."""
         age = self.now - when
         if age > 10 * DAY:
             return "REFUNDED"
-        return "WAITING_REFUND_PAYMENT" if age > 2 * DAY else "WAITING_REFUND"
+        if age > 2 * DAY:
+            return "WAITING_REFUND_PAYMENT"
+        return "WAITING_REFUND" if age > DAY else "WAITING_REFUND_TAX_CONFIRMATION"
 
     def _refund_line_fully(self, line: Line, when: int, reason: str, state: str = "") -> None:
         refund = self.build_refund(

@@ -28,6 +28,11 @@ class RefundSerializer(serializers.ModelSerializer):
     order = serializers.CharField(source="line.order.mirakl_id", read_only=True)
     line = serializers.CharField(source="line.mirakl_id", read_only=True)
     marketplace = serializers.CharField(source="line.order.connection.code", read_only=True)
+    pending = serializers.BooleanField(
+        source="is_pending",
+        read_only=True,
+        help_text=_("Accepted by Mirakl and not paid yet (tax confirmation included)."),
+    )
 
     class Meta:
         model = Refund
@@ -42,6 +47,7 @@ class RefundSerializer(serializers.ModelSerializer):
             "quantity",
             "reason_code",
             "state",
+            "pending",
             "created_date",
         )
         read_only_fields = fields
