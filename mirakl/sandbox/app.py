@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from mirakl.sandbox.api import API_ROUTES, match_route
 from mirakl.sandbox.control import CONTROL_ROUTES
 from mirakl.sandbox.state import SandboxState
-from mirakl.sandbox.wire import ApiError, Request, Response, error_response
+from mirakl.sandbox.wire import ApiError, Request, Response, error_response, json_response
 
 __all__ = ["Outcome", "SandboxApp"]
 
@@ -27,11 +27,36 @@ class Outcome:
     delay_s: float = 0.0
 
 
+#: What the key's default shop answers when a multi-shop key calls without ``shop_id``:
+#: the default shop is another one, with no orders and no threads.
+_OTHER_SHOP_PAGES = {
+    "OR11": b'{"orders":[],"total_count":0}',
+    "M11": b'{"data":[],"next_page_token":null,"previous_page_token":null}',
+}
+
+
 class SandboxApp:
-    def __init__(self, state: SandboxState, *, api_key: str, shop_id: int | str | None) -> None:
+    """Dispatch of the sandbox's requests.
+
+    :param multi_shop_key: the API key has access to several shops, and its default shop
+        is not the sandbox's: "If [``shop_id`` is] not specified, the shop_id from your
+        default shop will be used" (MIRAKL_API.md). A call without ``shop_id`` then reads
+        that other shop, which has no orders and no threads (RE01, the marketplace's
+        reasons, answers the same); any other call finds nothing (404).
+    """
+
+    def __init__(
+        self,
+        state: SandboxState,
+        *,
+        api_key: str,
+        shop_id: int | str | None,
+        multi_shop_key: bool = False,
+    ) -> None:
         self.state = state
         self.api_key = api_key
         self.shop_id = None if shop_id is None else str(shop_id)
+        self.multi_shop_key = multi_shop_key
 
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str
@@ -61,6 +86,11 @@ class SandboxApp:
                     error_response(403, f"You are not authorized to access shop {shop_ids[0]}"),
                     endpoint,
                 )
+        if self.multi_shop_key and not shop_ids and not is_control and route is not None:
+            if route.endpoint in _OTHER_SHOP_PAGES:
+                return Outcome(json_response(200, _OTHER_SHOP_PAGES[route.endpoint]), endpoint)
+            if route.endpoint != "RE01":
+                return Outcome(error_response(404, "Not found in your default shop"), endpoint)
         if route is None:
             if path_known:
                 return Outcome(error_response(405, f"Method {method} not allowed"), endpoint)

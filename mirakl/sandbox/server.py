@@ -225,6 +225,8 @@ class SandboxServer:
     ``base_url`` is the instance root (clients append ``/api/...``). ``state`` is the live
     ``SandboxState`` (drive the customer/operator, move the clock); ``stats`` counts requests
     per endpoint code (OR11, M11, M10, M12, M13, OR43, OR64, OR28, RE01, SANDBOX, UNKNOWN).
+    With ``multi_shop_key`` the key has several shops and only calls with ``shop_id``
+    reach this one (see :class:`~mirakl.sandbox.app.SandboxApp`).
     """
 
     def __init__(
@@ -241,6 +243,7 @@ class SandboxServer:
         now: datetime | None = None,
         clock: SandboxClock | None = None,
         warm: bool = True,
+        multi_shop_key: bool = False,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -251,7 +254,9 @@ class SandboxServer:
             clock=clock or SandboxClock(now),
             faults=faults,
         )
-        self.app = SandboxApp(self.state, api_key=api_key, shop_id=shop_id)
+        self.app = SandboxApp(
+            self.state, api_key=api_key, shop_id=shop_id, multi_shop_key=multi_shop_key
+        )
         self._httpd = _HTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
         self._warm = warm

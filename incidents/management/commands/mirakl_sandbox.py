@@ -29,6 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--api-key", default=DEFAULT_API_KEY)
         parser.add_argument("--shop-id", type=int, default=None)
+        parser.add_argument(
+            "--multi-shop-key",
+            action="store_true",
+            help="the key has several shops: calls without shop_id read another, empty shop",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--orders", type=int, default=None, help="orders to generate")
         parser.add_argument(
@@ -49,6 +54,7 @@ class Command(BaseCommand):
         faults: str,
         auto_close_seconds: float,
         payable_balance: Decimal,
+        multi_shop_key: bool = False,
         **options: object,
     ) -> None:
         try:
@@ -74,6 +80,7 @@ class Command(BaseCommand):
             faults=spec,
             auto_close_seconds=auto_close_seconds,
             payable_balance=payable_balance,
+            multi_shop_key=multi_shop_key,
         )
         counts = server.state.snapshot()
         self.stdout.write(
