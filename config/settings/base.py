@@ -7,6 +7,7 @@ any server. Set both to use Postgres and Redis, as production and the tests do.
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
@@ -121,7 +122,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
