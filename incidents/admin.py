@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from incidents import admin_accounts
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from incidents.forms import MarketplaceConnectionForm
 from incidents.models import (
@@ -217,3 +218,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
             actor=request.user,
             filters={"admin_selection": queryset.count()},
         )
+
+
+# Users and API tokens, narrowed for the admin role (incidents.admin_accounts).
+admin_accounts.register()
