@@ -8,13 +8,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
-    "ALLOWED_ATTACHMENT_TYPES",
     "BACK_OFFICE_ORDER_PATH",
     "DELIVERY_CHECK_SKEW",
     "DELIVERY_MAX_RETRIES",
     "MAX_ATTACHMENTS",
-    "MAX_ATTACHMENT_BYTES",
-    "MAX_ATTACHMENTS_TOTAL_BYTES",
+    "MAX_ATTACHMENTS_PER_FILE_LIMITS",
     "MESSAGING_REASON_TYPE",
     "RECIPIENT_HELP",
     "RECIPIENT_PARTIES",
@@ -49,29 +47,11 @@ RECIPIENT_HELP: dict[str, str] = {
     ),
 }
 
-#: Files per message, bytes per file and per message. Mirakl itself caps attachments
-#: per order; these limits keep uploads small enough for a quick, reliable POST.
+#: Files per message. Each file may be ``UPLOAD_MAX_BYTES`` (checked by
+#: ``incidents.validators.validate_upload``) and a message this many times that: Mirakl
+#: itself caps attachments per order; these limits keep a POST quick and reliable.
 MAX_ATTACHMENTS = 5
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
-MAX_ATTACHMENTS_TOTAL_BYTES = 10 * 1024 * 1024
-
-#: Extension → content type of the files agents may send (invoices, labels, photos).
-ALLOWED_ATTACHMENT_TYPES: dict[str, str] = {
-    "pdf": "application/pdf",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "txt": "text/plain",
-    "csv": "text/csv",
-    "doc": "application/msword",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xls": "application/vnd.ms-excel",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "odt": "application/vnd.oasis.opendocument.text",
-    "ods": "application/vnd.oasis.opendocument.spreadsheet",
-}
+MAX_ATTACHMENTS_PER_FILE_LIMITS = 2
 
 #: A message seen "sending" for longer than this belongs to a worker that died: it may
 #: be claimed again (after checking Mirakl for it).

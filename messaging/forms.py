@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from incidents.validators import ALLOWED_UPLOAD_TYPES, validate_upload
 from messaging.constants import (
-    ALLOWED_ATTACHMENT_TYPES,
-    MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
-    MAX_ATTACHMENTS_TOTAL_BYTES,
+    MAX_ATTACHMENTS_PER_FILE_LIMITS,
     RECIPIENT_HELP,
     RecipientChoice,
 )
@@ -23,7 +23,18 @@ from messaging.services import AttachmentUpload
 
 __all__ = ["NewThreadForm", "NoReplyForm", "ReplyForm"]
 
-_ACCEPT = ",".join(f".{ext}" for ext in ALLOWED_ATTACHMENT_TYPES)
+_ACCEPT = ",".join(f".{ext}" for ext in ALLOWED_UPLOAD_TYPES)
+
+
+def _help() -> str:
+    return _("Up to %(n)d files of %(size)s each (PDF, images, office documents).") % {
+        "n": MAX_ATTACHMENTS,
+        "size": filesizeformat(settings.UPLOAD_MAX_BYTES),
+    }
+
+
+#: Read when shown: ``UPLOAD_MAX_BYTES`` is a setting.
+_attachments_help = lazy(_help, str)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -31,17 +42,15 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class AttachmentsField(forms.FileField):
-    """Several files, each checked for type and size, and all of them for total size."""
+    """Several files, each checked by :func:`incidents.validators.validate_upload` (size
+    from ``UPLOAD_MAX_BYTES``, type by name and content, safe name), and all of them
+    together against twice that size."""
 
     widget = MultipleFileInput
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
-        kwargs.setdefault(
-            "help_text",
-            _("Up to %(n)d files of %(size)s each (PDF, images, office documents).")
-            % {"n": MAX_ATTACHMENTS, "size": filesizeformat(MAX_ATTACHMENT_BYTES)},
-        )
+        kwargs.setdefault("help_text", _attachments_help())
         super().__init__(**kwargs)
         self.widget.attrs.setdefault("accept", _ACCEPT)
 
@@ -55,49 +64,23 @@ class AttachmentsField(forms.FileField):
                 % {"n": MAX_ATTACHMENTS, "count": len(files)}
             )
         uploads: list[AttachmentUpload] = []
-        total = 0
         for file in files:
-            upload = self._one(file, errors)
-            if upload is not None:
-                uploads.append(upload)
-                total += len(upload.content)
-        if total > MAX_ATTACHMENTS_TOTAL_BYTES:
+            try:
+                checked = validate_upload(file)
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+                continue
+            uploads.append(AttachmentUpload(checked.name, checked.content_type, file.read()))
+        total = sum(len(upload.content) for upload in uploads)
+        limit = MAX_ATTACHMENTS_PER_FILE_LIMITS * settings.UPLOAD_MAX_BYTES
+        if total > limit:
             errors.append(
                 _("The files add up to %(size)s; the limit is %(max)s per message.")
-                % {
-                    "size": filesizeformat(total),
-                    "max": filesizeformat(MAX_ATTACHMENTS_TOTAL_BYTES),
-                }
+                % {"size": filesizeformat(total), "max": filesizeformat(limit)}
             )
         if errors:
             raise forms.ValidationError(errors)
         return uploads
-
-    @staticmethod
-    def _one(file: UploadedFile, errors: list[str]) -> AttachmentUpload | None:
-        name = PurePosixPath((file.name or "file").replace("\\", "/")).name[:255] or "file"
-        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        if extension not in ALLOWED_ATTACHMENT_TYPES:
-            errors.append(
-                _("«%(name)s»: this type of file is not accepted. Accepted: %(types)s.")
-                % {"name": name, "types": ", ".join(sorted(ALLOWED_ATTACHMENT_TYPES)).upper()}
-            )
-            return None
-        if file.size is not None and file.size > MAX_ATTACHMENT_BYTES:
-            errors.append(
-                _("«%(name)s» is %(size)s; the limit is %(max)s per file.")
-                % {
-                    "name": name,
-                    "size": filesizeformat(file.size),
-                    "max": filesizeformat(MAX_ATTACHMENT_BYTES),
-                }
-            )
-            return None
-        content = file.read()
-        if not content:
-            errors.append(_("«%(name)s» is empty.") % {"name": name})
-            return None
-        return AttachmentUpload(name, ALLOWED_ATTACHMENT_TYPES[extension], content)
 
 
 class RecipientSelect(forms.RadioSelect):

@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from incidents.models import AuditEntry
-from messaging.constants import MAX_ATTACHMENT_BYTES
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
 from tests.factories.incidents import MarketplaceReasonFactory, UserFactory
 from tests.messaging.fixtures import control, open_incident_thread
@@ -154,7 +153,7 @@ def test_default_recipient_is_the_last_inbound_author(agent_client, synced) -> N
     ("files", "error"),
     [
         ([("virus.exe", b"MZ")], "this type of file is not accepted"),
-        ([("grande.pdf", b"x" * (MAX_ATTACHMENT_BYTES + 1))], "per file"),
+        ([("grande.pdf", b"x" * (5 * 1024 * 1024 + 1))], "per file"),
         ([("vacio.pdf", b"")], "is empty"),
         ([(f"f{n}.pdf", b"%PDF") for n in range(6)], "At most 5 files"),
     ],
