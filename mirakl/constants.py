@@ -10,23 +10,62 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "MAX_PAGE_SIZE",
+    "MAX_DOCUMENT_IDS",
+    "MAX_DOCUMENTS_PER_ORDER",
     "MAX_ORDER_IDS",
+    "MAX_PAGE_SIZE",
+    "OPERATOR_ONLY_DOCUMENT_TYPES",
+    "ORDER_DOCUMENT_EXTENSIONS",
+    "RATE_KPIS",
+    "SECONDS_KPIS",
+    "STATISTIC_KPIS",
     "Call",
+    "DocumentEntity",
+    "DocumentTypeCode",
     "EntityType",
+    "KycStatus",
     "OrderState",
     "Party",
     "ReasonType",
     "RefundState",
     "SenderType",
+    "ShopState",
+    "StatisticPeriod",
+    "SuspensionType",
     "TaxMode",
     "TopicType",
 ]
 
 #: OR11 ``max`` and M11 ``limit`` ceiling (SDK: "from 10 (default) to 100 (max)").
 MAX_PAGE_SIZE = 100
-#: OR11 ``order_ids`` accepts at most 100 ids.
+#: OR11 and OR72 ``order_ids`` accept at most 100 ids (OR72's schema: ``maximum: 100``).
 MAX_ORDER_IDS = 100
+#: OR73 ``order_ids``, ``document_ids`` and ``document_codes``: ``maximum: 100`` each.
+MAX_DOCUMENT_IDS = 100
+#: OR74: "An order can have a maximum of 50 documents."
+MAX_DOCUMENTS_PER_ORDER = 50
+#: OR74: the file types Mirakl accepts ("csv, doc, xls, ... mp4"), lower-case, no dot.
+ORDER_DOCUMENT_EXTENSIONS = frozenset(
+    {
+        "csv",
+        "doc",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pdf",
+        "odt",
+        "ods",
+        "odp",
+        "txt",
+        "rtf",
+        "png",
+        "jpg",
+        "gif",
+        "zpl",
+        "mov",
+        "mp4",
+    }
+)
 
 
 class Call(StrEnum):
@@ -41,6 +80,13 @@ class Call(StrEnum):
     M11 = "M11"  # list threads
     M12 = "M12"  # reply to a thread
     M13 = "M13"  # download an attachment
+    A01 = "A01"  # shop information
+    A21 = "A21"  # shop statistics
+    DO01 = "DO01"  # document types
+    OR72 = "OR72"  # list an order's documents
+    OR73 = "OR73"  # download order documents
+    OR74 = "OR74"  # upload documents to an order
+    OR76 = "OR76"  # delete an order document
 
 
 class Party(StrEnum):
@@ -130,3 +176,111 @@ class TaxMode(StrEnum):
 
     TAX_INCLUDED = "TAX_INCLUDED"
     TAX_EXCLUDED = "TAX_EXCLUDED"
+
+
+# --------------------------------------------------------------------------- A01 / A21
+
+
+class ShopState(StrEnum):
+    """A01 ``shop_state``. Note ``CLOSE`` (not ``CLOSED``): the shop is closed for a while."""
+
+    OPEN = "OPEN"
+    CLOSE = "CLOSE"
+    SUSPENDED = "SUSPENDED"
+    TERMINATED = "TERMINATED"
+
+
+class SuspensionType(StrEnum):
+    """A01 ``suspension_type``; ``AUTOMATIC_SUSPENSION`` is Mirakl's quality control."""
+
+    MANUAL = "MANUAL"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    INCOMPLETE_PROFILE = "INCOMPLETE_PROFILE"
+    AUTOMATIC_SUSPENSION = "AUTOMATIC_SUSPENSION"
+
+
+class KycStatus(StrEnum):
+    """A01 ``kyc.status``."""
+
+    PENDING_SUBMISSION = "PENDING_SUBMISSION"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    REFUSED = "REFUSED"
+    APPROVED = "APPROVED"
+    NOT_REQUIRED = "NOT_REQUIRED"
+
+
+class StatisticPeriod(StrEnum):
+    """A21 ``periods`` values and the ``period`` of each KPI entry."""
+
+    ALL_SINCE_BEGINNING = "ALL_SINCE_BEGINNING"
+    LAST_MONTH = "LAST_MONTH"
+    LAST_THREE_MONTHS = "LAST_THREE_MONTHS"
+    LAST_SIX_MONTHS = "LAST_SIX_MONTHS"
+    LAST_YEAR = "LAST_YEAR"
+
+
+#: A21 KPIs that are ratios ("... divided by ..."). Their scale is not documented (0-1 is
+#: expected, MIRAKL_API_ACCOUNT.md section 8 question 1): see ``ShopStatistics.rate``.
+RATE_KPIS = frozenset(
+    {
+        "approval_rate",
+        "auto_refused_rate",
+        "cancelation_rate",
+        "incident_rate",
+        "late_shipment_rate",
+        "refund_rate",
+        "return_rate",
+        "valid_tracking_rate",
+    }
+)
+#: A21 KPIs that are average durations in seconds.
+SECONDS_KPIS = frozenset({"approval_delay", "order_messages_response_delay", "shipping_delay"})
+#: Every A21 KPI the OpenAPI lists (19), each an array of ``{period, value}``.
+STATISTIC_KPIS = (
+    RATE_KPIS
+    | SECONDS_KPIS
+    | frozenset(
+        {
+            "average_cart",
+            "average_cart_with_shipping",
+            "consecutive_refused_orders_count",
+            "evaluations_count",
+            "grade",
+            "offers_count",
+            "orders_count",
+            "total_revenue",
+        }
+    )
+)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+class DocumentEntity(StrEnum):
+    """DO01 ``entity`` / ``entities``: what a document type is attached to."""
+
+    ORDER = "ORDER"
+    SHOP = "SHOP"
+
+
+class DocumentTypeCode(StrEnum):
+    """Document type codes the OpenAPI names. Not an enum in Mirakl: each marketplace
+    defines its own list (DO01); the invoice code in particular is the operator's choice."""
+
+    SYSTEM_DELIVERY_BILL = "SYSTEM_DELIVERY_BILL"
+    SYSTEM_SHIPMENT_DELIVERY_BILL = "SYSTEM_SHIPMENT_DELIVERY_BILL"
+    SYSTEM_MESSAGE_ATTACHMENT = "SYSTEM_MESSAGE_ATTACHMENT"
+    SYSTEM_RETURN_LABEL = "SYSTEM_RETURN_LABEL"
+    CUSTOMER_INVOICE = "CUSTOMER_INVOICE"
+
+
+#: OR74: types a shop cannot upload ("restricted to operator role", "cannot be directly
+#: uploaded to an order").
+OPERATOR_ONLY_DOCUMENT_TYPES = frozenset(
+    {
+        DocumentTypeCode.SYSTEM_DELIVERY_BILL,
+        DocumentTypeCode.SYSTEM_SHIPMENT_DELIVERY_BILL,
+        DocumentTypeCode.SYSTEM_MESSAGE_ATTACHMENT,
+    }
+)

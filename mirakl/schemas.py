@@ -12,6 +12,11 @@ Parsing is tolerant on purpose, because Mirakl adds fields and enum values witho
 - datetimes are timezone-aware UTC (Mirakl sends ``Z``, sometimes with milliseconds; a
   naive value is taken as UTC).
 
+The shop account (A01) and its statistics (A21) go further: one answer a day carries the
+shop's state, balance and quality figures, so only ``shop_id`` is required there and an
+unreadable value (a KPI sent as text, a date that does not parse) reads as ``None``
+instead of rejecting the answer (the ``Lenient*`` types).
+
 Field names are Mirakl's JSON names, except ``Message.from_`` (alias ``"from"``).
 Pages (:class:`OrderPage`, :class:`ThreadPage`) are validated record by record: a
 malformed record lands in ``invalid`` and the rest of the page is still returned.
@@ -19,10 +24,10 @@ malformed record lands in ``invalid`` and the rest of the page is still returned
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Self, TypeVar
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -32,10 +37,20 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
+    model_validator,
 )
 
-from mirakl.constants import EntityType, Party
+from mirakl.constants import (
+    RATE_KPIS,
+    STATISTIC_KPIS,
+    EntityType,
+    Party,
+    ShopState,
+    StatisticPeriod,
+)
 from mirakl.errors import MiraklPayloadError
 
 __all__ = [
@@ -44,9 +59,21 @@ __all__ = [
     "AttachmentFile",
     "Cancelation",
     "Channel",
+    "CodeList",
     "Customer",
+    "DocumentDownload",
+    "DocumentFile",
+    "DocumentType",
+    "DocumentUpload",
+    "DocumentUploadResult",
     "Entity",
     "InvalidRecord",
+    "KpiSeries",
+    "Kyc",
+    "LenientBool",
+    "LenientDatetime",
+    "LenientDecimal",
+    "LenientInt",
     "LineRefund",
     "Message",
     "MessageCreated",
@@ -56,18 +83,27 @@ __all__ = [
     "MiraklModel",
     "NoReplyNeeded",
     "Order",
+    "OrderDocument",
+    "OrderDocumentList",
     "OrderLine",
     "OrderPage",
     "OrganizationDetails",
     "Participant",
+    "PaymentDetails",
+    "PaymentSubBalance",
     "Reason",
     "Recipient",
+    "RejectedDocument",
     "RefundCreated",
     "RefundLineRequest",
     "RefundRequest",
     "RefundResult",
     "ResolveIncidentInput",
     "Sender",
+    "ShopAccount",
+    "ShopShipping",
+    "ShopStatistics",
+    "StatisticValue",
     "Tax",
     "TaxAmount",
     "Thread",
@@ -75,6 +111,9 @@ __all__ = [
     "ThreadMetadata",
     "ThreadPage",
     "Topic",
+    "UploadFieldError",
+    "UploadInputEcho",
+    "UploadReturnEntity",
     "summarize_validation_error",
 ]
 
@@ -705,3 +744,519 @@ class AttachmentFile(MiraklModel):
     def size(self) -> int:
         """Number of bytes."""
         return len(self.content)
+
+
+# --------------------------------------------------------------------------- lenient values
+#
+# A01 and A21 arrive once a day and carry one shop's state, balance and quality figures:
+# one odd value (a KPI sent as text, a fractional "integer", an unreadable date) must not
+# cost the whole answer. The types below read such a value as ``None`` instead of failing.
+
+
+def _none_when_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _to_whole_number(value: Any) -> Any:
+    """Counts and delays are int64 in the OpenAPI; an average may still come as 33.5."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    return None if isinstance(value, bool) else value
+
+
+def _str_list(value: Any) -> Any:
+    """A list of codes: ``null`` is empty, numbers become text, ``{"code": ...}`` its code."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return []
+    items: list[str] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            item = item.get("code")
+        item = _id_to_str(item)
+        if isinstance(item, str) and item.strip():
+            items.append(item)
+    return items
+
+
+#: A number (``Decimal``) or ``None`` when missing or unreadable.
+LenientDecimal = Annotated[
+    Decimal | None, BeforeValidator(_not_bool), WrapValidator(_none_when_invalid)
+]
+#: A whole number (rounded half up when Mirakl sends decimals) or ``None``.
+LenientInt = Annotated[
+    int | None, BeforeValidator(_to_whole_number), WrapValidator(_none_when_invalid)
+]
+#: A boolean or ``None`` when missing or unreadable.
+LenientBool = Annotated[bool | None, WrapValidator(_none_when_invalid)]
+#: An aware UTC datetime or ``None`` when missing or unreadable.
+LenientDatetime = Annotated[MiraklDatetime | None, WrapValidator(_none_when_invalid)]
+#: A list of codes (channels, domains, mime types).
+CodeList = Annotated[list[str], BeforeValidator(_str_list)]
+
+
+# --------------------------------------------------------------------------- A01 shop account
+
+
+class PaymentSubBalance(MiraklModel):
+    """One ``payment_details.sub_balances`` entry (hybrid pay-out PSP platforms only)."""
+
+    pay_out_psp_code: str | None = None
+    paid: LenientDecimal = None
+    payable: LenientDecimal = None
+    pending: LenientDecimal = None
+
+
+class PaymentDetails(MiraklModel):
+    """A01 ``payment_details``. Balances may be negative; their currency is not documented
+    (◐ the shop's ``currency_iso_code``)."""
+
+    paid_balance: LenientDecimal = None
+    payable_balance: LenientDecimal = None
+    pending_balance: LenientDecimal = None
+    reserve_balance: LenientDecimal = None
+    reserve_target: LenientDecimal = None
+    sub_balances: list[PaymentSubBalance] = Field(default_factory=list)
+
+
+class Kyc(MiraklModel):
+    """A01 ``kyc`` (only when the platform's KYC feature is on)."""
+
+    status: str | None = None
+    reason: str | None = None
+
+
+class ShopShipping(MiraklModel):
+    """A01 ``shipping``."""
+
+    lead_time_to_ship: LenientInt = None
+
+
+class ShopAccount(MiraklModel):
+    """A01: the shop's state, closing dates, balance, currency, channels and headline KPIs.
+
+    Only ``shop_id`` is required: the OpenAPI marks many more fields required (some of them
+    deprecated and missing from its own example), and a shop whose state is readable but
+    whose balance is not is still worth knowing about. ``shop_state`` is kept as sent
+    (compare with :class:`mirakl.constants.ShopState`); ``None`` means Mirakl did not say.
+
+    The KPI fields (``grade``, ``approval_rate``, the delays in seconds...) are the
+    all-time figures; A21 gives them per period. They do not move ``last_updated_date``.
+    """
+
+    shop_id: MiraklId
+    shop_name: str | None = None
+    shop_state: str | None = None
+    suspension_type: str | None = None
+    closed_from: LenientDatetime = None
+    closed_to: LenientDatetime = None
+    currency_iso_code: str | None = None
+    channels: CodeList = Field(default_factory=list)
+    date_created: LenientDatetime = None
+    last_updated_date: LenientDatetime = None
+    grade: LenientDecimal = None
+    evaluations_count: LenientInt = None
+    approval_delay: LenientInt = None
+    approval_rate: LenientDecimal = None
+    order_messages_response_delay: LenientInt = None
+    orders_count: LenientInt = None
+    offers_count: LenientInt = None
+    payment_details: PaymentDetails | None = None
+    kyc: Kyc | None = None
+    model: str | None = None
+    premium: LenientBool = None
+    is_professional: LenientBool = None
+    free_shipping: LenientBool = None
+    payment_method_mandatory: LenientBool = None
+    shipping: ShopShipping | None = None
+    shipping_country: str | None = None
+    domains: CodeList = Field(default_factory=list)
+
+    @field_validator("shop_state", "suspension_type", "currency_iso_code", mode="before")
+    @classmethod
+    def _code(cls, value: Any) -> Any:
+        # Codes are compared upper-case; ``""`` means "not said".
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
+
+    @property
+    def payable_balance(self) -> Decimal | None:
+        """``payment_details.payable_balance``: what refunds are paid from (◐)."""
+        return self.payment_details.payable_balance if self.payment_details else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.shop_state == ShopState.OPEN
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.shop_state == ShopState.SUSPENDED
+
+    @property
+    def is_terminated(self) -> bool:
+        return self.shop_state == ShopState.TERMINATED
+
+    def is_closed_at(self, moment: datetime) -> bool:
+        """True when the shop is closed (holidays) at ``moment``.
+
+        How ``shop_state: CLOSE`` relates to ``closed_from``/``closed_to`` is not documented
+        (MIRAKL_API_ACCOUNT.md section 8, question 2): the shop counts as closed when the
+        state says ``CLOSE`` or when ``moment`` falls inside a closing window, whichever
+        Mirakl reports. An open-ended window (no ``closed_to``) runs on.
+        """
+        if self.shop_state == ShopState.CLOSE:
+            return True
+        if self.closed_from is None:
+            return False
+        moment = _as_utc(moment)
+        return self.closed_from <= moment and (self.closed_to is None or moment < self.closed_to)
+
+    @property
+    def approval_delay_duration(self) -> timedelta | None:
+        return _seconds(self.approval_delay)
+
+    @property
+    def order_messages_response_duration(self) -> timedelta | None:
+        return _seconds(self.order_messages_response_delay)
+
+
+def _seconds(value: int | Decimal | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=int(value))
+
+
+# --------------------------------------------------------------------------- A21 statistics
+
+
+class StatisticValue(MiraklModel):
+    """One ``{period, value}`` entry of an A21 KPI; ``value`` is ``None`` when not given."""
+
+    period: str
+    value: LenientDecimal = None
+
+
+def _kpi_entries(value: Any) -> Any:
+    """Keep the entries that have a period; anything else in the array is dropped."""
+    if not isinstance(value, list):
+        return []
+    return [
+        entry
+        for entry in value
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("period"), str)
+        and entry["period"].strip()
+    ]
+
+
+#: An A21 KPI: its ``{period, value}`` entries (``null`` or an odd value reads as ``[]``).
+KpiSeries = Annotated[list[StatisticValue], BeforeValidator(_kpi_entries)]
+
+_STATISTICS_SCALARS = frozenset({"shop_id", "channel", "last_updated_date"})
+
+
+class ShopStatistics(MiraklModel):
+    """A21: the shop's quality and sales KPIs per period, overall or for one channel.
+
+    Every KPI is a list of :class:`StatisticValue`; read one with :meth:`value`,
+    :meth:`rate` (a 0-1 fraction whatever scale Mirakl used) or :meth:`duration`. KPIs
+    Mirakl adds later are kept in ``other_kpis``. Without a ``channel_code`` filter
+    ``channel`` is ``None``; with one, ``offers_count`` and
+    ``consecutive_refused_orders_count`` are absent (documented).
+
+    Not documented, so not assumed: whether ``LAST_MONTH`` is a calendar month or a rolling
+    window, the time zone, the order of the entries (the first entry of a period wins),
+    and whether a period without data is omitted or ``null`` (both read as ``None``).
+    """
+
+    shop_id: MiraklId | None = None
+    channel: str | None = None
+    last_updated_date: LenientDatetime = None
+    approval_delay: KpiSeries = Field(default_factory=list)
+    approval_rate: KpiSeries = Field(default_factory=list)
+    auto_refused_rate: KpiSeries = Field(default_factory=list)
+    average_cart: KpiSeries = Field(default_factory=list)
+    average_cart_with_shipping: KpiSeries = Field(default_factory=list)
+    cancelation_rate: KpiSeries = Field(default_factory=list)
+    consecutive_refused_orders_count: KpiSeries = Field(default_factory=list)
+    evaluations_count: KpiSeries = Field(default_factory=list)
+    grade: KpiSeries = Field(default_factory=list)
+    incident_rate: KpiSeries = Field(default_factory=list)
+    late_shipment_rate: KpiSeries = Field(default_factory=list)
+    offers_count: KpiSeries = Field(default_factory=list)
+    order_messages_response_delay: KpiSeries = Field(default_factory=list)
+    orders_count: KpiSeries = Field(default_factory=list)
+    refund_rate: KpiSeries = Field(default_factory=list)
+    return_rate: KpiSeries = Field(default_factory=list)
+    shipping_delay: KpiSeries = Field(default_factory=list)
+    total_revenue: KpiSeries = Field(default_factory=list)
+    valid_tracking_rate: KpiSeries = Field(default_factory=list)
+    #: KPI arrays this client does not know yet, by their JSON name.
+    other_kpis: dict[str, KpiSeries] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_other_kpis(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        others = {
+            key: value
+            for key, value in data.items()
+            if key not in STATISTIC_KPIS
+            and key not in _STATISTICS_SCALARS
+            and isinstance(value, list)
+            and value
+            and all(isinstance(entry, Mapping) and "period" in entry for entry in value)
+        }
+        return {**data, "other_kpis": others}
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel(cls, value: Any) -> Any:
+        value = _id_to_str(value)
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    def kpis(self) -> dict[str, list[StatisticValue]]:
+        """Every KPI with at least one entry (known and ``other_kpis``), by JSON name."""
+        known = {name: getattr(self, name) for name in sorted(STATISTIC_KPIS)}
+        merged: dict[str, list[StatisticValue]] = {**known, **self.other_kpis}
+        return {name: series for name, series in merged.items() if series}
+
+    def series(self, kpi: str) -> list[StatisticValue]:
+        """The entries of one KPI (``[]`` when Mirakl sent none)."""
+        if kpi in STATISTIC_KPIS:
+            series: list[StatisticValue] = getattr(self, kpi)
+            return series
+        return self.other_kpis.get(kpi, [])
+
+    def value(self, kpi: str, period: str = StatisticPeriod.LAST_MONTH) -> Decimal | None:
+        """The raw value of ``kpi`` for ``period``, as Mirakl sent it."""
+        for entry in self.series(kpi):
+            if entry.period == period:
+                return entry.value
+        return None
+
+    @property
+    def rate_scale(self) -> Literal["fraction", "percent"]:
+        """How this answer writes rates.
+
+        The scale is not documented (section 8, question 1); the definitions are ratios and
+        A01's example has ``approval_rate: 1``, so 0-1 is expected. An answer in which any
+        rate exceeds 1 is read as percentages instead. Deciding on the whole answer, not
+        per value, keeps a 1 (100 %) from being read as 1 % next to percentages.
+        """
+        for kpi in RATE_KPIS:
+            for entry in self.series(kpi):
+                if entry.value is not None and entry.value > 1:
+                    return "percent"
+        return "fraction"
+
+    def rate(self, kpi: str, period: str = StatisticPeriod.LAST_MONTH) -> Decimal | None:
+        """A rate KPI as a 0-1 fraction (``Decimal("0.076")`` for 7.6 %)."""
+        raw = self.value(kpi, period)
+        if raw is None:
+            return None
+        return raw / 100 if self.rate_scale == "percent" else raw
+
+    def duration(self, kpi: str, period: str = StatisticPeriod.LAST_MONTH) -> timedelta | None:
+        """A KPI in seconds (``approval_delay``, ``order_messages_response_delay``...)."""
+        raw = self.value(kpi, period)
+        if raw is None or not raw.is_finite():
+            return None
+        return timedelta(seconds=float(raw))
+
+
+# --------------------------------------------------------------------------- DO01 types
+
+
+class DocumentType(MiraklModel):
+    """A DO01 document type. ``label`` is localised (``locale``); ``entity`` is
+    ``ORDER`` or ``SHOP``. The codes are each marketplace's own (no fixed enum)."""
+
+    code: MiraklId
+    label: str | None = None
+    description: str | None = None
+    entity: str | None = None
+    mime_types: CodeList = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- OR72-OR76 documents
+
+
+class OrderDocument(MiraklModel):
+    """An OR72 document of an order. ``type`` is a DO01 code; ``file_size`` in bytes (◐,
+    the unit is not documented). Who uploaded it (shop, operator, system) is not said."""
+
+    id: MiraklId
+    order_id: MiraklId
+    type: str | None = None
+    file_name: str | None = None
+    file_size: LenientInt = None
+    date_uploaded: LenientDatetime = None
+
+
+class OrderDocumentList(MiraklModel):
+    """The OR72 answer, validated document by document (broken ones land in ``invalid``)."""
+
+    documents: list[OrderDocument] = Field(default_factory=list)
+    invalid: list[InvalidRecord] = Field(default_factory=list)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """:raises MiraklPayloadError: the body has no ``order_documents`` list."""
+        records = _require_list(payload, "order_documents", call="OR72")
+        documents, invalid = _validate_records(records, OrderDocument, id_key="id")
+        return cls(documents=documents, invalid=invalid)
+
+    def for_order(self, order_id: str) -> list[OrderDocument]:
+        return [document for document in self.documents if document.order_id == order_id]
+
+    def of_type(self, type_code: str) -> list[OrderDocument]:
+        return [document for document in self.documents if document.type == type_code]
+
+
+class DocumentFile(MiraklModel):
+    """One downloaded document (OR73). ``order_id`` is known when it came in a ZIP
+    (``<order_id>/<file>``); ``file_name`` when Mirakl named it."""
+
+    content: bytes
+    file_name: str | None = None
+    order_id: str | None = None
+    content_type: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+class DocumentDownload(MiraklModel):
+    """An OR73 answer: the raw body and the documents it holds.
+
+    One document id gives the file itself; several ids, or order ids, give a ZIP archive
+    (``documents-<timestamp>.zip`` / ``<order_id>/`` / files, duplicates renamed
+    ``name(1).ext``). ``files`` is filled either way.
+    """
+
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+    is_zip: bool = False
+    files: list[DocumentFile] = Field(default_factory=list)
+
+
+class UploadReturnEntity(MiraklModel):
+    """OR74 ``entity``: only for documents of a return (``type`` ``RETURN``)."""
+
+    id: MiraklId
+    type: str = "RETURN"
+
+
+class DocumentUpload(MiraklModel):
+    """One document to upload with OR74: its bytes and its DO01 type code.
+
+    ``file_name`` is both the multipart filename of the ``files`` part and the
+    ``file_name`` of its ``order_documents`` entry (whether Mirakl pairs them by that name
+    is not documented, section 8 question 5: sending the same name satisfies either reading).
+    """
+
+    file_name: str
+    type_code: str
+    content: bytes
+    content_type: str | None = None
+    entity: UploadReturnEntity | None = None
+
+    def to_entry(self) -> dict[str, Any]:
+        """The ``order_documents`` entry of this file."""
+        entry: dict[str, Any] = {"file_name": self.file_name, "type_code": self.type_code}
+        if self.entity is not None:
+            entry["entity"] = self.entity.model_dump(mode="json")
+        return entry
+
+
+class UploadFieldError(MiraklModel):
+    """Why Mirakl refused one document, e.g. ``valid_order_document.type`` on
+    ``type_code``: "Unable to retrieve document's type from the given code"."""
+
+    code: str | None = None
+    field: str | None = None
+    message: str | None = None
+
+
+class UploadInputEcho(MiraklModel):
+    """The refused document as Mirakl echoes it."""
+
+    file_name: str | None = None
+    type_code: str | None = None
+
+
+class RejectedDocument(MiraklModel):
+    """An OR74 ``order_documents`` entry: a document that was not uploaded."""
+
+    errors: list[UploadFieldError] = Field(default_factory=list)
+    input: UploadInputEcho | None = None
+
+    @property
+    def file_name(self) -> str | None:
+        return self.input.file_name if self.input else None
+
+    @property
+    def message(self) -> str:
+        """Mirakl's messages, ``field: message`` joined with ``; ``."""
+        parts = [
+            f"{error.field}: {error.message}" if error.field else (error.message or "")
+            for error in self.errors
+        ]
+        return "; ".join(part for part in parts if part) or "refused"
+
+
+class DocumentUploadResult(MiraklModel):
+    """The OR74 answer. Mirakl lists **only the documents in error**: an empty list means
+    every file was accepted; a 200 with errors is a partial failure, never a success."""
+
+    errors_count: LenientInt = None
+    order_documents: list[RejectedDocument] = Field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[RejectedDocument]:
+        return self.order_documents
+
+    @property
+    def ok(self) -> bool:
+        """True when Mirakl reported no document in error."""
+        return not self.order_documents and not self.errors_count
+
+    def rejected_file_names(self) -> set[str]:
+        return {name for name in (doc.file_name for doc in self.order_documents) if name}
+
+    def accepted_file_names(self, sent: Sequence[str]) -> list[str]:
+        """The names in ``sent`` that Mirakl did not list as refused.
+
+        When ``errors_count`` is larger than the refusals Mirakl named, which of the others
+        were taken cannot be told: an empty list is returned (check with OR72).
+        """
+        rejected = self.rejected_file_names()
+        if (self.errors_count or 0) > len(rejected):
+            return []
+        return [name for name in sent if name not in rejected]

@@ -19,6 +19,7 @@ from mirakl.schemas import (
     MessageCreated,
     MessageInput,
     Order,
+    OrderDocumentList,
     OrderPage,
     Reason,
     Recipient,
@@ -27,6 +28,8 @@ from mirakl.schemas import (
     RefundResult,
     ResolveIncidentInput,
     Sender,
+    ShopAccount,
+    ShopStatistics,
     Thread,
     ThreadInput,
     ThreadPage,
@@ -54,6 +57,9 @@ PARSERS: dict[str, Callable[[Any], BaseModel]] = {
     "OR28-request-schema-example-from-docs.json": RefundRequest.model_validate,
     "OR28-response.json": RefundResult.model_validate,
     "OR64-request.json": ResolveIncidentInput.model_validate,
+    "A01-account.json": ShopAccount.model_validate,
+    "A21-statistics.json": ShopStatistics.model_validate,
+    "OR72-documents.json": OrderDocumentList.from_payload,
 }
 
 
