@@ -1,8 +1,10 @@
 """A small, fast, stateful stand-in for a Mirakl marketplace's shop API.
 
 It serves OR11, OR28, OR64, RE01, M10, M11, M12, M13 and OR43 like MIRAKL_API.md describes
-them, over a deterministic Spanish data set, and plays the customer and the operator
-through control endpoints under ``/_sandbox/``. Plain Python (no Django).
+them, and the shop account (A01), its statistics (A21) and order documents (DO01, OR72,
+OR73, OR74, OR76) like MIRAKL_API_ACCOUNT.md does, over a deterministic Spanish data set.
+It plays the customer and the operator through control endpoints under ``/_sandbox/``.
+Plain Python (no Django).
 """
 
 from mirakl.sandbox.clock import SandboxClock

@@ -1,4 +1,5 @@
-"""The Mirakl shop API endpoints the sandbox serves (MIRAKL_API.md section 2).
+"""The Mirakl shop API endpoints the sandbox serves (MIRAKL_API.md section 2, and
+MIRAKL_API_ACCOUNT.md sections 1-3 for A01, A21, DO01 and OR72-OR76).
 
 Each handler takes the state and a ``Request`` and returns a ``Response``; the app calls it
 while holding the state lock. Paths, parameters, status codes and bodies follow the
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
+from mirakl.sandbox.documents import document_types_payload
 from mirakl.sandbox.models import Attachment, Thread
 from mirakl.sandbox.multipart import FormPart, parse_multipart
 from mirakl.sandbox.pagination import decode_token, encode_token, link_header
 from mirakl.sandbox.reasons import ORDER_MESSAGING, reasons_of_type
 from mirakl.sandbox.refunds import apply_refund_request, parse_refund_body
+from mirakl.sandbox.render import dumps
 from mirakl.sandbox.state import SandboxState
 from mirakl.sandbox.wire import ApiError, Request, Response, json_response
 
@@ -52,6 +55,7 @@ M11_MAX = 100
 M11_MESSAGES = 100  # with_messages=true: only the last 100 messages of each thread
 UPDATE_SAFETY_DELTA_MS = 1000  # OR11 start_update_date: "Mirakl will subtract a time delta"
 MAX_ATTACHMENTS_PER_ENTITY = 50
+OR72_MAX_IDS = 100  # the schema's ``maximum: 100`` on ``order_ids``
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +381,79 @@ def create_order_thread(state: SandboxState, req: Request, params: dict[str, str
     return json_response(201, {"message_id": message.message_id, "thread_id": thread.thread_id})
 
 
+# ============================================================= A01 account
+def get_account(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    return json_response(200, dumps(state.account.payload()))
+
+
+# ========================================================== A21 statistics
+def get_statistics(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    channel = req.param("channel_code") or None
+    payload = state.account.statistics_payload(periods=req.csv("periods"), channel=channel)
+    return json_response(200, dumps(payload))
+
+
+# ======================================================= DO01 document types
+def list_document_types(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    payload = document_types_payload(req.csv("entities") or None, req.param("locale"))
+    return json_response(200, dumps(payload))
+
+
+# ==================================================== OR72 order documents
+def list_order_documents(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    order_ids = req.csv("order_ids")
+    if not order_ids:
+        raise ApiError(400, "The parameter 'order_ids' is required")
+    if len(order_ids) > OR72_MAX_IDS:
+        raise ApiError(400, f"The parameter 'order_ids' accepts at most {OR72_MAX_IDS} values")
+    documents = [document.as_dict() for document in state.documents.listing(order_ids)]
+    # ``total_count`` is deprecated but still in the schema.
+    return json_response(200, dumps({"order_documents": documents, "total_count": len(documents)}))
+
+
+# ================================================ OR73 download documents
+def download_documents(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    documents, zipped = state.documents.select(
+        document_ids=req.csv("document_ids"),
+        order_ids=req.csv("order_ids"),
+        codes=req.csv("document_codes"),
+    )
+    if zipped:
+        stamp = state.now_ms()
+        body = state.documents.archive(documents)
+        name = f"documents-{stamp}.zip"
+    else:
+        body = documents[0].data
+        name = documents[0].file_name
+    # The OpenAPI gives one media type for both forms.
+    return Response(
+        200,
+        body,
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# ================================================== OR74 upload documents
+def upload_documents(state: SandboxState, req: Request, params: dict[str, str]) -> Response:
+    order = state.get_order(params["order_id"])
+    payload, files = _form(req, "order_documents")
+    # The part holds an object whose own key is ``order_documents`` again (documented).
+    entries = payload.get("order_documents")
+    if not isinstance(entries, list) or not entries:
+        raise ApiError(400, "The field 'order_documents' is required")
+    if not files:
+        raise ApiError(400, "Required request part 'files' is not present")
+    refused = state.documents.upload(order, entries, files, state.now_ms())
+    return json_response(200, dumps({"errors_count": len(refused), "order_documents": refused}))
+
+
+# ================================================== OR76 delete a document
+def delete_document(state: SandboxState, req: Request, params: dict[str, str]) -> Response:
+    state.documents.delete(params["document_id"], state.now_ms())
+    return Response(204, b"", content_type=None)
+
+
 def make_route(method: str, path: str, endpoint: str, handler: Handler) -> Route:
     pattern = re.compile("^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", path) + "$")
     return Route(method, pattern, endpoint, handler)
@@ -394,6 +471,13 @@ API_ROUTES: tuple[Route, ...] = (
     make_route("GET", "/api/inbox/threads/{attachment_id}/download", "M13", download_attachment),
     make_route("GET", "/api/inbox/threads/{thread_id}", "M10", get_thread),
     make_route("POST", "/api/inbox/threads/{thread_id}/message", "M12", reply_to_thread),
+    make_route("GET", "/api/account", "A01", get_account),
+    make_route("GET", "/api/account/statistics", "A21", get_statistics),
+    make_route("GET", "/api/documents", "DO01", list_document_types),
+    make_route("GET", "/api/orders/documents", "OR72", list_order_documents),
+    make_route("GET", "/api/orders/documents/download", "OR73", download_documents),
+    make_route("POST", "/api/orders/{order_id}/documents", "OR74", upload_documents),
+    make_route("DELETE", "/api/orders/documents/{document_id}", "OR76", delete_document),
 )
 
 

@@ -32,7 +32,10 @@ class Outcome:
 _OTHER_SHOP_PAGES = {
     "OR11": b'{"orders":[],"total_count":0}',
     "M11": b'{"data":[],"next_page_token":null,"previous_page_token":null}',
+    "OR72": b'{"order_documents":[],"total_count":0}',
 }
+#: Platform-wide lists: the same whatever the shop.
+_PLATFORM_CALLS = frozenset({"RE01", "DO01"})
 
 
 class SandboxApp:
@@ -41,8 +44,9 @@ class SandboxApp:
     :param multi_shop_key: the API key has access to several shops, and its default shop
         is not the sandbox's: "If [``shop_id`` is] not specified, the shop_id from your
         default shop will be used" (MIRAKL_API.md). A call without ``shop_id`` then reads
-        that other shop, which has no orders and no threads (RE01, the marketplace's
-        reasons, answers the same); any other call finds nothing (404).
+        that other shop, which has no orders, threads or documents (RE01 and DO01, the
+        marketplace's reasons and document types, answer the same); any other call finds
+        nothing (404), the other shop's account (A01, A21) included.
     """
 
     def __init__(
@@ -89,7 +93,7 @@ class SandboxApp:
         if self.multi_shop_key and not shop_ids and not is_control and route is not None:
             if route.endpoint in _OTHER_SHOP_PAGES:
                 return Outcome(json_response(200, _OTHER_SHOP_PAGES[route.endpoint]), endpoint)
-            if route.endpoint != "RE01":
+            if route.endpoint not in _PLATFORM_CALLS:
                 return Outcome(error_response(404, "Not found in your default shop"), endpoint)
         if route is None:
             if path_known:

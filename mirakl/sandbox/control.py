@@ -2,7 +2,8 @@
 
 They are not part of the Mirakl API; they let demos and tests make things happen (open an
 incident, write as the customer, contest a resolution, create an order, rename a reason,
-inject faults, move time). Same API key as the API; faults never apply here.
+suspend or close the shop, change its balances and its statistics, inject faults, move
+time). Same API key as the API; faults never apply here.
 """
 
 from __future__ import annotations
@@ -132,6 +133,30 @@ def incident_history(state: SandboxState, req: Request, _: dict[str, str]) -> Re
     return json_response(200, {"incidents": history})
 
 
+def update_account(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    """Shop state, suspension type, closing dates and balances (what A01 shows)."""
+    payload = _payload(req)
+    if not payload:
+        raise ApiError(400, "Nothing to change: send shop_state, closing dates or balances")
+    return json_response(200, state.account.update(payload, state.now_ms()))
+
+
+def account_summary(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    return json_response(200, state.account.summary())
+
+
+def set_statistics(state: SandboxState, req: Request, _: dict[str, str]) -> Response:
+    """KPIs per period, overall or for one channel (what A21 shows)."""
+    payload = _payload(req)
+    values = payload.get("values")
+    if not isinstance(values, dict):
+        raise ApiError(400, "The field 'values' must be an object: {kpi: {period: value}}")
+    channel = _text(payload, "channel")
+    return json_response(
+        200, state.account.set_statistics(values, channel=channel, now_ms=state.now_ms())
+    )
+
+
 CONTROL_ROUTES: tuple[Route, ...] = (
     make_route("POST", "/_sandbox/incidents", "SANDBOX", open_incident),
     make_route("GET", "/_sandbox/incidents", "SANDBOX", incident_history),
@@ -143,4 +168,7 @@ CONTROL_ROUTES: tuple[Route, ...] = (
     make_route("POST", "/_sandbox/advance", "SANDBOX", advance),
     make_route("POST", "/_sandbox/reasons", "SANDBOX", relabel_reason),
     make_route("GET", "/_sandbox/state", "SANDBOX", snapshot),
+    make_route("POST", "/_sandbox/account", "SANDBOX", update_account),
+    make_route("GET", "/_sandbox/account", "SANDBOX", account_summary),
+    make_route("POST", "/_sandbox/statistics", "SANDBOX", set_statistics),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["SAMPLE_PDF", "SAMPLE_PNG", "sample_for"]
+__all__ = ["SAMPLE_PDF", "SAMPLE_PNG", "pdf_with_text", "sample_for"]
 
 
 def _png(width: int = 8, height: int = 8) -> bytes:
@@ -34,8 +34,10 @@ def _png(width: int = 8, height: int = 8) -> bytes:
     )
 
 
-def _pdf(text: str = "Factura - Silicio Sur") -> bytes:
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
+def pdf_with_text(text: str = "Factura - Silicio Sur") -> bytes:
+    """A one-page PDF showing ``text`` (Latin-1; parentheses and backslashes escaped)."""
+    text = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode("latin-1", "replace")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -60,7 +62,7 @@ def _pdf(text: str = "Factura - Silicio Sur") -> bytes:
 
 
 SAMPLE_PNG: bytes = _png()
-SAMPLE_PDF: bytes = _pdf()
+SAMPLE_PDF: bytes = pdf_with_text()
 
 
 def sample_for(kind: str) -> tuple[str, bytes]:

@@ -27,6 +27,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -224,9 +225,11 @@ class SandboxServer:
 
     ``base_url`` is the instance root (clients append ``/api/...``). ``state`` is the live
     ``SandboxState`` (drive the customer/operator, move the clock); ``stats`` counts requests
-    per endpoint code (OR11, M11, M10, M12, M13, OR43, OR64, OR28, RE01, SANDBOX, UNKNOWN).
-    With ``multi_shop_key`` the key has several shops and only calls with ``shop_id``
-    reach this one (see :class:`~mirakl.sandbox.app.SandboxApp`).
+    per endpoint code (OR11, M11, M10, M12, M13, OR43, OR64, OR28, RE01, A01, A21, DO01,
+    OR72, OR73, OR74, OR76, SANDBOX, UNKNOWN). With ``multi_shop_key`` the key has several
+    shops and only calls with ``shop_id`` reach this one (see
+    :class:`~mirakl.sandbox.app.SandboxApp`). ``channels`` are the shop's sales channels
+    (A01 ``channels``, A21 ``channel_code``); its orders are all on channel ``ES``.
     """
 
     def __init__(
@@ -244,6 +247,7 @@ class SandboxServer:
         clock: SandboxClock | None = None,
         warm: bool = True,
         multi_shop_key: bool = False,
+        channels: Iterable[str] = ("ES",),
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -253,6 +257,7 @@ class SandboxServer:
             payable_balance=payable_balance,
             clock=clock or SandboxClock(now),
             faults=faults,
+            channels=channels,
         )
         self.app = SandboxApp(
             self.state, api_key=api_key, shop_id=shop_id, multi_shop_key=multi_shop_key

@@ -28,9 +28,11 @@ from decimal import Decimal
 from itertools import islice, zip_longest
 from typing import Any
 
+from mirakl.sandbox.account import ShopAccount
 from mirakl.sandbox.catalog import ShopProfile, default_shop
 from mirakl.sandbox.clock import SandboxClock, format_ms
 from mirakl.sandbox.conversations import CONTEST_BODY, INCIDENT_OPENED_BODY, INCIDENT_SCRIPTS
+from mirakl.sandbox.documents import DocumentStore
 from mirakl.sandbox.faults import FaultInjector, FaultSpec, parse_fault_spec
 from mirakl.sandbox.models import (
     INCIDENT_ELIGIBLE_STATES,
@@ -49,7 +51,7 @@ from mirakl.sandbox.reasons import (
     reasons_of_type,
     reasons_payload,
 )
-from mirakl.sandbox.render import Renderer, dumps, q2
+from mirakl.sandbox.render import Renderer, dumps
 from mirakl.sandbox.seed import DAY, HOUR, DatasetGenerator
 from mirakl.sandbox.wire import ApiError
 
@@ -77,13 +79,21 @@ class SandboxState:
         payable_balance: Decimal | str | float = Decimal("5000.00"),
         clock: SandboxClock | None = None,
         faults: str | FaultSpec | None = None,
+        channels: Iterable[str] = ("ES",),
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock or SandboxClock()
         self.shop = shop or default_shop()
         self.renderer = Renderer(self.shop)
         self.auto_close_ms = int(round(auto_close_seconds * 1000))
-        self.payable_balance = q2(Decimal(str(payable_balance)))
+        #: The shop's A01 state, balances and A21 statistics; OR28 refunds come out of
+        #: its payable balance.
+        self.account = ShopAccount.seeded(
+            self.shop,
+            now_ms=self.clock.start_ms,
+            payable_balance=Decimal(str(payable_balance)),
+            channels=channels,
+        )
         self.faults = FaultInjector(parse_fault_spec(faults), seed)
         self.stats: Counter[str] = Counter()
         self.seed = seed
@@ -100,6 +110,8 @@ class SandboxState:
                 gc.enable()
         if count >= LARGE_DATA_SET:
             gc.freeze()  # keep the data set out of future collections
+        #: Order documents (DO01, OR72-OR76), built per order on first read.
+        self.documents = DocumentStore(self.orders, touch=self.touch_order)
         self._reasons_json: str | None = None
         #: Labels changed through the control API, by (type, code): RE01 shows them.
         self._reason_labels: dict[tuple[str, str], str] = {}
@@ -151,6 +163,16 @@ class SandboxState:
     # ================================================================ basics
     def now_ms(self) -> int:
         return self.clock.now_ms()
+
+    @property
+    def payable_balance(self) -> Decimal:
+        """A01's ``payment_details.payable_balance``, the one OR28 checks refunds against."""
+        return self.account.payable_balance
+
+    @payable_balance.setter
+    def payable_balance(self, value: Decimal | str | float) -> None:
+        with self.lock:
+            self.account.payable_balance = Decimal(str(value))
 
     def _register_order(self, order: Order) -> None:
         """Index an order created after seeding."""
@@ -831,6 +853,9 @@ class SandboxState:
                 "messages": self.message_count,
                 "attachments": len(self.attachments),
                 "payable_balance": float(self.payable_balance),
+                "shop_state": self.account.state,
+                "documents_uploaded": self.documents.uploaded,
+                "documents_deleted": self.documents.deleted,
                 "auto_close_seconds": self.auto_close_ms / 1000,
                 "faults": self.faults.spec.as_dict(),
                 "requests": dict(self.stats),

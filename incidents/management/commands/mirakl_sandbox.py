@@ -41,6 +41,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--auto-close-seconds", type=float, default=300.0)
         parser.add_argument("--payable-balance", type=_amount, default=Decimal("5000.00"))
+        parser.add_argument(
+            "--channels", default="ES", help="the shop's sales channels, comma-separated"
+        )
 
     def handle(
         self,
@@ -54,6 +57,7 @@ class Command(BaseCommand):
         faults: str,
         auto_close_seconds: float,
         payable_balance: Decimal,
+        channels: str,
         multi_shop_key: bool = False,
         **options: object,
     ) -> None:
@@ -61,6 +65,9 @@ class Command(BaseCommand):
             spec = parse_fault_spec(faults or "")
         except ValueError as exc:
             raise CommandError(f"--faults: {exc}") from exc
+        channel_codes = [code.strip().upper() for code in channels.split(",") if code.strip()]
+        if not channel_codes:
+            raise CommandError("--channels: at least one channel code, e.g. ES")
         logger = logging.getLogger("mirakl.sandbox")
         if not logger.handlers:
             handler = logging.StreamHandler(sys.stdout)
@@ -81,6 +88,7 @@ class Command(BaseCommand):
             auto_close_seconds=auto_close_seconds,
             payable_balance=payable_balance,
             multi_shop_key=multi_shop_key,
+            channels=channel_codes,
         )
         counts = server.state.snapshot()
         self.stdout.write(

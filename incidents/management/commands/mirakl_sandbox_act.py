@@ -14,8 +14,8 @@ __all__ = ["Command"]
 
 class Command(BaseCommand):
     help = (
-        "Act on a running Mirakl sandbox: open-incident, message, contest, new-order, faults, "
-        "tick, advance, state."
+        "Act on a running Mirakl sandbox: open-incident, message, contest, new-order, "
+        "shop-state, balance, statistics, faults, tick, advance, state."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +44,52 @@ class Command(BaseCommand):
         sub = actions.add_parser("new-order", help="a new order arrives")
         sub.add_argument("--with-incident", action="store_true")
         sub.add_argument("--reason", help="INCIDENT_OPEN reason code for --with-incident")
+
+        sub = actions.add_parser(
+            "shop-state", help="the operator suspends, closes, terminates or reopens the shop (A01)"
+        )
+        sub.add_argument(
+            "state", choices=["OPEN", "CLOSE", "SUSPENDED", "TERMINATED"], type=str.upper
+        )
+        sub.add_argument(
+            "--suspension-type",
+            choices=["MANUAL", "PENDING_APPROVAL", "INCOMPLETE_PROFILE", "AUTOMATIC_SUSPENSION"],
+            type=str.upper,
+            help="with SUSPENDED (default AUTOMATIC_SUSPENSION: Mirakl's quality control)",
+        )
+        sub.add_argument("--closed-from", help="ISO 8601 start of a closing ('none' clears it)")
+        sub.add_argument("--closed-to", help="ISO 8601 end of a closing ('none' clears it)")
+
+        sub = actions.add_parser("balance", help="set the shop's balances in EUR (A01)")
+        sub.add_argument("--payable", help="payable balance (OR28 refunds come out of it)")
+        sub.add_argument("--pending", help="pending balance")
+        sub.add_argument("--paid", help="paid balance")
+
+        sub = actions.add_parser("statistics", help="set the shop's quality figures (A21)")
+        sub.add_argument(
+            "--set",
+            action="append",
+            required=True,
+            metavar="KPI=VALUE",
+            help="e.g. incident_rate=8.5%%, order_messages_response_delay=22h, grade=3.4, "
+            "valid_tracking_rate=null (repeatable)",
+        )
+        sub.add_argument(
+            "--period",
+            default="LAST_MONTH",
+            choices=[
+                "ALL_SINCE_BEGINNING",
+                "LAST_MONTH",
+                "LAST_THREE_MONTHS",
+                "LAST_SIX_MONTHS",
+                "LAST_YEAR",
+            ],
+            type=str.upper,
+        )
+        sub.add_argument(
+            "--all-periods", action="store_true", help="set every period (null: the whole field)"
+        )
+        sub.add_argument("--channel", help="one sales channel's figures (default: overall)")
 
         sub = actions.add_parser("faults", help="set the fault spec ('' clears it)")
         sub.add_argument("spec", nargs="?", default="")
