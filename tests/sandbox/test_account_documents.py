@@ -766,3 +766,22 @@ def test_writes_under_faults_are_flagged_outcome_unknown(http: requests.Session)
             mirakl.get_account()
         assert read.value.outcome_unknown is False
         assert server.stats["A01"] == mirakl.max_retries + 1  # reads are retried
+
+
+def test_multi_shop_key_without_shop_id_reads_the_default_shop(http: requests.Session) -> None:
+    with make_server(shop_id=2051, multi_shop_key=True, warm=False) as server:
+        order = order_where(server, invoiced=True)
+        # Platform-wide: the same for every shop.
+        types = api(http, server, "/api/documents")
+        assert types.status_code == 200 and types.json()["documents"]
+        # The default shop is another one: no documents of this shop's orders, no account.
+        other = api(http, server, "/api/orders/documents", order_ids=order.order_id)
+        assert other.json() == {"order_documents": [], "total_count": 0}
+        assert api(http, server, "/api/account").status_code == 404
+        mine = api(http, server, "/api/orders/documents", order_ids=order.order_id, shop_id=2051)
+        assert mine.json()["total_count"] == 2
+        with MiraklClient(
+            base_url=server.base_url, api_key=KEY, shop_id=2051, sleep=lambda _: None
+        ) as mirakl:
+            assert mirakl.get_account().shop_id == "2051"
+            assert mirakl.get_statistics().shop_id == "2051"
