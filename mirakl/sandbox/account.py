@@ -68,6 +68,7 @@ SECONDS_KPIS = frozenset({"approval_delay", "order_messages_response_delay", "sh
 COUNT_KPIS = frozenset(
     {"consecutive_refused_orders_count", "evaluations_count", "offers_count", "orders_count"}
 )
+_HIGHER_IS_BETTER = frozenset({"approval_rate", "valid_tracking_rate"})
 #: "Only present when the channelCode filter is not present."
 OVERALL_ONLY_KPIS = frozenset({"consecutive_refused_orders_count", "offers_count"})
 
@@ -527,8 +528,8 @@ def _scaled(kpi: str, value: Decimal) -> Decimal:
         return (value * Decimal("0.12")).to_integral_value()
     if kpi in ("total_revenue",):
         return q2(value * Decimal("0.12"))
-    if kpi in RATE_KPIS:
-        return min(Decimal(1), (value * Decimal("0.9")).quantize(Decimal("0.0001")))
+    if kpi in RATE_KPIS and kpi not in _HIGHER_IS_BETTER:
+        return (value * Decimal("0.9")).quantize(Decimal("0.0001"))
     return value
 
 

@@ -163,6 +163,11 @@ def test_a21_per_channel_on_a_shop_with_two_channels(http: requests.Session) -> 
     assert portugal.value("orders_count") is not None
     assert portugal.value("orders_count") < (overall.value("orders_count") or 0)  # type: ignore[operator]
     assert portugal.value("incident_rate") != overall.value("incident_rate")
+    # A smaller channel's rates stay plausible: none leaves the 0-1 range or collapses.
+    assert portugal.value("approval_rate") == overall.value("approval_rate")
+    for kpi in ("incident_rate", "late_shipment_rate", "cancelation_rate"):
+        low, high = portugal.rate(kpi), overall.rate(kpi)
+        assert low is not None and high is not None and 0 < low < high, kpi
 
 
 # --------------------------------------------------------------------------- account controls
