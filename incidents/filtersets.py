@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Incident, MarketplaceConnection, MarketplaceReason
+from incidents.params import search_text
 from incidents.search import order_search
 
 __all__ = [
@@ -137,6 +138,10 @@ class IncidentFilterSet(django_filters.FilterSet):
             data = data.copy()
             if not data.get("status"):
                 data["status"] = STATUS_OPEN
+            if "q" in data:
+                # A control character (a NUL) would make the search field invalid, and an
+                # invalid filter is dropped: the search would list everything.
+                data["q"] = search_text(data.get("q"))
             if "waiting" in data and data.get("waiting") in ("on", "1", "true", "True"):
                 data["waiting"] = "true"
         super().__init__(data, *args, **kwargs)

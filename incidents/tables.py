@@ -6,12 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import django_tables2 as tables
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_tables2.paginators import LazyPaginator
 from django_tables2.rows import BoundRows
 
 from incidents.models import Incident
+from incidents.params import query_int
 
 __all__ = ["IncidentTable"]
 
@@ -87,10 +89,16 @@ class IncidentTable(tables.Table):
         page_field = "page"
 
     def __init__(
-        self, data: Any, *args: Any, row_loader: Callable[[list[int]], list[Any]], **kwargs: Any
+        self,
+        data: Any,
+        *args: Any,
+        row_loader: Callable[[list[int]], list[Any]],
+        page_size: int = 25,
+        **kwargs: Any,
     ) -> None:
         super().__init__(data, *args, **kwargs)
         self.row_loader = row_loader
+        self.page_size = page_size
 
     def paginate(self, *args: Any, **kwargs: Any) -> None:
         """Page the narrow, sorted ids, then load the page's rows with ``row_loader``.
@@ -101,10 +109,18 @@ class IncidentTable(tables.Table):
         would read them all.
         """
         request = getattr(self, "request", None)
-        self.searching = request is not None and bool(request.GET.get("q", "").strip())
+        params = request.GET if request is not None else {}
+        self.searching = bool(params.get("q", "").strip())
         if self.searching:
             kwargs["paginator_class"] = LazyPaginator
-        super().paginate(*args, **kwargs)
+        # The page as typed (``?page=٣``, ``-1``, a huge number) is not trusted: a bad
+        # value, or a page past the last, shows the first page. The size is the inbox's.
+        kwargs["page"] = query_int(params, self.page_field, default=1)
+        kwargs["per_page"] = self.page_size
+        try:
+            super().paginate(*args, **kwargs)
+        except (EmptyPage, PageNotAnInteger):
+            super().paginate(*args, **{**kwargs, "page": 1})
         rows = self.page.object_list
         if isinstance(rows, BoundRows):
             records, pinned = rows.data, rows.pinned_data

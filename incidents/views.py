@@ -25,6 +25,7 @@ from incidents.filtersets import SAVED_VIEWS, STATUS_OPEN
 from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.freshness import inbox_etag
 from incidents.models import AuditEntry, Incident, Order
+from incidents.params import identifier_or_404, query_int
 from incidents.presence import presence_here
 from incidents.services import incident_assign, incident_mark_seen, incident_note_add
 from incidents.tables import IncidentTable
@@ -96,8 +97,9 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     table = IncidentTable(
         incidents,
         row_loader=lambda ids: selectors.incident_rows(ids=ids, user=request.user),
+        page_size=INBOX_PAGE_SIZE,
     )
-    RequestConfig(request, paginate={"per_page": INBOX_PAGE_SIZE}).configure(table)
+    RequestConfig(request, paginate=True).configure(table)
     context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
     if _htmx_partial(request):
         return render(request, "incidents/partials/_incident_table.html", context)
@@ -199,7 +201,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_by_order(request: HttpRequest, connection: str, order_id: str) -> HttpResponse:
     """``/incidents/order/<marketplace>/<Mirakl order id>/``: the order's latest incident."""
-    order = get_object_or_404(Order, connection__code=connection, mirakl_id=order_id)
+    order = get_object_or_404(
+        Order, connection__code=connection, mirakl_id=identifier_or_404(order_id)
+    )
     incident = order.incidents.order_by("-opened_at", "-pk").first()
     if incident is None:
         raise Http404(_("This order has no incident."))
@@ -301,10 +305,10 @@ def incident_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
     from incidents.resolution import ResolutionRefused, incident_resolve
 
     target = get_object_or_404(Incident.objects.select_related("connection"), pk=pk)
-    page_pk = request.POST.get("page", "")
+    page_pk = query_int(request.POST, "page")
     page = target
-    if page_pk.isdigit() and int(page_pk) != target.pk:
-        page = get_object_or_404(Incident, pk=int(page_pk), order_id=target.order_id)
+    if page_pk is not None and page_pk != target.pk:
+        page = get_object_or_404(Incident, pk=page_pk, order_id=target.order_id)
     form = ResolveForm(request.POST, connection=target.connection_id)
     error = None
     if form.is_valid():

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents.models import Incident
+from incidents.params import query_int
 from messaging.constants import BACK_OFFICE_ORDER_PATH, MESSAGING_REASON_TYPE
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
 from messaging.linter import is_withdrawal_reason, reply_confirmations, reply_lint
@@ -392,7 +393,10 @@ def canned_reply_fill(request: HttpRequest, incident_pk: int) -> HttpResponse:
     prefix = request.GET.get("prefix", "")
     if not (prefix == NEW_THREAD_PREFIX or prefix.startswith("thread-")):
         raise Http404
-    canned = get_object_or_404(CannedReply, pk=request.GET.get("canned") or 0, is_active=True)
+    canned_pk = query_int(request.GET, "canned")
+    if canned_pk is None:
+        raise Http404
+    canned = get_object_or_404(CannedReply, pk=canned_pk, is_active=True)
     form = ReplyForm(
         prefix=prefix, initial={"body": canned_reply_render(canned=canned, order=incident.order)}
     )
@@ -413,10 +417,7 @@ def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """
     incident = _detail(_incident(incident_pk))
     views = order_conversations(order_id=incident.order_id)
-    try:
-        shown = int(request.GET.get("n", len(views)))
-    except ValueError:
-        shown = len(views)
+    shown = query_int(request.GET, "n", default=len(views), minimum=0)
     from incidents.views import presence_context
 
     context = {

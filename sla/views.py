@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from incidents.params import query_int
 from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
@@ -65,7 +66,7 @@ def review(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     filterset = SlaBreachFilterSet(request.GET, queryset=selectors.sla_breach_list(now=now))
     breaches = filterset.qs
-    page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(query_int(request.GET, "page", default=1))
     for breach in page:
         breach.late_hours = breach.lateness_at_now.total_seconds() / 3600
     context: dict[str, Any] = {"filterset": filterset, "page": page, "now": now}

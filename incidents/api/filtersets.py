@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,7 @@ from incidents.filtersets import (
     IncidentFilterSet,
 )
 from incidents.models import Incident
+from incidents.params import parse_int, validate_identifier
 
 __all__ = ["INCIDENT_ORDERINGS", "ORDERING_DEFAULT", "IncidentApiFilterSet"]
 
@@ -49,17 +51,34 @@ _ORDERING_LABELS = {
 _API_VIEWS = {key: query for key, _label, query in SAVED_VIEWS if set(query) != {"status"}}
 
 
-class IncidentApiFilterSet(IncidentFilterSet):
-    """Inbox filters; ``?order=<Mirakl order id>`` lists every episode of that order."""
+def _validate_assignee(value: str) -> None:
+    if value.strip() not in (ASSIGNEE_ME, ASSIGNEE_NONE) and parse_int(value, minimum=1) is None:
+        raise ValidationError(_("Use me, none or a user id."), code="assignee")
 
-    order = django_filters.CharFilter(field_name="order__mirakl_id", label=_("Mirakl order id"))
-    marketplace = django_filters.CharFilter(
-        field_name="connection__code", label=_("Marketplace code")
+
+class IncidentApiFilterSet(IncidentFilterSet):
+    """Inbox filters; ``?order=<Mirakl order id>`` lists every episode of that order.
+
+    Identifiers hold no control character and ``assignee`` is ``me``, ``none`` or a
+    user id (ASCII digits): anything else is a 400 naming the parameter."""
+
+    order = django_filters.CharFilter(
+        field_name="order__mirakl_id",
+        label=_("Mirakl order id"),
+        validators=[validate_identifier],
     )
-    reason = django_filters.CharFilter(field_name="reason_code", label=_("Reason code"))
+    marketplace = django_filters.CharFilter(
+        field_name="connection__code",
+        label=_("Marketplace code"),
+        validators=[validate_identifier],
+    )
+    reason = django_filters.CharFilter(
+        field_name="reason_code", label=_("Reason code"), validators=[validate_identifier]
+    )
     assignee = django_filters.CharFilter(
         method="filter_assignee",
         label=_("Assigned to: me, none or a user id"),
+        validators=[_validate_assignee],
     )
     view = django_filters.ChoiceFilter(
         choices=[(key, label) for key, label, _query in SAVED_VIEWS if key in _API_VIEWS],
@@ -87,9 +106,7 @@ class IncidentApiFilterSet(IncidentFilterSet):
         value = value.strip()
         if value in (ASSIGNEE_ME, ASSIGNEE_NONE):
             return super().filter_assignee(queryset, name, value)
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(assignment__assignee_id=int(value))
+        return queryset.filter(assignment__assignee_id=parse_int(value, minimum=1))
 
     def filter_view(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
         """The saved view's own filters, applied by these same filters to what the other

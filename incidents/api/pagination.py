@@ -18,8 +18,11 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import F, Model, OrderBy, Q, QuerySet
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
+
+from incidents.params import ParameterError, query_int
 
 __all__ = ["KeysetCursorPagination", "SortKey", "keyset_order_by"]
 
@@ -93,6 +96,11 @@ class KeysetCursorPagination(CursorPagination):
     ``orderings`` maps each offered value to its keys; the last key must be unique and
     never NULL (the primary key). An unknown value falls back to ``default_ordering``:
     the filter that offers the choice rejects it first with a 400.
+
+    Every list of the API pages with it: a cursor is the client's to send back, so a
+    forged one (not base64, a position of the wrong type, a huge offset) is a 400
+    naming ``cursor``, never a database error; ``page_size`` must be a whole number
+    from 1 (larger than ``max_page_size`` is ``max_page_size``).
     """
 
     page_size = 50
@@ -103,6 +111,26 @@ class KeysetCursorPagination(CursorPagination):
         "-pk": (SortKey("pk", descending=True),)
     }
     default_ordering: ClassVar[str] = "-pk"
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+    def get_page_size(self, request: Any) -> int:
+        size = query_int(request.query_params, self.page_size_query_param, strict=True)
+        return self.page_size if size is None else min(size, self.max_page_size)
+
+    def decode_cursor(self, request: Any) -> Cursor | None:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise self._invalid_cursor() from None
+
+    def _invalid_cursor(self) -> ParameterError:
+        return ParameterError(self.cursor_query_param, _("Invalid cursor."))
 
     def get_sort_keys(self, request: Any) -> tuple[SortKey, ...]:
         chosen = request.query_params.get(self.ordering_param)
@@ -157,8 +185,8 @@ class KeysetCursorPagination(CursorPagination):
 
     def _decode_position(self, model: type[Model], position: str) -> list[Any]:
         """The position's values, checked against the sort's fields: a cursor is the
-        client's to send back, and a forged one must be a 404, never a database error."""
-        invalid = NotFound(self.invalid_cursor_message)
+        client's to send back, and a forged one must be a 400, never a database error."""
+        invalid = self._invalid_cursor()
         try:
             raw = json.loads(position)
         except ValueError:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.decorators import login_not_required
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
+
+from incidents.api.pagination import KeysetCursorPagination
 
 __all__ = ["READ", "ApiView", "RolePermission", "StableCursorPagination"]
 
@@ -57,10 +58,5 @@ class ApiView:
         return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
 
 
-class StableCursorPagination(CursorPagination):
-    """Cursor pages, newest first by default; ``page_size`` up to 200."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-    ordering = "-pk"
+class StableCursorPagination(KeysetCursorPagination):
+    """Cursor pages, newest first (by primary key); ``page_size`` up to 200."""

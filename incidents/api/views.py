@@ -25,6 +25,7 @@ from incidents.api.serializers import (
     ResolveSerializer,
 )
 from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+from incidents.params import IDENTIFIER_SCHEMA, identifier_or_404, query_identifier
 from refunds.models import Refund
 
 __all__ = [
@@ -39,18 +40,19 @@ __all__ = [
 #: Mirakl ids are unique per marketplace only: this picks one when two share an id.
 MARKETPLACE_PARAMETER = OpenApiParameter(
     "marketplace",
-    OpenApiTypes.STR,
+    IDENTIFIER_SCHEMA,
     description="Marketplace code, needed when two marketplaces use the same Mirakl id.",
 )
 
 
-def get_by_mirakl_id(queryset: QuerySet, *, mirakl_id: str, marketplace: str | None) -> Any:
-    """The one object of ``queryset`` with this Mirakl id (and marketplace code).
+def get_by_mirakl_id(queryset: QuerySet, *, mirakl_id: str, params: Any) -> Any:
+    """The one object of ``queryset`` with this Mirakl id (and ``?marketplace=`` code).
 
-    404 when there is none; 400 when several marketplaces have it and none was named.
+    404 when there is none (an id with a control character cannot exist); 400 when
+    several marketplaces have it and none was named, or the code is not an identifier.
     """
-    if "\x00" in mirakl_id or (marketplace and "\x00" in marketplace):
-        raise Http404  # PostgreSQL cannot even compare such a string
+    mirakl_id = identifier_or_404(mirakl_id)
+    marketplace = query_identifier(params, "marketplace", strict=True)
     matches = queryset.filter(mirakl_id=mirakl_id)
     if marketplace:
         matches = matches.filter(connection__code=marketplace)
@@ -158,7 +160,7 @@ class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
                 )
             )
             orders = orders.prefetch_related(Prefetch("lines", queryset=lines))
-        marketplace = self.request.query_params.get("marketplace")
+        marketplace = query_identifier(self.request.query_params, "marketplace", strict=True)
         if marketplace and self.action == "list":
             orders = orders.filter(connection__code=marketplace)
         return orders
@@ -167,7 +169,7 @@ class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         order = get_by_mirakl_id(
             self.get_queryset(),
             mirakl_id=self.kwargs["mirakl_id"],
-            marketplace=self.request.query_params.get("marketplace"),
+            params=self.request.query_params,
         )
         self.check_object_permissions(self.request, order)
         return order
@@ -209,7 +211,7 @@ class IncidentResolveView(ApiView, generics.GenericAPIView):
         order = get_by_mirakl_id(
             self.get_queryset(),
             mirakl_id=order_id,
-            marketplace=request.query_params.get("marketplace"),
+            params=request.query_params,
         )
         self.check_object_permissions(request, order)
         incidents = Incident.objects.filter(order=order).select_related("line")

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from incidents.api.permissions import READ, ApiView, StableCursorPagination
 from incidents.api.views import MARKETPLACE_PARAMETER, get_by_mirakl_id
 from incidents.models import AuditEntry, Order
+from incidents.params import IDENTIFIER_SCHEMA, query_identifier
 from messaging.api.serializers import (
     RECIPIENTS,
     NewThreadSerializer,
@@ -54,7 +55,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         summary="Threads",
         parameters=[
             MARKETPLACE_PARAMETER,
-            OpenApiParameter("order", OpenApiTypes.STR, description="Mirakl order id"),
+            OpenApiParameter("order", IDENTIFIER_SCHEMA, description="Mirakl order id"),
         ],
     ),
     retrieve=extend_schema(
@@ -91,17 +92,19 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
             )
         params = self.request.query_params
         if self.action == "list":
-            if params.get("marketplace"):
-                threads = threads.filter(connection__code=params["marketplace"])
-            if params.get("order"):
-                threads = threads.filter(order__mirakl_id=params["order"])
+            marketplace = query_identifier(params, "marketplace", strict=True)
+            order = query_identifier(params, "order", strict=True)
+            if marketplace:
+                threads = threads.filter(connection__code=marketplace)
+            if order:
+                threads = threads.filter(order__mirakl_id=order)
         return threads
 
     def get_object(self) -> Thread:
         thread = get_by_mirakl_id(
             self.get_queryset(),
             mirakl_id=self.kwargs["mirakl_id"],
-            marketplace=self.request.query_params.get("marketplace"),
+            params=self.request.query_params,
         )
         self.check_object_permissions(self.request, thread)
         return thread
@@ -221,7 +224,7 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
         order = get_by_mirakl_id(
             self.get_queryset(),
             mirakl_id=order_id,
-            marketplace=request.query_params.get("marketplace"),
+            params=request.query_params,
         )
         self.check_object_permissions(request, order)
         serializer = NewThreadSerializer(data=request.data, context={"order": order})

@@ -29,6 +29,12 @@ from rest_framework.response import Response
 
 from incidents.api.permissions import READ, ApiView, StableCursorPagination
 from incidents.models import AuditEntry, Order, OrderLine
+from incidents.params import (
+    IDENTIFIER_SCHEMA,
+    ParameterError,
+    parse_identifier,
+    query_identifier,
+)
 from refunds.api.serializers import (
     RefundCreateSerializer,
     RefundDecisionSerializer,
@@ -62,13 +68,16 @@ _NON_FIELD = "non_field_errors"
 
 
 def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
+    raw = request.headers.get("Idempotency-Key", "").strip()
+    if not raw:
         raise ValidationError(
             {"Idempotency-Key": [_("This header is required: a unique key per refund.")]}
         )
-    if len(key) > 255:
-        raise ValidationError({"Idempotency-Key": [_("Use at most 255 characters.")]})
+    key = parse_identifier(raw)
+    if key is None:
+        raise ValidationError(
+            {"Idempotency-Key": [_("Use at most 255 characters, without control characters.")]}
+        )
     return key
 
 
@@ -143,8 +152,8 @@ def _errors_body(order: Order, exc: RefundValidationError) -> dict[str, Any]:
     list=extend_schema(
         summary="Refunds synced from Mirakl, newest first",
         parameters=[
-            OpenApiParameter("order", OpenApiTypes.STR, description="Mirakl order id"),
-            OpenApiParameter("marketplace", OpenApiTypes.STR, description="Marketplace code"),
+            OpenApiParameter("order", IDENTIFIER_SCHEMA, description="Mirakl order id"),
+            OpenApiParameter("marketplace", IDENTIFIER_SCHEMA, description="Marketplace code"),
         ],
     ),
     create=extend_schema(
@@ -180,11 +189,15 @@ class RefundViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Refund]:
         refunds = Refund.objects.select_related("line__order__connection")
+        if self.action != "list":
+            return refunds
         params = self.request.query_params
-        if params.get("order"):
-            refunds = refunds.filter(line__order__mirakl_id=params["order"])
-        if params.get("marketplace"):
-            refunds = refunds.filter(line__order__connection__code=params["marketplace"])
+        order = query_identifier(params, "order", strict=True)
+        marketplace = query_identifier(params, "marketplace", strict=True)
+        if order:
+            refunds = refunds.filter(line__order__mirakl_id=order)
+        if marketplace:
+            refunds = refunds.filter(line__order__connection__code=marketplace)
         return refunds
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -229,8 +242,8 @@ def _with_lines(requests: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
     list=extend_schema(
         summary="Refund requests made through Incidesk, newest first",
         parameters=[
-            OpenApiParameter("order", OpenApiTypes.STR, description="Mirakl order id"),
-            OpenApiParameter("marketplace", OpenApiTypes.STR, description="Marketplace code"),
+            OpenApiParameter("order", IDENTIFIER_SCHEMA, description="Mirakl order id"),
+            OpenApiParameter("marketplace", IDENTIFIER_SCHEMA, description="Marketplace code"),
             OpenApiParameter(
                 "state",
                 OpenApiTypes.STR,
@@ -261,14 +274,21 @@ class RefundRequestViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         requests = _with_lines(RefundRequest.objects.all())
         params = self.request.query_params
         if self.action == "list":
-            if params.get("order"):
-                requests = requests.filter(order__mirakl_id=params["order"])
-            if params.get("marketplace"):
-                requests = requests.filter(connection__code=params["marketplace"])
-            if params.get("state") in RefundRequest.State.values:
-                requests = requests.filter(state=params["state"])
-            elif params.get("state"):
-                requests = requests.none()
+            order = query_identifier(params, "order", strict=True)
+            marketplace = query_identifier(params, "marketplace", strict=True)
+            state = params.get("state")
+            if order:
+                requests = requests.filter(order__mirakl_id=order)
+            if marketplace:
+                requests = requests.filter(connection__code=marketplace)
+            if state in RefundRequest.State.values:
+                requests = requests.filter(state=state)
+            elif state:
+                raise ParameterError(
+                    "state",
+                    _("Must be one of: %(states)s.")
+                    % {"states": ", ".join(RefundRequest.State.values)},
+                )
         return requests
 
     def _decide(self, request: Request, approve: bool) -> Response:

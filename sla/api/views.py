@@ -7,16 +7,16 @@ from typing import ClassVar
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.api.pagination import KeysetCursorPagination, SortKey
 from incidents.api.permissions import ApiView
 from incidents.models import Incident, MarketplaceConnection
+from incidents.params import IDENTIFIER_SCHEMA, query_identifier
 from sla.api.serializers import SlaBreachSerializer, SlaKpiSerializer
 from sla.models import SlaBreach
 
@@ -25,18 +25,18 @@ __all__ = ["SlaBreachViewSet", "SlaKpiView"]
 REVIEW = ["incidents.review_sla"]
 
 
-class BreachPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-    ordering = ("-due_at", "-pk")
+class BreachPagination(KeysetCursorPagination):
+    """Latest due first."""
+
+    orderings = {"-due_at": (SortKey("due_at", descending=True), SortKey("pk", descending=True))}
+    default_ordering = "-due_at"
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="Missed deadlines, latest first",
         parameters=[
-            OpenApiParameter("marketplace", OpenApiTypes.STR, description="Marketplace code")
+            OpenApiParameter("marketplace", IDENTIFIER_SCHEMA, description="Marketplace code")
         ],
     ),
 )
@@ -52,7 +52,7 @@ class SlaBreachViewSet(ApiView, viewsets.GenericViewSet, viewsets.mixins.ListMod
         from sla.selectors import sla_breach_list
 
         connection = None
-        code = self.request.query_params.get("marketplace")
+        code = query_identifier(self.request.query_params, "marketplace", strict=True)
         if code:
             connection = MarketplaceConnection.objects.filter(code=code).first()
             if connection is None:

@@ -114,8 +114,8 @@ def test_incident_filters_are_validated(api_client_for, desk) -> None:
     client = api_client_for("agent")
     assert client.get("/api/v1/incidents/", {"state": "bogus"}).status_code == 400
     assert client.get("/api/v1/incidents/", {"connection": "abc"}).status_code == 400
-    assert client.get("/api/v1/incidents/", {"assignee": "x"}).json()["results"] == []
-    assert client.get("/api/v1/incidents/", {"cursor": "garbage"}).status_code == 404
+    assert client.get("/api/v1/incidents/", {"assignee": "x"}).status_code == 400
+    assert client.get("/api/v1/incidents/", {"cursor": "garbage"}).status_code == 400
 
 
 def test_incident_list_query_budget(api_client_for, desk, django_assert_max_num_queries) -> None:

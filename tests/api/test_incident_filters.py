@@ -262,10 +262,10 @@ def _cursor(position: str) -> str:
         _cursor('[null, "2026-01-01T10:00:00+00:00", true]'),
     ],
 )
-def test_a_forged_cursor_is_a_404(inbox, cursor) -> None:
+def test_a_forged_cursor_is_a_400(inbox, cursor) -> None:
     response = inbox["client"].get(URL, {"ordering": "due", "cursor": cursor})
-    assert response.status_code == 404
-    assert response.json()["detail"]
+    assert response.status_code == 400
+    assert response.json()["cursor"]
 
 
 def test_a_position_beyond_every_row_is_an_empty_page(inbox) -> None:
