@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from incidents import auth_views
@@ -21,7 +22,11 @@ urlpatterns = [
         name="logout_everywhere",
     ),
     path("api/v1/", include("config.api_urls")),
-    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/schema/",
+        login_not_required(cache_control(no_store=True)(SpectacularAPIView.as_view())),
+        name="api-schema",
+    ),
     path(
         "api/docs/",
         # Swagger UI's page has one inline <style> block; scripts stay 'self' only.

@@ -7,7 +7,6 @@ entries holds one chunk in memory. Times are in Europe/Madrid.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime, time, timedelta
@@ -22,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incidents.audit import audit_log
+from incidents.csv_safety import SafeCsvWriter
 from incidents.models import AuditEntry, MarketplaceConnection
 
 __all__ = [
@@ -48,9 +48,6 @@ AUDIT_CSV_HEADER = [
     "detail",
     "data",
 ]
-
-#: A spreadsheet runs a cell starting with these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditExportForm(forms.Form):
@@ -97,13 +94,6 @@ def audit_entries_filter(*, filters: Mapping[str, Any]) -> QuerySet[AuditEntry]:
     return entries.order_by("at", "pk")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 class _Echo:
     """A file-like object whose ``write`` returns the line: csv.writer feeds the stream."""
 
@@ -112,23 +102,24 @@ class _Echo:
 
 
 def audit_csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
-    """The header then one CSV line per entry, read in chunks."""
-    writer = csv.writer(_Echo())
+    """The header then one CSV line per entry, read in chunks (every cell through
+    :func:`incidents.csv_safety.csv_cell`: no cell is a formula)."""
+    writer = SafeCsvWriter(_Echo())
     yield writer.writerow(AUDIT_CSV_HEADER)
     for entry in entries.iterator(chunk_size=CHUNK):
         yield writer.writerow(
             [
                 timezone.localtime(entry.at, MADRID).strftime("%Y-%m-%d %H:%M:%S"),
-                _cell(entry.actor_name),
+                entry.actor_name,
                 entry.source,
                 entry.action,
-                _cell(entry.connection.name if entry.connection_id else ""),
-                _cell(entry.order.mirakl_id if entry.order_id else ""),
+                entry.connection.name if entry.connection_id else "",
+                entry.order.mirakl_id if entry.order_id else "",
                 entry.incident_id or "",
                 entry.from_state,
                 entry.to_state,
-                _cell(entry.detail),
-                _cell(json.dumps(entry.data, cls=DjangoJSONEncoder, ensure_ascii=False))
+                entry.detail,
+                json.dumps(entry.data, cls=DjangoJSONEncoder, ensure_ascii=False)
                 if entry.data
                 else "",
             ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import MarketplaceConnection
+from incidents.validators import api_key_for_host
 
 __all__ = ["AssignForm", "MarketplaceConnectionForm", "NoteForm", "ResolveForm"]
 
@@ -23,7 +25,10 @@ class MarketplaceConnectionForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current key."),
+        help_text=_(
+            "Stored encrypted and never shown again. Leave empty to keep the current key, "
+            "except when the URL moves to another host."
+        ),
     )
 
     class Meta:
@@ -37,10 +42,21 @@ class MarketplaceConnectionForm(forms.ModelForm):
             self.fields["api_key"].required = True
 
     def clean_api_key(self) -> str:
-        key = self.cleaned_data["api_key"]
-        if not key and self.instance.pk:
-            return self.instance.api_key
-        return key
+        """A new key (visible ASCII only), or the stored one while the host is the same:
+        moving the connection to another host needs the key again."""
+        base_url = self.cleaned_data.get("base_url")
+        if base_url is None:
+            return self.cleaned_data["api_key"]  # the URL's own error is shown
+        stored = self.instance.pk is not None
+        try:
+            return api_key_for_host(
+                self.cleaned_data["api_key"],
+                base_url=base_url,
+                stored_key=self.instance.api_key if stored else None,
+                stored_base_url=self.instance.base_url if stored else None,
+            )
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].rstrip("/")

@@ -9,7 +9,8 @@ returns the safe name and the content type taken from the bytes, never the brows
 
 ``validate_api_key(key)`` refuses Mirakl API keys that could not travel in an HTTP
 header as typed (control characters, spaces, non-ASCII): such a key fails later, in
-an error message that would carry it.
+an error message that would carry it. ``api_key_for_host`` keeps a stored key only
+while the connection stays on the host it was entered for.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +32,7 @@ from django.utils.translation import gettext as _
 __all__ = [
     "ALLOWED_UPLOAD_TYPES",
     "CheckedUpload",
+    "api_key_for_host",
     "safe_upload_name",
     "sniff_type",
     "validate_api_key",
@@ -211,3 +214,38 @@ def validate_api_key(key: str) -> None:
             ),
             code="api_key_characters",
         )
+
+
+def _origin(url: str | None) -> tuple[str, str, int | None]:
+    parts = urlsplit((url or "").strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def api_key_for_host(
+    new_key: str | None,
+    *,
+    base_url: str,
+    stored_key: str | None,
+    stored_base_url: str | None,
+) -> str:
+    """The key a connection will send to ``base_url``: ``new_key`` when given (checked
+    by :func:`validate_api_key`), else the stored one, but only on the host (scheme,
+    name and port) it was entered for. Raises ``ValidationError`` otherwise."""
+    if new_key:
+        validate_api_key(new_key)
+        return new_key
+    if not stored_key:
+        raise ValidationError(_("This field is required."), code="required")
+    if stored_base_url is not None and _origin(base_url) != _origin(stored_base_url):
+        raise ValidationError(
+            _(
+                "Enter the API key again: the Mirakl URL now points to another host, and "
+                "the stored key is only sent to the host it was entered for."
+            ),
+            code="api_key_new_host",
+        )
+    return stored_key

@@ -19,7 +19,11 @@ are under our control, and so that writes follow a stricter rule than reads:
 
 The API key travels in the ``Authorization`` header (raw, no ``Bearer``) set by a
 ``requests`` auth object, so it is never in ``session.headers``, never logged, and is
-scrubbed from every error message.
+scrubbed from every error message in every form it can take there (as typed, quoted by
+``repr`` or JSON, as bytes, URL-encoded). A key that is not visible ASCII cannot travel
+in a header as typed: every call with it fails at once with ``MiraklAuthError``,
+without sending anything and without repeating it (a key stored before keys were
+checked shows as such in the sync's records).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from mirakl.constants import (
     Call,
 )
 from mirakl.errors import (
+    MiraklAuthError,
     MiraklBadRequest,
     MiraklError,
     MiraklPayloadError,
@@ -281,6 +286,7 @@ class MiraklClient:
         self.request_count = 0
         self._count_lock = threading.Lock()
         self._api_key = api_key
+        self._key_is_sendable = all("!" <= ch <= "~" for ch in api_key)
         self._auth = _ApiKeyAuth(api_key)
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
@@ -779,9 +785,22 @@ class MiraklClient:
         return f"{self.base_url}{path}"
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key from any text that may end up in an error or a log."""
-        if self._api_key and len(self._api_key) >= 6 and self._api_key in text:
-            return text.replace(self._api_key, _REDACTED)
+        """Remove the API key, in any form an error message may quote it, from any text
+        that may end up in an error or a log."""
+        key = self._api_key
+        if not key or len(key) < 6:
+            return text
+        forms = {
+            key,
+            repr(key)[1:-1],
+            json.dumps(key)[1:-1],
+            json.dumps(key, ensure_ascii=False)[1:-1],
+            repr(key.encode("utf-8", "backslashreplace"))[2:-1],
+            quote(key, safe=""),
+            quote(key),
+        }
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, _REDACTED)
         return text
 
     def _multipart(
@@ -811,6 +830,12 @@ class MiraklClient:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one call with the retry policy described in the module docstring."""
+        if not self._key_is_sendable:
+            raise MiraklAuthError(
+                "the API key holds spaces, line breaks, control or non-ASCII characters: "
+                "enter it again",
+                call=call,
+            )
         method = method.upper()
         is_write = method in _WRITE_METHODS
         url = self._url(path)
@@ -856,8 +881,12 @@ class MiraklClient:
                     self._warn_retry(call, method, path, error.message, retry, delay)
                     self._sleep(delay)
                     continue
-                leaked = self._api_key in str(exc)
+                leaked = self._scrub(str(exc)) != str(exc)
                 raise error from (None if leaked else exc)
+            except ValueError as exc:
+                # http.client refuses a header or URL it cannot send, quoting it
+                # (``Invalid header value b'...'``): never let the key out that way.
+                raise MiraklError(self._scrub(f"{type(exc).__name__}: {exc}"), call=call) from None
 
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code

@@ -17,12 +17,14 @@ marketplace with the daily digest on get no e-mail per item, only the digest
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -47,6 +49,7 @@ __all__ = [
     "alert_email_send",
     "alert_message",
     "alert_webhook_post",
+    "alert_webhook_text",
     "alerts_digest_send",
     "alerts_dispatch",
     "digest_items",
@@ -132,18 +135,56 @@ def _incident_url(item: SlaItem) -> str:
     return f"{base}/sla/"
 
 
-def alert_message(item: SlaItem, state: str) -> str:
-    """The one-line text of an alert, in the active language, times in Madrid."""
+def alert_message(item: SlaItem, state: str, *, escape: Any = str) -> str:
+    """The one-line text of an alert, in the active language, times in Madrid.
+
+    ``escape`` is applied to every value that comes from outside (the order id, the
+    conversation's subject, the marketplace's name) before it goes into the text."""
     due = timezone.localtime(item.due_at, MADRID).strftime("%d/%m/%Y %H:%M")
     if item.incident_id:
-        subject = _("incident on order %(order)s") % {"order": item.incident.order.mirakl_id}
+        subject = _("incident on order %(order)s") % {
+            "order": escape(item.incident.order.mirakl_id)
+        }
     else:
-        subject = _("message “%(topic)s”") % {"topic": item.thread}
+        subject = _("message “%(topic)s”") % {"topic": escape(str(item.thread))}
     if state == State.BREACHED:
         text = _("Deadline missed: %(subject)s on %(marketplace)s was due %(due)s.")
     else:
         text = _("Deadline near: %(subject)s on %(marketplace)s is due %(due)s.")
-    return text % {"subject": subject, "marketplace": item.connection.name, "due": due}
+    return text % {"subject": subject, "marketplace": escape(item.connection.name), "due": due}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def slack_escape(text: str) -> str:
+    """A value for Slack's ``mrkdwn``: one line, ``&``, ``<`` and ``>`` as entities, so
+    it cannot make a link (``<https://evil|Abrir>``) or a mention (``<!channel>``)."""
+    return _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: What Markdown reads as formatting, a link or an image inside a line.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#~|!])")
+
+
+def teams_escape(text: str) -> str:
+    """A value for Teams (Markdown with some HTML): one line, HTML's special characters as
+    entities and Markdown's escaped, so it cannot make a link, an image or markup."""
+    text = _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _is_slack(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "slack.com" or host.endswith(".slack.com")
+
+
+def alert_webhook_text(item: SlaItem, state: str, *, target: str) -> str:
+    """The webhook's text, its values escaped for the target's markup: Slack's
+    ``mrkdwn`` for a Slack URL, Teams' Markdown for any other (Teams, Power Automate)."""
+    escape = slack_escape if _is_slack(target) else teams_escape
+    return f"{alert_message(item, state, escape=escape)} {_incident_url(item)}"
 
 
 def _lock() -> None:
@@ -315,7 +356,7 @@ def alert_webhook_post(
         if delivery is None:
             return False
         with translation.override(settings.LANGUAGE_CODE):
-            text = f"{alert_message(delivery.item, delivery.state)} {_incident_url(delivery.item)}"
+            text = alert_webhook_text(delivery.item, delivery.state, target=delivery.target)
         http = session or requests
         try:
             response = http.post(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.decorators import login_not_required
+from django.utils.cache import patch_cache_control
 from rest_framework.permissions import BasePermission
 
 from incidents.api.pagination import KeysetCursorPagination
@@ -47,7 +48,9 @@ class ApiView:
     """Mixin of every API view: DRF authenticates, not the login-redirect middleware.
 
     ``LoginRequiredMiddleware`` would send an anonymous script (token in the header,
-    not yet read) to the login page; DRF answers 401 itself.
+    not yet read) to the login page; DRF answers 401 itself. Every answer carries
+    ``Cache-Control: no-store, private``: it holds a shop's orders and customers, and no
+    browser or proxy cache may keep it.
     """
 
     permission_classes: ClassVar[list[type[BasePermission]]] = [RolePermission]
@@ -56,6 +59,11 @@ class ApiView:
     @classmethod
     def as_view(cls, *args: Any, **kwargs: Any) -> Any:
         return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        patch_cache_control(response, no_store=True, private=True)
+        return response
 
 
 class StableCursorPagination(KeysetCursorPagination):

@@ -34,7 +34,10 @@ class MarketplaceConnectionSerializer(serializers.ModelSerializer):
         max_length=255,
         trim_whitespace=True,
         style={"input_type": "password"},
-        help_text=_("Stored encrypted and never returned. Leave out to keep the current key."),
+        help_text=_(
+            "Stored encrypted and never returned. Leave out to keep the current key, except "
+            "when base_url moves to another host."
+        ),
     )
 
     class Meta:
@@ -70,11 +73,12 @@ class MarketplaceConnectionSerializer(serializers.ModelSerializer):
                 ("code", ""),
                 ("name", ""),
                 ("base_url", ""),
-                ("api_key", ""),
                 ("shop_id", ""),
                 ("sla_policy", MarketplaceConnection.Policy.DEFAULT),
             )
         }
+        # Left out, the stored key is kept, unless the base URL moves to another host.
+        fields["api_key"] = attrs.get("api_key")
         try:
             connection, _created = marketplace_connection_save(**fields)
         except DjangoValidationError as exc:

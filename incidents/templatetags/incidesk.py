@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import template
 from django.template.defaultfilters import filesizeformat, linebreaksbr
@@ -20,6 +21,7 @@ __all__ = [
     "address_lines",
     "badge_class",
     "eur",
+    "http_url",
     "inbox_cells",
     "inbox_filters_version",
     "party",
@@ -44,6 +46,22 @@ BADGE_CLASSES: dict[str, str] = {
     "sent": "ok",
     "failed": "bad",
 }
+
+
+@register.filter
+def http_url(value: Any) -> str:
+    """``value`` when it is an http(s) URL with a host, else "": a link made from Mirakl
+    data (a carrier's tracking URL) must never run ``javascript:`` or open ``data:``.
+
+    Browsers drop tabs and line breaks inside a scheme (``java\tscript:``): a URL with
+    any control character or space is refused whole rather than cleaned."""
+    text = str(value or "")
+    if not text or any(ch <= " " or ch == "\x7f" for ch in text):
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return text
 
 
 @register.filter
