@@ -87,9 +87,8 @@ class RoleUserAdmin(UserAdmin):
         """The form already leaves these out; this refuses whatever got past it."""
         if _limited(request):
             stored = User.objects.filter(pk=obj.pk).first() if change else None
-            if (stored is not None and stored.is_superuser) or (
-                obj.is_superuser and not (stored and stored.is_superuser)
-            ):
+            was_superuser = stored is not None and stored.is_superuser
+            if was_superuser or obj.is_superuser:
                 raise PermissionDenied
         super().save_model(request, obj, form, change)
 

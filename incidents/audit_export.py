@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents.audit import audit_log
 from incidents.csv_safety import SafeCsvWriter
 from incidents.models import AuditEntry, MarketplaceConnection
+from incidents.params import validate_identifier
 
 __all__ = [
     "AUDIT_CSV_HEADER",
@@ -66,7 +67,9 @@ class AuditExportForm(forms.Form):
         choices=[("", "---------"), *AuditEntry.Action.choices],
         required=False,
     )
-    order = forms.CharField(label=_("Order id"), max_length=64, required=False)
+    order = forms.CharField(
+        label=_("Order id"), max_length=64, required=False, validators=[validate_identifier]
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

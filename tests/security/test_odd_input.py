@@ -150,6 +150,15 @@ def test_sla_review_pages_with_their_default(make_user, desk, page) -> None:
     assert client.get(f"/sla/breaches.csv?marketplace={page}").status_code == 200
 
 
+@pytest.mark.parametrize("order", [NUL, "\x01x", "a\nb"])
+def test_the_audit_export_refuses_an_order_id_with_a_control_character(make_user, order) -> None:
+    client = Client()
+    client.force_login(make_user(Role.ACCOUNT_MANAGER))
+    response = client.get("/audit/export.csv", {"order": order})
+    assert response.status_code == 400
+    assert "order" in response.content.decode()
+
+
 @pytest.mark.parametrize("page", ["²", "٣", "-1", HUGE])
 def test_resolving_from_another_incidents_page_with_an_odd_page_id(
     agent_browser, desk, page
