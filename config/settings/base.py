@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "django_celery_beat",
+    "core",
     "incidents",
     "messaging",
     "refunds",
@@ -188,6 +189,14 @@ SYNC_OVERLAP = timedelta(seconds=env.int("SYNC_OVERLAP_SECONDS", default=60))
 MIRAKL_TIMEOUT_SECONDS = env.float("MIRAKL_TIMEOUT_SECONDS", default=30.0)
 MIRAKL_MAX_RETRIES = env.int("MIRAKL_MAX_RETRIES", default=4)
 
+# Outbox (core.outbox): after a write whose outcome is unknown (a 5xx or a timeout),
+# wait this long before looking for it in Mirakl, which may still be applying it; a
+# write found there is never sent again. Raise it if a marketplace applies writes late.
+OUTBOX_CHECK_DELAY = timedelta(seconds=env.int("OUTBOX_CHECK_DELAY_SECONDS", default=120))
+# Looking for such a write, accept Mirakl dates this much before the row was created
+# (the two clocks are not the same).
+OUTBOX_CHECK_SKEW = timedelta(seconds=env.int("OUTBOX_CHECK_SKEW_SECONDS", default=120))
+
 # The API (/api/v1/): token first, so an anonymous call gets 401 with
 # ``WWW-Authenticate: Token``; the browser's session works too (with CSRF).
 REST_FRAMEWORK = {
@@ -282,15 +291,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
     },
-    # Replies whose delivery task was lost (broker down at commit, worker killed).
+    # The outbox: every write to Mirakl and every alert, retried when due, and any
+    # whose task was lost (broker down at commit, worker killed).
     "outbox-deliver-pending": {
-        "task": "messaging.tasks.deliver_pending_outbound_messages_task",
-        "schedule": timedelta(seconds=60),
-        "options": {"expires": 60},
-    },
-    # Refund requests whose delivery task was lost, or whose outcome is unknown.
-    "refunds-deliver-pending": {
-        "task": "refunds.tasks.deliver_pending_refund_requests_task",
+        "task": "core.outbox.tasks.outbox_deliver_pending_task",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
     },

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = _("Outbox")
+
+    def ready(self) -> None:
+        from core.outbox import checks  # noqa: F401 - registers the system check

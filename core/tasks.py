@@ -1,0 +1,5 @@
+"""Celery tasks of the bottom floor (Django's task discovery reads this module)."""
+
+from core.outbox.tasks import outbox_deliver_pending_task, outbox_deliver_task
+
+__all__ = ["outbox_deliver_pending_task", "outbox_deliver_task"]
