@@ -17,6 +17,8 @@ from mirakl.sandbox.wire import ApiError, Request, Response, error_response, jso
 
 __all__ = ["Outcome", "SandboxApp"]
 
+_WRITES = frozenset({"POST", "PUT"})
+
 logger = logging.getLogger("mirakl.sandbox")
 
 
@@ -123,6 +125,12 @@ class SandboxApp:
             base_url=base_url,
             raw_query=split.query,
         )
+        if not is_control and method in _WRITES:
+            late_s = self.state.faults.draw_late()
+            if late_s is not None:
+                handler = route.handler
+                self.state.defer(late_s, lambda: handler(self.state, request, params))
+                return Outcome(error_response(504, "Gateway Timeout"), endpoint, delay)
         try:
             with self.state.lock:
                 self.state.process_due()

@@ -5,6 +5,12 @@ Rates are probabilities per API request. ``429``, ``500`` and ``timeout`` exclud
 (one draw picks at most one of them); ``slow`` is drawn separately and delays whatever the
 answer is. Draws come from the injector's own ``random.Random`` so a run is reproducible
 for a given seed and request sequence.
+
+``late=0.2,late_s=40``: a write (M12, OR43, OR28, OR64) that passed the other faults is,
+with that probability, answered ``504 Gateway Timeout`` at once and applied ``late_s``
+seconds later on the sandbox's clock, as a marketplace does when its gateway gives up
+on a request its back end is still processing. Only a check made after the delay sees
+the write; a check made before it does not.
 """
 
 from __future__ import annotations
@@ -15,8 +21,20 @@ from dataclasses import asdict, dataclass
 
 __all__ = ["Fault", "FaultInjector", "FaultSpec", "parse_fault_spec"]
 
-_RATE_KEYS = {"429": "rate_429", "500": "rate_500", "timeout": "rate_timeout", "slow": "rate_slow"}
-_NUMBER_KEYS = {"slow_ms": "slow_ms", "retry_after": "retry_after", "timeout_s": "timeout_s"}
+_RATE_KEYS = {
+    "429": "rate_429",
+    "500": "rate_500",
+    "timeout": "rate_timeout",
+    "slow": "rate_slow",
+    "late": "rate_late",
+}
+_NUMBER_KEYS = {
+    "slow_ms": "slow_ms",
+    "retry_after": "retry_after",
+    "timeout_s": "timeout_s",
+    "late_s": "late_s",
+}
+_FLOAT_FIELDS = ("timeout_s", "late_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +46,8 @@ class FaultSpec:
     slow_ms: int = 800
     retry_after: int = 1
     timeout_s: float = 5.0
+    rate_late: float = 0.0
+    late_s: float = 40.0
 
     @property
     def active(self) -> bool:
@@ -40,7 +60,7 @@ class FaultSpec:
         return (
             f"429={self.rate_429},500={self.rate_500},timeout={self.rate_timeout},"
             f"slow={self.rate_slow},slow_ms={self.slow_ms},retry_after={self.retry_after},"
-            f"timeout_s={self.timeout_s}"
+            f"timeout_s={self.timeout_s},late={self.rate_late},late_s={self.late_s}"
         )
 
 
@@ -77,7 +97,7 @@ def parse_fault_spec(spec: str | FaultSpec | dict[str, object] | None) -> FaultS
             if number < 0:
                 raise ValueError(f"fault setting {key}={raw} is negative")
             field = _NUMBER_KEYS[key]
-            values[field] = number if field == "timeout_s" else int(number)
+            values[field] = number if field in _FLOAT_FIELDS else int(number)
         else:
             raise ValueError(f"unknown fault key {key!r}")
     return FaultSpec(**values)  # type: ignore[arg-type]
@@ -126,3 +146,12 @@ class FaultInjector:
         if kind is None and not delay:
             return None
         return Fault(kind, delay, spec.retry_after, spec.timeout_s)
+
+    def draw_late(self) -> float | None:
+        """For a write: seconds to apply it late after answering 504, or None (now)."""
+        with self._lock:
+            spec = self._spec
+            if not spec.rate_late:
+                return None
+            late = self._rng.random() < spec.rate_late
+        return spec.late_s if late else None

@@ -97,6 +97,8 @@ class Incident:
     resolved_ms: int | None = None
     resolve_reason: str | None = None
     close_due_ms: int | None = None
+    #: OR64 calls that changed something (a repeated one with the same reason does not).
+    resolutions: int = 0
     contested_ms: list[int] = field(default_factory=list)
     closed_ms: int | None = None
     closed_by: str | None = None  # AUTO_AFTER_RESOLUTION | FULL_REFUND | OPERATOR

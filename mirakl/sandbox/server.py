@@ -65,6 +65,7 @@ _STATUS_TEXT = {
     415: "Unsupported Media Type",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    504: "Gateway Timeout",
 }
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import gc
 import heapq
 import json
+import logging
 import threading
 import time
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from itertools import islice, zip_longest
 from typing import Any
@@ -64,6 +65,7 @@ PARTIES = ("CUSTOMER", "OPERATOR")
 _SELECTION_CACHE_SIZE = 8
 
 ThreadKey = tuple[int, str]
+logger = logging.getLogger("mirakl.sandbox")
 
 
 class SandboxState:
@@ -154,6 +156,8 @@ class SandboxState:
 
         self._pending: list[tuple[int, int, str]] = []  # (due ms, seq, line id)
         self._pending_seq = 0
+        # Writes answered 504 and applied later (the ``late`` fault): (due ms, seq, apply).
+        self._late: list[tuple[int, int, Callable[[], object]]] = []
         for order in self.order_seq:
             for line in order.lines:
                 incident = line.open_incident
@@ -243,10 +247,28 @@ class SandboxState:
         self._pending_seq += 1
         heapq.heappush(self._pending, (incident.close_due_ms, self._pending_seq, line.line_id))
 
+    def defer(self, seconds: float, apply: Callable[[], object]) -> None:
+        """Apply a write ``seconds`` from now on the sandbox clock (the ``late`` fault)."""
+        with self.lock:
+            self._pending_seq += 1
+            due = self.now_ms() + int(round(seconds * 1000))
+            heapq.heappush(self._late, (due, self._pending_seq, apply))
+
+    def _apply_late_writes(self, now: int) -> None:
+        while self._late and self._late[0][0] <= now:
+            _due, _seq, apply = heapq.heappop(self._late)
+            try:
+                apply()
+            except ApiError as exc:
+                # Refused when it was finally processed: nothing was written.
+                logger.info("late write refused: %s %s", exc.status, exc.message)
+
     def process_due(self) -> int:
-        """Close every resolved incident whose delay has passed; returns how many closed."""
+        """Apply the late writes that are due, then close every resolved incident whose
+        delay has passed; returns how many incidents closed."""
         with self.lock:
             now = self.now_ms()
+            self._apply_late_writes(now)
             closed = 0
             while self._pending and self._pending[0][0] <= now:
                 due, _, line_id = heapq.heappop(self._pending)
@@ -325,7 +347,9 @@ class SandboxState:
         body: str = "Hola, ¿hay alguna novedad sobre mi pedido?",
         to: Iterable[str] | None = None,
     ) -> dict[str, str]:
-        """A customer or operator writes on a thread (by id) or on an order's latest thread.
+        """A customer or operator writes on a thread (by id) or on an order's latest thread;
+        or a colleague of the shop writes in the back office (``SHOP``, to the customer by
+        default).
 
         Without a thread on the order a new one is started. Recipients default to the shop,
         which starts ``shop_reply_needed_since`` when it was null.
@@ -333,11 +357,12 @@ class SandboxState:
         with self.lock:
             self.process_due()
             party = party.upper()
-            if party not in PARTIES:
-                raise ApiError(400, f"party must be one of {', '.join(PARTIES)}")
+            if party not in (*PARTIES, "SHOP"):
+                raise ApiError(400, f"party must be one of {', '.join(PARTIES)} or SHOP")
             if not body or not body.strip():
                 raise ApiError(400, "body is required")
-            recipients = tuple(dict.fromkeys(r.upper() for r in (to or ("SHOP",))))
+            default_to = ("CUSTOMER",) if party == "SHOP" else ("SHOP",)
+            recipients = tuple(dict.fromkeys(r.upper() for r in (to or default_to)))
             if party in recipients or not set(recipients) <= {"CUSTOMER", "OPERATOR", "SHOP"}:
                 raise ApiError(400, f"Invalid recipients {list(recipients)} for {party}")
             thread = self.threads.get(target)
@@ -411,7 +436,12 @@ class SandboxState:
             }
 
     def resolve_incident(self, order_id: str, line_id: str, reason_code: str | None) -> None:
-        """OR64: the shop marks the incident resolved; it closes after the delay."""
+        """OR64: the shop marks the incident resolved; it closes after the delay.
+
+        OR64 is a PUT: sent again with the same reason while the incident awaits its
+        close, it changes nothing (◐ MIRAKL_API.md does not say what Mirakl answers; the
+        client does not rely on it, it only sends OR64 again after checking the line).
+        """
         with self.lock:
             self.process_due()
             order = self.get_order(order_id)
@@ -430,7 +460,10 @@ class SandboxState:
                         f"Reason code '{reason_code}' is not a valid incident resolution reason "
                         f"(type {INCIDENT_CLOSE})",
                     )
+            if incident.close_due_ms is not None and incident.resolve_reason == reason_code:
+                return
             now = self.now_ms()
+            incident.resolutions += 1
             incident.resolved_ms = now
             incident.resolve_reason = reason_code
             incident.close_due_ms = now + self.auto_close_ms
@@ -502,6 +535,7 @@ class SandboxState:
                             "opened_date": format_ms(incident.opened_ms),
                             "resolved_date": _fmt(incident.resolved_ms),
                             "resolve_reason": incident.resolve_reason,
+                            "resolutions": incident.resolutions,
                             "close_due_date": _fmt(incident.close_due_ms),
                             "contested_dates": [format_ms(ms) for ms in incident.contested_ms],
                             "closed_date": _fmt(incident.closed_ms),
@@ -858,6 +892,7 @@ class SandboxState:
                 "documents_deleted": self.documents.deleted,
                 "auto_close_seconds": self.auto_close_ms / 1000,
                 "faults": self.faults.spec.as_dict(),
+                "late_writes": len(self._late),
                 "requests": dict(self.stats),
             }
 

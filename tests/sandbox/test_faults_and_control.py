@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -28,7 +29,10 @@ def test_fault_spec_parsing() -> None:
     assert spec == FaultSpec(0.1, 0.05, 0.02, 0.1, 800, 2, 5.0)
     assert parse_fault_spec("") == FaultSpec() and not FaultSpec().active
     assert parse_fault_spec(str(spec)) == spec
-    for bad in ("429=2", "teapot=0.1", "500"):
+    late = parse_fault_spec("late=0.5,late_s=40")
+    assert (late.rate_late, late.late_s, late.active) == (0.5, 40.0, False)
+    assert parse_fault_spec(str(late)) == late
+    for bad in ("429=2", "teapot=0.1", "500", "late=1.5"):
         with pytest.raises(ValueError):
             parse_fault_spec(bad)
 
@@ -147,8 +151,40 @@ def test_control_creates_orders_and_ticks(server, http) -> None:
     assert control(http, server, "tick", {}).json() == {"closed_incidents": 0}
     plain = control(http, server, "orders", {}).json()
     assert plain["order_id"] != order_id and not server.state.threads_of_order(plain["order_id"])
-    bad = control(http, server, "messages", {"order_id": order_id, "party": "SHOP", "body": "x"})
+    bad = control(http, server, "messages", {"order_id": order_id, "party": "ROBOT", "body": "x"})
     assert bad.status_code == 400
+    # A colleague of the shop writes in the back office: to the customer by default.
+    colleague = control(
+        http, server, "messages", {"order_id": order_id, "party": "SHOP", "body": "Te llamo hoy."}
+    )
+    assert colleague.status_code == 201
+    last = server.state.thread_payload(colleague.json()["thread_id"])["messages"][-1]
+    assert (last["from"]["type"], [p["type"] for p in last["to"]]) == ("SHOP_USER", ["CUSTOMER"])
+    to_itself = {"order_id": order_id, "party": "SHOP", "body": "x", "to": ["SHOP"]}
+    assert control(http, server, "messages", to_itself).status_code == 400
+
+
+def test_a_late_write_is_answered_504_and_applied_after_the_delay(server, http) -> None:
+    thread = next(iter(server.state.threads.values()))
+    server.state.set_faults("late=1,late_s=40")
+    url = f"{server.base_url}/api/inbox/threads/{thread.thread_id}/message"
+    payload = {"body": "Respuesta tardía", "to": [{"type": "OPERATOR"}]}
+    files = {"message_input": (None, json.dumps(payload), "application/json")}
+    before = len(thread.messages)
+
+    answer = http.post(url, files=files, timeout=5)
+
+    assert answer.status_code == 504
+    assert len(thread.messages) == before  # not yet
+    assert server.state.snapshot()["late_writes"] == 1
+    server.state.advance(39)
+    assert len(thread.messages) == before
+    server.state.advance(1)
+    assert thread.messages[-1].body == "Respuesta tardía"
+    assert server.state.snapshot()["late_writes"] == 0
+    # Reads are never late, nor the control API.
+    assert http.get(f"{server.base_url}/api/inbox/threads/{thread.thread_id}", timeout=5).ok
+    server.state.set_faults("")
 
 
 def test_control_renames_a_reason(server, http) -> None:

@@ -29,11 +29,13 @@ class Command(BaseCommand):
         sub.add_argument("--reason", default="3", help="INCIDENT_OPEN reason code (1-6)")
         sub.add_argument("--body", help="the operator's message (default: a standard notice)")
 
-        sub = actions.add_parser("message", help="the customer or the operator writes")
+        sub = actions.add_parser(
+            "message", help="the customer, the operator or a colleague in the back office writes"
+        )
         target = sub.add_mutually_exclusive_group(required=True)
         target.add_argument("--order")
         target.add_argument("--thread")
-        sub.add_argument("--party", choices=["customer", "operator"], required=True)
+        sub.add_argument("--party", choices=["customer", "operator", "shop"], required=True)
         sub.add_argument("--body", required=True)
 
         sub = actions.add_parser("contest", help="the operator contests a resolution")
