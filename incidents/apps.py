@@ -10,6 +10,7 @@ class IncidentsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
+        from incidents import outbox  # noqa: F401 - registers the OR64 adapter
         from incidents.freshness import inbox_filters_changed
         from incidents.models import MarketplaceConnection, MarketplaceReason
 

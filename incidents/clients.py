@@ -1,13 +1,16 @@
-"""Building a Mirakl client for a marketplace connection."""
+"""Building a Mirakl client for a marketplace connection (and for the outbox's writes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
+from core.outbox.adapters import Adapter
 from incidents.models import MarketplaceConnection
 from mirakl.client import MiraklClient
 
-__all__ = ["client_for"]
+__all__ = ["MiraklAdapter", "client_for"]
 
 
 def client_for(connection: MarketplaceConnection) -> MiraklClient:
@@ -19,3 +22,14 @@ def client_for(connection: MarketplaceConnection) -> MiraklClient:
         timeout=(5.0, settings.MIRAKL_TIMEOUT_SECONDS),
         max_retries=settings.MIRAKL_MAX_RETRIES,
     )
+
+
+class MiraklAdapter(Adapter):
+    """An outbox adapter whose rows belong to a marketplace connection (``row.connection``)
+    and are written with that connection's client."""
+
+    def connection(self, row: Any) -> MarketplaceConnection:
+        return row.connection
+
+    def client(self, connection: MarketplaceConnection) -> MiraklClient:
+        return client_for(connection)

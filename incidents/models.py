@@ -21,6 +21,7 @@ __all__ = [
     "MarketplaceReason",
     "Order",
     "OrderLine",
+    "ResolutionRequest",
     "SyncCursor",
     "SyncRun",
 ]
@@ -581,3 +582,76 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise PermissionError("The audit log is append-only.")
+
+
+class ResolutionRequest(models.Model):
+    """An agent marked an incident resolved here: OR64 to send, and the way back.
+
+    Written with the incident's move to RESOLVED, in one transaction, with its
+    ``delivery`` (an outbox entry, :mod:`core.outbox`; the adapter is
+    :mod:`incidents.outbox`). The ``previous_*`` fields are the incident as it was
+    before: when Mirakl refuses the resolution, the incident goes back to them.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent to the marketplace")
+        REFUSED = "refused", _("Refused by the marketplace")
+        SKIPPED = "skipped", _("Not sent (no longer awaiting close)")
+
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.CASCADE,
+        related_name="resolution_requests",
+        verbose_name=_("incident"),
+    )
+    reason_code = models.CharField(_("reason code"), max_length=64)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marked by"),
+    )
+    source = models.CharField(_("source"), max_length=10, default="user")
+    created_at = models.DateTimeField(_("marked"), default=timezone.now)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    #: Mirakl's refusal (or the last error when the outbox gave up).
+    error_message = models.TextField(_("Mirakl message"), blank=True)
+    previous_state = models.CharField(
+        _("state before"), max_length=20, choices=Incident.State.choices
+    )
+    previous_resolved_at = models.DateTimeField(null=True, blank=True)
+    previous_resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    previous_resolution_reason_code = models.CharField(max_length=64, blank=True)
+    previous_first_shop_action_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.OneToOneField(
+        "core.OutboxEntry",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("delivery"),
+    )
+
+    class Meta:
+        verbose_name = _("resolution request")
+        verbose_name_plural = _("resolution requests")
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(fields=("incident", "created_at"), name="resolution_incident_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.reason_code} ({self.state})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.SENDING)

@@ -2,13 +2,13 @@
 
 1. :func:`incident_resolve` checks the agent may (not closed, not already awaiting
    close, no conversation of the order waiting for the shop, a reason from the
-   marketplace's INCIDENT_CLOSE list), stores who/when/why, moves the incident to
-   RESOLVED through the state machine, writes the audit entry and, once the transaction
-   commits, queues :func:`incidents.tasks.resolve_incident_task`.
-2. The task calls :func:`incident_resolution_send`, which sends OR64 (a PUT: sending it
-   again is harmless, so transient errors are retried). When Mirakl refuses it (4xx),
+   marketplace's INCIDENT_CLOSE list), moves the incident to RESOLVED through the state
+   machine, writes the audit entry and a :class:`~incidents.models.ResolutionRequest`
+   (who, why, and the incident as it was) with its outbox entry, in one transaction.
+2. The outbox sends OR64 once that commits (:mod:`incidents.outbox`; the pending sweep
+   sends it if its task is lost). When Mirakl refuses it (4xx), or the outbox gives up,
    the refusal is recorded (``resolve_failed``, Mirakl's message) and the incident goes
-   back to the state it had, through the state machine.
+   back to the state the request kept, through the state machine.
 3. The incident then shows "resolved, awaiting operator close" until the sync sees the
    line leave ``INCIDENT_OPEN`` (closed), or an operator message after the resolution
    (contested: ``incidents.lifecycle.incidents_refresh``).
@@ -23,23 +23,19 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from incidents.audit import audit_log
+from core.outbox.engine import outbox_enqueue
+from core.outbox.kinds import OutboxKind
 from incidents.lifecycle import InvalidTransition, incident_transition
-from incidents.models import AuditEntry, Incident, MarketplaceReason
-from mirakl.client import MiraklClient
-from mirakl.errors import MiraklError, MiraklTransientError
+from incidents.models import AuditEntry, Incident, MarketplaceReason, ResolutionRequest
 
 __all__ = [
-    "RESOLUTION_ACTIONS",
     "RESOLUTION_REASON_TYPE",
     "ResolutionRefused",
-    "incident_resolution_send",
     "incident_resolve",
-    "resolution_reason_choices",
     "resolution_panels",
+    "resolution_reason_choices",
     "resolution_reason_label",
 ]
 
@@ -147,8 +143,6 @@ def incident_resolve(
     already awaiting close, a conversation of the order waits for the shop, or the
     reason is not one of the marketplace's. Returns the ``resolve_requested`` entry.
     """
-    from incidents.tasks import resolve_incident_task
-
     now = now or timezone.now()
     with transaction.atomic():
         locked = (
@@ -159,13 +153,18 @@ def incident_resolve(
         refusal = _refusal(locked, reason_code)
         if refusal is not None:
             raise ResolutionRefused(refusal, code="refused")
-        previous = {
-            "state": locked.state,
-            "resolved_at": locked.resolved_at,
-            "resolved_by": locked.resolved_by_id,
-            "resolution_reason_code": locked.resolution_reason_code,
-            "first_shop_action_at": locked.first_shop_action_at,
-        }
+        request = ResolutionRequest(
+            incident=locked,
+            reason_code=reason_code,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            source=source,
+            created_at=now,
+            previous_state=locked.state,
+            previous_resolved_at=locked.resolved_at,
+            previous_resolved_by_id=locked.resolved_by_id,
+            previous_resolution_reason_code=locked.resolution_reason_code,
+            previous_first_shop_action_at=locked.first_shop_action_at,
+        )
         try:
             entry = incident_transition(
                 incident=locked,
@@ -174,7 +173,7 @@ def incident_resolve(
                 actor=actor,
                 action=Action.RESOLVE_REQUESTED,
                 detail=resolution_reason_label(connection=locked.connection_id, code=reason_code),
-                data={"reason_code": reason_code, "previous": previous},
+                data={"reason_code": reason_code, "previous_state": request.previous_state},
                 at=now,
                 save=False,
             )
@@ -195,7 +194,10 @@ def incident_resolve(
             ]
         )
         entry.save()
-        transaction.on_commit(lambda: resolve_incident_task.delay(locked.pk))
+        request.delivery = outbox_enqueue(
+            kind=OutboxKind.RESOLUTION, group_key=f"incident:{locked.pk}", now=now
+        )
+        request.save(force_insert=True)
     incident.state = locked.state
     incident.resolved_at = locked.resolved_at
     incident.resolved_by = locked.resolved_by
@@ -204,133 +206,28 @@ def incident_resolve(
     return entry
 
 
-def _restore(incident: Incident, previous: dict[str, Any]) -> None:
-    def when(value: Any) -> datetime | None:
-        return parse_datetime(value) if isinstance(value, str) else value
-
-    incident.resolved_at = when(previous.get("resolved_at"))
-    incident.resolved_by_id = previous.get("resolved_by")
-    incident.resolution_reason_code = previous.get("resolution_reason_code") or ""
-    incident.first_shop_action_at = when(previous.get("first_shop_action_at"))
-
-
-def _refused(incident_id: int, error: MiraklError, now: datetime) -> str:
-    """Record Mirakl's refusal and put the incident back where it was."""
-    with transaction.atomic():
-        incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident_id)
-        request = (
-            AuditEntry.objects.filter(incident=incident, action=Action.RESOLVE_REQUESTED)
-            .order_by("-at", "-pk")
-            .first()
-        )
-        previous = dict((request.data or {}).get("previous") or {}) if request else {}
-        detail = error.message or str(error)
-        data = {"call": error.call, "status": error.status, "message": error.message}
-        target = previous.get("state") or State.IN_PROGRESS
-        if incident.state != State.RESOLVED:
-            # Closed or contested meanwhile: nothing to undo, only the record.
-            audit_log(
-                action=Action.RESOLVE_FAILED,
-                source=Source.SYSTEM,
-                incident=incident,
-                detail=detail,
-                data=data,
-                at=now,
-            )
-            return "failed"
-        _restore(incident, previous)
-        incident_transition(
-            incident=incident,
-            to=target,
-            source=Source.SYSTEM,
-            action=Action.RESOLVE_FAILED,
-            detail=detail,
-            data=data,
-            at=now,
-            rollback=True,
-            save=False,
-        ).save()
-        incident.save(
-            update_fields=[
-                "state",
-                "resolved_at",
-                "resolved_by",
-                "resolution_reason_code",
-                "first_shop_action_at",
-                "updated_at",
-            ]
-        )
-    return "refused"
-
-
-def incident_resolution_send(
-    *,
-    incident_id: int,
-    client: MiraklClient | None = None,
-    give_up: bool = False,
-    now: datetime | None = None,
-) -> str:
-    """Send OR64 for an incident marked resolved; returns what happened.
-
-    ``sent``; ``skipped`` (no longer awaiting close: closed, contested or rolled back
-    meanwhile); ``refused`` (Mirakl said no: recorded and rolled back). Transient errors
-    are raised for the task to retry; with ``give_up`` (the last retry) they are
-    recorded as a refusal too, so the agent sees it and can try again.
-    """
-    incident = (
-        Incident.objects.select_related("order", "line", "connection")
-        .filter(pk=incident_id)
-        .first()
-    )
-    if incident is None or incident.state != State.RESOLVED or incident.closed_at is not None:
-        return "skipped"
-    owned = client is None
-    if client is None:
-        from incidents.clients import client_for
-
-        client = client_for(incident.connection)
-    try:
-        client.resolve_incident(
-            incident.order.mirakl_id,
-            incident.line.mirakl_id,
-            reason_code=incident.resolution_reason_code or None,
-        )
-    except MiraklTransientError as exc:
-        if not give_up:
-            raise
-        return _refused(incident.pk, exc, now or timezone.now())
-    except MiraklError as exc:
-        return _refused(incident.pk, exc, now or timezone.now())
-    finally:
-        if owned:
-            client.close()
-    audit_log(
-        action=Action.RESOLVE_SENT,
-        source=Source.SYSTEM,
-        incident=incident,
-        detail=incident.resolution_reason_code,
-        data={"call": "OR64", "line": incident.line.mirakl_id},
-        at=now,
-    )
-    return "sent"
-
-
-#: The audit actions the resolution panel looks at (the last one of each incident).
-RESOLUTION_ACTIONS = (Action.RESOLVE_REQUESTED, Action.RESOLVE_SENT, Action.RESOLVE_FAILED)
+def _latest_requests(incident_ids: list[int]) -> dict[int, ResolutionRequest]:
+    """The last resolution request of each incident, with its delivery (one query)."""
+    latest: dict[int, ResolutionRequest] = {}
+    for request in (
+        ResolutionRequest.objects.filter(incident_id__in=incident_ids)
+        .select_related("delivery")
+        .order_by("incident_id", "-created_at", "-pk")
+        .distinct("incident_id")
+    ):
+        latest[request.incident_id] = request
+    return latest
 
 
 def resolution_panels(
-    *,
-    incident: Incident,
-    reasons: list[tuple[str, str]] | None = None,
-    entries: list[AuditEntry] | None = None,
+    *, incident: Incident, reasons: list[tuple[str, str]] | None = None
 ) -> list[dict[str, Any]]:
     """The page's incident and the order's other open ones, each with its resolution
-    facts: reason label, Mirakl's last refusal, whether OR64 went out, and the reasons
-    to choose from. Three queries whatever the number of incidents, fewer with what the
-    page already read: the other open incidents (``order_open_incidents`` from
-    :func:`incidents.selectors.incident_detail`), the INCIDENT_CLOSE ``reasons`` and the
-    audit ``entries`` (oldest first) of these incidents with :data:`RESOLUTION_ACTIONS`.
+    facts: reason label, its last resolution request (sent, being sent and possibly in
+    doubt, or refused by Mirakl with its message) and the reasons to choose from. Two
+    queries whatever the number of incidents, fewer with what the page already read: the
+    other open incidents (``order_open_incidents`` from
+    :func:`incidents.selectors.incident_detail`) and the INCIDENT_CLOSE ``reasons``.
     """
     others = getattr(incident, "order_open_incidents", None)
     if others is None:
@@ -344,31 +241,26 @@ def resolution_panels(
     if reasons is None:
         reasons = resolution_reason_choices(connection=incident.connection_id)
     labels = dict(reasons)
-    if entries is None:
-        entries = list(
-            AuditEntry.objects.filter(
-                incident_id__in=[t.pk for t in targets], action__in=RESOLUTION_ACTIONS
-            ).order_by("at", "pk")
-        )
-    target_ids = {t.pk for t in targets}
-    last: dict[int, AuditEntry] = {}
-    for entry in entries:
-        if entry.incident_id in target_ids and entry.action in RESOLUTION_ACTIONS:
-            last[entry.incident_id] = entry
+    latest = _latest_requests([t.pk for t in targets])
     panels = []
     for target in targets:
-        entry = last.get(target.pk)
+        request = latest.get(target.pk)
         code = target.resolution_reason_code
+        refused = request is not None and request.state == ResolutionRequest.State.REFUSED
         panels.append(
             {
                 "incident": target,
                 "reasons": reasons,
                 "status": {
                     "reason_label": (labels.get(code) or code) if code else "",
-                    "failure": entry
-                    if entry is not None and entry.action == Action.RESOLVE_FAILED
+                    "request": request,
+                    "failure": {
+                        "at": request.delivery.done_at or request.created_at,
+                        "detail": request.error_message,
+                    }
+                    if refused
                     else None,
-                    "sent": entry is not None and entry.action == Action.RESOLVE_SENT,
+                    "sent": request is not None and request.state == ResolutionRequest.State.SENT,
                 },
             }
         )

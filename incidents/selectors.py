@@ -268,17 +268,11 @@ class HistoryEntry:
     to_label: str = ""
 
 
-def incident_history(
-    *, incident: Incident, entries: Iterable[AuditEntry] | None = None
-) -> list[HistoryEntry]:
-    """The incident's audit entries, oldest first (one query; none when ``entries``, the
-    entries already read, actor included, oldest first, are given)."""
-    if entries is None:
-        entries = (
-            AuditEntry.objects.filter(incident=incident)
-            .select_related("actor")
-            .order_by("at", "pk")
-        )
+def incident_history(*, incident: Incident) -> list[HistoryEntry]:
+    """The incident's audit entries, oldest first (one query)."""
+    entries = (
+        AuditEntry.objects.filter(incident=incident).select_related("actor").order_by("at", "pk")
+    )
     return [
         HistoryEntry(
             at=entry.at,

@@ -6,9 +6,7 @@ import logging
 
 from celery import shared_task
 
-from mirakl.errors import MiraklTransientError
-
-__all__ = ["resolve_incident_task", "sync_all_marketplaces_task", "sync_marketplace_task"]
+__all__ = ["sync_all_marketplaces_task", "sync_marketplace_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +43,3 @@ def sync_marketplace_task(self, connection_id: int, full: bool = False) -> None:
         marketplace_sync(connection=connection, full=full)
     except SyncAlreadyRunning:
         logger.info("Sync of %s already running; skipped", connection.code)
-
-
-#: OR64 retries: 5 attempts after the first, backoff from 10 s doubling up to 10 minutes.
-RESOLVE_MAX_RETRIES = 5
-
-
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=RESOLVE_MAX_RETRIES)
-def resolve_incident_task(self, incident_id: int) -> str:
-    """Send OR64 for an incident marked resolved; retried on transient errors.
-
-    OR64 is a PUT: sending it again after an unknown outcome is harmless. A refusal by
-    Mirakl (4xx) is recorded and the incident rolled back by the service.
-
-    :param incident_id: primary key of the Incident.
-    """
-    from incidents.resolution import incident_resolution_send
-
-    try:
-        return incident_resolution_send(
-            incident_id=incident_id, give_up=self.request.retries >= self.max_retries
-        )
-    except MiraklTransientError as exc:
-        countdown = min(600, 10 * 2**self.request.retries)
-        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +23,7 @@ from incidents import selectors
 from incidents.filtersets import SAVED_VIEWS, STATUS_OPEN
 from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.freshness import inbox_etag
-from incidents.models import AuditEntry, Incident, Order
+from incidents.models import Incident, Order
 from incidents.params import identifier_or_404, query_int
 from incidents.presence import presence_here
 from incidents.services import incident_assign, incident_mark_seen, incident_note_add
@@ -119,28 +118,19 @@ def incident_page_context(
     """Everything the incident page shows; ``conversation`` goes to the messages panel
     (a bound reply form with its errors, for instance).
 
-    Each thing is read once and shared by the panels that show it: the audit entries
-    (history and resolution), the marketplace's reasons (resolution and new
-    conversation), the order's lines (details and refunds), its messages (conversations
-    and documents). ``incident`` comes from :func:`incidents.selectors.incident_detail`.
-    Who else is on the incident comes from the cache, without a query.
+    Each thing is read once and shared by the panels that show it: the marketplace's
+    reasons (resolution and new conversation), the order's lines (details and refunds),
+    its messages (conversations and documents). ``incident`` comes from
+    :func:`incidents.selectors.incident_detail`. Who else is on the incident comes from
+    the cache, without a query.
     """
-    from incidents.resolution import RESOLUTION_ACTIONS, RESOLUTION_REASON_TYPE
+    from incidents.resolution import RESOLUTION_REASON_TYPE
     from messaging.constants import MESSAGING_REASON_TYPE
     from messaging.selectors import order_conversations
     from messaging.views import conversation_context
     from refunds.views import panel_context
 
     user = request.user
-    others = getattr(incident, "order_open_incidents", [])
-    entries = list(
-        AuditEntry.objects.filter(
-            Q(incident=incident)
-            | Q(incident_id__in=[o.pk for o in others], action__in=RESOLUTION_ACTIONS)
-        )
-        .select_related("actor")
-        .order_by("at", "pk")
-    )
     reasons = selectors.connection_reasons(connection_id=incident.connection_id)
     views = order_conversations(order_id=incident.order_id)
     refunds = panel_context(request, incident)
@@ -148,7 +138,7 @@ def incident_page_context(
         "incident": incident,
         "order": incident.order,
         "lines": [row.line for row in refunds["refunds"].lines],
-        "history": selectors.incident_history(incident=incident, entries=entries),
+        "history": selectors.incident_history(incident=incident),
         "notes": selectors.incident_notes(incident=incident),
         "documents": selectors.incident_documents(
             order_id=incident.order_id,
@@ -166,7 +156,6 @@ def incident_page_context(
             request,
             incident,
             reasons=reasons.get(RESOLUTION_REASON_TYPE, []),
-            entries=entries,
         ),
         **conversation_context(
             request,
@@ -271,14 +260,13 @@ def resolve_context(
     *,
     errors: dict[int, str] | None = None,
     reasons: list[tuple[str, str]] | None = None,
-    entries: list[AuditEntry] | None = None,
 ) -> dict[str, Any]:
     """The resolution panel: one "mark resolved" form per open incident of the order
-    (``reasons`` and audit ``entries``: see :func:`incidents.resolution.resolution_panels`)."""
+    (``reasons``: see :func:`incidents.resolution.resolution_panels`)."""
     from incidents.resolution import resolution_panels
 
     can_resolve = request.user.has_perm("incidents.resolve_incident")
-    panels = resolution_panels(incident=incident, reasons=reasons, entries=entries)
+    panels = resolution_panels(incident=incident, reasons=reasons)
     for panel in panels:
         target = panel["incident"]
         panel["form"] = (

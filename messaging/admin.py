@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import DeliveryFieldsMixin
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from messaging.models import CannedReply, Message, OutboundMessage, Thread, ThreadNoReply
 
@@ -84,15 +85,16 @@ class CannedReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(SyncedModelAdmin):
+class OutboundMessageAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     """The outbox, read-only: deliveries are retried from the incident page."""
 
     list_display = ("created_at", "kind", "connection", "order", "state", "attempts", "sent_at")
     list_filter = ("state", "kind", "connection")
     search_fields = ("body", "mirakl_message_id", "order__mirakl_id")
-    list_select_related = ("connection", "order")
+    list_select_related = ("connection", "order", "delivery")
     date_hierarchy = "created_at"
     exclude = ("idempotency_key",)
+    readonly_fields = ("attempts", "last_attempt_at", "in_doubt", "last_error", "check_text")
 
 
 @admin.register(ThreadNoReply)

@@ -21,6 +21,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from messaging import outbox  # noqa: F401 - registers the M12 and OR43 adapters
         from messaging.models import CannedReply
 
         post_save.connect(_forget_canned_replies, sender=CannedReply, dispatch_uid="canned-save")

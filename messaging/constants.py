@@ -1,22 +1,18 @@
-"""Constants of the messaging app: recipient choices, attachment limits, outbox timings."""
+"""Constants of the messaging app: recipient choices, attachment limits, delivery attempts."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "BACK_OFFICE_ORDER_PATH",
-    "DELIVERY_CHECK_SKEW",
-    "DELIVERY_MAX_RETRIES",
+    "DELIVERY_MAX_ATTEMPTS",
     "MAX_ATTACHMENTS",
     "MAX_ATTACHMENTS_PER_FILE_LIMITS",
     "MESSAGING_REASON_TYPE",
     "RECIPIENT_HELP",
     "RECIPIENT_PARTIES",
-    "SENDING_LEASE",
     "RecipientChoice",
 ]
 
@@ -53,17 +49,10 @@ RECIPIENT_HELP: dict[str, str] = {
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENTS_PER_FILE_LIMITS = 2
 
-#: A message seen "sending" for longer than this belongs to a worker that died: it may
-#: be claimed again (after checking Mirakl for it).
-SENDING_LEASE = timedelta(minutes=5)
-
-#: Looking for a message whose POST had an unknown outcome, accept Mirakl dates this
-#: much before our ``created_at`` (the two clocks are not the same).
-DELIVERY_CHECK_SKEW = timedelta(minutes=2)
-
-#: Retries of a delivery task before the message is shown as failed (about 2 hours of
-#: exponential backoff capped at 15 minutes).
-DELIVERY_MAX_RETRIES = 12
+#: Attempts at delivering a message before it is shown as failed (the first try and
+#: about two hours of retries with the outbox's backoff, capped at 15 minutes); the
+#: agent can then retry it.
+DELIVERY_MAX_ATTEMPTS = 13
 
 #: The order's page in the seller back office, where the agent can also mark a thread
 #: "no reply required" (the API cannot). Relative to the connection's base URL.

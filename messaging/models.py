@@ -128,12 +128,13 @@ class Message(models.Model):
 class OutboundMessage(models.Model):
     """A message the shop writes from Incidesk, kept until Mirakl has it (the outbox).
 
-    The row is written first, in the request's transaction; a task then posts it (M12
-    for a reply, OR43 for a new thread) and records the outcome. ``idempotency_key``
-    comes from the form, so a resubmitted form finds its row instead of creating a
-    second one. ``in_doubt`` is set while an attempt may have reached Mirakl without us
-    knowing (a crash, a 5xx or a read timeout on the POST): the next attempt looks for
-    the message in Mirakl before posting again, so a message is never posted twice.
+    The row is written first, in the request's transaction, with its ``delivery`` (an
+    outbox entry, :mod:`core.outbox`); the outbox then posts it (M12 for a reply, OR43
+    for a new thread, see :mod:`messaging.outbox`) and ``state`` follows the delivery.
+    ``idempotency_key`` comes from the form, so a resubmitted form finds its row instead
+    of creating a second one. Attempts, the last error and whether an attempt may have
+    reached Mirakl without an answer (``delivery.in_doubt``: the next attempt looks for
+    the message in Mirakl before posting again) are the delivery's.
     """
 
     class Kind(models.TextChoices):
@@ -181,10 +182,12 @@ class OutboundMessage(models.Model):
     state = models.CharField(
         _("delivery"), max_length=10, choices=State.choices, default=State.QUEUED
     )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    in_doubt = models.BooleanField(_("outcome unknown"), default=False)
-    last_error = models.TextField(_("last error"), blank=True)
-    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    delivery = models.OneToOneField(
+        "core.OutboxEntry",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("delivery"),
+    )
     mirakl_message_id = models.CharField(_("Mirakl message id"), max_length=64, blank=True)
     mirakl_thread_id = models.CharField(_("Mirakl thread id"), max_length=64, blank=True)
     created_by = models.ForeignKey(

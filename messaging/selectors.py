@@ -251,7 +251,7 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
     )
     outbound = list(
         OutboundMessage.objects.filter(order_id=order_id)
-        .select_related("created_by")
+        .select_related("created_by", "delivery")
         .prefetch_related(
             Prefetch("attachments", queryset=OutboundAttachment.objects.defer("content"))
         )

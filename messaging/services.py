@@ -1,23 +1,15 @@
-"""Writes of the messaging app: the outbox, "no reply required" marks, canned replies.
+"""Writes of the messaging app: the outbox of messages, "no reply required" marks, canned replies.
 
-The outbox never loses a message and never posts one twice:
-
-1. :func:`outbound_reply_queue` / :func:`outbound_thread_queue` store the message in the
-   request's transaction (the same idempotency key finds the same row) and enqueue the
-   delivery task once that transaction commits.
-2. :func:`outbound_message_deliver` claims the row (``select_for_update(skip_locked)``,
-   then ``sending`` with a lease, committed before any HTTP call), posts it with M12 or
-   OR43 and records the outcome. Before posting again after an attempt whose outcome is
-   unknown (5xx or timeout on the POST, a crash) it looks for the message in Mirakl.
-3. Messages of one thread go out in the order they were written: a message waits while
-   an older one of its thread is still pending, and each delivered (or failed) message
-   hands over to the next. :func:`outbound_messages_deliver_pending` sends whatever is
-   left after an outage, oldest first.
+Messages are stored first and delivered by the outbox (:mod:`core.outbox`):
+:func:`outbound_reply_queue` / :func:`outbound_thread_queue` store the message and its
+outbox entry in the request's transaction (the same idempotency key finds the same row);
+the outbox posts it after commit (:mod:`messaging.outbox`: M12 or OR43), never twice,
+in the order of its thread, and the agent can queue a failed one again
+(:func:`outbound_message_retry`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,19 +17,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.outbox.engine import outbox_enqueue, outbox_requeue
+from core.outbox.kinds import OutboxKind
 from incidents.audit import audit_log
 from incidents.models import AuditEntry, Incident, Order
-from incidents.outbox import ClientFactory, PendingResult, deliver_in_order
-from messaging.constants import (
-    DELIVERY_CHECK_SKEW,
-    MESSAGING_REASON_TYPE,
-    RECIPIENT_PARTIES,
-    SENDING_LEASE,
-)
+from messaging.constants import MESSAGING_REASON_TYPE, RECIPIENT_PARTIES
 from messaging.models import (
     CannedReply,
     OutboundAttachment,
@@ -46,26 +33,22 @@ from messaging.models import (
     Thread,
     ThreadNoReply,
 )
-from mirakl.client import MiraklClient
-from mirakl.errors import MiraklError, MiraklPayloadError, MiraklTransientError
-from mirakl.schemas import MessageCreated, Recipient, Topic
-from mirakl.schemas import Thread as MiraklThread
+from messaging.outbox import customer_participant, group_key
 
 __all__ = [
     "AttachmentUpload",
-    "DeliveryResult",
     "canned_reply_render",
-    "outbound_message_deliver",
     "outbound_message_retry",
-    "outbound_messages_deliver_pending",
     "outbound_reply_queue",
     "outbound_thread_queue",
     "thread_no_reply_mark",
 ]
 
-logger = logging.getLogger(__name__)
-
 State = OutboundMessage.State
+_KINDS = {
+    OutboundMessage.Kind.REPLY: OutboxKind.REPLY,
+    OutboundMessage.Kind.NEW_THREAD: OutboxKind.NEW_THREAD,
+}
 
 #: OR43 topic types (MIRAKL_API.md section 6).
 TOPIC_REASON_CODE = "REASON_CODE"
@@ -81,27 +64,7 @@ class AttachmentUpload:
     content: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What one delivery call did.
-
-    ``outcome`` is ``sent`` (posted now), ``found`` (an earlier attempt had reached
-    Mirakl), ``already_sent``, ``failed`` (Mirakl refused it, or retries ran out),
-    ``busy`` (another worker holds it), ``blocked`` (an older message of the thread
-    goes first) or ``missing``.
-    """
-
-    outbound_id: int
-    outcome: str
-
-
 # --------------------------------------------------------------------------- queueing
-
-
-def _enqueue(outbound_id: int) -> None:
-    from messaging.tasks import deliver_outbound_message_task
-
-    transaction.on_commit(lambda: deliver_outbound_message_task.delay(outbound_id))
 
 
 def _existing(idempotency_key: Any) -> OutboundMessage | None:
@@ -111,10 +74,15 @@ def _existing(idempotency_key: Any) -> OutboundMessage | None:
 def _create(
     fields: dict[str, Any], attachments: Sequence[AttachmentUpload]
 ) -> tuple[OutboundMessage, bool]:
-    """Insert the row and its files, or return the row of the same idempotency key."""
+    """Insert the row, its files and its outbox entry, or return the row of the same
+    idempotency key."""
     try:
         with transaction.atomic():
-            outbound = OutboundMessage.objects.create(**fields)
+            outbound = OutboundMessage(**fields)
+            outbound.delivery = outbox_enqueue(
+                kind=_KINDS[outbound.kind], group_key=group_key(outbound), now=outbound.created_at
+            )
+            outbound.save(force_insert=True)
             OutboundAttachment.objects.bulk_create(
                 OutboundAttachment(
                     message=outbound,
@@ -164,12 +132,6 @@ def _excerpt(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _customer_participant(thread: Thread) -> dict[str, Any] | None:
-    return next(
-        (p for p in thread.authorized_participants if p.get("type") == Party.CUSTOMER), None
-    )
-
-
 @transaction.atomic
 def outbound_reply_queue(
     *,
@@ -193,7 +155,7 @@ def outbound_reply_queue(
     if existing is not None:
         return existing, False
     parties = RECIPIENT_PARTIES[choice]
-    if Party.CUSTOMER in parties and _customer_participant(thread) is None:
+    if Party.CUSTOMER in parties and customer_participant(thread) is None:
         raise ValidationError(_("The customer is not a participant of this conversation."))
     now = now or timezone.now()
     outbound, created = _create(
@@ -222,7 +184,6 @@ def outbound_reply_queue(
             data={"outbound": outbound.pk, "thread": thread.mirakl_id},
             source=source,
         )
-        _enqueue(outbound.pk)
     return outbound, created
 
 
@@ -300,7 +261,6 @@ def outbound_thread_queue(
             data={"outbound": outbound.pk},
             source=source,
         )
-        _enqueue(outbound.pk)
     return outbound, created
 
 
@@ -310,15 +270,13 @@ def outbound_message_retry(
 ) -> bool:
     """Queue a failed message again (the retry button). False if it is not failed.
 
-    ``in_doubt`` is kept: if the failed attempt may have reached Mirakl, the next one
-    checks before posting.
+    If the failed attempt may have reached Mirakl (``delivery.in_doubt``), the next one
+    looks for it there before posting.
     """
     now = now or timezone.now()
-    updated = OutboundMessage.objects.filter(pk=outbound.pk, state=State.FAILED).update(
-        state=State.QUEUED
-    )
-    if not updated:
+    if outbox_requeue(entry_id=outbound.delivery_id, now=now) is None:
         return False
+    OutboundMessage.objects.filter(pk=outbound.pk).update(state=State.QUEUED)
     outbound.state = State.QUEUED
     _record_action(
         outbound.incident,
@@ -329,307 +287,7 @@ def outbound_message_retry(
         order=outbound.order,
         data={"outbound": outbound.pk},
     )
-    _enqueue(outbound.pk)
     return True
-
-
-# --------------------------------------------------------------------------- delivery
-
-
-def _blocked(outbound: OutboundMessage) -> bool:
-    """True when an older message of the same thread is still waiting to go out."""
-    if outbound.kind != OutboundMessage.Kind.REPLY:
-        return False
-    return (
-        OutboundMessage.objects.filter(
-            thread_id=outbound.thread_id, state__in=(State.QUEUED, State.SENDING)
-        )
-        .filter(
-            Q(created_at__lt=outbound.created_at)
-            | Q(created_at=outbound.created_at, pk__lt=outbound.pk)
-        )
-        .exists()
-    )
-
-
-def _claim(outbound_id: int, now: datetime) -> tuple[OutboundMessage, bool] | str:
-    """Take the message for one attempt; returns it and whether a check is needed.
-
-    Committed before the HTTP call, so a crash leaves the row ``sending`` with
-    ``in_doubt`` set: whoever takes it after the lease checks Mirakl first.
-    """
-    with transaction.atomic():
-        outbound = (
-            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("connection", "thread", "order")
-            .filter(pk=outbound_id)
-            .first()
-        )
-        if outbound is None:
-            exists = OutboundMessage.objects.filter(pk=outbound_id).exists()
-            return "busy" if exists else "missing"
-        if outbound.state == State.SENT:
-            return "already_sent"
-        if outbound.state == State.FAILED:
-            return "failed"
-        stale = outbound.last_attempt_at is None or outbound.last_attempt_at <= now - SENDING_LEASE
-        if outbound.state == State.SENDING and not stale:
-            return "busy"
-        if _blocked(outbound):
-            return "blocked"
-        check_first = outbound.in_doubt or outbound.state == State.SENDING
-        outbound.state = State.SENDING
-        outbound.attempts += 1
-        outbound.last_attempt_at = now
-        outbound.in_doubt = True
-        outbound.save(update_fields=["state", "attempts", "last_attempt_at", "in_doubt"])
-    return outbound, check_first
-
-
-def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()) == " ".join(b.split())
-
-
-def _ours(message: Any, outbound: OutboundMessage, taken: set[str]) -> bool:
-    return (
-        message.from_.party == Party.SHOP
-        and message.id not in taken
-        and message.date_created >= outbound.created_at - DELIVERY_CHECK_SKEW
-        and _same_text(message.body, outbound.body)
-    )
-
-
-def _taken_ids(outbound: OutboundMessage) -> set[str]:
-    """Mirakl ids already claimed by other outbound messages (identical texts are fine)."""
-    return set(
-        OutboundMessage.objects.filter(connection_id=outbound.connection_id)
-        .exclude(pk=outbound.pk)
-        .exclude(mirakl_message_id="")
-        .filter(created_at__gte=outbound.created_at - DELIVERY_CHECK_SKEW)
-        .values_list("mirakl_message_id", flat=True)
-    )
-
-
-def _find_in_thread(
-    thread: MiraklThread, outbound: OutboundMessage, taken: set[str]
-) -> MessageCreated | None:
-    for message in sorted(thread.messages, key=lambda m: m.date_created):
-        if _ours(message, outbound, taken):
-            return MessageCreated(message_id=message.id, thread_id=thread.id)
-    return None
-
-
-def _find_delivered(client: MiraklClient, outbound: OutboundMessage) -> MessageCreated | None:
-    """The message in Mirakl if an earlier attempt posted it (M10, or M11 for OR43)."""
-    taken = _taken_ids(outbound)
-    if outbound.kind == OutboundMessage.Kind.REPLY:
-        assert outbound.thread is not None  # noqa: S101 - the target constraint
-        return _find_in_thread(client.get_thread(outbound.thread.mirakl_id), outbound, taken)
-    assert outbound.order is not None  # noqa: S101 - the target constraint
-    for page in client.iter_thread_pages(
-        entity_type="MMP_ORDER", entity_ids=[outbound.order.mirakl_id], with_messages=True
-    ):
-        for thread in page.data:
-            if thread.date_created < outbound.created_at - DELIVERY_CHECK_SKEW:
-                continue
-            found = _find_in_thread(thread, outbound, taken)
-            if found is not None:
-                return found
-    return None
-
-
-def _files(outbound: OutboundMessage) -> list[tuple[str, bytes, str]]:
-    return [
-        (file.name, bytes(file.content), file.content_type) for file in outbound.attachments.all()
-    ]
-
-
-def _post(client: MiraklClient, outbound: OutboundMessage) -> MessageCreated:
-    if outbound.kind == OutboundMessage.Kind.REPLY:
-        thread = outbound.thread
-        assert thread is not None  # noqa: S101 - the target constraint
-        recipients: list[Recipient] = []
-        for party in outbound.recipients:
-            if party == Party.CUSTOMER:
-                customer = _customer_participant(thread)
-                if customer is None:
-                    raise MiraklError(
-                        _("The customer is not a participant of this conversation."),
-                        call="M12",
-                    )
-                recipients.append(Recipient(type=Party.CUSTOMER, id=customer.get("id")))
-            else:
-                # MIRAKL_API.md section 6: the operator is addressed without an id.
-                recipients.append(Recipient(type=party))
-        return client.reply_to_thread(
-            thread.mirakl_id, body=outbound.body, to=recipients, files=_files(outbound)
-        )
-    assert outbound.order is not None  # noqa: S101 - the target constraint
-    return client.create_order_thread(
-        outbound.order.mirakl_id,
-        body=outbound.body,
-        to=list(outbound.recipients),
-        topic=Topic(type=outbound.topic_type, value=outbound.topic_value),
-        files=_files(outbound),
-    )
-
-
-def _save(outbound: OutboundMessage, **fields: Any) -> None:
-    for name, value in fields.items():
-        setattr(outbound, name, value)
-    outbound.save(update_fields=list(fields))
-
-
-def _hand_over(outbound: OutboundMessage) -> None:
-    """Queue the next pending message of the thread (it waited for this one)."""
-    if outbound.kind != OutboundMessage.Kind.REPLY:
-        return
-    following = (
-        OutboundMessage.objects.filter(thread_id=outbound.thread_id, state=State.QUEUED)
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if following is not None:
-        _enqueue(following)
-
-
-def _error_text(exc: MiraklError) -> str:
-    status = f"HTTP {exc.status}: " if exc.status else ""
-    return f"{exc.call} {status}{exc.message}"[:2000]
-
-
-def outbound_message_deliver(
-    *,
-    outbound_id: int,
-    client: MiraklClient | None = None,
-    client_factory: ClientFactory | None = None,
-    give_up: bool = False,
-    now: datetime | None = None,
-) -> DeliveryResult:
-    """Post one outbound message to Mirakl, at most once, and record the outcome.
-
-    :param client: the client to use (tests); else ``client_factory(connection)``.
-    :param give_up: this is the last try: a transient error marks the message failed
-        (the agent can retry it) instead of leaving it queued.
-    :raises MiraklTransientError: a transient failure (rate limit, 5xx, timeout); the
-        message is queued again and the caller retries later with backoff.
-    """
-    now = now or timezone.now()
-    claimed = _claim(outbound_id, now)
-    if isinstance(claimed, str):
-        return DeliveryResult(outbound_id, claimed)
-    outbound, check_first = claimed
-    own_client = client is None
-    if client is None:
-        from incidents.clients import client_for
-
-        client = (client_factory or client_for)(outbound.connection)
-    checked = False
-    try:
-        created = None
-        if check_first:
-            created = _find_delivered(client, outbound)
-            checked = True
-        outcome = "found" if created is not None else "sent"
-        if created is None:
-            created = _post(client, outbound)
-    except MiraklTransientError as exc:
-        in_doubt = exc.outcome_unknown or (check_first and not checked)
-        _record_transient(outbound, exc, in_doubt=in_doubt, give_up=give_up)
-        raise
-    except MiraklPayloadError as exc:
-        if exc.status is not None and 200 <= exc.status < 300:
-            # Accepted, but the answer was unreadable: posting again would duplicate it.
-            _record_transient(outbound, exc, in_doubt=True, give_up=give_up)
-            raise MiraklTransientError(
-                exc.message, call=exc.call, status=exc.status, outcome_unknown=True
-            ) from exc
-        _record_failure(outbound, exc, in_doubt=check_first and not checked)
-        return DeliveryResult(outbound_id, "failed")
-    except MiraklError as exc:
-        _record_failure(outbound, exc, in_doubt=check_first and not checked)
-        return DeliveryResult(outbound_id, "failed")
-    finally:
-        if own_client:
-            client.close()
-    with transaction.atomic():
-        _save(
-            outbound,
-            state=State.SENT,
-            in_doubt=False,
-            last_error="",
-            mirakl_message_id=str(created.message_id),
-            mirakl_thread_id=str(created.thread_id),
-            sent_at=timezone.now(),
-        )
-        _hand_over(outbound)
-    logger.info(
-        "Outbound message %s %s as %s (attempt %d)",
-        outbound.pk,
-        outcome,
-        created.message_id,
-        outbound.attempts,
-    )
-    return DeliveryResult(outbound_id, outcome)
-
-
-def _record_transient(
-    outbound: OutboundMessage, exc: MiraklError, *, in_doubt: bool, give_up: bool
-) -> None:
-    with transaction.atomic():
-        _save(
-            outbound,
-            state=State.FAILED if give_up else State.QUEUED,
-            in_doubt=in_doubt,
-            last_error=_error_text(exc),
-        )
-        if give_up:
-            _hand_over(outbound)
-    logger.warning(
-        "Outbound message %s attempt %d failed (%s)%s",
-        outbound.pk,
-        outbound.attempts,
-        _error_text(exc),
-        "; giving up" if give_up else "; will retry",
-    )
-
-
-def _record_failure(outbound: OutboundMessage, exc: MiraklError, *, in_doubt: bool) -> None:
-    """Mirakl refused the message (4xx): retrying the same request will not help."""
-    with transaction.atomic():
-        _save(outbound, state=State.FAILED, in_doubt=in_doubt, last_error=_error_text(exc))
-        _hand_over(outbound)
-    logger.warning("Outbound message %s refused: %s", outbound.pk, _error_text(exc))
-
-
-def outbound_messages_deliver_pending(
-    *,
-    client_factory: ClientFactory | None = None,
-    limit: int = 500,
-    now: datetime | None = None,
-) -> PendingResult:
-    """Deliver queued messages (and ones left ``sending`` by a dead worker), oldest first.
-
-    Run after an outage, by the periodic task and the ``outbox_deliver`` command. One
-    transient error stops that thread's later messages for this run (they keep their
-    order) but not the other threads'.
-    """
-    now = now or timezone.now()
-    candidates = list(
-        OutboundMessage.objects.filter(
-            Q(state=State.QUEUED) | Q(state=State.SENDING, last_attempt_at__lte=now - SENDING_LEASE)
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "thread_id")[:limit]
-    )
-    return deliver_in_order(
-        candidates,
-        lambda pk, factory, at: outbound_message_deliver(
-            outbound_id=pk, client_factory=factory, now=at
-        ),
-        client_factory=client_factory,
-    )
 
 
 # --------------------------------------------------------------------------- no reply

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import DeliveryFieldsMixin
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
 
@@ -44,7 +45,7 @@ class RefundRequestLineInline(ReadOnlyInline):
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(SyncedModelAdmin):
+class RefundRequestAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     """Refunds asked for from Incidesk, read-only: they change through the services only."""
 
     list_display = (
@@ -61,7 +62,7 @@ class RefundRequestAdmin(SyncedModelAdmin):
     )
     list_filter = ("state", "kind", "connection")
     search_fields = ("order__mirakl_id", "idempotency_key", "lines__mirakl_refund_id")
-    list_select_related = ("order", "connection", "requested_by", "approved_by")
+    list_select_related = ("order", "connection", "requested_by", "approved_by", "delivery")
     date_hierarchy = "created_at"
     inlines = (RefundRequestLineInline,)
     readonly_fields = (
@@ -82,6 +83,8 @@ class RefundRequestAdmin(SyncedModelAdmin):
         "rejection_reason",
         "attempts",
         "last_attempt_at",
+        "in_doubt",
+        "check_text",
         "sent_at",
         "confirmed_at",
         "idempotency_key",

@@ -1,18 +1,13 @@
-"""Constants of the refunds app: refundable states, delivery timings."""
+"""Constants of the refunds app: money steps and refundable states."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 __all__ = [
     "CENT",
-    "DELIVERY_CHECK_SKEW",
-    "DELIVERY_MAX_RETRIES",
     "MIRAKL_PENDING_REFUND_STATES",
-    "PENDING_MIN_AGE",
     "REFUNDABLE_LINE_STATES",
-    "SENDING_LEASE",
     "UNREFUNDABLE_ORDER_STATES",
     "ZERO",
 ]
@@ -45,18 +40,3 @@ UNREFUNDABLE_ORDER_STATES = frozenset(
         "REFUNDED",
     }
 )
-
-#: A request seen "sending" for longer than this belongs to a worker that died: it may
-#: be claimed again, after looking for its refunds in Mirakl.
-SENDING_LEASE = timedelta(minutes=5)
-
-#: Looking for the refunds of an attempt whose outcome is unknown, accept Mirakl dates
-#: this much before our ``created_at`` (the two clocks are not the same).
-DELIVERY_CHECK_SKEW = timedelta(minutes=2)
-
-#: The periodic sweep leaves younger requests to their own delivery task.
-PENDING_MIN_AGE = timedelta(minutes=1)
-
-#: Retries of one delivery task (exponential backoff capped at 15 minutes); after that the
-#: periodic sweep keeps trying.
-DELIVERY_MAX_RETRIES = 8

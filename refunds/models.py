@@ -64,11 +64,13 @@ class RefundRequest(models.Model):
     The row is written before anything is sent, in the transaction that validated it
     against what is left to refund (the order row locked). ``idempotency_key`` is
     unique per connection: the same form or API call sent twice finds this row.
-    A request above its author's limit waits for a second user's approval. The worker
-    then claims it, sends all its lines in one OR28 call and stores Mirakl's refund ids
-    per line (``sent``); the sync later sees those refunds in OR11 (``confirmed``).
+    A request above its author's limit waits for a second user's approval. Once queued
+    it has a ``delivery`` (an outbox entry, :mod:`core.outbox`): the outbox sends all
+    its lines in one OR28 call and stores Mirakl's refund ids per line (``sent``, see
+    :mod:`refunds.outbox`); the sync later sees those refunds in OR11 (``confirmed``).
     ``in_doubt`` means an attempt may have reached Mirakl without an answer: the next
-    attempt looks for the refunds in Mirakl's order before sending anything again.
+    attempt looks for the refunds in Mirakl's order before sending anything again (the
+    delivery's ``evidence`` says what that check saw).
     """
 
     class Kind(models.TextChoices):
@@ -145,8 +147,14 @@ class RefundRequest(models.Model):
     approved_at = models.DateTimeField(_("approved or rejected"), null=True, blank=True)
     rejection_reason = models.TextField(_("rejection reason"), blank=True)
     created_at = models.DateTimeField(_("requested"), default=timezone.now)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    delivery = models.OneToOneField(
+        "core.OutboxEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("delivery"),
+    )
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     #: Mirakl's refusal, or the last transient error while the request waits.
@@ -170,11 +178,6 @@ class RefundRequest(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=("created_at",),
-                condition=Q(state__in=("queued", "sending", "in_doubt")),
-                name="refundrequest_pending_idx",
-            ),
             models.Index(fields=("order", "state"), name="refundrequest_order_state_idx"),
         ]
 

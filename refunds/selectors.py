@@ -115,7 +115,7 @@ def refund_panel(*, incident: Incident) -> RefundPanel:
     items: dict[int, list[RefundRequestLine]] = defaultdict(list)
     for request_line in (
         RefundRequestLine.objects.filter(request__order=order)
-        .select_related("request__requested_by", "request__approved_by")
+        .select_related("request__requested_by", "request__approved_by", "request__delivery")
         .order_by("request_id", "pk")
     ):
         request = requests_by_pk.setdefault(request_line.request_id, request_line.request)
@@ -160,7 +160,7 @@ def refund_panel(*, incident: Incident) -> RefundPanel:
         for line in lines
     ]
     signature = "|".join(
-        [f"r{r.pk}:{r.state}" for r in requests]
+        [f"r{r.pk}:{r.state}:{r.delivery.attempts if r.delivery else 0}" for r in requests]
         + [f"m{x.pk}:{x.state}" for row in rows for x in row.refunds]
     )
     return RefundPanel(

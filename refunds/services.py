@@ -7,14 +7,13 @@
    idempotency key returns the same request. A request that takes its author above
    their limit on the order (:func:`refund_approval_check`) waits for a second user
    (:func:`refund_request_approve` / :func:`refund_request_reject`).
-2. :func:`refund_request_deliver` (the task's body) claims the row with a lease,
-   committed before the HTTP call, and sends all its lines in one OR28 call. A timeout
-   or 5xx leaves it ``in_doubt``: the next attempt first looks for its refunds in
-   Mirakl's order (OR11) and only sends again if they are not there. A refusal (4xx)
-   leaves it ``refused`` with Mirakl's message; it then counts for nothing.
+2. The request's outbox entry (:mod:`core.outbox`) sends all its lines in one OR28 call
+   once the transaction commits (:mod:`refunds.outbox`). A timeout or 5xx leaves it
+   ``in_doubt``: the next attempt first looks for its refunds in Mirakl's order (OR11)
+   and only sends again if they are not there. A refusal (4xx) leaves it ``refused``
+   with Mirakl's message; it then counts for nothing.
 3. :func:`refund_requests_confirm` (called by the order sync) marks ``confirmed`` the
-   requests whose refunds OR11 now shows; :func:`refund_requests_deliver_pending` (beat,
-   every minute) sends what was left behind, oldest first.
+   requests whose refunds OR11 now shows.
 
 Amounts are ``Decimal`` with two places, tax included like the line prices of OR11.
 """
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,35 +32,24 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.outbox.engine import outbox_enqueue
+from core.outbox.kinds import OutboxKind
+from core.outbox.models import OutboxEntry
 from incidents.audit import audit_entry, audit_log
 from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
-from incidents.outbox import ClientFactory, PendingResult, deliver_in_order
-from mirakl.client import MiraklClient
-from mirakl.errors import MiraklError, MiraklPayloadError, MiraklTransientError
-from mirakl.schemas import RefundLineRequest, TaxAmount
-from refunds.constants import (
-    CENT,
-    DELIVERY_CHECK_SKEW,
-    PENDING_MIN_AGE,
-    REFUNDABLE_LINE_STATES,
-    SENDING_LEASE,
-    UNREFUNDABLE_ORDER_STATES,
-    ZERO,
-)
+from refunds.constants import CENT, REFUNDABLE_LINE_STATES, UNREFUNDABLE_ORDER_STATES, ZERO
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
 
 __all__ = [
     "REFUND_PERMISSION",
     "ApprovalCheck",
-    "DeliveryResult",
     "LineRemainder",
-    "PendingResult",
     "RefundApprovalError",
     "RefundIdempotencyError",
     "RefundLineInput",
@@ -75,16 +62,15 @@ __all__ = [
     "refund_remainders_compute",
     "refund_request_approve",
     "refund_request_create",
-    "refund_request_deliver",
     "refund_request_reject",
     "refund_request_validate",
     "refund_requests_confirm",
     "refund_requests_confirm_synced",
+    "refund_tax_sums",
+    "refund_amounts_data",
+    "refund_request_data",
     "refund_requested_total",
-    "refund_requests_deliver_pending",
 ]
-
-logger = logging.getLogger(__name__)
 
 REFUND_PERMISSION = "incidents.refund_incident"
 REFUND_REASON_TYPE = "REFUND"
@@ -175,21 +161,6 @@ class RefundApprovalError(Exception):
         super().__init__(message)
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What one delivery call did.
-
-    ``outcome``: ``sent`` (sent now), ``found`` (an earlier attempt had reached Mirakl),
-    ``refused`` (Mirakl said no), ``already_sent``, ``busy`` (another worker holds it),
-    ``blocked`` (an older request of the order goes first), ``in_doubt`` (could not
-    tell whether an earlier attempt reached Mirakl), ``awaiting_approval``,
-    ``rejected`` or ``missing``.
-    """
-
-    refund_request_id: int
-    outcome: str
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -210,7 +181,7 @@ def _dec(value: Any) -> Decimal:
     return number if number.is_finite() else ZERO
 
 
-def _tax_sums(entries: Any) -> dict[str, Decimal]:
+def refund_tax_sums(entries: Any) -> dict[str, Decimal]:
     """Sum tax amounts by code, from a list of ``{code, amount}`` or a ``{code: amount}``."""
     sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
     if isinstance(entries, Mapping):
@@ -227,7 +198,9 @@ def _has_perm(user: Any, perm: str = REFUND_PERMISSION) -> bool:
     return bool(user is not None and getattr(user, "is_active", False) and user.has_perm(perm))
 
 
-def _amounts_data(lines: Iterable[RefundRequestLine | RefundLineInput]) -> list[dict[str, Any]]:
+def refund_amounts_data(
+    lines: Iterable[RefundRequestLine | RefundLineInput],
+) -> list[dict[str, Any]]:
     data = []
     for line in lines:
         line_id = line.line_id
@@ -244,7 +217,7 @@ def _amounts_data(lines: Iterable[RefundRequestLine | RefundLineInput]) -> list[
     return data
 
 
-def _request_data(request: RefundRequest, **extra: Any) -> dict[str, Any]:
+def refund_request_data(request: RefundRequest, **extra: Any) -> dict[str, Any]:
     return {
         "refund_request": request.pk,
         "kind": request.kind,
@@ -322,9 +295,9 @@ def refund_remainders_compute(
         taxes_used: dict[str, Decimal] = defaultdict(lambda: ZERO)
         shipping_taxes_used: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for *_ignored, taxes, shipping_taxes in used[line.pk]:
-            for code, amount in _tax_sums(taxes).items():
+            for code, amount in refund_tax_sums(taxes).items():
                 taxes_used[code] += amount
-            for code, amount in _tax_sums(shipping_taxes).items():
+            for code, amount in refund_tax_sums(shipping_taxes).items():
                 shipping_taxes_used[code] += amount
         remainders[line.pk] = LineRemainder(
             line=line,
@@ -333,11 +306,11 @@ def refund_remainders_compute(
             shipping_amount=_q2(max(line.shipping_price - refunded_shipping, ZERO)),
             taxes={
                 code: _q2(max(amount - taxes_used[code], ZERO))
-                for code, amount in _tax_sums(line.taxes).items()
+                for code, amount in refund_tax_sums(line.taxes).items()
             },
             shipping_taxes={
                 code: _q2(max(amount - shipping_taxes_used[code], ZERO))
-                for code, amount in _tax_sums(line.shipping_taxes).items()
+                for code, amount in refund_tax_sums(line.shipping_taxes).items()
             },
             refunded_amount=_q2(refunded),
             refunded_shipping_amount=_q2(refunded_shipping),
@@ -675,10 +648,10 @@ def _fingerprint(
 # --------------------------------------------------------------------------- create
 
 
-def _enqueue(refund_request_id: int) -> None:
-    from refunds.tasks import deliver_refund_request_task
-
-    transaction.on_commit(lambda: deliver_refund_request_task.delay(refund_request_id))
+def _delivery(order: Order, now: datetime) -> OutboxEntry:
+    """The outbox entry that sends a request (OR28) once its transaction commits; the
+    requests of one order go out in the order they entered the outbox."""
+    return outbox_enqueue(kind=OutboxKind.REFUND, group_key=f"order:{order.pk}", now=now)
 
 
 def _replay(existing: RefundRequest, fingerprint: str) -> tuple[RefundRequest, bool]:
@@ -798,6 +771,7 @@ def refund_request_create(
                 source=source,
                 requested_by=actor if getattr(actor, "is_authenticated", False) else None,
                 created_at=now,
+                delivery=None if needs_approval else _delivery(locked, now),
             )
             RefundRequestLine.objects.bulk_create(
                 RefundRequestLine(
@@ -828,17 +802,15 @@ def refund_request_create(
         order=locked,
         detail=_("%(kind)s of %(total)s EUR (%(reason)s)")
         % {"kind": request.get_kind_display(), "total": _money_text(total), "reason": reason_label},
-        data=_request_data(
+        data=refund_request_data(
             request,
             state=request.state,
             limit=None if limit is None else str(limit),
             requested_before=str(approval.already),
-            lines=_amounts_data(clean),
+            lines=refund_amounts_data(clean),
         ),
         at=now,
     )
-    if not needs_approval:
-        _enqueue(request.pk)
     return request, True
 
 
@@ -855,7 +827,7 @@ def _lock_request(refund_request: RefundRequest) -> RefundRequest:
 
 def _copy_decision(source: RefundRequest, target: RefundRequest) -> None:
     """Keep the caller's instance in step with the locked copy that was saved."""
-    for name in ("state", "approved_by_id", "approved_at", "rejection_reason"):
+    for name in ("state", "approved_by_id", "approved_at", "rejection_reason", "delivery_id"):
         setattr(target, name, getattr(source, name))
 
 
@@ -888,17 +860,17 @@ def refund_request_approve(
     request.state = State.QUEUED
     request.approved_by = approver
     request.approved_at = now
-    request.save(update_fields=["state", "approved_by", "approved_at"])
+    request.delivery = _delivery(request.order, now)
+    request.save(update_fields=["state", "approved_by", "approved_at", "delivery"])
     audit_log(
         action=Action.REFUND_APPROVED,
         actor=approver,
         incident=request.incident,
         order=request.order,
         detail=_("%(total)s EUR") % {"total": _money_text(request.total)},
-        data=_request_data(request, limit=None if limit is None else str(limit)),
+        data=refund_request_data(request, limit=None if limit is None else str(limit)),
         at=now,
     )
-    _enqueue(request.pk)
     _copy_decision(request, refund_request)
     return request
 
@@ -928,352 +900,11 @@ def refund_request_reject(
         incident=request.incident,
         order=request.order,
         detail=reason,
-        data=_request_data(request, reason=reason),
+        data=refund_request_data(request, reason=reason),
         at=now,
     )
     _copy_decision(request, refund_request)
     return request
-
-
-# --------------------------------------------------------------------------- delivery
-
-
-def _blocked(request: RefundRequest) -> bool:
-    """An older request of the same order is still on its way: it goes first."""
-    return (
-        RefundRequest.objects.filter(
-            order_id=request.order_id,
-            state__in=(State.QUEUED, State.SENDING, State.IN_DOUBT),
-        )
-        .filter(
-            Q(created_at__lt=request.created_at)
-            | Q(created_at=request.created_at, pk__lt=request.pk)
-        )
-        .exists()
-    )
-
-
-def _claim(refund_request_id: int, now: datetime) -> tuple[RefundRequest, bool] | str:
-    """Take the request for one attempt; returns it and whether Mirakl must be checked first.
-
-    Committed before the HTTP call: a worker dying mid-call leaves it ``sending``, and
-    whoever takes it after the lease looks in Mirakl before sending.
-    """
-    with transaction.atomic():
-        request = (
-            RefundRequest.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("connection", "order", "incident")
-            .filter(pk=refund_request_id)
-            .first()
-        )
-        if request is None:
-            exists = RefundRequest.objects.filter(pk=refund_request_id).exists()
-            return "busy" if exists else "missing"
-        if request.state in (State.SENT, State.CONFIRMED):
-            return "already_sent"
-        if request.state in (State.REFUSED, State.REJECTED, State.AWAITING_APPROVAL):
-            return str(request.state)
-        stale = request.last_attempt_at is None or request.last_attempt_at <= now - SENDING_LEASE
-        if request.state == State.SENDING and not stale:
-            return "busy"
-        if _blocked(request):
-            return "blocked"
-        check_first = request.state in (State.IN_DOUBT, State.SENDING)
-        request.state = State.SENDING
-        request.attempts += 1
-        request.last_attempt_at = now
-        request.save(update_fields=["state", "attempts", "last_attempt_at"])
-    return request, check_first
-
-
-def _line_requests(request: RefundRequest, lines: Sequence[RefundRequestLine]) -> list[Any]:
-    return [
-        RefundLineRequest(
-            order_line_id=line.line.mirakl_id,
-            amount=line.amount,
-            shipping_amount=line.shipping_amount,
-            quantity=line.quantity or None,
-            reason_code=request.reason_code,
-            taxes=[TaxAmount(code=c, amount=Decimal(a)) for c, a in line.taxes.items()],
-            shipping_taxes=[
-                TaxAmount(code=c, amount=Decimal(a)) for c, a in line.shipping_taxes.items()
-            ],
-        )
-        for line in lines
-    ]
-
-
-def _find_in_mirakl(
-    client: MiraklClient, request: RefundRequest, lines: Sequence[RefundRequestLine]
-) -> dict[int, str] | None:
-    """Mirakl's refund id per request line if an earlier attempt was applied, else None.
-
-    A refund matches a request line when it is on the same Mirakl line, with the same
-    amount, shipping amount and reason, created after the request (less the clock skew),
-    and not already claimed by another request. OR28 applies all lines or none: when
-    only some are found, :class:`MiraklError` is raised so nothing is sent again.
-    """
-    page = client.list_orders(order_ids=[request.order.mirakl_id], max=1)
-    order = next((o for o in page.orders if o.order_id == request.order.mirakl_id), None)
-    if order is None:
-        return None
-    taken = set(
-        RefundRequestLine.objects.filter(line__order_id=request.order_id)
-        .exclude(request=request)
-        .exclude(mirakl_refund_id="")
-        .values_list("mirakl_refund_id", flat=True)
-    )
-    since = request.created_at - DELIVERY_CHECK_SKEW
-    by_line = {line.order_line_id: line for line in order.order_lines}
-    found: dict[int, str] = {}
-    for line in lines:
-        mirakl_line = by_line.get(line.line.mirakl_id)
-        if mirakl_line is None:
-            continue
-        candidates = sorted(
-            (
-                refund
-                for refund in mirakl_line.refunds
-                if refund.id not in taken
-                and refund.amount == line.amount
-                and refund.shipping_amount == line.shipping_amount
-                and (refund.reason_code or "") == request.reason_code
-                and (refund.created_date is None or refund.created_date >= since)
-            ),
-            key=lambda r: (r.created_date is None, r.created_date),
-        )
-        if candidates:
-            found[line.pk] = candidates[0].id
-            taken.add(candidates[0].id)
-    if not found:
-        return None
-    if len(found) != len(lines):
-        raise MiraklError(
-            _("Only some lines of this refund were found in Mirakl: check it in the back office."),
-            call="OR11",
-        )
-    return found
-
-
-def _ids_after_send(
-    client: MiraklClient,
-    request: RefundRequest,
-    lines: Sequence[RefundRequestLine],
-    ids: dict[int, str],
-) -> dict[int, str]:
-    """Mirakl accepted the refund without naming every refund id: read them from OR11.
-
-    Without its ids a sent request could not be matched with the synced refunds, and
-    would count twice. Best effort: the refund is accepted whatever this finds.
-    """
-    try:
-        found = _find_in_mirakl(client, request, lines)
-    except MiraklError as exc:
-        logger.warning("Refund request %s: refund ids not found (%s)", request.pk, exc)
-        return ids
-    return {**(found or {}), **ids}
-
-
-def _error_text(exc: MiraklError) -> str:
-    return (exc.message or str(exc))[:2000]
-
-
-def _save(request: RefundRequest, **fields: Any) -> None:
-    for name, value in fields.items():
-        setattr(request, name, value)
-    request.save(update_fields=list(fields))
-
-
-def _hand_over(request: RefundRequest) -> None:
-    """Queue the next request of the same order (it waited for this one)."""
-    following = (
-        RefundRequest.objects.filter(order_id=request.order_id, state=State.QUEUED)
-        .exclude(pk=request.pk)
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if following is not None:
-        _enqueue(following)
-
-
-def _audit(request: RefundRequest, action: str, detail: str, **data: Any) -> None:
-    audit_log(
-        action=action,
-        source=Source.SYSTEM,
-        incident=request.incident,
-        order=request.order,
-        detail=detail,
-        data=_request_data(request, attempt=request.attempts, **data),
-    )
-
-
-def refund_request_deliver(
-    *,
-    refund_request_id: int,
-    client: MiraklClient | None = None,
-    client_factory: ClientFactory | None = None,
-    now: datetime | None = None,
-) -> DeliveryResult:
-    """Send one refund request to Mirakl (OR28), at most once, and record the outcome.
-
-    :param client: the client to use (tests); else ``client_factory(connection)``.
-    :raises MiraklTransientError: rate limit, 5xx or timeout; the request is left
-        ``queued`` (nothing reached Mirakl) or ``in_doubt`` and the caller retries later.
-    """
-    now = now or timezone.now()
-    claimed = _claim(refund_request_id, now)
-    if isinstance(claimed, str):
-        return DeliveryResult(refund_request_id, claimed)
-    request, check_first = claimed
-    lines = list(request.lines.select_related("line").order_by("pk"))
-    own_client = client is None
-    if client is None:
-        from incidents.clients import client_for
-
-        client = (client_factory or client_for)(request.connection)
-    checked = False
-    ids: dict[int, str] | None = None
-    try:
-        if check_first:
-            ids = _find_in_mirakl(client, request, lines)
-            checked = True
-        outcome = "found" if ids is not None else "sent"
-        if ids is None:
-            result = client.refund(_line_requests(request, lines))
-            by_mirakl_line = {r.order_line_id: r.refund_id for r in result.refunds}
-            ids = {
-                line.pk: by_mirakl_line[line.line.mirakl_id]
-                for line in lines
-                if line.line.mirakl_id in by_mirakl_line
-            }
-            if len(ids) < len(lines):
-                ids = _ids_after_send(client, request, lines, ids)
-    except MiraklTransientError as exc:
-        _record_transient(request, exc, in_doubt=exc.outcome_unknown or check_first)
-        raise
-    except MiraklPayloadError as exc:
-        if exc.status is not None and 200 <= exc.status < 300:
-            # Accepted, but the answer could not be read: sending again would refund twice.
-            _record_transient(request, exc, in_doubt=True)
-            raise MiraklTransientError(
-                exc.message, call=exc.call, status=exc.status, outcome_unknown=True
-            ) from exc
-        return _record_refusal(request, exc, in_doubt=check_first and not checked)
-    except MiraklError as exc:
-        return _record_refusal(request, exc, in_doubt=check_first and not checked)
-    finally:
-        if own_client:
-            client.close()
-
-    with transaction.atomic():
-        for line in lines:
-            if ids.get(line.pk):
-                line.mirakl_refund_id = ids[line.pk]
-                line.save(update_fields=["mirakl_refund_id"])
-        _save(request, state=State.SENT, error_message="", sent_at=timezone.now())
-        _audit(
-            request,
-            Action.REFUND_SENT,
-            _("Refund ids: %(ids)s") % {"ids": ", ".join(ids.values()) or "-"},
-            outcome=outcome,
-            mirakl_refund_ids={str(pk): rid for pk, rid in ids.items()},
-            lines=_amounts_data(lines),
-        )
-        _hand_over(request)
-    # The sync may have read the order before the ids were saved: match them now.
-    _confirm(_already_synced(RefundRequest.objects.filter(pk=request.pk)), now=timezone.now())
-    if len(ids) != len(lines):
-        logger.warning("Refund request %s: OR28 returned no id for some lines", request.pk)
-    logger.info("Refund request %s %s (attempt %d): %s", request.pk, outcome, request.attempts, ids)
-    return DeliveryResult(request.pk, outcome)
-
-
-def _record_transient(request: RefundRequest, exc: MiraklError, *, in_doubt: bool) -> None:
-    with transaction.atomic():
-        _save(
-            request,
-            state=State.IN_DOUBT if in_doubt else State.QUEUED,
-            error_message=_error_text(exc),
-        )
-        if in_doubt:
-            _audit(
-                request,
-                Action.REFUND_IN_DOUBT,
-                _error_text(exc),
-                error=_error_text(exc),
-                status=exc.status,
-            )
-    logger.warning(
-        "Refund request %s attempt %d failed (%s); %s",
-        request.pk,
-        request.attempts,
-        _error_text(exc),
-        "outcome unknown" if in_doubt else "will retry",
-    )
-
-
-def _record_refusal(request: RefundRequest, exc: MiraklError, *, in_doubt: bool) -> DeliveryResult:
-    """Mirakl refused the request (4xx): it refunded nothing, and resending will not help.
-
-    When the refusal came from the check of an earlier unknown attempt, that attempt may
-    still have been applied: the request stays ``in_doubt``.
-    """
-    if in_doubt:
-        with transaction.atomic():
-            _save(request, state=State.IN_DOUBT, error_message=_error_text(exc))
-        logger.warning("Refund request %s: check failed (%s)", request.pk, _error_text(exc))
-        return DeliveryResult(request.pk, "in_doubt")
-    with transaction.atomic():
-        _save(request, state=State.REFUSED, error_message=_error_text(exc))
-        _audit(
-            request,
-            Action.REFUND_REFUSED,
-            _error_text(exc),
-            error=_error_text(exc),
-            status=exc.status,
-        )
-        _hand_over(request)
-    logger.warning("Refund request %s refused: %s", request.pk, _error_text(exc))
-    return DeliveryResult(request.pk, "refused")
-
-
-def refund_requests_deliver_pending(
-    *,
-    client_factory: ClientFactory | None = None,
-    limit: int = 200,
-    now: datetime | None = None,
-) -> PendingResult:
-    """Deliver queued and in-doubt requests older than a minute, oldest first.
-
-    Also takes requests left ``sending`` by a dead worker once their lease has run out,
-    and first confirms sent requests whose refunds the sync already holds.
-    A transient error stops that order's later requests for this run (they keep their
-    order), not the other orders'.
-    """
-    now = now or timezone.now()
-    refund_requests_confirm_synced(now=now)
-    before = now - PENDING_MIN_AGE
-    candidates = list(
-        RefundRequest.objects.filter(
-            Q(state__in=(State.QUEUED, State.IN_DOUBT))
-            & (
-                Q(last_attempt_at__isnull=True, created_at__lte=before)
-                | Q(last_attempt_at__lte=before)
-            )
-            | Q(state=State.SENDING, last_attempt_at__lte=now - SENDING_LEASE)
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "order_id")[:limit]
-    )
-    return deliver_in_order(
-        candidates,
-        lambda pk, factory, at: refund_request_deliver(
-            refund_request_id=pk, client_factory=factory, now=at
-        ),
-        client_factory=client_factory,
-        stop_group_on=("blocked",),
-    )
 
 
 # --------------------------------------------------------------------------- reconciliation
@@ -1294,7 +925,7 @@ def _confirm(requests: QuerySet[RefundRequest], *, now: datetime) -> int:
             incident=request.incident,
             order=request.order,
             detail=_("%(total)s EUR") % {"total": _money_text(request.total)},
-            data=_request_data(request),
+            data=refund_request_data(request),
             at=now,
         )
         for request in found
@@ -1336,10 +967,15 @@ def refund_requests_confirm(
     )
 
 
-def refund_requests_confirm_synced(*, now: datetime | None = None) -> int:
-    """Confirm the sent requests whose refunds were synced before their ids were stored.
+def refund_requests_confirm_synced(
+    *, now: datetime | None = None, requests: QuerySet[RefundRequest] | None = None
+) -> int:
+    """Confirm the sent requests (of ``requests``, default all) whose refunds were synced
+    before their ids were stored.
 
     A sync can read the order between Mirakl's answer and the moment the ids are saved
     (or an in-doubt request is found later): the sync then had nothing to match.
     """
-    return _confirm(_already_synced(RefundRequest.objects.all()), now=now or timezone.now())
+    if requests is None:
+        requests = RefundRequest.objects.all()
+    return _confirm(_already_synced(requests), now=now or timezone.now())

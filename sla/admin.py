@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import DeliveryFieldsMixin
 from incidents.admin_mixins import SyncedModelAdmin
 from sla.business_hours import holiday_dates
 from sla.models import (
@@ -181,12 +182,12 @@ class AlertSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(SyncedModelAdmin):
+class AlertDeliveryAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     """The log of alerts sent; read-only."""
 
     list_display = ("item", "state", "channel", "user", "target", "sent_at", "attempts")
     list_filter = ("channel", "state")
-    list_select_related = ("item", "user")
+    list_select_related = ("item", "user", "delivery")
     readonly_fields = (
         "item",
         "state",

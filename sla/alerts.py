@@ -4,8 +4,10 @@ The sweep sends :data:`sla.signals.sla_state_changed` after its transaction;
 :func:`on_sla_state_changed` only queues :func:`sla.tasks.sla_alerts_task`. That task
 calls :func:`alerts_dispatch`, which, under an advisory lock, records one
 :class:`~sla.models.AlertDelivery` per item, state, channel and recipient (unique
-constraints), creates the in-app notifications, and queues one task per e-mail and
-webhook post. A second run finds the rows and does nothing, so nobody is alerted twice.
+constraints), creates the in-app notifications, and gives each e-mail and webhook post
+an outbox entry: the outbox sends them after commit, outside any transaction, and
+retries them (:mod:`sla.outbox`). A second run finds the rows and does nothing, so
+nobody is alerted twice.
 
 Recipients of an item: its incident's assignee (for a message, the assignee of an
 open incident on the same order), else every active agent; plus every active account
@@ -27,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -38,17 +39,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.outbox.engine import outbox_enqueue_many
+from core.outbox.kinds import OutboxKind
 from incidents.roles import Role
 from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem
 
 __all__ = [
     "ALERT_LOCK_KEY",
     "ALERT_STATES",
-    "WEBHOOK_TIMEOUT_SECONDS",
     "DispatchResult",
-    "alert_email_send",
     "alert_message",
-    "alert_webhook_post",
+    "alert_url",
     "alert_webhook_text",
     "alerts_digest_send",
     "alerts_dispatch",
@@ -65,7 +66,6 @@ State = SlaItem.State
 Channel = AlertDelivery.Channel
 ALERT_STATES = (State.NEARING, State.BREACHED)
 ALERT_LOCK_KEY = zlib.crc32(b"incidesk:sla_alerts")
-WEBHOOK_TIMEOUT_SECONDS = 10.0
 MADRID = ZoneInfo("Europe/Madrid")
 
 
@@ -128,7 +128,7 @@ def _group_users(name: str) -> QuerySet:
     return get_user_model().objects.filter(groups__name=name, is_active=True).distinct()
 
 
-def _incident_url(item: SlaItem) -> str:
+def alert_url(item: SlaItem) -> str:
     base = getattr(settings, "SITE_URL", "").rstrip("/")
     if item.incident_id:
         return f"{base}/incidents/{item.incident_id}/"
@@ -184,7 +184,7 @@ def alert_webhook_text(item: SlaItem, state: str, *, target: str) -> str:
     """The webhook's text, its values escaped for the target's markup: Slack's
     ``mrkdwn`` for a Slack URL, Teams' Markdown for any other (Teams, Power Automate)."""
     escape = slack_escape if _is_slack(target) else teams_escape
-    return f"{alert_message(item, state, escape=escape)} {_incident_url(item)}"
+    return f"{alert_message(item, state, escape=escape)} {alert_url(item)}"
 
 
 def _lock() -> None:
@@ -286,93 +286,27 @@ def alerts_dispatch(
                 deliveries.append(
                     AlertDelivery(item=item, state=state, channel=Channel.WEBHOOK, target=url)
                 )
+        for channel, kind in (
+            (Channel.EMAIL, OutboxKind.SLA_EMAIL),
+            (Channel.WEBHOOK, OutboxKind.SLA_WEBHOOK),
+        ):
+            sent_by_outbox = [d for d in deliveries if d.channel == channel]
+            entries = outbox_enqueue_many(kind=kind, group_keys=[""] * len(sent_by_outbox), now=now)
+            for delivery, entry in zip(sent_by_outbox, entries, strict=True):
+                delivery.delivery = entry
         created = AlertDelivery.objects.bulk_create(deliveries)
         Notification.objects.bulk_create(notifications)
         result.notifications = len(notifications)
         result.emails = [d.pk for d in created if d.channel == Channel.EMAIL]
         result.webhooks = [d.pk for d in created if d.channel == Channel.WEBHOOK]
-
-        from sla.tasks import sla_alert_email_task, sla_alert_webhook_task
-
-        emails, webhooks = list(result.emails), list(result.webhooks)
-        transaction.on_commit(lambda: [sla_alert_email_task.delay(pk) for pk in emails])
-        transaction.on_commit(lambda: [sla_alert_webhook_task.delay(pk) for pk in webhooks])
     if deliveries:
         logger.info(
             "SLA alerts: %d notifications, %d e-mails, %d webhooks",
             result.notifications,
-            len(emails),
-            len(webhooks),
+            len(result.emails),
+            len(result.webhooks),
         )
     return result
-
-
-def _claim(delivery_id: int) -> AlertDelivery | None:
-    delivery = (
-        AlertDelivery.objects.select_for_update(of=("self",))
-        .select_related("item__connection", "item__incident__order", "item__thread")
-        .filter(pk=delivery_id, sent_at__isnull=True)
-        .first()
-    )
-    if delivery is not None:
-        delivery.attempts += 1
-    return delivery
-
-
-@transaction.atomic
-def alert_email_send(*, delivery_id: int, now: datetime | None = None) -> bool:
-    """Send one e-mail alert unless it went out already; True when sent now.
-
-    The row stays locked while sending, so two workers never both send it; an error
-    propagates (the task retries) and leaves the row unsent.
-    """
-    delivery = _claim(delivery_id)
-    if delivery is None:
-        return False
-    with translation.override(settings.LANGUAGE_CODE):
-        message = alert_message(delivery.item, delivery.state)
-        subject = (
-            _("[Incidesk] Deadline missed")
-            if delivery.state == State.BREACHED
-            else _("[Incidesk] Deadline near")
-        )
-        body = f"{message}\n\n{_incident_url(delivery.item)}\n"
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.target])
-    delivery.sent_at = now or timezone.now()
-    delivery.save(update_fields=["sent_at", "attempts"])
-    return True
-
-
-def alert_webhook_post(
-    *, delivery_id: int, now: datetime | None = None, session: requests.Session | None = None
-) -> bool:
-    """POST one alert as ``{"text": ...}`` to the marketplace's webhook; True when sent now.
-
-    Raises :class:`requests.RequestException` on a network error or non-2xx answer
-    (the task retries); the attempt is counted either way.
-    """
-    with transaction.atomic():
-        delivery = _claim(delivery_id)
-        if delivery is None:
-            return False
-        with translation.override(settings.LANGUAGE_CODE):
-            text = alert_webhook_text(delivery.item, delivery.state, target=delivery.target)
-        http = session or requests
-        try:
-            response = http.post(
-                delivery.target, json={"text": text}, timeout=WEBHOOK_TIMEOUT_SECONDS
-            )
-            response.raise_for_status()
-        except requests.RequestException as exc:
-            delivery.last_error = str(exc)[:1000]
-            delivery.save(update_fields=["attempts", "last_error"])
-            failure = exc
-        else:
-            delivery.sent_at = now or timezone.now()
-            delivery.last_error = ""
-            delivery.save(update_fields=["sent_at", "attempts", "last_error"])
-            return True
-    raise failure
 
 
 def digest_items(*, connection_ids: Iterable[int] | None = None) -> QuerySet[SlaItem]:

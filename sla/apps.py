@@ -7,6 +7,7 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA")
 
     def ready(self) -> None:
+        from sla import outbox  # noqa: F401 - registers the alert webhook and e-mail adapters
         from sla.alerts import on_sla_state_changed
         from sla.signals import sla_state_changed
 

@@ -618,8 +618,10 @@ class AlertDelivery(models.Model):
     """The log of alerts sent: one row per item, state, channel and recipient.
 
     The unique constraints make each alert go out once, however often the sweep or
-    the alert task runs. ``sent_at`` is set when the e-mail or webhook went out;
-    in-app rows are sent when created.
+    the alert task runs. In-app rows are sent when created; e-mail and webhook rows
+    have a ``delivery`` (an outbox entry, :mod:`core.outbox`; the adapters are in
+    :mod:`sla.outbox`) that sends them and holds their attempts and last error, and
+    ``sent_at`` is set when they went out.
     """
 
     class Channel(models.TextChoices):
@@ -643,8 +645,14 @@ class AlertDelivery(models.Model):
     target = models.CharField(_("address"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
+    delivery = models.OneToOneField(
+        "core.OutboxEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("delivery"),
+    )
 
     class Meta:
         verbose_name = _("alert delivery")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import requests
 from celery import shared_task
 
 __all__ = [
-    "sla_alert_email_task",
-    "sla_alert_webhook_task",
     "sla_alerts_digest_task",
     "sla_alerts_task",
     "sla_sweep_task",
@@ -39,50 +36,6 @@ def sla_alerts_task(changes: list[list]) -> None:
     from sla.alerts import alerts_dispatch
 
     alerts_dispatch(changes=[(item_id, state) for item_id, state in changes])
-
-
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=75,
-)
-def sla_alert_email_task(self, delivery_id: int) -> None:
-    """Send one e-mail alert (SMTP errors are ``OSError``s and retried).
-
-    :param delivery_id: the :class:`~sla.models.AlertDelivery` to send; nothing
-        happens when it was sent already or deleted.
-    """
-    from sla.alerts import alert_email_send
-
-    alert_email_send(delivery_id=delivery_id)
-
-
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(requests.RequestException,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=75,
-)
-def sla_alert_webhook_task(self, delivery_id: int) -> None:
-    """POST one alert to the marketplace's webhook, retried with backoff on failure.
-
-    :param delivery_id: the :class:`~sla.models.AlertDelivery` to send; nothing
-        happens when it was sent already or deleted.
-    """
-    from sla.alerts import alert_webhook_post
-
-    alert_webhook_post(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=300, time_limit=330)

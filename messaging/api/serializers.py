@@ -97,6 +97,7 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
     idempotency_key = serializers.UUIDField(
         read_only=True, help_text=_("Send it again as Idempotency-Key to get this message back.")
     )
+    attempts = serializers.IntegerField(source="delivery.attempts", read_only=True)
 
     class Meta:
         model = OutboundMessage

@@ -5,7 +5,9 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from core.outbox.kinds import OutboxKind
 from messaging.models import Message, Party, Thread
+from tests.factories.core import OutboxEntryFactory
 from tests.factories.incidents import MarketplaceConnectionFactory, OrderFactory
 
 
@@ -49,6 +51,11 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
     kind = "reply"
     recipients = factory.LazyFunction(lambda: ["CUSTOMER"])
     body = factory.Sequence(lambda n: f"Hola, te escribimos sobre tu pedido (mensaje {n}).")
+    delivery = factory.SubFactory(
+        OutboxEntryFactory,
+        kind=OutboxKind.REPLY,
+        group_key=factory.LazyAttribute(lambda o: f"thread:{o.factory_parent.thread.pk}"),
+    )
 
 
 class ThreadNoReplyFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,9 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from core.outbox.kinds import OutboxKind
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
+from tests.factories.core import OutboxEntryFactory
 from tests.factories.incidents import OrderFactory, OrderLineFactory, UserFactory
 
 
@@ -39,6 +41,11 @@ class RefundRequestFactory(factory.django.DjangoModelFactory):
     state = RefundRequest.State.QUEUED
     total = Decimal("10.00")
     requested_by = factory.SubFactory(UserFactory)
+    delivery = factory.SubFactory(
+        OutboxEntryFactory,
+        kind=OutboxKind.REFUND,
+        group_key=factory.LazyAttribute(lambda o: f"order:{o.factory_parent.order.pk}"),
+    )
 
 
 class RefundRequestLineFactory(factory.django.DjangoModelFactory):

@@ -9,11 +9,12 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from core.outbox.engine import outbox_deliver
+from core.outbox.models import OutboxEntry
 from incidents.freshness import inbox_stamp_bump
-from incidents.models import AuditEntry, Incident
+from incidents.models import AuditEntry, Incident, ResolutionRequest
 from incidents.resolution import (
     ResolutionRefused,
-    incident_resolution_send,
     incident_resolve,
     resolution_reason_choices,
 )
@@ -66,16 +67,58 @@ def close_reason(incident, code: str = SOLVED, **fields):
 
 
 class StubClient:
-    """Stands in for the Mirakl client: records OR64 calls, or raises ``error``."""
+    """Stands in for the Mirakl client: records OR64 calls, or raises ``error``; OR11
+    shows the incident's line in ``line_state``."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, line_state: str = "INCIDENT_OPEN"):
         self.error = error
+        self.line_state = line_state
         self.calls: list[tuple[str, str, str | None]] = []
 
     def resolve_incident(self, order_id, line_id, *, reason_code):
         self.calls.append((order_id, line_id, reason_code))
         if self.error is not None:
             raise self.error
+
+    def list_orders(self, *, order_ids, max):
+        from mirakl.schemas import OrderPage
+
+        request = ResolutionRequest.objects.select_related("incident__line").get(
+            incident__order__mirakl_id=order_ids[0]
+        )
+        line = request.incident.line
+        return OrderPage.model_validate(
+            {
+                "orders": [
+                    {
+                        "order_id": order_ids[0],
+                        "order_state": "RECEIVED",
+                        "created_date": "2026-11-01T10:00:00Z",
+                        "last_updated_date": "2026-11-20T10:00:00Z",
+                        "order_lines": [
+                            {
+                                "order_line_id": line.mirakl_id,
+                                "order_line_state": self.line_state,
+                                "quantity": 1,
+                                "price": "10.00",
+                            }
+                        ],
+                    }
+                ],
+                "total_count": 1,
+            }
+        )
+
+
+def send(incident, client, *, now=None) -> str:
+    """One delivery attempt of the incident's last resolution request (its outbox entry)."""
+    request = ResolutionRequest.objects.filter(incident=incident).latest("created_at", "pk")
+    return outbox_deliver(entry_id=request.delivery_id, client=client, now=now).outcome
+
+
+def next_attempt(incident):
+    request = ResolutionRequest.objects.filter(incident=incident).latest("created_at", "pk")
+    return OutboxEntry.objects.get(pk=request.delivery_id).next_attempt_at
 
 
 # --------------------------------------------------------------------------- reasons
@@ -185,7 +228,7 @@ def test_resolve_stores_who_when_why_and_queues_or64(
         incident.save()
     close_reason(incident)
     queued = []
-    monkeypatch.setattr("incidents.tasks.resolve_incident_task.delay", lambda pk: queued.append(pk))
+    monkeypatch.setattr("core.outbox.tasks.outbox_deliver_task.delay", queued.append)
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -205,9 +248,12 @@ def test_resolve_stores_who_when_why_and_queues_or64(
         "user",
         "Pedido entregado al cliente",
     )
-    assert entry.data["reason_code"] == SOLVED
-    assert entry.data["previous"]["state"] == start
-    assert queued == [incident.pk]
+    assert entry.data == {"reason_code": SOLVED, "previous_state": start}
+    request = ResolutionRequest.objects.get(incident=incident)
+    assert (request.reason_code, request.requested_by, request.state) == (SOLVED, agent, "queued")
+    assert request.previous_state == start
+    assert request.delivery.group_key == f"incident:{incident.pk}"
+    assert queued == [request.delivery_id]
 
 
 def test_or64_reaches_the_sandbox_and_the_sync_closes_it(
@@ -293,7 +339,7 @@ def test_mirakl_refusal_is_recorded_and_rolled_back(agent) -> None:
         MiraklBadRequest("Reason code is not valid", call="OR64", status=400, body="{}")
     )
 
-    assert incident_resolution_send(incident_id=incident.pk, client=client) == "refused"
+    assert send(incident, client) == "refused"
 
     incident.refresh_from_db()
     assert incident.state == S.IN_PROGRESS
@@ -306,8 +352,35 @@ def test_mirakl_refusal_is_recorded_and_rolled_back(agent) -> None:
         "system",
     )
     assert failed.detail == "Reason code is not valid" and failed.data["status"] == 400
-    # Once rolled back, nothing is sent again.
-    assert incident_resolution_send(incident_id=incident.pk, client=StubClient()) == "skipped"
+    request = ResolutionRequest.objects.get(incident=incident)
+    assert (request.state, request.error_message) == ("refused", "Reason code is not valid")
+    # Once refused, nothing is sent again.
+    assert send(incident, StubClient()) == "done"
+
+
+def test_the_rollback_restores_the_state_the_request_kept(agent) -> None:
+    """A contested incident marked resolved again goes back to contested, with the first
+    resolution's facts, whatever the audit log says."""
+    first_by = UserFactory(username="ana")
+    incident = IncidentFactory(
+        state=S.CONTESTED,
+        resolved_at=T0,
+        resolved_by=first_by,
+        resolution_reason_code="INC_SOLVED_INFO",
+        contested_at=T0 + timedelta(hours=1),
+    )
+    close_reason(incident)
+    incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
+
+    assert send(incident, StubClient(MiraklBadRequest("No", call="OR64", status=400))) == "refused"
+
+    incident.refresh_from_db()
+    assert (incident.state, incident.resolved_at, incident.resolved_by) == (
+        S.CONTESTED,
+        T0,
+        first_by,
+    )
+    assert incident.resolution_reason_code == "INC_SOLVED_INFO"
 
 
 def test_transient_errors_are_retried_then_given_up(agent) -> None:
@@ -316,17 +389,45 @@ def test_transient_errors_are_retried_then_given_up(agent) -> None:
     incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
     error = MiraklTransientError("timeout", call="OR64")
 
-    with pytest.raises(MiraklTransientError):
-        incident_resolution_send(incident_id=incident.pk, client=StubClient(error))
+    assert send(incident, StubClient(error)) == "retry"
     incident.refresh_from_db()
     assert incident.state == S.RESOLVED
 
-    assert (
-        incident_resolution_send(incident_id=incident.pk, client=StubClient(error), give_up=True)
-        == "refused"
-    )
+    request = ResolutionRequest.objects.get(incident=incident)
+    OutboxEntry.objects.filter(pk=request.delivery_id).update(attempts=5)  # the last try
+    assert send(incident, StubClient(error), now=next_attempt(incident)) == "failed"
     incident.refresh_from_db()
     assert incident.state == S.NEW and incident.resolved_at is None
+    request.refresh_from_db()
+    assert request.state == "refused" and request.error_message == "timeout"
+
+
+def test_an_unknown_outcome_looks_at_the_line_first(agent) -> None:
+    incident = IncidentFactory(state=S.NEW)
+    close_reason(incident)
+    incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
+    lost = MiraklTransientError("502", call="OR64", status=502, outcome_unknown=True)
+    assert send(incident, StubClient(lost)) == "retry"
+
+    # Still open: the line cannot tell whether OR64 arrived, so it goes again (a PUT).
+    open_line = StubClient()
+    assert send(incident, open_line, now=next_attempt(incident)) == "sent"
+    assert len(open_line.calls) == 1
+    request = ResolutionRequest.objects.get(incident=incident)
+    assert request.delivery.evidence["line_state"] == "INCIDENT_OPEN"
+
+
+def test_an_incident_closed_meanwhile_in_mirakl_is_not_sent_again(agent) -> None:
+    incident = IncidentFactory(state=S.NEW)
+    close_reason(incident)
+    incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
+    send(incident, StubClient(MiraklTransientError("502", call="OR64", outcome_unknown=True)))
+
+    closed = StubClient(line_state="RECEIVED")
+    assert send(incident, closed, now=next_attempt(incident)) == "found"
+    assert closed.calls == []
+    request = ResolutionRequest.objects.get(incident=incident)
+    assert request.state == "sent" and request.delivery.evidence["found"] == "RECEIVED"
 
 
 def test_successful_send_is_audited(agent) -> None:
@@ -334,13 +435,24 @@ def test_successful_send_is_audited(agent) -> None:
     close_reason(incident)
     incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
     client = StubClient()
-    assert incident_resolution_send(incident_id=incident.pk, client=client) == "sent"
+    assert send(incident, client) == "sent"
     assert client.calls == [(incident.order.mirakl_id, incident.line.mirakl_id, SOLVED)]
     assert AuditEntry.objects.filter(incident=incident, action=A.RESOLVE_SENT).count() == 1
+    assert ResolutionRequest.objects.get(incident=incident).state == "sent"
 
 
-def test_task_sends_through_the_service(agent, monkeypatch) -> None:
-    from incidents.tasks import resolve_incident_task
+def test_a_resolution_undone_meanwhile_is_not_sent(agent) -> None:
+    incident = IncidentFactory(state=S.NEW)
+    close_reason(incident)
+    incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
+    Incident.objects.filter(pk=incident.pk).update(state=S.CONTESTED)
+
+    assert send(incident, StubClient()) == "skipped"
+    assert ResolutionRequest.objects.get(incident=incident).state == "skipped"
+
+
+def test_the_task_sends_through_the_outbox(agent, monkeypatch) -> None:
+    from core.outbox.tasks import outbox_deliver_task
 
     incident = IncidentFactory(state=S.NEW)
     close_reason(incident)
@@ -348,8 +460,9 @@ def test_task_sends_through_the_service(agent, monkeypatch) -> None:
     client = StubClient()
     monkeypatch.setattr("incidents.clients.client_for", lambda connection: client)
     client.close = lambda: None
+    request = ResolutionRequest.objects.get(incident=incident)
 
-    assert resolve_incident_task.apply(args=[incident.pk]).get() == "sent"
+    assert outbox_deliver_task.apply(args=[request.delivery_id]).get() == "sent"
     assert client.calls
 
 
@@ -425,12 +538,21 @@ def test_mirakl_refusal_is_visible_on_the_page(agent_client, agent) -> None:
     incident = IncidentFactory()
     close_reason(incident)
     incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
-    incident_resolution_send(
-        incident_id=incident.pk,
-        client=StubClient(MiraklBadRequest("Order line is not open", call="OR64", status=400)),
-    )
+    send(incident, StubClient(MiraklBadRequest("Order line is not open", call="OR64", status=400)))
     html = agent_client.get(page_url(incident)).content.decode()
     assert "data-resolve-failed" in html and "Order line is not open" in html
+
+
+def test_a_resolution_in_doubt_is_shown_with_the_check(agent_client, agent) -> None:
+    incident = IncidentFactory()
+    close_reason(incident)
+    incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
+    send(incident, StubClient(MiraklTransientError("HTTP 504", call="OR64", outcome_unknown=True)))
+
+    html = agent_client.get(page_url(incident)).content.decode()
+
+    assert "data-in-doubt" in html and "data-next-check" in html
+    assert "Mirakl did not answer the attempt of" in html
 
 
 def test_the_spanish_header_says_awaiting_operator_close(client, agent, settings) -> None:

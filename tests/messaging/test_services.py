@@ -1,4 +1,8 @@
-"""The outbox and the other messaging services, against the live Mirakl sandbox."""
+"""The messaging services and their outbox adapters (M12, OR43), against the live sandbox.
+
+The engine itself (claim, retries, order, check first) is tested with a fake adapter in
+``tests/core``; here: what is posted, to whom, and how ours is told from a colleague's.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,22 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pending
+from core.outbox.models import OutboxEntry
 from incidents.models import AuditEntry
 from incidents.sync import marketplace_sync
 from messaging.models import CannedReply, OutboundMessage, Party, Thread, ThreadNoReply
 from messaging.services import (
     AttachmentUpload,
     canned_reply_render,
-    outbound_message_deliver,
     outbound_message_retry,
-    outbound_messages_deliver_pending,
     outbound_reply_queue,
     outbound_thread_queue,
     thread_no_reply_mark,
 )
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
-from mirakl.schemas import Recipient
+from mirakl.schemas import Recipient, Topic
 from tests.factories.incidents import MarketplaceReasonFactory, OrderFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
@@ -47,6 +51,16 @@ def shop_bodies(sandbox, thread_mirakl_id: str) -> list[str]:
 
 def factory_for(client: MiraklClient):
     return lambda connection: client
+
+
+def deliver(outbound: OutboundMessage, client, *, now=None) -> DeliveryResult:
+    """One delivery attempt of the message's outbox entry (``now``: when it happens)."""
+    return outbox_deliver(entry_id=outbound.delivery_id, client=client, now=now)
+
+
+def next_attempt(outbound: OutboundMessage):
+    """When the outbox tries the message again (after a backoff, or the check delay)."""
+    return OutboxEntry.objects.get(pk=outbound.delivery_id).next_attempt_at
 
 
 def queue_reply(thread, agent, body: str, choice: str = "CUSTOMER", **kwargs) -> OutboundMessage:
@@ -96,7 +110,7 @@ def test_queue_stores_first_and_delivers_after_commit(
         )
     assert outbound.state == State.QUEUED
     assert outbound.recipients == ["CUSTOMER"]
-    assert outbound.attempts == 0
+    assert (outbound.delivery.attempts, outbound.delivery.group_key) == (0, f"thread:{thread.pk}")
     assert len(callbacks) == 1  # the delivery task, once the row is committed
     action = AuditEntry.objects.get(incident=incident, action=AuditEntry.Action.REPLY)
     assert (action.order_id, action.source) == (thread.order_id, "user")
@@ -146,21 +160,20 @@ def test_deliver_reply_with_recipients(
     body = f"Hola, respuesta para {choice}."
     outbound = queue_reply(thread, agent, body, choice=choice)
 
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    result = deliver(outbound, sandbox_client)
 
     outbound.refresh_from_db()
     assert result.outcome == "sent"
     assert outbound.state == State.SENT
-    assert outbound.attempts == 1
-    assert not outbound.in_doubt
+    assert outbound.delivery.attempts == 1
+    assert not outbound.delivery.in_doubt
     assert outbound.sent_at is not None
     posted = [m for m in sandbox_messages(sandbox, thread.mirakl_id) if m["body"] == body]
     assert len(posted) == 1
     assert posted[0]["id"] == outbound.mirakl_message_id
     assert {r["type"] for r in posted[0]["to"]} == expected_to
     # Delivering again changes nothing.
-    again = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
-    assert again.outcome == "already_sent"
+    assert deliver(outbound, sandbox_client).outcome == "done"
     assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 1
 
 
@@ -172,7 +185,7 @@ def test_deliver_with_attachments(synced, agent, sandbox, sandbox_client) -> Non
         "Hola, adjuntamos la factura.",
         attachments=[AttachmentUpload("factura.pdf", "application/pdf", b"%PDF-1.4 factura")],
     )
-    outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    deliver(outbound, sandbox_client)
     outbound.refresh_from_db()
     message = next(
         m
@@ -192,14 +205,13 @@ def test_unknown_outcome_is_checked_before_posting_again(
     outbound = queue_reply(thread, agent, body)
     flaky = PostsThenFails(sandbox_client)
 
-    with pytest.raises(MiraklTransientError):
-        outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+    assert deliver(outbound, flaky).outcome == "retry"
     outbound.refresh_from_db()
     assert outbound.state == State.QUEUED
-    assert outbound.in_doubt
-    assert "read timeout" in outbound.last_error
+    assert outbound.delivery.in_doubt
+    assert "read timeout" in outbound.delivery.last_error
 
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+    result = deliver(outbound, flaky, now=next_attempt(outbound))
 
     outbound.refresh_from_db()
     assert result.outcome == "found"
@@ -209,6 +221,7 @@ def test_unknown_outcome_is_checked_before_posting_again(
     assert outbound.mirakl_message_id in {
         m["id"] for m in sandbox_messages(sandbox, thread.mirakl_id)
     }
+    assert outbound.delivery.evidence["found"] == outbound.mirakl_message_id
 
 
 def test_identical_earlier_text_is_not_taken_for_ours(
@@ -218,11 +231,11 @@ def test_identical_earlier_text_is_not_taken_for_ours(
     _, thread = open_incident_thread()
     body = "Gracias por tu paciencia."
     first = queue_reply(thread, agent, body)
-    outbound_message_deliver(outbound_id=first.pk, client=sandbox_client)
+    deliver(first, sandbox_client)
     second = queue_reply(thread, agent, body)
-    OutboundMessage.objects.filter(pk=second.pk).update(in_doubt=True)
+    OutboxEntry.objects.filter(pk=second.delivery_id).update(in_doubt=True)
 
-    result = outbound_message_deliver(outbound_id=second.pk, client=sandbox_client)
+    result = deliver(second, sandbox_client)
 
     second.refresh_from_db()
     first.refresh_from_db()
@@ -231,45 +244,97 @@ def test_identical_earlier_text_is_not_taken_for_ours(
     assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 2
 
 
+@pytest.mark.parametrize(
+    ("colleague_body", "colleague_to"),
+    [
+        ("Hola, soy Luis: te llamo esta tarde para verlo.", ["CUSTOMER"]),  # another text
+        ("Hola, te reenviamos la factura.", ["OPERATOR"]),  # our text, another recipient
+        ("Hola, te reenviamos la factura.", ["CUSTOMER"]),  # our text, without our file
+    ],
+    ids=["other-text", "other-recipient", "no-attachment"],
+)
+def test_a_colleagues_back_office_message_is_not_taken_for_ours(
+    synced, agent, sandbox, sandbox_client, colleague_body, colleague_to
+) -> None:
+    """Our reply's outcome is unknown and it never reached Mirakl; meanwhile a colleague
+    writes in the back office. The check must not take that message for ours."""
+    _, thread = open_incident_thread()
+    body = "Hola, te reenviamos la factura."
+    outbound = queue_reply(
+        thread,
+        agent,
+        body,
+        attachments=[AttachmentUpload("factura.pdf", "application/pdf", b"%PDF-1.4")],
+    )
+    control(sandbox, "faults", {"spec": "timeout=1.0,timeout_s=0.2"})
+    client = MiraklClient(
+        base_url=sandbox.base_url,
+        api_key=sandbox_client._api_key,
+        timeout=(1.0, 0.1),
+        max_retries=0,
+        sleep=lambda _: None,
+    )
+    try:
+        assert deliver(outbound, client).outcome == "retry"  # dropped: unknown, not applied
+    finally:
+        client.close()
+        control(sandbox, "faults", {"spec": ""})
+    assert OutboxEntry.objects.get(pk=outbound.delivery_id).in_doubt
+    control(
+        sandbox,
+        "messages",
+        {
+            "thread_id": thread.mirakl_id,
+            "party": "SHOP",
+            "body": colleague_body,
+            "to": colleague_to,
+        },
+    )
+
+    result = deliver(outbound, sandbox_client, now=next_attempt(outbound))
+
+    assert result.outcome == "sent"  # looked, did not find ours, posted it
+    outbound.refresh_from_db()
+    evidence = outbound.delivery.evidence
+    assert (evidence["call"], evidence["found"], evidence["unit"]) == ("M10", "", "messages")
+    assert evidence["seen"] >= 1  # the colleague's message was looked at, and not taken
+    ours = [m for m in sandbox_messages(sandbox, thread.mirakl_id) if m["attachments"]]
+    assert [m["id"] for m in ours if m["body"] == body] == [outbound.mirakl_message_id]
+
+
 def test_worker_that_died_while_sending_is_taken_over_after_the_lease(
     synced, agent, sandbox, sandbox_client
 ) -> None:
     _, thread = open_incident_thread()
     body = "Hola, ya hemos tramitado el reembolso."
-    outbound = queue_reply(thread, agent, body)
+    outbound = queue_reply(thread, agent, body, choice="OPERATOR")
     # A worker claimed it, posted it, and died before recording the answer.
-    sandbox_client.reply_to_thread(
-        thread.mirakl_id,
-        body=body,
-        to=[Recipient(type="OPERATOR")],
-    )
+    sandbox_client.reply_to_thread(thread.mirakl_id, body=body, to=[Recipient(type="OPERATOR")])
     now = timezone.now()
-    OutboundMessage.objects.filter(pk=outbound.pk).update(
-        state=State.SENDING, attempts=1, in_doubt=True, last_attempt_at=now
+    OutboxEntry.objects.filter(pk=outbound.delivery_id).update(
+        state="sending", attempts=1, last_attempt_at=now, lease_until=now + timedelta(minutes=5)
     )
-    assert (
-        outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client).outcome == "busy"
-    )
+    assert deliver(outbound, sandbox_client, now=now).outcome == "busy"
 
-    later = now + timedelta(minutes=6)
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client, now=later)
+    result = deliver(outbound, sandbox_client, now=now + timedelta(minutes=6))
 
     assert result.outcome == "found"
     assert shop_bodies(sandbox, thread.mirakl_id).count(body) == 1
 
 
-def test_refusal_is_shown_with_miraklss_message(synced, agent, sandbox_client) -> None:
+def test_refusal_is_shown_with_mirakls_message(synced, agent, sandbox_client) -> None:
     _, thread = open_incident_thread()
     outbound = queue_reply(thread, agent, "Hola")
     Thread.objects.filter(pk=thread.pk).update(mirakl_id="no-such-thread")
 
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    result = deliver(outbound, sandbox_client)
 
     outbound.refresh_from_db()
-    assert result.outcome == "failed"
+    assert result.outcome == "refused"
     assert outbound.state == State.FAILED
-    assert "M12" in outbound.last_error and "404" in outbound.last_error
-    assert "no-such-thread" in outbound.last_error  # Mirakl's own words
+    last_error = outbound.delivery.last_error
+    assert "M12" in last_error and "404" in last_error
+    assert "no-such-thread" in last_error  # Mirakl's own words
 
 
 def test_giving_up_marks_failed_and_retry_queues_again(
@@ -277,20 +342,22 @@ def test_giving_up_marks_failed_and_retry_queues_again(
 ) -> None:
     _, thread = open_incident_thread()
     outbound = queue_reply(thread, agent, "Hola, seguimos con tu caso.")
+    OutboxEntry.objects.filter(pk=outbound.delivery_id).update(attempts=12)  # the last try
     control(sandbox, "faults", {"spec": "500=1.0"})
-    with pytest.raises(MiraklTransientError):
-        outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client, give_up=True)
+    assert deliver(outbound, sandbox_client).outcome == "failed"
     outbound.refresh_from_db()
     assert outbound.state == State.FAILED
-    assert outbound.in_doubt  # a 500 on a POST: it may have gone out
-    assert "500" in outbound.last_error
+    assert outbound.delivery.in_doubt  # a 500 on a POST: it may have gone out
+    assert "500" in outbound.delivery.last_error
 
     control(sandbox, "faults", {"spec": ""})
     with django_capture_on_commit_callbacks() as callbacks:
         assert outbound_message_retry(outbound=outbound, user=agent)
     assert len(callbacks) == 1
+    assert outbound.state == State.QUEUED
     assert not outbound_message_retry(outbound=outbound, user=agent)  # not failed any more
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.RETRY).count() == 1
+    result = deliver(outbound, sandbox_client)
     assert result.outcome == "sent"  # checked first (in doubt), found nothing, posted
     assert shop_bodies(sandbox, thread.mirakl_id).count("Hola, seguimos con tu caso.") == 1
 
@@ -302,13 +369,11 @@ def test_messages_of_a_thread_go_out_in_order(
     first = queue_reply(thread, agent, "Primero: hemos recibido tu mensaje.")
     second = queue_reply(thread, agent, "Segundo: te enviamos otra unidad.")
 
-    assert (
-        outbound_message_deliver(outbound_id=second.pk, client=sandbox_client).outcome == "blocked"
-    )
+    assert deliver(second, sandbox_client).outcome == "blocked"
     with django_capture_on_commit_callbacks() as callbacks:
-        outbound_message_deliver(outbound_id=first.pk, client=sandbox_client)
+        deliver(first, sandbox_client)
     assert len(callbacks) == 1  # hands over to the second one
-    outbound_message_deliver(outbound_id=second.pk, client=sandbox_client)
+    deliver(second, sandbox_client)
 
     bodies = shop_bodies(sandbox, thread.mirakl_id)
     assert bodies.index(first.body) < bodies.index(second.body)
@@ -324,13 +389,15 @@ def test_after_an_outage_queued_messages_go_out_oldest_first(
     control(sandbox, "faults", {"spec": "500=1.0"})
     for n, body in enumerate(bodies):
         queue_reply(thread if n % 2 == 0 else other_thread, agent, body, choice="OPERATOR")
-    down = outbound_messages_deliver_pending(client_factory=factory_for(sandbox_client))
+    down = outbox_deliver_pending(client_factory=factory_for(sandbox_client))
     assert down.delivered == 0
-    assert down.errors == 2  # one per thread; the later ones of each thread wait
+    assert down.retries == 2  # one per thread; the later ones of each thread wait
     assert OutboundMessage.objects.filter(state=State.QUEUED).count() == 4
 
     control(sandbox, "faults", {"spec": ""})
-    up = outbound_messages_deliver_pending(client_factory=factory_for(sandbox_client))
+    up = outbox_deliver_pending(
+        client_factory=factory_for(sandbox_client), now=timezone.now() + timedelta(minutes=5)
+    )
 
     assert up.delivered == 4
     assert not OutboundMessage.objects.exclude(state=State.SENT).exists()
@@ -356,21 +423,52 @@ def test_new_thread_is_delivered_once_even_with_an_unknown_outcome(
         idempotency_key=uuid.uuid4(),
         incident=incident,
     )
-    assert created
+    assert created and outbound.delivery.group_key == f"order:{order.pk}"
     flaky = PostsThenFails(sandbox_client)
-    with pytest.raises(MiraklTransientError):
-        outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+    assert deliver(outbound, flaky).outcome == "retry"
 
-    result = outbound_message_deliver(outbound_id=outbound.pk, client=flaky)
+    result = deliver(outbound, flaky, now=next_attempt(outbound))
 
     outbound.refresh_from_db()
     new = set(sandbox.state.threads_of_order(order.mirakl_id)) - before
     assert result.outcome == "found"
     assert flaky.posts == 1
     assert new == {outbound.mirakl_thread_id}
+    assert outbound.delivery.evidence["call"] == "M11"
     payload = sandbox.state.thread_payload(outbound.mirakl_thread_id)
     assert payload["topic"] == {"type": "REASON_CODE", "value": "21"}
     assert AuditEntry.objects.filter(incident=incident, action="new_thread").exists()
+
+
+def test_a_colleagues_conversation_on_the_order_is_not_taken_for_ours(
+    synced, agent, sandbox, sandbox_client
+) -> None:
+    """Another conversation started on the order meanwhile, with our words but another
+    subject, is not the one our lost OR43 may have started."""
+    incident, thread = open_incident_thread()
+    order = thread.order
+    body = "Hola, te escribimos por la devolución."
+    outbound, _ = outbound_thread_queue(
+        order=order,
+        topic_type="FREE_TEXT",
+        topic_value="Tu devolución",
+        body=body,
+        choice="CUSTOMER",
+        user=agent,
+        idempotency_key=uuid.uuid4(),
+    )
+    OutboxEntry.objects.filter(pk=outbound.delivery_id).update(in_doubt=True)
+    sandbox_client.create_order_thread(
+        order.mirakl_id,
+        body=body,
+        to=["CUSTOMER"],
+        topic=Topic(type="FREE_TEXT", value="Otra consulta"),
+    )
+
+    assert deliver(outbound, sandbox_client).outcome == "sent"
+    outbound.refresh_from_db()
+    payload = sandbox.state.thread_payload(outbound.mirakl_thread_id)
+    assert payload["topic"]["value"] == "Tu devolución"
 
 
 @pytest.fixture
@@ -487,7 +585,7 @@ def test_sync_brings_the_message_back_once(synced, agent, sandbox, sandbox_clien
 
     pending = items_of(outbound.body)
     assert len(pending) == 1 and pending[0].pending
-    outbound_message_deliver(outbound_id=outbound.pk, client=sandbox_client)
+    deliver(outbound, sandbox_client)
     marketplace_sync(connection=synced, client=sandbox_client)
 
     synced_items = items_of(outbound.body)

@@ -9,8 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from core.outbox.kinds import OutboxKind
 from incidents.models import AuditEntry
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
+from tests.factories.core import OutboxEntryFactory
 from tests.factories.incidents import MarketplaceReasonFactory, UserFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
@@ -352,8 +354,13 @@ def test_retry_a_failed_message(
         recipients=["CUSTOMER"],
         body=BODY,
         state=OutboundMessage.State.FAILED,
-        attempts=3,
-        last_error="M12 HTTP 400: The thread is closed",
+        delivery=OutboxEntryFactory(
+            kind=OutboxKind.REPLY,
+            group_key=f"thread:{thread.pk}",
+            state="failed",
+            attempts=3,
+            last_error="M12 HTTP 400: The thread is closed",
+        ),
         created_by=agent,
     )
     page = agent_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()

@@ -18,10 +18,10 @@ from django.contrib.auth.models import Permission
 from django.db import connection as db_connection
 from django.utils import translation
 
+from core.outbox.tasks import outbox_deliver_task
 from refunds import services
 from refunds.models import RefundRequest
 from refunds.services import RefundLineInput, RefundValidationError, refund_request_create
-from refunds.tasks import deliver_refund_request_task
 from tests.factories.incidents import UserFactory
 from tests.refunds.conftest import REASON
 
@@ -62,7 +62,7 @@ def _race(calls: list[dict[str, Any]]) -> list[Any]:
     with (
         mock.patch.object(services, "refund_remainders", slow_remainders),
         # Delivery is another test's business: here nothing leaves the database.
-        mock.patch.object(deliver_refund_request_task, "delay"),
+        mock.patch.object(outbox_deliver_task, "delay"),
     ):
         threads = [threading.Thread(target=run, args=(i, kw)) for i, kw in enumerate(calls)]
         for thread in threads:
@@ -121,14 +121,14 @@ def test_two_deliveries_of_one_request_at_once_send_one_refund(
 ) -> None:
     """Two workers take the same request (a duplicate enqueue, a redelivered task and the
     sweep): exactly one OR28 reaches Mirakl, the other worker finds it taken."""
+    from core.outbox.engine import outbox_deliver
     from mirakl.client import MiraklClient
-    from refunds.services import refund_request_deliver
     from tests.conftest import SANDBOX_KEY
     from tests.refunds.conftest import open_incident_order
 
     order = open_incident_order()
     line = order.lines.order_by("index", "pk").first()
-    with mock.patch.object(deliver_refund_request_task, "delay"):
+    with mock.patch.object(outbox_deliver_task, "delay"):
         request, _ = refund_request_create(
             order=order,
             lines=[RefundLineInput(line_id=line.pk, quantity=0, amount=Decimal("3.00"))],
@@ -159,9 +159,7 @@ def test_two_deliveries_of_one_request_at_once_send_one_refund(
         try:
             barrier.wait(timeout=10)
             with translation.override("en"):
-                results[index] = refund_request_deliver(
-                    refund_request_id=request.pk, client=client
-                ).outcome
+                results[index] = outbox_deliver(entry_id=request.delivery_id, client=client).outcome
         except Exception as exc:  # noqa: BLE001 - reported to the test
             results[index] = exc
         finally:
@@ -180,9 +178,7 @@ def test_two_deliveries_of_one_request_at_once_send_one_refund(
     sandbox_order = sandbox.state.orders[order.mirakl_id]
     assert [r.amount for line in sandbox_order.lines for r in line.refunds] == [Decimal("3.00")]
     request.refresh_from_db()
-    assert (request.state, request.attempts) == (RefundRequest.State.SENT, 1)
+    assert (request.state, request.delivery.attempts) == (RefundRequest.State.SENT, 1)
     # A third delivery, once the first is over, finds it sent.
-    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
-        "already_sent"
-    )
+    assert outbox_deliver(entry_id=request.delivery_id, client=sandbox_client).outcome == "done"
     assert sandbox.state.stats["OR28"] - calls_before == 1

@@ -1,11 +1,13 @@
 """Sending refund requests to the Mirakl sandbox (OR28): once, and only once.
 
-Each test syncs the sandbox shop, asks for a refund through the service, delivers it
-like the worker does, and syncs again to see what Mirakl made of it.
+Each test syncs the sandbox shop, asks for a refund through the service, delivers its
+outbox entry like the worker does (:mod:`refunds.outbox`), and syncs again to see what
+Mirakl made of it.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,8 +15,14 @@ import pytest
 import responses
 from django.utils import timezone
 
+from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pending
+from core.outbox.kinds import OutboxKind
+from core.outbox.models import OutboxEntry
+from core.outbox.tasks import outbox_deliver_pending_task, outbox_deliver_task
 from incidents.models import AuditEntry, Incident
 from incidents.sync import marketplace_sync
+from messaging.models import OutboundMessage
+from messaging.services import outbound_reply_queue
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
 from mirakl.sandbox.refunds import INSUFFICIENT_BALANCE
@@ -24,13 +32,11 @@ from refunds.services import (
     refund_remainders,
     refund_request_approve,
     refund_request_create,
-    refund_request_deliver,
     refund_requests_confirm,
-    refund_requests_deliver_pending,
 )
-from refunds.tasks import deliver_pending_refund_requests_task, deliver_refund_request_task
 from tests.conftest import SANDBOX_KEY
 from tests.factories.refunds import RefundLimitFactory, RefundRequestFactory
+from tests.messaging.fixtures import open_incident_thread
 from tests.refunds.conftest import REASON, open_incident_order
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +59,15 @@ def partial(
         kind="partial",
     )
     return request
+
+
+def deliver(request: RefundRequest, client, *, now=None) -> DeliveryResult:
+    """One delivery attempt of the request's outbox entry (``now``: when it happens)."""
+    return outbox_deliver(entry_id=request.delivery_id, client=client, now=now)
+
+
+def next_attempt(request: RefundRequest):
+    return OutboxEntry.objects.get(pk=request.delivery_id).next_attempt_at
 
 
 def sandbox_refunds(sandbox, order) -> list:
@@ -79,7 +94,7 @@ def test_partial_refund_is_sent_confirmed_and_leaves_the_incident_open(
     order = open_incident_order()
     request = partial(order, D("5.00"), agent=agent, quantity=1)
 
-    result = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+    result = deliver(request, sandbox_client)
 
     assert result.outcome == "sent"
     request.refresh_from_db()
@@ -113,9 +128,7 @@ def test_full_refund_closes_the_incident_after_the_next_sync(
     )
     assert request.lines.count() == order.lines.count()
 
-    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
-        "sent"
-    )
+    assert deliver(request, sandbox_client).outcome == ("sent")
     marketplace_sync(connection=synced, client=sandbox_client)
 
     request.refresh_from_db()
@@ -131,29 +144,25 @@ def test_redelivering_a_sent_or_confirmed_request_sends_nothing(
 ) -> None:
     order = open_incident_order()
     request = partial(order, D("4.00"), agent=agent)
-    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
-        "sent"
-    )
+    assert deliver(request, sandbox_client).outcome == "sent"
     assert sandbox.state.stats["OR28"] == 1
 
     # The task delivered twice (a broker redelivery after acks_late, a duplicate enqueue).
-    again = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
-    assert again.outcome == "already_sent"
-    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "already_sent"
+    assert deliver(request, sandbox_client).outcome == "done"
+    assert outbox_deliver_task.apply(args=[request.delivery_id]).get() == "done"
     request.refresh_from_db()
-    assert (request.state, request.attempts) == (State.SENT, 1)
+    assert (request.state, request.delivery.attempts) == (State.SENT, 1)
 
     marketplace_sync(connection=synced, client=sandbox_client)
     request.refresh_from_db()
     assert request.state == State.CONFIRMED
-    confirmed = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
-    assert confirmed.outcome == "already_sent"
-    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "already_sent"
+    assert deliver(request, sandbox_client).outcome == "done"
+    assert outbox_deliver_task.apply(args=[request.delivery_id]).get() == "done"
 
     assert sandbox.state.stats["OR28"] == 1
     assert len(sandbox_refunds(sandbox, order)) == 1
     request.refresh_from_db()
-    assert (request.state, request.attempts) == (State.CONFIRMED, 1)
+    assert (request.state, request.delivery.attempts) == (State.CONFIRMED, 1)
     assert AuditEntry.objects.filter(action=AuditEntry.Action.REFUND_SENT).count() == 1
 
 
@@ -166,15 +175,15 @@ def test_unknown_outcome_is_checked_before_sending_again(
         base_url=sandbox.base_url, api_key=SANDBOX_KEY, timeout=(2.0, 5.0), sleep=lambda _: None
     )
     try:
-        with pytest.raises(MiraklTransientError):
-            refund_request_deliver(refund_request_id=request.pk, client=client)
+        assert deliver(request, client).outcome == "retry"
         request.refresh_from_db()
         assert request.state == State.IN_DOUBT
+        assert request.error_message == "Read timed out"
         assert AuditEntry.objects.filter(action=AuditEntry.Action.REFUND_IN_DOUBT).exists()
         # Still counted while in doubt: nobody can refund it again meanwhile.
         assert refund_remainders(order=order)[request.lines.get().line_id].pending
 
-        result = refund_request_deliver(refund_request_id=request.pk, client=client)
+        result = deliver(request, client, now=next_attempt(request))
     finally:
         client.close()
 
@@ -183,6 +192,7 @@ def test_unknown_outcome_is_checked_before_sending_again(
     request.refresh_from_db()
     assert request.state == State.SENT
     assert request.lines.get().mirakl_refund_id == refund.refund_id
+    assert request.delivery.evidence["found"] == refund.refund_id
     assert client.lost == 1
 
 
@@ -193,15 +203,17 @@ def test_unknown_outcome_that_never_reached_mirakl_is_sent_again(
     request = partial(order, D("3.00"), agent=agent)
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.add(responses.PUT, f"{sandbox.base_url}/api/orders/refund", status=502)
-        with pytest.raises(MiraklTransientError):
-            refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+        assert deliver(request, sandbox_client).outcome == "retry"
     request.refresh_from_db()
     assert request.state == State.IN_DOUBT
 
-    result = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+    result = deliver(request, sandbox_client, now=next_attempt(request))
 
     assert result.outcome == "sent"
     assert len(sandbox_refunds(sandbox, order)) == 1
+    request.refresh_from_db()
+    evidence = request.delivery.evidence
+    assert (evidence["call"], evidence["found"], evidence["unit"]) == ("OR11", "", "refunds")
 
 
 def test_refusal_is_stored_with_mirakls_message_and_refunds_nothing(
@@ -213,7 +225,7 @@ def test_refusal_is_stored_with_mirakls_message_and_refunds_nothing(
     line_pk = request.lines.get().line_id
     before = refund_remainders(order=order)[line_pk]
 
-    result = refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+    result = deliver(request, sandbox_client)
 
     assert result.outcome == "refused"
     request.refresh_from_db()
@@ -225,9 +237,7 @@ def test_refusal_is_stored_with_mirakls_message_and_refunds_nothing(
     after = refund_remainders(order=order)[line_pk]
     assert after.amount == before.amount + D("5.00") and not after.pending
     # Delivering it again does nothing.
-    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
-        "refused"
-    )
+    assert deliver(request, sandbox_client).outcome == "done"
 
 
 def test_rate_limit_leaves_it_queued(synced, sandbox, sandbox_client, agent) -> None:
@@ -235,11 +245,17 @@ def test_rate_limit_leaves_it_queued(synced, sandbox, sandbox_client, agent) -> 
     request = partial(order, D("2.00"), agent=agent)
     sandbox_client.max_retries = 0
     with responses.RequestsMock() as mock:
-        mock.add(responses.PUT, f"{sandbox.base_url}/api/orders/refund", status=429)
-        with pytest.raises(MiraklTransientError):
-            refund_request_deliver(refund_request_id=request.pk, client=sandbox_client)
+        mock.add(
+            responses.PUT,
+            f"{sandbox.base_url}/api/orders/refund",
+            status=429,
+            headers={"Retry-After": "30"},
+        )
+        result = deliver(request, sandbox_client)
+    assert (result.outcome, result.retry_in) == ("retry", 30)
     request.refresh_from_db()
-    assert request.state == State.QUEUED and request.attempts == 1
+    assert request.state == State.QUEUED and request.delivery.attempts == 1
+    assert not request.delivery.in_doubt  # a 429 was not processed
 
 
 def test_approved_request_is_sent_by_the_task(synced, sandbox, agent, approver) -> None:
@@ -247,11 +263,12 @@ def test_approved_request_is_sent_by_the_task(synced, sandbox, agent, approver) 
     RefundLimitFactory(user=agent, limit=D("1.00"))
     request = partial(order, D("4.00"), agent=agent)
     assert request.state == State.AWAITING_APPROVAL
-    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "awaiting_approval"
+    assert request.delivery is None  # nothing to send before the approval
 
     refund_request_approve(refund_request=request, approver=approver)
 
-    assert deliver_refund_request_task.apply(args=[request.pk]).get() == "sent"
+    assert request.delivery.group_key == f"order:{order.pk}"
+    assert outbox_deliver_task.apply(args=[request.delivery_id]).get() == "sent"
     request.refresh_from_db()
     assert request.state == State.SENT
     assert len(sandbox_refunds(sandbox, order)) == 1
@@ -261,7 +278,7 @@ def test_task_is_enqueued_after_commit(shop, agent, django_capture_on_commit_cal
     from unittest import mock
 
     with (
-        mock.patch.object(deliver_refund_request_task, "delay") as delay,
+        mock.patch.object(outbox_deliver_task, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         request, _ = refund_request_create(
@@ -272,7 +289,7 @@ def test_task_is_enqueued_after_commit(shop, agent, django_capture_on_commit_cal
             idempotency_key="k",
             kind="partial",
         )
-    delay.assert_called_once_with(request.pk)
+    delay.assert_called_once_with(request.delivery_id)
 
 
 def test_pending_sweep_sends_leftovers_oldest_first(synced, sandbox, agent) -> None:
@@ -280,11 +297,11 @@ def test_pending_sweep_sends_leftovers_oldest_first(synced, sandbox, agent) -> N
     first = partial(order, D("1.00"), agent=agent, key="a")
     second = partial(order, D("2.00"), agent=agent, key="b")
     young = partial(open_incident_order(lines=1), D("1.00"), agent=agent, key="c")
-    RefundRequest.objects.filter(pk__in=[first.pk, second.pk]).update(
-        created_at=timezone.now() - timedelta(minutes=5)
+    OutboxEntry.objects.filter(pk=young.delivery_id).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)  # in a backoff
     )
 
-    assert deliver_pending_refund_requests_task.apply().get() == 2
+    assert outbox_deliver_pending_task.apply().get() == 2
 
     states = dict(RefundRequest.objects.values_list("pk", "state"))
     assert states == {first.pk: State.SENT, second.pk: State.SENT, young.pk: State.QUEUED}
@@ -296,28 +313,23 @@ def test_a_newer_request_of_the_order_waits_for_an_older_one(synced, sandbox_cli
     order = open_incident_order()
     older = partial(order, D("1.00"), agent=agent, key="a")
     newer = partial(order, D("2.00"), agent=agent, key="b")
-    assert refund_request_deliver(refund_request_id=newer.pk, client=sandbox_client).outcome == (
-        "blocked"
-    )
-    assert refund_request_deliver(refund_request_id=older.pk, client=sandbox_client).outcome == (
-        "sent"
-    )
+    assert deliver(newer, sandbox_client).outcome == ("blocked")
+    assert deliver(older, sandbox_client).outcome == ("sent")
 
 
 def test_dead_worker_lease_is_taken_over_after_a_check(synced, sandbox, sandbox_client, agent):
     order = open_incident_order()
     request = partial(order, D("1.00"), agent=agent)
-    RefundRequest.objects.filter(pk=request.pk).update(
-        state=State.SENDING, last_attempt_at=timezone.now()
+    now = timezone.now()
+    RefundRequest.objects.filter(pk=request.pk).update(state=State.SENDING)
+    OutboxEntry.objects.filter(pk=request.delivery_id).update(
+        state="sending", attempts=1, last_attempt_at=now, lease_until=now + timedelta(minutes=5)
     )
-    assert refund_request_deliver(refund_request_id=request.pk, client=sandbox_client).outcome == (
-        "busy"
+    assert deliver(request, sandbox_client).outcome == "busy"
+    result = outbox_deliver_pending(
+        client_factory=lambda connection: sandbox_client, now=now + timedelta(minutes=6)
     )
-    RefundRequest.objects.filter(pk=request.pk).update(
-        last_attempt_at=timezone.now() - timedelta(minutes=6)
-    )
-    result = refund_requests_deliver_pending(client_factory=lambda connection: sandbox_client)
-    assert result.delivered == 1
+    assert result.outcomes == {"sent": 1}  # checked first (not there), then sent
     assert len(sandbox_refunds(sandbox, order)) == 1
 
 
@@ -344,9 +356,7 @@ def test_refund_ids_missing_from_the_answer_are_read_from_the_order(synced, sand
     request = partial(order, D("2.50"), agent=agent)
     client = ForgetsIds(base_url=sandbox.base_url, api_key=SANDBOX_KEY, sleep=lambda _: None)
     try:
-        assert refund_request_deliver(refund_request_id=request.pk, client=client).outcome == (
-            "sent"
-        )
+        assert deliver(request, client).outcome == "sent"
     finally:
         client.close()
     [refund] = sandbox_refunds(sandbox, order)
@@ -359,13 +369,15 @@ def test_refunds_deliver_command(synced, sandbox, agent) -> None:
     from django.core.management import call_command
 
     order = open_incident_order()
-    request = partial(order, D("1.00"), agent=agent)
-    RefundRequest.objects.filter(pk=request.pk).update(
-        created_at=timezone.now() - timedelta(minutes=2)
+    partial(order, D("1.00"), agent=agent)
+    _, thread = open_incident_thread()
+    outbound_reply_queue(
+        thread=thread, body="Hola", choice="CUSTOMER", user=agent, idempotency_key=uuid.uuid4()
     )
     out = StringIO()
-    call_command("refunds_deliver", stdout=out)
+    call_command("refunds_deliver", stdout=out)  # outbox_deliver --kind refund
     assert "sent: 1" in out.getvalue() and "delivered: 1" in out.getvalue()
+    assert OutboundMessage.objects.get().state == OutboundMessage.State.QUEUED
 
 
 def test_sweep_confirms_sent_requests_whose_refund_was_synced_first(shop) -> None:
@@ -385,7 +397,7 @@ def test_sweep_confirms_sent_requests_whose_refund_was_synced_first(shop) -> Non
     )
     RefundFactory(line=shop["line1"], mirakl_id="900")
 
-    refund_requests_deliver_pending()
+    outbox_deliver_pending(kind=OutboxKind.REFUND)  # a sweep confirms them first
 
     line.request.refresh_from_db()
     other.request.refresh_from_db()

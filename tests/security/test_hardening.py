@@ -180,8 +180,10 @@ def test_teams_text_escapes_markdown_and_html(hostile_item, settings) -> None:
 
 
 def test_the_webhook_post_sends_the_escaped_text(hostile_item, settings) -> None:
-    from sla.alerts import alert_webhook_post
+    from core.outbox.engine import outbox_deliver
+    from core.outbox.kinds import OutboxKind
     from sla.models import AlertDelivery
+    from tests.factories.core import OutboxEntryFactory
 
     settings.LANGUAGE_CODE = "en"
     hook = "https://hooks.slack.com/services/T0/B0/X"
@@ -190,10 +192,11 @@ def test_the_webhook_post_sends_the_escaped_text(hostile_item, settings) -> None
         state="breached",
         channel=AlertDelivery.Channel.WEBHOOK,
         target=hook,
+        delivery=OutboxEntryFactory(kind=OutboxKind.SLA_WEBHOOK),
     )
     with responses.RequestsMock(assert_all_requests_are_fired=True) as hooks:
         hooks.post(hook, json={"ok": True})
-        assert alert_webhook_post(delivery_id=delivery.pk) is True
+        assert outbox_deliver(entry_id=delivery.delivery_id).outcome == "sent"
         sent = json.loads(hooks.calls[0].request.body)["text"]
     assert "<!channel>" not in sent and "&lt;!channel&gt;" in sent
 

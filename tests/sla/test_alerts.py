@@ -6,15 +6,15 @@ import json
 from datetime import timedelta
 
 import pytest
-import requests
 import responses
 from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
+from core.outbox.engine import outbox_deliver
+from core.outbox.models import OutboxEntry
 from incidents.models import Incident
 from sla.alerts import (
-    alert_webhook_post,
     alerts_digest_send,
     alerts_dispatch,
     notifications_unread_count,
@@ -196,24 +196,125 @@ def test_digest_runs_daily_from_beat() -> None:
     assert entry["options"] == {"expires": 3600}
 
 
-def test_a_failing_webhook_is_kept_unsent_for_the_retry(mediamarkt, team) -> None:
+def _webhook(mediamarkt) -> AlertDelivery:
     incident(mediamarkt)
     AlertSettingsFactory(connection=mediamarkt, webhook_url=HOOK)
     sla_sweep(now=OPENED)
     result = sla_sweep(now=OPENED + 40 * H)
-    dispatched = alerts_dispatch(changes=[(c.item_id, c.state) for c in result.changes])
-    (delivery_id,) = dispatched.webhooks
+    alerts_dispatch(changes=[(c.item_id, c.state) for c in result.changes])
+    return AlertDelivery.objects.select_related("delivery").get(channel=Channel.WEBHOOK)
+
+
+def test_a_failing_webhook_is_kept_unsent_for_the_retry(mediamarkt, team) -> None:
+    alert = _webhook(mediamarkt)
+    entry = alert.delivery
+    assert (entry.kind, entry.state) == (5, OutboxEntry.State.QUEUED)
 
     with responses.RequestsMock(assert_all_requests_are_fired=True) as hooks:
         hooks.post(HOOK, status=503)
-        with pytest.raises(requests.HTTPError):
-            alert_webhook_post(delivery_id=delivery_id)
+        failed = outbox_deliver(entry_id=entry.pk)
+        assert failed.outcome == "retry"
+        entry.refresh_from_db()
+        assert entry.in_doubt and "webhook HTTP 503" in entry.last_error
+        alert.refresh_from_db()
+        assert alert.sent_at is None
         hooks.replace(responses.POST, HOOK, json={"ok": True})
-        assert alert_webhook_post(delivery_id=delivery_id) is True
-        assert alert_webhook_post(delivery_id=delivery_id) is False
+        # Nothing to ask a webhook: the post is made again (at least once).
+        assert outbox_deliver(entry_id=entry.pk, now=entry.next_attempt_at).outcome == "sent"
+        assert outbox_deliver(entry_id=entry.pk, now=entry.next_attempt_at).outcome == "done"
 
-    delivery = AlertDelivery.objects.get(pk=delivery_id)
-    assert delivery.attempts == 2 and delivery.sent_at is not None and delivery.last_error == ""
+    alert.refresh_from_db()
+    entry.refresh_from_db()
+    assert alert.sent_at is not None and entry.attempts == 2 and entry.last_error == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(404, "refused"), (302, "refused"), (429, "retry")],
+)
+def test_a_webhook_that_refuses_or_redirects_is_not_retried_for_ever(
+    mediamarkt, team, status, outcome
+) -> None:
+    alert = _webhook(mediamarkt)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as hooks:
+        hooks.post(HOOK, status=status, headers={"Location": "https://elsewhere.example/"})
+        hooks.get("https://elsewhere.example/", status=200)
+        assert outbox_deliver(entry_id=alert.delivery_id).outcome == outcome
+        assert len(hooks.calls) == 1  # the redirect was not followed
+    alert.refresh_from_db()
+    assert alert.sent_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_webhook_is_posted_outside_any_transaction_and_row_lock(
+    mediamarkt, monkeypatch
+) -> None:
+    """While the hook is being posted, another connection can lock the alert's rows at once:
+    no transaction of ours holds them across the HTTP call."""
+    import threading
+
+    from django.db import connection as db_connection
+    from django.db import transaction
+
+    # Committed at once here: keep the "deliver one" tasks for the test to run.
+    monkeypatch.setattr("core.outbox.tasks.outbox_deliver_task.delay", lambda entry_id: None)
+    alert = _webhook(mediamarkt)
+    seen: list[object] = []
+
+    def probe() -> None:
+        try:
+            with transaction.atomic():
+                seen.append(
+                    AlertDelivery.objects.select_for_update(nowait=True).get(pk=alert.pk).pk
+                )
+                seen.append(
+                    OutboxEntry.objects.select_for_update(nowait=True)
+                    .get(pk=alert.delivery_id)
+                    .state
+                )
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            seen.append(exc)
+        finally:
+            db_connection.close()
+
+    def answer(request):
+        seen.append(db_connection.in_atomic_block)
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join(timeout=10)
+        return (200, {}, "{}")
+
+    with responses.RequestsMock() as hooks:
+        hooks.add_callback(responses.POST, HOOK, callback=answer)
+        assert outbox_deliver(entry_id=alert.delivery_id).outcome == "sent"
+
+    assert seen == [False, alert.pk, OutboxEntry.State.SENDING]
+
+
+def test_the_webhook_session_has_a_timeout_and_follows_no_redirect() -> None:
+    from core.outbox.http import outgoing_session
+    from sla.outbox import WEBHOOK_TIMEOUT_SECONDS
+
+    session = outgoing_session("webhook", WEBHOOK_TIMEOUT_SECONDS)
+    assert session is outgoing_session("webhook", WEBHOOK_TIMEOUT_SECONDS)  # one per process
+    adapter = session.get_adapter("https://hooks.slack.example/")
+    assert adapter.timeout == WEBHOOK_TIMEOUT_SECONDS
+    assert adapter.max_retries.total == 0
+
+
+def test_an_email_alert_is_sent_by_the_outbox(mediamarkt, team) -> None:
+    incident(mediamarkt)
+    sla_sweep(now=OPENED)
+    result = sla_sweep(now=OPENED + 40 * H)
+    dispatched = alerts_dispatch(changes=[(c.item_id, c.state) for c in result.changes])
+    first = AlertDelivery.objects.get(pk=dispatched.emails[0])
+
+    assert outbox_deliver(entry_id=first.delivery_id).outcome == "sent"
+
+    first.refresh_from_db()
+    assert first.sent_at is not None
+    assert [m.to for m in mail.outbox] == [[first.target]]
+    assert mail.outbox[0].subject == "[Incidesk] Deadline near"
 
 
 def test_alert_settings_is_one_row_per_connection(mediamarkt) -> None:

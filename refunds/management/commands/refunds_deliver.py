@@ -1,26 +1,21 @@
-"""``manage.py refunds_deliver``: send refund requests left queued or in doubt, oldest first."""
+"""``manage.py refunds_deliver``: the same as ``outbox_deliver --kind refund``."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
 
-from refunds.services import refund_requests_deliver_pending
+__all__ = ["Command"]
 
 
 class Command(BaseCommand):
     help = (
-        "Send refund requests still queued or in doubt for over a minute (and ones left "
-        "'sending' by a worker that died) to Mirakl, oldest first. Safe to run at any time: "
-        "a request whose outcome is unknown is looked up in Mirakl before it is sent again."
+        "Send refund requests that are due (queued, in doubt, or left 'sending' by a worker "
+        "that died) to Mirakl, oldest first: outbox_deliver --kind refund."
     )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--limit", type=int, default=200, help="At most this many requests.")
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--limit", type=int, default=500, help="At most this many requests.")
 
-    def handle(self, *args, limit: int, **options) -> None:
-        result = refund_requests_deliver_pending(limit=limit)
-        for outcome, count in sorted(result.outcomes.items()):
-            self.stdout.write(f"{outcome}: {count}")
-        if result.errors:
-            self.stdout.write(f"transient errors (will be retried): {result.errors}")
-        self.stdout.write(self.style.SUCCESS(f"delivered: {result.delivered}"))
+    def handle(self, *args: object, limit: int = 500, **options: object) -> None:
+        call_command("outbox_deliver", kind="refund", limit=limit, stdout=self.stdout)
