@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import DeliveryFieldsMixin
 from incidents import admin_accounts
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from incidents.forms import MarketplaceConnectionForm
@@ -18,6 +19,7 @@ from incidents.models import (
     MarketplaceReason,
     Order,
     OrderLine,
+    ResolutionRequest,
     SyncCursor,
     SyncRun,
 )
@@ -135,6 +137,18 @@ class IncidentAdmin(SyncedModelAdmin):
     list_select_related = ("order", "line__order", "connection")
     date_hierarchy = "opened_at"
     inlines = (AuditEntryInline,)
+
+
+@admin.register(ResolutionRequest)
+class ResolutionRequestAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
+    """Resolutions asked for here and how their OR64 went; read-only."""
+
+    list_display = ("created_at", "incident", "reason_code", "state", "attempts", "sent_at")
+    list_filter = ("state",)
+    search_fields = ("incident__order__mirakl_id", "reason_code", "error_message")
+    list_select_related = ("incident__order", "incident__line", "delivery")
+    date_hierarchy = "created_at"
+    readonly_fields = ("attempts", "last_attempt_at", "in_doubt", "last_error", "check_text")
 
 
 @admin.register(SyncRun)

@@ -651,7 +651,3 @@ class ResolutionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.reason_code} ({self.state})"
-
-    @property
-    def is_pending(self) -> bool:
-        return self.state in (self.State.QUEUED, self.State.SENDING)

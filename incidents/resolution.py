@@ -207,13 +207,13 @@ def incident_resolve(
 
 
 def _latest_requests(incident_ids: list[int]) -> dict[int, ResolutionRequest]:
-    """The last resolution request of each incident, with its delivery (one query)."""
+    """The last resolution request of each incident, with its delivery (one query; an
+    incident has a handful at most)."""
     latest: dict[int, ResolutionRequest] = {}
     for request in (
         ResolutionRequest.objects.filter(incident_id__in=incident_ids)
         .select_related("delivery")
-        .order_by("incident_id", "-created_at", "-pk")
-        .distinct("incident_id")
+        .order_by("created_at", "pk")
     ):
         latest[request.incident_id] = request
     return latest

@@ -209,15 +209,18 @@ def outbox_requeue(*, entry_id: int, now: datetime | None = None) -> OutboxEntry
     transaction that also updates the domain row.
     """
     now = now or timezone.now()
-    entry = OutboxEntry.objects.select_for_update().filter(pk=entry_id, state=State.FAILED).first()
-    if entry is None:
-        return None
-    entry.state = State.QUEUED
-    entry.attempts = 0
-    entry.next_attempt_at = now
-    entry.done_at = None
-    entry.save(update_fields=["state", "attempts", "next_attempt_at", "done_at"])
-    _deliver_after_commit(entry.pk)
+    with transaction.atomic():
+        entry = (
+            OutboxEntry.objects.select_for_update().filter(pk=entry_id, state=State.FAILED).first()
+        )
+        if entry is None:
+            return None
+        entry.state = State.QUEUED
+        entry.attempts = 0
+        entry.next_attempt_at = now
+        entry.done_at = None
+        entry.save(update_fields=["state", "attempts", "next_attempt_at", "done_at"])
+        _deliver_after_commit(entry.pk)
     return entry
 
 

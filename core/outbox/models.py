@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -18,8 +19,6 @@ def _local(value: str | None) -> str:
     """An ISO instant stored in the evidence, as the page shows dates (Madrid)."""
     if not value:
         return ""
-    from django.utils.dateparse import parse_datetime
-
     moment = parse_datetime(value)
     if moment is None:
         return value
@@ -99,10 +98,6 @@ class OutboxEntry(models.Model):
             return OutboxKind(self.kind).slug
         except ValueError:
             return str(self.kind)
-
-    @property
-    def is_pending(self) -> bool:
-        return self.state in self.PENDING_STATES
 
     def check_text(self) -> str:
         """The last check in Mirakl in words (translated), or "" when none ran yet."""
