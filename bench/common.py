@@ -74,7 +74,7 @@ def truncate_synced_tables() -> None:
             "TRUNCATE incidents_marketplaceconnection, incidents_order, incidents_orderline, "
             "incidents_incident, incidents_auditentry, incidents_synccursor, "
             "incidents_syncrun, incidents_marketplacereason, messaging_thread, "
-            "messaging_message, refunds_refund CASCADE"
+            "messaging_message, refunds_refund, core_outboxentry CASCADE"
         )
 
 
