@@ -20,6 +20,7 @@ from incidents.models import (
     Order,
     OrderLine,
     ResolutionRequest,
+    SkippedRecord,
     SyncCursor,
     SyncRun,
 )
@@ -169,6 +170,49 @@ class SyncRunAdmin(SyncedModelAdmin):
     list_filter = ("connection", "resource", "status", "full", "resumed")
     list_select_related = ("connection",)
     date_hierarchy = "started_at"
+
+
+@admin.register(SkippedRecord)
+class SkippedRecordAdmin(SyncedModelAdmin):
+    """What the sync could not store: read-only, for an admin to look at Mirakl's data."""
+
+    list_display = (
+        "seen_at",
+        "connection",
+        "resource",
+        "kind",
+        "mirakl_id",
+        "reason",
+        "short_detail",
+        "resolved_at",
+    )
+    list_filter = (
+        "connection",
+        "resource",
+        "kind",
+        "reason",
+        ("resolved_at", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("mirakl_id", "detail")
+    list_select_related = ("connection",)
+    date_hierarchy = "seen_at"
+    fields = (
+        "connection",
+        "resource",
+        "kind",
+        "mirakl_id",
+        "reason",
+        "detail",
+        "excerpt",
+        "first_seen_at",
+        "seen_at",
+        "resolved_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("detail"))
+    def short_detail(self, obj: SkippedRecord) -> str:
+        return obj.detail if len(obj.detail) <= 80 else obj.detail[:79] + "…"
 
 
 @admin.register(AuditEntry)

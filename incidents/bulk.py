@@ -8,7 +8,9 @@ page as one JSON document and lets the server expand it with ``json_to_recordset
     INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset(%s) AS x(a int, b text)
     ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING id
 
-so Python only runs ``json.dumps`` (in C). The statement goes through Django's cursor,
+so Python only runs ``json.dumps`` (in C), and looks for the two things Postgres
+refuses in any text (a NUL character, a lone surrogate) in the document it produced
+(:func:`incidents.storable.storable_document`). The statement goes through Django's cursor,
 so query counting and wrappers still see it. Other databases (the embedded SQLite
 demo) fall back to ``bulk_create``, with the same result.
 
@@ -26,6 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models, router
+
+from incidents.storable import storable_document
 
 __all__ = ["upsert"]
 
@@ -72,10 +76,14 @@ def upsert(
     )
     if any(f.column != f.attname for f in fields):
         rows = [{by_attname[k].column: v for k, v in row.items()} for row in rows]
-    document = json.dumps(rows, default=_json_default, separators=(",", ":"))
+    document = storable_document(list(rows), _dumps)
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
         return [tuple(r) for r in cursor.fetchall()]
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_default, separators=(",", ":"))
 
 
 def _json_default(value: Any) -> str:
@@ -144,10 +152,8 @@ def update_rows(
         f"FROM json_to_recordset(%s) AS x({record}) "
         f"WHERE {table}.{quote(pk.column)} = x.{quote(pk.column)}"
     )
-    document = json.dumps(
-        [{model._meta.get_field(k).column: v for k, v in row.items()} for row in rows],
-        default=_json_default,
-        separators=(",", ":"),
+    document = storable_document(
+        [{model._meta.get_field(k).column: v for k, v in row.items()} for row in rows], _dumps
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])

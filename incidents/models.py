@@ -22,6 +22,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "ResolutionRequest",
+    "SkippedRecord",
     "SyncCursor",
     "SyncRun",
 ]
@@ -324,6 +325,10 @@ class SyncCursor(models.Model):
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    #: Records of this resource skipped and not stored since (a copy of the count of
+    #: unresolved :class:`SkippedRecord` rows the sync keeps, so that a run with nothing
+    #: skipped never reads that table).
+    skipped_open = models.PositiveIntegerField(_("skipped records"), default=0)
 
     class Meta:
         verbose_name = _("sync cursor")
@@ -379,6 +384,68 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection.code}:{self.resource} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SkippedRecord(models.Model):
+    """A record Mirakl sent that the sync could not store as it was, named for an admin.
+
+    The rest of its page and of the sync were stored without it. One row per record
+    (``mirakl_id`` is the order id, ``<order>/<line>``, the thread id or
+    ``<thread>/<message>``; records without an id get a ``#`` and a digest of what was
+    received); ``resolved_at`` is set when a later sync stores the same record.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER = "order", _("Order")
+        LINE = "line", _("Order line")
+        REFUND = "refund", _("Refund")
+        THREAD = "thread", _("Thread")
+        MESSAGE = "message", _("Message")
+        REASON = "reason", _("Reason")
+
+    class Reason(models.TextChoices):
+        UNREADABLE = "unreadable", _("Not readable as the Mirakl API describes it")
+        OUT_OF_RANGE = "out_of_range", _("A number the database cannot hold")
+        TOO_LONG = "too_long", _("An identifier longer than the database holds")
+        DUPLICATE = "duplicate", _("Its id appears twice in the same record")
+        REFUSED = "refused", _("Refused by the database")
+
+    connection = models.ForeignKey(
+        MarketplaceConnection,
+        on_delete=models.CASCADE,
+        related_name="skipped_records",
+        verbose_name=_("marketplace"),
+    )
+    resource = models.CharField(_("resource"), max_length=20)
+    kind = models.CharField(_("record"), max_length=10, choices=Kind.choices)
+    mirakl_id = models.CharField(_("Mirakl id"), max_length=255)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    detail = models.TextField(_("detail"), blank=True)
+    excerpt = models.TextField(_("excerpt"), blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    seen_at = models.DateTimeField(_("seen"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("stored later"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("skipped record")
+        verbose_name_plural = _("skipped records")
+        ordering = ("-seen_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("connection", "resource", "kind", "mirakl_id"),
+                name="%(app_label)s_%(class)s_unique_record",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=("connection", "resource"),
+                condition=Q(resolved_at__isnull=True),
+                name="skippedrecord_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.code}:{self.kind} {self.mirakl_id}"
 
 
 class IncidentAssignment(models.Model):

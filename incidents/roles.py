@@ -61,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.delete_marketplaceconnection",
         "incidents.view_synccursor",
         "incidents.view_syncrun",
+        "incidents.view_skippedrecord",
         "incidents.review_sla",
         "incidents.export_data",
         "auth.view_user",

@@ -18,8 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DataError, IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 from django.utils import timezone
 
 from incidents.clients import client_for
@@ -35,16 +35,26 @@ from incidents.models import (
     Incident,
     MarketplaceConnection,
     MarketplaceReason,
+    SkippedRecord,
     SyncCursor,
     SyncRun,
 )
 from incidents.prefetch import prefetched
 from incidents.selectors import connection_reasons_forget
+from incidents.skipped import (
+    RecordKey,
+    record_keys,
+    skipped_open_count,
+    skipped_open_keys,
+    skipped_records_resolve,
+    skipped_records_save,
+)
+from incidents.storable import RowCleaner, Unstorable, excerpt
 from incidents.sync_orders import orders_page_store, orphan_threads_link
-from incidents.sync_results import PageResult, ResourceResult
+from incidents.sync_results import PageResult, ResourceResult, Skipped
 from messaging.sync_threads import threads_page_store
 from mirakl.client import MiraklClient
-from mirakl.schemas import Reason
+from mirakl.schemas import OrderPage, Reason, ThreadPage
 
 __all__ = [
     "ProgressCallback",
@@ -59,6 +69,9 @@ ProgressCallback = Callable[[ResourceResult], None]
 
 #: Reason lists change rarely; an incremental run re-reads them at most this often.
 REASONS_MAX_AGE = timedelta(hours=1)
+#: What a record's values can make Postgres answer (and ``json.dumps`` raise): the page
+#: is then written again record by record, so that one record never holds back others.
+RECORD_ERRORS = (DataError, IntegrityError, ValueError)
 
 
 class SyncAlreadyRunning(Exception):
@@ -153,13 +166,13 @@ def _sync_resource(
     requests_before = client.request_count
     touched: set[int] = set()
     try:
+        pending = (
+            skipped_open_keys(connection=connection, resource=resource)
+            if cursor.skipped_open
+            else set()
+        )
         for page in prefetched(_pages(resource, client, cursor)):
-            with transaction.atomic():
-                _relax_durability()
-                page_result = _store(resource, connection, client, page, cursor.run_full)
-                cursor.run_offset = page.offset
-                cursor.run_page_token = page.page_token
-                cursor.save(update_fields=["run_offset", "run_page_token"])
+            page_result, pending = _write_page(connection, resource, client, page, cursor, pending)
             touched |= page_result.touched_orders
             result.add_page(page_result)
             result.requests = client.request_count - requests_before
@@ -187,6 +200,129 @@ def _sync_resource(
     result.requests = client.request_count - requests_before
     _finish_run(run, result)
     return result
+
+
+def _write_page(
+    connection: MarketplaceConnection,
+    resource: str,
+    client: MiraklClient,
+    page: _Page,
+    cursor: SyncCursor,
+    pending: set[RecordKey],
+) -> tuple[PageResult, set[RecordKey]]:
+    """Write one page and move the cursor past it, in one transaction.
+
+    The page goes in a few bulk statements, its records made storable first. Should
+    Postgres still refuse a statement (a value nobody foresaw), the transaction is
+    rolled back and the page written again record by record, each in a savepoint: the
+    record Postgres refuses is skipped and named, the others land, and the cursor moves
+    on. Errors that are not about a record's values (the connection lost, a deadlock)
+    propagate: the run stops at this page and the next one reads it again.
+
+    Returns the page's result and the keys of the resource's records skipped and not
+    stored since.
+    """
+    try:
+        with transaction.atomic():
+            _relax_durability()
+            result = _store(resource, connection, client, page.payload, cursor.run_full)
+            pending_after = _page_done(connection, resource, page, cursor, result, pending)
+        return result, pending_after
+    except RECORD_ERRORS as exc:
+        logger.warning(
+            "A page of %s/%s was refused (%s); writing its records one by one",
+            connection.code,
+            resource,
+            _first_line(exc),
+        )
+    with transaction.atomic():
+        _relax_durability()
+        result = _store_one_by_one(resource, connection, client, page.payload, cursor.run_full)
+        pending_after = _page_done(connection, resource, page, cursor, result, pending)
+    return result, pending_after
+
+
+def _page_done(
+    connection: MarketplaceConnection,
+    resource: str,
+    page: _Page,
+    cursor: SyncCursor,
+    result: PageResult,
+    pending: set[RecordKey],
+) -> set[RecordKey]:
+    """In the page's transaction: name what it skipped, note what it stored of the
+    records skipped before, and save the position reached."""
+    fields = ["run_offset", "run_page_token"]
+    now = timezone.now()
+    skipped: set[RecordKey] = set()
+    if result.skipped:
+        skipped = skipped_records_save(
+            connection=connection, resource=resource, skipped=result.skipped, now=now
+        )
+    resolved: set[RecordKey] = set()
+    if pending:
+        resolved = pending & (set(record_keys(resource, page.payload)) - skipped)
+        skipped_records_resolve(connection=connection, resource=resource, keys=resolved, now=now)
+    if skipped or resolved:
+        cursor.skipped_open = skipped_open_count(connection=connection, resource=resource)
+        fields.append("skipped_open")
+    cursor.run_offset = page.offset
+    cursor.run_page_token = page.page_token
+    cursor.save(update_fields=fields)
+    return (pending - resolved) | skipped
+
+
+def _store_one_by_one(
+    resource: str,
+    connection: MarketplaceConnection,
+    client: MiraklClient,
+    payload: Any,
+    force: bool,
+) -> PageResult:
+    """Write a page's records one at a time, each in a savepoint; a record Postgres
+    refuses is skipped with Postgres's words."""
+    result = PageResult()
+    for kind, mirakl_id, single, record in _records(resource, payload):
+        try:
+            with transaction.atomic():
+                result += _store(resource, connection, client, single, force)
+        except RECORD_ERRORS as exc:
+            logger.warning(
+                "Skipped %s %s from %s: %s", kind, mirakl_id, connection.code, _first_line(exc)
+            )
+            result.skipped.append(
+                Skipped(
+                    kind=kind,
+                    mirakl_id=mirakl_id,
+                    reason=SkippedRecord.Reason.REFUSED,
+                    detail=_first_line(exc),
+                    excerpt=excerpt(record),
+                )
+            )
+    return result
+
+
+def _records(resource: str, payload: Any) -> Iterator[tuple[str, str, Any, Any]]:
+    """(kind, Mirakl id, one-record page, record) of each record of a page; the page's
+    unreadable records come first, in a page of their own."""
+    Kind = SkippedRecord.Kind
+    if resource == SYNC_RESOURCE_REASONS:
+        for reason in payload:
+            yield Kind.REASON, f"{reason.type}/{reason.code}", [reason], reason
+    elif resource == SYNC_RESOURCE_ORDERS:
+        yield Kind.ORDER, "", OrderPage.model_construct(invalid=payload.invalid), None
+        for order in payload.orders:
+            yield Kind.ORDER, order.order_id, OrderPage.model_construct(orders=[order]), order
+    else:
+        yield Kind.THREAD, "", ThreadPage.model_construct(invalid=payload.invalid), None
+        for thread in payload.data:
+            yield Kind.THREAD, thread.id, ThreadPage.model_construct(data=[thread]), thread
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error (Postgres adds the failing row's values after it)."""
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:500]
 
 
 def _relax_durability() -> None:
@@ -245,42 +381,61 @@ def _store(
     resource: str,
     connection: MarketplaceConnection,
     client: MiraklClient,
-    page: _Page,
+    payload: Any,
     force: bool,
 ) -> PageResult:
     if resource == SYNC_RESOURCE_REASONS:
-        return _reasons_store(connection, page.payload)
+        return _reasons_store(connection, payload)
     if resource == SYNC_RESOURCE_ORDERS:
-        return orders_page_store(connection=connection, page=page.payload, force=force)
-    return threads_page_store(connection=connection, page=page.payload, client=client, force=force)
+        return orders_page_store(connection=connection, page=payload, force=force)
+    return threads_page_store(connection=connection, page=payload, client=client, force=force)
+
+
+_REASON_ROWS = RowCleaner(MarketplaceReason, keys=("type", "code"), deep=True)
 
 
 def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> PageResult:
+    result = PageResult()
     known = set(MarketplaceReason.objects.filter(connection=connection).values_list("type", "code"))
     now = timezone.now()
-    rows = {
-        (reason.type, reason.code): MarketplaceReason(
-            connection=connection,
-            type=reason.type,
-            code=reason.code,
-            label=reason.label or "",
-            is_shop_right=reason.is_shop_right,
-            synced_at=now,
+    rows: dict[tuple[str, str], MarketplaceReason] = {}
+    for reason in reasons:
+        try:
+            row = _REASON_ROWS.clean(
+                {
+                    "type": reason.type,
+                    "code": reason.code,
+                    "label": reason.label or "",
+                    "is_shop_right": reason.is_shop_right,
+                }
+            )
+        except Unstorable as exc:
+            result.skipped.append(
+                Skipped(
+                    kind=SkippedRecord.Kind.REASON,
+                    mirakl_id=f"{reason.type}/{reason.code}",
+                    reason=exc.reason,
+                    detail=str(exc),
+                    excerpt=excerpt(reason),
+                )
+            )
+            continue
+        rows[(row["type"], row["code"])] = MarketplaceReason(
+            connection=connection, synced_at=now, **row
         )
-        for reason in reasons
-    }
     MarketplaceReason.objects.bulk_create(
         rows.values(),
         update_conflicts=True,
         unique_fields=["connection", "type", "code"],
         update_fields=["label", "is_shop_right", "synced_at"],
     )
-    created = len(rows.keys() - known)
+    result.created = len(rows.keys() - known)
+    result.updated = len(rows) - result.created
     forget = functools.partial(connection_reasons_forget, connection_id=connection.pk)
     forget()
     transaction.on_commit(forget)
     transaction.on_commit(inbox_filters_changed)  # the inbox filters on incident reasons
-    return PageResult(created=created, updated=len(rows) - created)
+    return result
 
 
 def _finish_run(run: SyncRun, result: ResourceResult) -> None:

@@ -3,13 +3,16 @@
 One page is written in a handful of bulk statements whatever its size. Orders whose
 ``last_updated_date`` has not moved since the last sync are not written again, which
 is what makes a re-run with nothing new cheap, and running the same page twice
-changes nothing.
+changes nothing. Each order to write is first made storable with its lines and refunds
+(:mod:`incidents.storable`): one that cannot be is skipped and named, never allowed
+to fail the page.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,10 +24,18 @@ from incidents.bulk import upsert
 from incidents.constants import INCIDENT_LINE_STATE
 from incidents.freshness import inbox_changed
 from incidents.lifecycle import incident_opened_entry, incident_transition
-from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
+from incidents.models import (
+    AuditEntry,
+    Incident,
+    MarketplaceConnection,
+    Order,
+    OrderLine,
+    SkippedRecord,
+)
 from incidents.search import order_search_documents_refresh
-from incidents.sync_results import PageResult
-from mirakl.schemas import Address, OrderPage, Tax
+from incidents.storable import RowCleaner, Unstorable, excerpt
+from incidents.sync_results import PageResult, Skipped
+from mirakl.schemas import Address, LineRefund, OrderPage, Tax
 from mirakl.schemas import Order as MiraklOrder
 from mirakl.schemas import OrderLine as MiraklLine
 from refunds.models import Refund
@@ -102,7 +113,7 @@ def _money(value: Decimal | None) -> Decimal | None:
     if value is None:
         return None
     if not value.is_finite() or abs(value) > _MAX_AMOUNT:
-        raise ValueError(f"amount out of range: {value}")
+        raise Unstorable(f"amount out of range: {value}")
     return value.quantize(Decimal("0.01"))
 
 
@@ -149,9 +160,10 @@ def _order_row(connection_id: int, order: MiraklOrder, now: datetime) -> dict[st
     )
 
 
-def _line_row(order_pk: int, line: MiraklLine) -> dict[str, Any]:
+def _line_row(line: MiraklLine) -> dict[str, Any]:
+    """The line's row; ``order_id`` is set once the order has its key."""
     return dict(
-        order_id=order_pk,
+        order_id=None,
         mirakl_id=line.order_line_id,
         index=line.order_line_index,
         state=line.order_line_state,
@@ -177,19 +189,80 @@ def _line_row(order_pk: int, line: MiraklLine) -> dict[str, Any]:
     )
 
 
-def _check_order(order: MiraklOrder) -> None:
-    """Raise ValueError for a record that parses but cannot be stored."""
-    _money(order.price)
-    _money(order.shipping_price)
-    _money(order.total_price)
+@dataclass(slots=True)
+class _Prepared:
+    """One order's rows, storable, before the page's statements give them their keys."""
+
+    order: MiraklOrder
+    row: dict[str, Any]
+    #: The order's lines, each line id once, with the line's row and its refunds' rows.
+    lines: list[tuple[MiraklLine, dict[str, Any], list[dict[str, Any]]]]
+
+
+_ORDER_ROWS = RowCleaner(Order)
+_LINE_ROWS = RowCleaner(OrderLine)
+_REFUND_ROWS = RowCleaner(Refund)
+
+
+def _prepare(
+    connection_id: int, order: MiraklOrder, now: datetime, skipped: list[Skipped]
+) -> _Prepared:
+    """The order's rows, made storable; raises :class:`Unstorable` for an order that
+    cannot be stored. A line or refund whose id repeats within the order is left out
+    (the first is kept) and named in ``skipped``."""
+    row = _ORDER_ROWS.clean(_order_row(connection_id, order, now))
+    lines = []
+    seen_lines: set[str] = set()
     for line in order.order_lines:
-        _money(line.price)
-        _money(line.price_unit)
-        _money(line.shipping_price)
-        _money(line.total_price)
+        line_key = f"{order.order_id}/{line.order_line_id}"
+        if line.order_line_id in seen_lines:
+            skipped.append(
+                Skipped(
+                    kind=SkippedRecord.Kind.LINE,
+                    mirakl_id=line_key,
+                    reason=SkippedRecord.Reason.DUPLICATE,
+                    detail=f"order line {line.order_line_id} appears twice in order "
+                    f"{order.order_id}; the first one was stored",
+                    excerpt=excerpt(line),
+                )
+            )
+            continue
+        seen_lines.add(line.order_line_id)
+        refunds = []
+        seen_refunds: set[str] = set()
         for refund in line.refunds:
-            _money(refund.amount)
-            _money(refund.shipping_amount)
+            if refund.id in seen_refunds:
+                skipped.append(
+                    Skipped(
+                        kind=SkippedRecord.Kind.REFUND,
+                        mirakl_id=f"{line_key}/{refund.id}",
+                        reason=SkippedRecord.Reason.DUPLICATE,
+                        detail=f"refund {refund.id} appears twice on order line {line_key}; "
+                        "the first one was stored",
+                        excerpt=excerpt(refund),
+                    )
+                )
+                continue
+            seen_refunds.add(refund.id)
+            refunds.append(_REFUND_ROWS.clean(_refund_row(refund)))
+        lines.append((line, _LINE_ROWS.clean(_line_row(line)), refunds))
+    return _Prepared(order=order, row=row, lines=lines)
+
+
+def _refund_row(refund: LineRefund) -> dict[str, Any]:
+    """The refund's row; ``line_id`` is set once the line has its key."""
+    return dict(
+        line_id=None,
+        mirakl_id=refund.id,
+        amount=_money(refund.amount) or Decimal("0.00"),
+        shipping_amount=_money(refund.shipping_amount) or Decimal("0.00"),
+        quantity=refund.quantity if refund.quantity and refund.quantity > 0 else None,
+        reason_code=refund.reason_code or "",
+        state=refund.current_state or "",
+        taxes=_taxes(refund.taxes),
+        shipping_taxes=_taxes(refund.shipping_taxes),
+        created_date=refund.created_date,
+    )
 
 
 def orders_page_store(
@@ -200,6 +273,9 @@ def orders_page_store(
     now: datetime | None = None,
 ) -> PageResult:
     """Write one OR11 page. Must run inside a transaction (the caller's).
+
+    Every order is made storable first (:mod:`incidents.storable`); one that cannot be
+    is skipped and named in the result, and the others are written.
 
     :param force: rewrite orders even when Mirakl's update date has not moved
         (a full sync does, so that a change of mapping reaches old rows).
@@ -214,17 +290,18 @@ def orders_page_store(
             invalid.id,
             invalid.error,
         )
-        result.skipped.append({"id": invalid.id, "error": invalid.error})
+        result.skipped.append(
+            Skipped(
+                kind=SkippedRecord.Kind.ORDER,
+                mirakl_id=invalid.id,
+                reason=SkippedRecord.Reason.UNREADABLE,
+                detail=invalid.error,
+                excerpt=excerpt(invalid.raw),
+            )
+        )
 
-    by_id: dict[str, MiraklOrder] = {}
-    for order in page.orders:
-        try:
-            _check_order(order)
-        except ValueError as exc:
-            logger.warning("Skipped order %s from %s: %s", order.order_id, connection.code, exc)
-            result.skipped.append({"id": order.order_id, "error": str(exc)})
-            continue
-        by_id[order.order_id] = order
+    # A repeated order id keeps its last occurrence (the later state).
+    by_id: dict[str, MiraklOrder] = {order.order_id: order for order in page.orders}
     if not by_id:
         return result
 
@@ -233,54 +310,64 @@ def orders_page_store(
             "mirakl_id", "last_updated_date"
         )
     )
-    to_write = []
+    to_write: list[_Prepared] = []
     for mirakl_id, order in by_id.items():
         if not force and known.get(mirakl_id) == order.last_updated_date:
             result.unchanged += 1
+            continue
+        try:
+            to_write.append(_prepare(connection.pk, order, now, result.skipped))
+        except Unstorable as exc:
+            logger.warning("Skipped order %s from %s: %s", mirakl_id, connection.code, exc)
+            result.skipped.append(
+                Skipped(
+                    kind=SkippedRecord.Kind.ORDER,
+                    mirakl_id=mirakl_id,
+                    reason=exc.reason,
+                    detail=str(exc),
+                    excerpt=excerpt(order),
+                )
+            )
+            continue
+        if mirakl_id in known:
+            result.updated += 1
         else:
-            to_write.append(order)
-            if mirakl_id in known:
-                result.updated += 1
-            else:
-                result.created += 1
+            result.created += 1
     if not to_write:
         return result
 
     rows = upsert(
         Order,
-        [_order_row(connection.pk, order, now) for order in to_write],
+        [prepared.row for prepared in to_write],
         unique_fields=["connection", "mirakl_id"],
         update_fields=ORDER_FIELDS,
         returning=("id", "mirakl_id"),
     )
     order_pks = {mirakl_id: pk for pk, mirakl_id in rows}
 
-    line_rows = upsert(
+    line_rows = []
+    for prepared in to_write:
+        order_pk = order_pks[prepared.order.order_id]
+        for _line, line_row, _refunds in prepared.lines:
+            line_row["order_id"] = order_pk
+            line_rows.append(line_row)
+    stored_lines = upsert(
         OrderLine,
-        [_line_row(order_pks[o.order_id], line) for o in to_write for line in o.order_lines],
+        line_rows,
         unique_fields=["order", "mirakl_id"],
         update_fields=LINE_FIELDS,
         returning=("id", "order_id", "mirakl_id"),
     )
-    line_pks = {(order_pk, mirakl_id): pk for pk, order_pk, mirakl_id in line_rows}
+    line_pks = {(order_pk, mirakl_id): pk for pk, order_pk, mirakl_id in stored_lines}
 
-    refund_rows = [
-        dict(
-            line_id=line_pks[(order_pks[o.order_id], line.order_line_id)],
-            mirakl_id=refund.id,
-            amount=_money(refund.amount) or Decimal("0.00"),
-            shipping_amount=_money(refund.shipping_amount) or Decimal("0.00"),
-            quantity=refund.quantity if refund.quantity and refund.quantity > 0 else None,
-            reason_code=refund.reason_code or "",
-            state=refund.current_state or "",
-            taxes=_taxes(refund.taxes),
-            shipping_taxes=_taxes(refund.shipping_taxes),
-            created_date=refund.created_date,
-        )
-        for o in to_write
-        for line in o.order_lines
-        for refund in line.refunds
-    ]
+    refund_rows = []
+    for prepared in to_write:
+        order_pk = order_pks[prepared.order.order_id]
+        for line, _line_row, refunds in prepared.lines:
+            line_pk = line_pks[(order_pk, line.order_line_id)]
+            for refund_row in refunds:
+                refund_row["line_id"] = line_pk
+                refund_rows.append(refund_row)
     upsert(
         Refund,
         refund_rows,
@@ -326,7 +413,7 @@ def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
 
 def _store_incidents(
     connection: MarketplaceConnection,
-    orders: list[MiraklOrder],
+    orders: list[_Prepared],
     order_pks: dict[str, int],
     line_pks: dict[tuple[int, str], int],
     known: set[str],
@@ -338,9 +425,14 @@ def _store_incidents(
     lines of ``known`` orders are looked up.
     """
     lines = [
-        (o, line, order_pks[o.order_id], line_pks[(order_pks[o.order_id], line.order_line_id)])
-        for o in orders
-        for line in o.order_lines
+        (
+            p.order,
+            line,
+            order_pks[p.order.order_id],
+            line_pks[(order_pks[p.order.order_id], line.order_line_id)],
+        )
+        for p in orders
+        for line, _row, _refunds in p.lines
     ]
     known_line_ids = [entry[3] for entry in lines if entry[0].order_id in known]
     open_by_line = (

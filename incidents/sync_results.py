@@ -4,7 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PageResult", "ResourceResult"]
+__all__ = ["PageResult", "ResourceResult", "Skipped"]
+
+
+@dataclass(slots=True)
+class Skipped:
+    """A record Mirakl sent that was not stored, and why.
+
+    :param kind: a :class:`~incidents.models.SkippedRecord.Kind` value.
+    :param reason: a :class:`~incidents.models.SkippedRecord.Reason` value.
+    :param detail: what exactly was wrong (field, value, Mirakl's or Postgres's words).
+    """
+
+    kind: str
+    mirakl_id: str | None
+    reason: str
+    detail: str
+    excerpt: str = ""
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The summary kept on the run (``SyncRun.skipped_records``)."""
+        return {
+            "id": self.mirakl_id,
+            "kind": self.kind,
+            "reason": self.reason,
+            "error": self.detail,
+        }
 
 
 @dataclass(slots=True)
@@ -14,7 +39,7 @@ class PageResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: list[dict[str, str | None]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     #: Primary keys of the orders whose incidents may need their state re-derived.
     touched_orders: set[int] = field(default_factory=set)
 
@@ -53,4 +78,4 @@ class ResourceResult:
         self.updated += page.updated
         self.unchanged += page.unchanged
         self.skipped += len(page.skipped)
-        self.skipped_records.extend(page.skipped)
+        self.skipped_records.extend(s.as_dict() for s in page.skipped)

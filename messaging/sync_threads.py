@@ -3,7 +3,9 @@
 M11 with ``with_messages=true`` carries only the last 100 messages of a thread; when
 a thread has more than we hold and than the page carries, the whole thread is read
 with M10. Messages are never rewritten: Mirakl does not edit them, so a message id
-we already hold is skipped.
+we already hold is left alone. Threads and messages are made storable first
+(:mod:`incidents.storable`): one that cannot be is skipped and named, and a message that
+could not be read costs that message only.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from django.utils import timezone
 
 from incidents.bulk import upsert
 from incidents.freshness import inbox_changed
-from incidents.models import MarketplaceConnection, Order
+from incidents.models import MarketplaceConnection, Order, SkippedRecord
 from incidents.search import order_search_documents_refresh
-from incidents.sync_results import PageResult
+from incidents.storable import RowCleaner, Unstorable, excerpt
+from incidents.sync_results import PageResult, Skipped
 from messaging.models import Message, Thread
 from mirakl.client import MiraklClient
 from mirakl.schemas import Message as MiraklMessage
@@ -52,6 +55,10 @@ THREAD_FIELDS = [
 ]
 
 
+_THREAD_ROWS = RowCleaner(Thread)
+_MESSAGE_ROWS = RowCleaner(Message)
+
+
 def _participants(participants) -> list[dict[str, str]]:
     return [p.model_dump(exclude_none=True) for p in participants]
 
@@ -73,7 +80,7 @@ def _thread_row(
         entity_type=entity.type if entity else "",
         entity_id=entity.id if entity else "",
         topic_type=thread.topic.type if thread.topic else "",
-        topic_value=(thread.topic.value if thread.topic else "")[:255],
+        topic_value=thread.topic.value if thread.topic else "",
         date_created=thread.date_created,
         date_updated=thread.date_updated,
         authorized_participants=_participants(thread.authorized_participants),
@@ -112,7 +119,12 @@ def threads_page_store(
     force: bool = False,
     now: datetime | None = None,
 ) -> PageResult:
-    """Write one M11 page (reading long threads in full with M10). Run it in a transaction."""
+    """Write one M11 page (reading long threads in full with M10). Run it in a transaction.
+
+    Every thread and message is made storable first (:mod:`incidents.storable`); one
+    that cannot be is skipped and named in the result, and the others are written. A
+    message that could not be read costs only that message.
+    """
     now = now or timezone.now()
     inbox_changed()
     result = PageResult()
@@ -123,8 +135,17 @@ def threads_page_store(
             invalid.id,
             invalid.error,
         )
-        result.skipped.append({"id": invalid.id, "error": invalid.error})
+        result.skipped.append(
+            Skipped(
+                kind=SkippedRecord.Kind.THREAD,
+                mirakl_id=invalid.id,
+                reason=SkippedRecord.Reason.UNREADABLE,
+                detail=invalid.error,
+                excerpt=excerpt(invalid.raw),
+            )
+        )
 
+    # A repeated thread id keeps its last occurrence (the later state).
     by_id = {thread.id: thread for thread in page.data}
     if not by_id:
         return result
@@ -140,10 +161,6 @@ def threads_page_store(
             result.unchanged += 1
             continue
         to_write.append(thread)
-        if mirakl_id in known:
-            result.updated += 1
-        else:
-            result.created += 1
     if not to_write:
         return result
 
@@ -155,8 +172,9 @@ def threads_page_store(
     )
     for index, thread in enumerate(to_write):
         total = thread.metadata.total_count if thread.metadata else None
+        carried = len(thread.messages) + len(thread.invalid_messages)
         have = held.get(known[thread.id][0], 0) if thread.id in known else 0
-        if total and total > len(thread.messages) and total - have > len(thread.messages):
+        if total and total > carried and total - have > carried:
             to_write[index] = client.get_thread(thread.id)
 
     order_ids = {t.order_id for t in to_write if t.order_id}
@@ -165,21 +183,72 @@ def threads_page_store(
             "mirakl_id", "pk"
         )
     )
-    rows = upsert(
+    rows: list[dict[str, Any]] = []
+    storable: list[MiraklThread] = []
+    for thread in to_write:
+        try:
+            rows.append(
+                _THREAD_ROWS.clean(
+                    _thread_row(connection.pk, thread, order_pks.get(thread.order_id or ""), now)
+                )
+            )
+        except Unstorable as exc:
+            logger.warning("Skipped thread %s from %s: %s", thread.id, connection.code, exc)
+            result.skipped.append(
+                Skipped(
+                    kind=SkippedRecord.Kind.THREAD,
+                    mirakl_id=thread.id,
+                    reason=exc.reason,
+                    detail=str(exc),
+                    excerpt=excerpt(thread),
+                )
+            )
+            continue
+        storable.append(thread)
+        if thread.id in known:
+            result.updated += 1
+        else:
+            result.created += 1
+    if not storable:
+        return result
+    stored = upsert(
         Thread,
-        [_thread_row(connection.pk, t, order_pks.get(t.order_id or ""), now) for t in to_write],
+        rows,
         unique_fields=["connection", "mirakl_id"],
         update_fields=THREAD_FIELDS,
         returning=("id", "mirakl_id"),
     )
-    thread_pks = {mirakl_id: pk for pk, mirakl_id in rows}
+    thread_pks = {mirakl_id: pk for pk, mirakl_id in stored}
 
     # Messages are immutable in Mirakl: insert the ones we do not hold, leave the rest.
-    messages = {
-        (thread_pks[thread.id], message.id): _message_row(thread_pks[thread.id], message)
-        for thread in to_write
-        for message in thread.messages
-    }
+    messages: dict[tuple[int, str], dict[str, Any]] = {}
+    for thread in storable:
+        thread_pk = thread_pks[thread.id]
+        for invalid in thread.invalid_messages:
+            result.skipped.append(
+                Skipped(
+                    kind=SkippedRecord.Kind.MESSAGE,
+                    mirakl_id=f"{thread.id}/{invalid.id}" if invalid.id else None,
+                    reason=SkippedRecord.Reason.UNREADABLE,
+                    detail=invalid.error,
+                    excerpt=excerpt(invalid.raw),
+                )
+            )
+        for message in thread.messages:
+            try:
+                messages[(thread_pk, message.id)] = _MESSAGE_ROWS.clean(
+                    _message_row(thread_pk, message)
+                )
+            except Unstorable as exc:
+                result.skipped.append(
+                    Skipped(
+                        kind=SkippedRecord.Kind.MESSAGE,
+                        mirakl_id=f"{thread.id}/{message.id}",
+                        reason=exc.reason,
+                        detail=str(exc),
+                        excerpt=excerpt(message),
+                    )
+                )
     upsert(
         Message,
         list(messages.values()),

@@ -958,14 +958,33 @@ class MiraklClient:
     def _json(self, response: requests.Response, call: str) -> Any:
         try:
             return decode_json(response.content)
+        except UnicodeDecodeError as exc:
+            # Bytes that are not UTF-8 (a record pasted from a legacy system) must not
+            # cost the page: they are decoded with U+FFFD in their place, and said so.
+            logger.warning(
+                "%s answered bytes that are not UTF-8 (first at byte %d of %d): "
+                "decoded with replacement characters",
+                call,
+                exc.start,
+                len(response.content),
+            )
         except ValueError as exc:
-            body = self._scrub(response.text)
-            raise MiraklPayloadError(
-                f"response is not JSON ({exc}): {body[:200]!r}",
-                call=call,
-                status=response.status_code,
-                body=body,
-            ) from None
+            raise self._not_json(response, call, exc) from None
+        try:
+            return decode_json(response.content.decode("utf-8", errors="replace"))
+        except ValueError as exc:
+            raise self._not_json(response, call, exc) from None
+
+    def _not_json(
+        self, response: requests.Response, call: str, exc: ValueError
+    ) -> MiraklPayloadError:
+        body = self._scrub(response.text)
+        return MiraklPayloadError(
+            f"response is not JSON ({exc}): {body[:200]!r}",
+            call=call,
+            status=response.status_code,
+            body=body,
+        )
 
     def _model(self, model: type[_M], payload: Any, call: str, response: requests.Response) -> _M:
         try:

@@ -539,6 +539,42 @@ class Thread(MiraklModel):
     metadata: ThreadMetadata | None = None
     no_store_reply_needed: list[NoReplyNeeded] = Field(default_factory=list)
     messages: list[Message] = Field(default_factory=list)
+    #: Messages of the payload that could not be read; the thread keeps the others.
+    invalid_messages: list[InvalidRecord] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _set_unreadable_messages_aside(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        """One unreadable message costs that message, not its thread.
+
+        The thread is validated whole first (the usual case costs nothing more); when
+        only some of its messages fail, it is validated again without them and they
+        are kept in ``invalid_messages``.
+        """
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            bad: dict[int, list[str]] = {}
+            for error in errors:
+                loc = error["loc"]
+                if len(loc) < 2 or loc[0] != "messages" or not isinstance(loc[1], int):
+                    raise
+                field = ".".join(str(p) for p in loc[2:]) or "<message>"
+                bad.setdefault(loc[1], []).append(f"{field}: {error['msg']}")
+            raw = data["messages"]
+            thread = handler({**data, "messages": [m for i, m in enumerate(raw) if i not in bad]})
+            thread.invalid_messages = [
+                InvalidRecord(
+                    id=_record_id(raw[i], "id"),
+                    error="; ".join(messages[:5]),
+                    raw=dict(raw[i]) if isinstance(raw[i], Mapping) else {"value": raw[i]},
+                )
+                for i, messages in sorted(bad.items())
+            ]
+            return thread
 
     @property
     def order_id(self) -> str | None:

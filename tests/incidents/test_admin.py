@@ -77,3 +77,36 @@ def test_sync_now_action_queues_a_sync(admin_client, synced, django_capture_on_c
     assert response.status_code == 200
     assert len(callbacks) == 1
     assert MarketplaceConnection.objects.count() == 1
+
+
+def test_skipped_records_are_listed_read_only(client) -> None:
+    from django.utils import timezone
+
+    from incidents.models import SkippedRecord
+    from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+
+    marketplace = MarketplaceConnectionFactory(code="pcc", name="PcComponentes")
+    record = SkippedRecord.objects.create(
+        connection=marketplace,
+        resource="orders",
+        kind=SkippedRecord.Kind.ORDER,
+        mirakl_id="59400001-A",
+        reason=SkippedRecord.Reason.OUT_OF_RANGE,
+        detail="quantity out of range: 100000000000000000000",
+        excerpt='{"order_id":"59400001-A","order_lines":[{"quantity":100000000000000000000}]}',
+        seen_at=timezone.now(),
+    )
+    admin = UserFactory(username="root", role="admin", is_staff=True)
+    client.force_login(admin)
+    client.cookies["django_language"] = "es"
+
+    listing = client.get(reverse("admin:incidents_skippedrecord_changelist")).content.decode()
+    assert "59400001-A" in listing
+    assert "Un número que la base de datos no puede guardar" in listing
+    detail = client.get(reverse("admin:incidents_skippedrecord_change", args=[record.pk]))
+    assert detail.status_code == 200
+    page = detail.content.decode()
+    assert "100000000000000000000" in page
+    assert 'name="_save"' not in page  # read-only
+    delete = reverse("admin:incidents_skippedrecord_delete", args=[record.pk])
+    assert client.post(delete).status_code == 403

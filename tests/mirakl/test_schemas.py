@@ -314,16 +314,38 @@ def test_malformed_thread_goes_to_invalid() -> None:
     good = load("M10-thread-with-messages.json")
     bad = copy.deepcopy(good)
     bad["id"] = "broken-thread"
-    bad["messages"][0]["date_created"] = "yesterday"
+    bad["date_updated"] = "yesterday"
     payload = {"data": [bad, good], "next_page_token": "tok-2", "previous_page_token": ""}
 
     page = ThreadPage.from_payload(payload)
 
     assert [thread.id for thread in page.data] == [good["id"]]
     assert [record.id for record in page.invalid] == ["broken-thread"]
-    assert "messages.0.date_created" in page.invalid[0].error
+    assert "date_updated" in page.invalid[0].error
     assert page.next_page_token == "tok-2"
     assert page.previous_page_token is None
+
+
+def test_an_unreadable_message_costs_only_that_message() -> None:
+    good = load("M10-thread-with-messages.json")
+    thread = copy.deepcopy(good)
+    thread["messages"][0]["date_created"] = "yesterday"
+    thread["messages"][2]["from"] = None
+
+    page = ThreadPage.from_payload({"data": [thread]})
+
+    assert not page.invalid
+    (read,) = page.data
+    assert [m.id for m in read.messages] == [good["messages"][1]["id"]]
+    assert [(r.id, r.error) for r in read.invalid_messages] == [
+        (good["messages"][0]["id"], "date_created: Input should be a valid datetime or date, "
+         "input is too short"),
+        (good["messages"][2]["id"], "from: Input should be a valid dictionary or instance of "
+         "Sender"),
+    ]  # fmt: skip
+    assert "invalid_messages" not in read.model_dump()
+    # A readable thread has none set aside.
+    assert Thread.model_validate(good).invalid_messages == []
 
 
 def test_thread_page_top_level_shape_error() -> None:

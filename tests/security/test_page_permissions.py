@@ -251,6 +251,13 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     ("admin users", "get", "/admin/auth/user/", None, admin_page(STAFF, 200)),
     ("admin audit log", "get", "/admin/incidents/auditentry/", None, admin_page(STAFF, 200)),
     (
+        "admin skipped records",
+        "get",
+        "/admin/incidents/skippedrecord/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    (
         "admin refund requests",
         "get",
         "/admin/refunds/refundrequest/",
