@@ -6,12 +6,17 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin import DeliveryFieldsMixin
 from incidents import admin_accounts
 from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from incidents.forms import MarketplaceConnectionForm
+from incidents.health import ResourceHealth, connection_health
 from incidents.models import (
     AuditEntry,
     Incident,
@@ -27,21 +32,86 @@ from incidents.models import (
 
 
 class SyncCursorInline(ReadOnlyInline):
+    """The sync of each resource: its health, then the technical detail."""
+
     model = SyncCursor
-    fields = ("resource", "updated_since", "last_success_at", "run_started_at", "last_error")
+    fields = (
+        "resource",
+        "health",
+        "last_success_at",
+        "updated_since",
+        "run_started_at",
+        "error",
+        "last_error",
+        "skipped",
+    )
     readonly_fields = fields
     show_change_link = False
+    verbose_name_plural = _("sync health")
+
+    def _health(self, obj: SyncCursor) -> ResourceHealth | None:
+        return connection_health(obj.connection, [obj]).resource(obj.resource)
+
+    @admin.display(description=_("health"))
+    def health(self, obj: SyncCursor) -> str:
+        health = self._health(obj)
+        if health is None:
+            return "—"
+        return format_html("<strong>{}</strong> · {}", health.state.label, health.data_age)
+
+    @admin.display(description=_("last error"))
+    def error(self, obj: SyncCursor) -> str:
+        health = self._health(obj)
+        return health.error if health and health.error else "—"
+
+    @admin.display(description=_("skipped records"))
+    def skipped(self, obj: SyncCursor) -> str:
+        if not obj.skipped_open:
+            return "0"
+        url = reverse("admin:incidents_skippedrecord_changelist")
+        query = f"connection__id__exact={obj.connection_id}&resource__exact={obj.resource}"
+        return format_html(
+            '<a href="{}?{}&resolved_at__isempty=1">{}</a>', url, query, obj.skipped_open
+        )
 
 
 @admin.register(MarketplaceConnection)
 class MarketplaceConnectionAdmin(admin.ModelAdmin):
     form = MarketplaceConnectionForm
-    list_display = ("name", "code", "base_url", "shop_id", "sla_policy", "is_active")
+    list_display = (
+        "name",
+        "code",
+        "base_url",
+        "shop_id",
+        "sla_policy",
+        "is_active",
+        "sync_health",
+    )
     list_filter = ("is_active", "sla_policy")
     search_fields = ("name", "code", "base_url")
     readonly_fields = ("created_at", "updated_at")
     inlines = (SyncCursorInline,)
     actions = ("sync_now", "full_sync_now")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MarketplaceConnection]:
+        return super().get_queryset(request).prefetch_related("sync_cursors")
+
+    @admin.display(description=_("sync"))
+    def sync_health(self, obj: MarketplaceConnection) -> str:
+        """State and age of the data; the last error, and what was skipped, if any."""
+        health = connection_health(obj, obj.sync_cursors.all())
+        parts = [format_html("<strong>{}</strong> · {}", health.state.label, health.data_age)]
+        for resource in health.errors:
+            parts.append(format_html("<br>{}: {}", resource.label, resource.error))
+        if health.skipped:
+            parts.append(
+                format_html(
+                    "<br>{}",
+                    ngettext("%(n)d record skipped", "%(n)d records skipped", health.skipped)
+                    % {"n": health.skipped},
+                )
+            )
+        return mark_safe("".join(parts))  # noqa: S308 - every part escaped by format_html
 
     @admin.action(description=_("Sync now"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[MarketplaceConnection]) -> None:

@@ -312,6 +312,28 @@ class SyncCursor(models.Model):
     page, so a crashed run resumes at the page it was on instead of starting over.
     """
 
+    class ErrorKind(models.TextChoices):
+        """What stopped the last run, as an admin can act on it (the sync health)."""
+
+        AUTH = "auth", _("Mirakl refuses the API key: check it in the marketplace's settings.")
+        NOT_FOUND = (
+            "not_found",
+            _("Mirakl does not know the address asked for: check the instance URL."),
+        )
+        BAD_REQUEST = "bad_request", _("Mirakl refused the request.")
+        RATE_LIMITED = (
+            "rate_limited",
+            _("Mirakl is limiting the number of requests; the sync will try again."),
+        )
+        UNAVAILABLE = (
+            "unavailable",
+            _("Mirakl does not answer or answers with a server error; the sync will try again."),
+        )
+        UNREADABLE = "unreadable", _("Mirakl's answer could not be read.")
+        LOCK_LOST = "lock_lost", _("Another sync of this marketplace took over.")
+        DATABASE = "database", _("The database refused the changes.")
+        UNKNOWN = "unknown", _("Unexpected error; the details are in the logs.")
+
     connection = models.ForeignKey(
         MarketplaceConnection, on_delete=models.CASCADE, related_name="sync_cursors"
     )
@@ -325,6 +347,9 @@ class SyncCursor(models.Model):
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_kind = models.CharField(
+        _("kind of error"), max_length=20, choices=ErrorKind.choices, blank=True
+    )
     #: Records of this resource skipped and not stored since (a copy of the count of
     #: unresolved :class:`SkippedRecord` rows the sync keeps, so that a run with nothing
     #: skipped never reads that table).
@@ -349,12 +374,17 @@ class SyncCursor(models.Model):
 
 
 class SyncRun(models.Model):
-    """The outcome of one sync of one resource: counts, skipped records, error."""
+    """The outcome of one sync of one resource: counts, skipped records, error.
+
+    A run whose process died (a crash, ``kill -9``) stays "running" until the next run
+    of its resource closes it as "abandoned" and takes over from its last page.
+    """
 
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+        ABANDONED = "abandoned", _("Abandoned (the process stopped)")
 
     connection = models.ForeignKey(
         MarketplaceConnection, on_delete=models.CASCADE, related_name="sync_runs"

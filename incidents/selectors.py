@@ -21,8 +21,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from incidents.filtersets import STATUS_CLOSED, IncidentFilterSet
+from incidents.health import ConnectionHealth, connection_health
 from incidents.models import (
     AuditEntry,
     Incident,
@@ -63,6 +65,8 @@ class ConnectionOverview:
     open_incidents: dict[str, int] = field(default_factory=dict)
     threads_waiting: int = 0
     cursors: list[SyncCursor] = field(default_factory=list)
+    #: Set once the cursors are read (:func:`connections_overview`).
+    health: ConnectionHealth | None = None
 
     @property
     def open_total(self) -> int:
@@ -76,15 +80,6 @@ class ConnectionOverview:
             for state, label in Incident.State.choices
             if state != Incident.State.CLOSED
         ]
-
-    @property
-    def last_synced_at(self) -> datetime | None:
-        times = [c.last_success_at for c in self.cursors if c.last_success_at]
-        return min(times) if times else None
-
-    @property
-    def errors(self) -> list[SyncCursor]:
-        return [c for c in self.cursors if c.last_error]
 
 
 def connections_overview() -> list[ConnectionOverview]:
@@ -121,6 +116,9 @@ def connections_overview() -> list[ConnectionOverview]:
         overviews[row["connection"]].threads_waiting = row["n"]
     for cursor in SyncCursor.objects.filter(connection__in=overviews).order_by("resource"):
         overviews[cursor.connection_id].cursors.append(cursor)
+    now = timezone.now()
+    for overview in overviews.values():
+        overview.health = connection_health(overview.connection, overview.cursors, now=now)
     return list(overviews.values())
 
 

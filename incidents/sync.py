@@ -6,6 +6,10 @@ transaction together with the position reached, and moves the cursor only when t
 last page is written. A run that crashes therefore resumes at the page it was on, and
 since every write is an upsert keyed on Mirakl's ids, re-reading a page changes
 nothing. One connection's failure is recorded and never stops the others.
+
+A lock keeps two syncs of one connection apart (:mod:`incidents.locks`); it expires
+soon after its holder stops showing progress, so a killed sync is taken over by the
+next beat tick, which also closes the runs it left "running" as "abandoned".
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +33,9 @@ from incidents.constants import (
     SYNC_RESOURCE_THREADS,
 )
 from incidents.freshness import inbox_filters_changed
+from incidents.health import sync_error_kind
 from incidents.lifecycle import incidents_refresh
-from incidents.locks import LockHandle, sync_lock
+from incidents.locks import LockHandle, SyncLockLost, lock_expires_in, sync_lock
 from incidents.models import (
     Incident,
     MarketplaceConnection,
@@ -75,7 +80,15 @@ RECORD_ERRORS = (DataError, IntegrityError, ValueError)
 
 
 class SyncAlreadyRunning(Exception):
-    """Another process holds this connection's sync lock."""
+    """Another process holds this connection's sync lock.
+
+    :param expires_in: seconds before that lock expires unless its holder shows progress.
+    """
+
+    def __init__(self, code: str, expires_in: float | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.expires_in = expires_in
 
 
 @dataclass(slots=True)
@@ -94,18 +107,23 @@ def marketplace_sync(
     client: MiraklClient | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[ResourceResult]:
-    """Sync one connection. Raises :class:`SyncAlreadyRunning` if a sync of it runs."""
-    with sync_lock(f"sync-{connection.pk}") as lock:
+    """Sync one connection. Raises :class:`SyncAlreadyRunning` if a sync of it runs, and
+    :class:`~incidents.locks.SyncLockLost` if another took over while this one waited."""
+    name = f"sync-{connection.pk}"
+    with sync_lock(name) as lock:
         if lock is None:
-            raise SyncAlreadyRunning(connection.code)
+            raise SyncAlreadyRunning(connection.code, lock_expires_in(name))
         own_client = client is None
         client = client or client_for(connection)
+        # Every answer from Mirakl is progress: a slow page keeps the lock alive.
+        heartbeat, client.heartbeat = client.heartbeat, lock.refresh
         try:
             return [
                 _sync_resource(connection, resource, client, lock, full, progress)
                 for resource in (SYNC_RESOURCE_REASONS, SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS)
             ]
         finally:
+            client.heartbeat = heartbeat
             if own_client:
                 client.close()
 
@@ -151,6 +169,8 @@ def _sync_resource(
     ):
         return result
 
+    if cursor.in_progress:
+        _runs_abandon(connection, resource, now)
     resume = cursor.in_progress and (cursor.run_full or not full)
     if not resume:
         cursor.run_started_at = now
@@ -180,26 +200,60 @@ def _sync_resource(
             if progress:
                 progress(result)
         _after_run(connection, resource, touched, resumed=resume)
+        lock.refresh()
     except Exception as exc:
         result.error = str(exc) or exc.__class__.__name__
         logger.warning("Sync of %s/%s failed: %s", connection.code, resource, result.error)
         cursor.last_error = result.error
         cursor.last_error_at = timezone.now()
-        cursor.save(update_fields=["last_error", "last_error_at"])
-    else:
-        started = cursor.run_started_at or now
-        cursor.updated_since = started - settings.SYNC_OVERLAP
-        cursor.run_started_at = None
-        cursor.run_since = None
-        cursor.run_full = False
-        cursor.run_offset = 0
-        cursor.run_page_token = ""
-        cursor.last_success_at = timezone.now()
-        cursor.last_error = ""
-        cursor.save()
+        cursor.last_error_kind = sync_error_kind(exc)
+        cursor.save(update_fields=["last_error", "last_error_at", "last_error_kind"])
+        result.requests = client.request_count - requests_before
+        _finish_run(run, result)
+        if isinstance(exc, SyncLockLost):
+            raise  # another sync holds the connection now: stop here
+        return result
+    started = cursor.run_started_at or now
+    cursor.updated_since = started - settings.SYNC_OVERLAP
+    cursor.run_started_at = None
+    cursor.run_since = None
+    cursor.run_full = False
+    cursor.run_offset = 0
+    cursor.run_page_token = ""
+    cursor.last_success_at = timezone.now()
+    cursor.last_error = ""
+    cursor.last_error_kind = ""
     result.requests = client.request_count - requests_before
-    _finish_run(run, result)
+    # Together: a run still "running" always has its cursor in progress, which is what
+    # lets the next run find the runs a crash left behind without another query.
+    with transaction.atomic():
+        cursor.save()
+        _finish_run(run, result)
     return result
+
+
+def _runs_abandon(connection: MarketplaceConnection, resource: str, now: datetime) -> int:
+    """Close the runs of this resource that a crashed or killed sync left "running".
+
+    Called by the next run, which holds the lock: no other run of the connection can
+    be going on.
+    """
+    abandoned = SyncRun.objects.filter(
+        connection=connection, resource=resource, status=SyncRun.Status.RUNNING
+    ).update(
+        status=SyncRun.Status.ABANDONED,
+        finished_at=now,
+        error="The sync stopped before the end of this run (the process died); "
+        "the next run took over from the last page written.",
+    )
+    if abandoned:
+        logger.warning(
+            "Sync of %s/%s: %d run(s) left running by a stopped sync closed as abandoned",
+            connection.code,
+            resource,
+            abandoned,
+        )
+    return abandoned
 
 
 def _write_page(

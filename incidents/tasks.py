@@ -33,6 +33,7 @@ def sync_marketplace_task(self, connection_id: int, full: bool = False) -> None:
     :param connection_id: primary key of the MarketplaceConnection.
     :param full: re-read everything instead of what changed since the last run.
     """
+    from incidents.locks import SyncLockLost
     from incidents.models import MarketplaceConnection
     from incidents.sync import SyncAlreadyRunning, marketplace_sync
 
@@ -41,5 +42,13 @@ def sync_marketplace_task(self, connection_id: int, full: bool = False) -> None:
         return
     try:
         marketplace_sync(connection=connection, full=full)
-    except SyncAlreadyRunning:
-        logger.info("Sync of %s already running; skipped", connection.code)
+    except SyncAlreadyRunning as exc:
+        # Normal while a long sync outlasts a beat interval: its lock is alive only as
+        # long as it shows progress, so a dead holder frees it within SYNC_LOCK_TTL.
+        logger.info(
+            "Sync of %s already running (its lock expires in %s s without progress); skipped",
+            connection.code,
+            "?" if exc.expires_in is None else f"{exc.expires_in:.0f}",
+        )
+    except SyncLockLost:
+        logger.warning("Sync of %s stopped: another sync took its lock over", connection.code)

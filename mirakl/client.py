@@ -256,6 +256,9 @@ class MiraklClient:
     :param max_backoff: cap of every sleep, ``Retry-After`` included.
     :param session: a ``requests.Session`` to use (not closed by :meth:`close`).
     :param sleep: injected for tests.
+    :param heartbeat: called after every attempt, answered or not, from the thread that
+        sent it (the sync pushes its lock's expiry back with it: waiting on Mirakl is
+        progress). What it raises stops the call.
     """
 
     def __init__(
@@ -270,6 +273,7 @@ class MiraklClient:
         max_backoff: float = 30.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -291,6 +295,7 @@ class MiraklClient:
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._sleep = sleep
+        self.heartbeat = heartbeat
 
     def __repr__(self) -> str:
         return f"MiraklClient(base_url={self.base_url!r}, shop_id={self.shop_id!r})"
@@ -870,6 +875,8 @@ class MiraklClient:
                     allow_redirects=not is_write,
                 )
             except requests.RequestException as exc:
+                if self.heartbeat is not None:
+                    self.heartbeat()
                 elapsed_ms = (time.monotonic() - started) * 1000
                 logger.debug(
                     "%s %s %s -> %s in %.0f ms", call, method, path, type(exc).__name__, elapsed_ms
@@ -888,6 +895,8 @@ class MiraklClient:
                 # (``Invalid header value b'...'``): never let the key out that way.
                 raise MiraklError(self._scrub(f"{type(exc).__name__}: {exc}"), call=call) from None
 
+            if self.heartbeat is not None:
+                self.heartbeat()
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
             logger.debug("%s %s %s -> %s in %.0f ms", call, method, path, status, elapsed_ms)

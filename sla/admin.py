@@ -185,11 +185,21 @@ class AlertSettingsAdmin(admin.ModelAdmin):
 class AlertDeliveryAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     """The log of alerts sent; read-only."""
 
-    list_display = ("item", "state", "channel", "user", "target", "sent_at", "attempts")
+    list_display = (
+        "item",
+        "sync_alert",
+        "state",
+        "channel",
+        "user",
+        "target",
+        "sent_at",
+        "attempts",
+    )
     list_filter = ("channel", "state")
-    list_select_related = ("item", "user", "delivery")
+    list_select_related = ("item", "sync_alert__connection", "user", "delivery")
     readonly_fields = (
         "item",
+        "sync_alert",
         "state",
         "channel",
         "user",

@@ -31,6 +31,7 @@ __all__ = [
     "SlaItem",
     "SlaPolicy",
     "SweepState",
+    "SyncAlert",
     "WorkingPeriod",
 ]
 
@@ -561,12 +562,56 @@ class AlertSettings(models.Model):
         return str(self.connection)
 
 
+class SyncAlert(models.Model):
+    """One episode of a marketplace not syncing, from the alert to the recovery.
+
+    Opened when the marketplace has not synced successfully for ``SYNC_STALE_ALERT``
+    (``sla.alerts.sync_alerts_dispatch``, every minute), closed when it syncs again; a
+    marketplace has one open at most, so admins hear of each episode once when it
+    starts and once when it ends.
+    """
+
+    class Event(models.TextChoices):
+        STALE = "stale", _("Not syncing")
+        RECOVERED = "recovered", _("Syncing again")
+
+    connection = models.ForeignKey(
+        MarketplaceConnection,
+        on_delete=models.CASCADE,
+        related_name="sync_alerts",
+        verbose_name=_("marketplace"),
+    )
+    opened_at = models.DateTimeField(_("alerted"), default=timezone.now)
+    #: When its data had last been synced, as the alert said.
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    #: What stopped the sync then, in words (empty when it was only slow).
+    error = models.TextField(_("last error"), blank=True)
+    recovered_at = models.DateTimeField(_("syncing again"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sync alert")
+        verbose_name_plural = _("sync alerts")
+        ordering = ("-opened_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("connection",),
+                condition=Q(recovered_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_open_per_connection",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.opened_at:%Y-%m-%d %H:%M}"
+
+
 class Notification(models.Model):
     """An in-app alert for one user: shown in the bell until read."""
 
     class Kind(models.TextChoices):
         SLA = "sla", _("Deadline alert")
         CONTESTED = "contested", _("Resolution contested")
+        SYNC_STALE = "sync_stale", _("Marketplace not syncing")
+        SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -621,7 +666,9 @@ class AlertDelivery(models.Model):
     the alert task runs. In-app rows are sent when created; e-mail and webhook rows
     have a ``delivery`` (an outbox entry, :mod:`core.outbox`; the adapters are in
     :mod:`sla.outbox`) that sends them and holds their attempts and last error, and
-    ``sent_at`` is set when they went out.
+    ``sent_at`` is set when they went out. An alert is about an SLA item (``state``
+    nearing or breached) or a marketplace not syncing (``sync_alert``, ``state`` stale
+    or recovered).
     """
 
     class Channel(models.TextChoices):
@@ -630,9 +677,24 @@ class AlertDelivery(models.Model):
         WEBHOOK = "webhook", _("Webhook")
 
     item = models.ForeignKey(
-        SlaItem, on_delete=models.CASCADE, related_name="alert_deliveries", verbose_name=_("item")
+        SlaItem,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_deliveries",
+        verbose_name=_("item"),
     )
-    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices)
+    sync_alert = models.ForeignKey(
+        SyncAlert,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("sync alert"),
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=[*SlaItem.State.choices, *SyncAlert.Event.choices]
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -670,7 +732,18 @@ class AlertDelivery(models.Model):
                 condition=Q(user__isnull=True),
                 name="%(app_label)s_%(class)s_unique_item_state_channel_nouser",
             ),
+            models.UniqueConstraint(
+                fields=("sync_alert", "state", "channel", "user"),
+                condition=Q(sync_alert__isnull=False, user__isnull=False),
+                name="%(app_label)s_%(class)s_unique_sync_alert_state_channel_user",
+            ),
+            models.CheckConstraint(
+                condition=Q(item__isnull=False, sync_alert__isnull=True)
+                | Q(item__isnull=True, sync_alert__isnull=False),
+                name="%(app_label)s_%(class)s_item_or_sync_alert",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.item_id} {self.state} {self.channel} {self.user_id or ''}".strip()
+        subject = self.item_id or f"sync {self.sync_alert_id}"
+        return f"{subject} {self.state} {self.channel} {self.user_id or ''}".strip()

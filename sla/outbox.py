@@ -26,7 +26,13 @@ from core.outbox.engine import Attempt
 from core.outbox.http import outgoing_session
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
-from sla.alerts import alert_message, alert_url, alert_webhook_text
+from sla.alerts import (
+    alert_message,
+    alert_url,
+    alert_webhook_text,
+    sync_alert_message,
+    sync_alert_subject,
+)
 from sla.models import AlertDelivery, SlaItem
 
 __all__ = ["WEBHOOK_TIMEOUT_SECONDS", "AlertEmailAdapter", "AlertWebhookAdapter"]
@@ -45,7 +51,10 @@ class _AlertAdapter(Adapter):
     def load(self, entry: OutboxEntry) -> AlertDelivery | None:
         return (
             AlertDelivery.objects.select_related(
-                "item__connection", "item__incident__order", "item__thread"
+                "item__connection",
+                "item__incident__order",
+                "item__thread",
+                "sync_alert__connection",
             )
             .filter(delivery=entry)
             .first()
@@ -107,13 +116,19 @@ class AlertEmailAdapter(_AlertAdapter):
     def send(self, attempt: Attempt) -> None:
         delivery: AlertDelivery = attempt.row
         with translation.override(settings.LANGUAGE_CODE):
-            message = alert_message(delivery.item, delivery.state)
-            subject = (
-                _("[Incidesk] Deadline missed")
-                if delivery.state == SlaItem.State.BREACHED
-                else _("[Incidesk] Deadline near")
-            )
-            body = f"{message}\n\n{alert_url(delivery.item)}\n"
+            if delivery.sync_alert is not None:  # a marketplace not syncing, or again
+                message = sync_alert_message(delivery.sync_alert, delivery.state)
+                subject = sync_alert_subject(delivery.sync_alert, delivery.state)
+                url = f"{settings.SITE_URL.rstrip('/')}/"
+            else:
+                message = alert_message(delivery.item, delivery.state)
+                subject = (
+                    _("[Incidesk] Deadline missed")
+                    if delivery.state == SlaItem.State.BREACHED
+                    else _("[Incidesk] Deadline near")
+                )
+                url = alert_url(delivery.item)
+            body = f"{message}\n\n{url}\n"
         try:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.target])
         except smtplib.SMTPRecipientsRefused as exc:

@@ -8,6 +8,7 @@ __all__ = [
     "sla_alerts_digest_task",
     "sla_alerts_task",
     "sla_sweep_task",
+    "sync_alerts_task",
 ]
 
 
@@ -44,3 +45,15 @@ def sla_alerts_digest_task() -> int:
     from sla.alerts import alerts_digest_send
 
     return alerts_digest_send()
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=55)
+def sync_alerts_task() -> int:
+    """Alert admins of marketplaces that stopped syncing, and of their recovery (beat,
+    every minute; the entry expires after 60 s). Idempotent: one alert per episode.
+
+    :returns: the in-app notifications created.
+    """
+    from sla.alerts import sync_alerts_dispatch
+
+    return sync_alerts_dispatch().notifications

@@ -182,12 +182,21 @@ SYNC_ON_WORKER_START = env.bool("SYNC_ON_WORKER_START", default=True)
 
 # Sync
 SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=60)
-SYNC_LOCK_TIMEOUT = timedelta(minutes=env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=30))
 # How far back an incremental sync re-reads, to cover clock skew between us and Mirakl
 # and records that changed while the previous run was paging.
 SYNC_OVERLAP = timedelta(seconds=env.int("SYNC_OVERLAP_SECONDS", default=60))
 MIRAKL_TIMEOUT_SECONDS = env.float("MIRAKL_TIMEOUT_SECONDS", default=30.0)
 MIRAKL_MAX_RETRIES = env.int("MIRAKL_MAX_RETRIES", default=4)
+# The per-connection sync lock lives this long after the sync last showed progress (a
+# page written, an answer from Mirakl): a crashed sync frees it this soon, and the next
+# beat tick syncs again. Longer than one request to Mirakl may take; shorter than the
+# beat interval.
+SYNC_LOCK_TTL = timedelta(
+    seconds=env.int("SYNC_LOCK_TTL_SECONDS", default=max(45, int(MIRAKL_TIMEOUT_SECONDS) + 15))
+)
+# A marketplace not synced successfully for this long is "behind": admins are alerted
+# (in the app and by e-mail), once, and told again when it syncs.
+SYNC_STALE_ALERT = timedelta(minutes=env.int("SYNC_STALE_ALERT_MINUTES", default=10))
 
 # Outbox (core.outbox): after a write whose outcome is unknown (a 5xx or a timeout),
 # wait this long before looking for it in Mirakl, which may still be applying it; a
@@ -221,7 +230,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RefundKindEnum": "refunds.models.RefundRequest.Kind"},
+    "ENUM_NAME_OVERRIDES": {
+        "RefundKindEnum": "refunds.models.RefundRequest.Kind",
+        "SyncHealthStateEnum": "incidents.health.HealthState",
+    },
 }
 
 # Uploads (incidents.validators.validate_upload): bytes per file.
@@ -288,6 +300,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sla-sweep": {
         "task": "sla.tasks.sla_sweep_task",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 60},
+    },
+    # Marketplaces not synced for SYNC_STALE_ALERT: admins are told, and told again
+    # when they sync.
+    "sync-alerts": {
+        "task": "sla.tasks.sync_alerts_task",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
     },

@@ -10,19 +10,58 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.health import HealthState, connection_health
 from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
 from refunds.api.serializers import RefundSerializer
 
 __all__ = [
     "IncidentSerializer",
+    "ResourceHealthSerializer",
+    "SyncHealthSerializer",
     "MarketplaceConnectionSerializer",
     "OrderDetailSerializer",
     "OrderLineSerializer",
     "OrderSerializer",
     "ResolveSerializer",
 ]
+
+
+class ResourceHealthSerializer(serializers.Serializer):
+    """The sync of one resource (orders, messages, reasons) of a marketplace."""
+
+    resource = serializers.CharField()
+    label = serializers.CharField()
+    state = serializers.ChoiceField(choices=HealthState.choices)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    data_age_minutes = serializers.IntegerField(
+        source="age_minutes", allow_null=True, help_text=_("Minutes since the last success.")
+    )
+    data_age = serializers.CharField(help_text=_("The same, in words (the request's language)."))
+    last_error = serializers.CharField(
+        source="error", help_text=_("What stopped the last run; empty when it succeeded.")
+    )
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    skipped_records = serializers.IntegerField(
+        source="skipped", help_text=_("Records skipped and not stored since.")
+    )
+
+
+class SyncHealthSerializer(serializers.Serializer):
+    """The sync health of a marketplace: its worst resource, and each of them."""
+
+    state = serializers.ChoiceField(choices=HealthState.choices)
+    last_success_at = serializers.DateTimeField(
+        allow_null=True, help_text=_("The oldest last success of orders and messages.")
+    )
+    data_age_minutes = serializers.IntegerField(source="age_minutes", allow_null=True)
+    data_age = serializers.CharField()
+    stale = serializers.BooleanField(
+        help_text=_("Not synced successfully for longer than the alert's delay.")
+    )
+    resources = ResourceHealthSerializer(many=True)
 
 
 class MarketplaceConnectionSerializer(serializers.ModelSerializer):
@@ -53,8 +92,15 @@ class MarketplaceConnectionSerializer(serializers.ModelSerializer):
             "is_active",
             "created_at",
             "updated_at",
+            "sync_health",
         )
-        read_only_fields = ("id", "is_active", "created_at", "updated_at")
+        read_only_fields = ("id", "is_active", "created_at", "updated_at", "sync_health")
+
+    sync_health = serializers.SerializerMethodField()
+
+    @extend_schema_field(SyncHealthSerializer)
+    def get_sync_health(self, obj: MarketplaceConnection) -> dict[str, Any]:
+        return SyncHealthSerializer(connection_health(obj, obj.sync_cursors.all())).data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not attrs.get("api_key"):

@@ -83,7 +83,7 @@ class MarketplaceConnectionViewSet(
 ):
     """Every role reads the marketplaces; only admins add or change them."""
 
-    queryset = MarketplaceConnection.objects.order_by("name", "pk")
+    queryset = MarketplaceConnection.objects.prefetch_related("sync_cursors").order_by("name", "pk")
     serializer_class = MarketplaceConnectionSerializer
     pagination_class = None
     filter_backends: ClassVar[list] = []
