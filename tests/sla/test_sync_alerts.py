@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core import mail
 from django.test import Client
@@ -53,7 +54,8 @@ def _synced(connection, at, **error) -> None:
 
 
 def _dispatch(captured, now):
-    with captured(execute=True):
+    """A beat tick at ``now``: the outbox sends the e-mails it queued once due, then."""
+    with time_machine.travel(now, tick=True), captured(execute=True):
         return sync_alerts_dispatch(now=now)
 
 
