@@ -7,7 +7,7 @@ __all__ = ["urlpatterns"]
 app_name = "api"
 
 urlpatterns = [
-    path("", include("incidents.api.urls")),
+    path("", include("desk.api.urls")),
     path("", include("messaging.api.urls")),
     path("", include("refunds.api.urls")),
     path("", include("sla.api.urls")),

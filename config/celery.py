@@ -19,4 +19,4 @@ def _sync_on_start(sender, **kwargs) -> None:
     from django.conf import settings
 
     if settings.SYNC_ON_WORKER_START:
-        sender.app.send_task("incidents.tasks.sync_all_marketplaces_task")
+        sender.app.send_task("core.sync.tasks.sync_all_marketplaces_task")

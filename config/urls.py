@@ -8,7 +8,7 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from incidents import auth_views
+from core import auth_views
 
 admin.site.login_form = auth_views.ThrottledAdminAuthenticationForm
 
@@ -39,6 +39,7 @@ urlpatterns = [
     path("sla/", include("sla.urls")),
     path("notifications/", include("sla.urls_notifications")),
     path("refunds/", include("refunds.urls")),
+    path("", include("desk.urls")),
     path("", include("incidents.urls")),
     path("", include("messaging.urls")),
 ]

@@ -7,18 +7,10 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Incidents")
 
     def ready(self) -> None:
-        from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
-
+        from core.sync.registry import register_after_run, register_order_page_handler
         from incidents import outbox  # noqa: F401 - registers the OR64 adapter
-        from incidents.freshness import inbox_filters_changed
-        from incidents.models import MarketplaceConnection, MarketplaceReason
+        from incidents.sync import IncidentEpisodes, incidents_after_run
 
-        # The inbox's filter form lists marketplaces, incident reasons and users.
-        for model in (MarketplaceConnection, MarketplaceReason, get_user_model()):
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    inbox_filters_changed,
-                    sender=model,
-                    dispatch_uid=f"inbox-filters-{signal is post_save}-{model._meta.label}",
-                )
+        register_order_page_handler(IncidentEpisodes())
+        # After the threads are linked to their orders (messaging's hook, position 10).
+        register_after_run(incidents_after_run, position=100)

@@ -13,7 +13,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from incidents.models import AuditEntry, Incident, Order
+from core.models import Order
+from incidents.models import AuditEntry, Incident
 
 __all__ = ["audit_entry", "audit_log", "actor_name"]
 

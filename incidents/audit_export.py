@@ -20,10 +20,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.csv_safety import SafeCsvWriter
+from core.models import MarketplaceConnection
+from core.params import validate_identifier
 from incidents.audit import audit_log
-from incidents.csv_safety import SafeCsvWriter
-from incidents.models import AuditEntry, MarketplaceConnection
-from incidents.params import validate_identifier
+from incidents.models import AuditEntry
 
 __all__ = [
     "AUDIT_CSV_HEADER",
@@ -106,7 +107,7 @@ class _Echo:
 
 def audit_csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
     """The header then one CSV line per entry, read in chunks (every cell through
-    :func:`incidents.csv_safety.csv_cell`: no cell is a formula)."""
+    :func:`core.csv_safety.csv_cell`: no cell is a formula)."""
     writer = SafeCsvWriter(_Echo())
     yield writer.writerow(AUDIT_CSV_HEADER)
     for entry in entries.iterator(chunk_size=CHUNK):

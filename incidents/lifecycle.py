@@ -18,20 +18,21 @@ both use it. The shop's own "mark resolved" is in ``incidents.resolution``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.bulk import update_rows
+from core.freshness import inbox_changed
 from incidents.audit import audit_entry
-from incidents.bulk import update_rows
-from incidents.freshness import inbox_changed
 from incidents.models import AuditEntry, Incident
+from incidents.signals import incidents_contested
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -42,6 +43,8 @@ __all__ = [
     "incident_opened_entry",
     "incident_transition",
     "incidents_refresh",
+    "register_operator_objection",
+    "register_shop_action",
 ]
 
 logger = logging.getLogger(__name__)
@@ -174,61 +177,54 @@ def incident_opened_entry(*, incident: Incident, source: str = Source.SYNC) -> A
     )
 
 
+#: When the shop first acted on an incident, as each app that knows it tells: a name
+#: and a function of no argument giving a subquery over ``Incident`` (``OuterRef`` on
+#: its ``order_id``, ``line_id``, ``opened_at``) of the first such action's time. The
+#: messaging app registers the shop's first message, the refunds app the first refund.
+_shop_actions: dict[str, Callable[[], Subquery]] = {}
+#: When the operator objected after the shop marked an incident resolved (a subquery
+#: over ``Incident`` using ``resolved_at``): the messaging app registers the operator's
+#: first message since.
+_operator_objections: dict[str, Callable[[], Subquery]] = {}
+
+
+def register_shop_action(name: str, subquery: Callable[[], Subquery]) -> None:
+    """Count the action ``subquery`` times as the shop acting on an incident."""
+    _shop_actions[name] = subquery
+
+
+def register_operator_objection(name: str, subquery: Callable[[], Subquery]) -> None:
+    """Count what ``subquery`` times as the operator contesting a resolution."""
+    _operator_objections[name] = subquery
+
+
 def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Re-derive the state of the open incidents of these orders from their threads.
+    """Re-derive the state of the open incidents of these orders from what the apps know.
 
-    Reads, in one query, the first shop message and refund since each incident opened
-    and the last operator message since the shop marked it resolved; then writes the
-    incidents whose state changed and their history rows. Returns how many changed.
+    Reads, in one query, the first shop action since each incident opened (message,
+    refund: see :func:`register_shop_action`) and the operator's first objection since
+    the shop marked it resolved; then writes the incidents whose state changed and their
+    history rows. Returns how many changed.
     """
-    from messaging.models import Message, Party
-    from refunds.models import Refund
-
     order_ids = list(order_ids)
     if not order_ids:
         return 0
-    first_shop_message = (
-        Message.objects.filter(
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.SHOP,
-            date_created__gte=OuterRef("opened_at"),
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
-    first_refund = (
-        Refund.objects.filter(line_id=OuterRef("line_id"), created_date__gte=OuterRef("opened_at"))
-        .order_by()
-        .values("line_id")
-        .annotate(first=Min("created_date"))
-        .values("first")
-    )
-    first_operator_after_resolution = (
-        Message.objects.filter(
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.OPERATOR,
-            date_created__gt=OuterRef("resolved_at"),
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
+    annotations = {f"shop_{name}_at": make() for name, make in _shop_actions.items()}
+    annotations |= {f"operator_{name}_at": make() for name, make in _operator_objections.items()}
     with transaction.atomic():
         # Locked so that an agent's "mark resolved" in between is not overwritten.
         incidents = list(
             Incident.objects.filter(order_id__in=order_ids, closed_at__isnull=True)
-            .annotate(
-                shop_message_at=Subquery(first_shop_message),
-                refund_at=Subquery(first_refund),
-                operator_after_resolution_at=Subquery(first_operator_after_resolution),
-            )
+            .annotate(**annotations)
             .select_for_update(of=("self",))
             .order_by("pk")
         )
         return _refresh(incidents, now or timezone.now())
+
+
+def _first(incident: Incident, names: Iterable[str]) -> datetime | None:
+    times = [t for t in (getattr(incident, name) for name in names) if t is not None]
+    return min(times) if times else None
 
 
 def _refresh(incidents: list[Incident], at: datetime) -> int:
@@ -236,16 +232,19 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
     changed: list[dict[str, object]] = []
     entries: list[AuditEntry] = []
     contested: list[Incident] = []
+    shop_fields = [f"shop_{name}_at" for name in _shop_actions]
+    operator_fields = [f"operator_{name}_at" for name in _operator_objections]
     for incident in incidents:
         acted = [
             t
-            for t in (incident.first_shop_action_at, incident.shop_message_at, incident.refund_at)
+            for t in (incident.first_shop_action_at, _first(incident, shop_fields))
             if t is not None
         ]
         first_action = min(acted) if acted else None
         contested_at = incident.contested_at
-        if incident.resolved_at and incident.operator_after_resolution_at:
-            contested_at = incident.operator_after_resolution_at
+        objection_at = _first(incident, operator_fields)
+        if incident.resolved_at and objection_at:
+            contested_at = objection_at
         new_state = derive_state(
             IncidentFacts(
                 line_open=True,
@@ -303,7 +302,5 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
     )
     AuditEntry.objects.bulk_create(entries)
     if contested:
-        from sla.alerts import incident_contested_notify
-
-        incident_contested_notify(incidents=contested, now=at)
+        incidents_contested.send(sender=Incident, incidents=contested, now=at)
     return len(changed)

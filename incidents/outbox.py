@@ -19,14 +19,15 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.clients import MiraklAdapter
+from core.models import MarketplaceConnection
 from core.outbox.adapters import Check, DeliveryRefused, DeliveryTransient, register
 from core.outbox.engine import Attempt
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
 from incidents.audit import audit_log
-from incidents.clients import MiraklAdapter
 from incidents.lifecycle import incident_transition
-from incidents.models import AuditEntry, Incident, MarketplaceConnection, ResolutionRequest
+from incidents.models import AuditEntry, Incident, ResolutionRequest
 
 __all__ = ["ResolutionAdapter"]
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,15 +26,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.models import MarketplaceReason
 from core.outbox.engine import outbox_enqueue
 from core.outbox.kinds import OutboxKind
 from incidents.lifecycle import InvalidTransition, incident_transition
-from incidents.models import AuditEntry, Incident, MarketplaceReason, ResolutionRequest
+from incidents.models import AuditEntry, Incident, ResolutionRequest
 
 __all__ = [
     "RESOLUTION_REASON_TYPE",
     "ResolutionRefused",
     "incident_resolve",
+    "register_resolution_check",
     "resolution_panels",
     "resolution_reason_choices",
     "resolution_reason_label",
@@ -84,19 +87,16 @@ def _local(moment: datetime) -> str:
     return timezone.localtime(moment, MADRID).strftime("%d/%m/%Y %H:%M")
 
 
-def _waiting_thread(incident: Incident) -> str | None:
-    """The topic of a conversation of the order still owed an answer by the shop.
+#: What else may keep an incident from being marked resolved, as the apps above say:
+#: each is called with the incident and answers the refusal's words, or None. The
+#: messaging app refuses while a conversation of the order waits for the shop.
+_resolution_checks: list[Callable[[Incident], str | None]] = []
 
-    Mirakl's ``shop_reply_needed_since`` says so, unless it was answered here (a
-    message queued or sent after the last inbound one) or marked "no reply required"
-    here after it: the same rule as the conversation panel.
-    """
-    from messaging.selectors import order_conversations
 
-    for view in order_conversations(order_id=incident.order_id):
-        if view.needs_reply:
-            return view.topic
-    return None
+def register_resolution_check(check: Callable[[Incident], str | None]) -> None:
+    """Have ``check`` refuse a resolution (answering why) or let it go (None)."""
+    if check not in _resolution_checks:
+        _resolution_checks.append(check)
 
 
 def _refusal(incident: Incident, reason_code: str) -> str | None:
@@ -117,15 +117,10 @@ def _refusal(incident: Incident, reason_code: str) -> str | None:
     codes = {code for code, _label in resolution_reason_choices(connection=incident.connection_id)}
     if reason_code not in codes:
         return str(_("Choose a resolution reason from the marketplace's list."))
-    thread = _waiting_thread(incident)
-    if thread is not None:
-        return str(
-            _(
-                "The conversation “%(thread)s” is waiting for a reply from the shop: answer "
-                "it or mark it “no reply required” before marking the incident resolved."
-            )
-            % {"thread": thread}
-        )
+    for check in _resolution_checks:
+        refusal = check(incident)
+        if refusal is not None:
+            return refusal
     return None
 
 

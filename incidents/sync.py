@@ -1,409 +1,132 @@
-"""Syncing marketplace connections from Mirakl: reasons, orders, then threads.
+"""What the incidents app keeps of the sync: episodes from OR11 pages, states after runs.
 
-Each resource keeps a :class:`~incidents.models.SyncCursor`. A run reads everything
-updated since the cursor (minus ``SYNC_OVERLAP``), writes each page in its own
-transaction together with the position reached, and moves the cursor only when the
-last page is written. A run that crashes therefore resumes at the page it was on, and
-since every write is an upsert keyed on Mirakl's ids, re-reading a page changes
-nothing. One connection's failure is recorded and never stops the others.
-
-A lock keeps two syncs of one connection apart (:mod:`incidents.locks`); it expires
-soon after its holder stops showing progress, so a killed sync is taken over by the
-next beat tick, which also closes the runs it left "running" as "abandoned".
+Registered with the sync engine (:mod:`core.sync.registry`) by the app's
+``AppConfig.ready``: every OR11 page opens an episode for each line newly in
+``INCIDENT_OPEN`` and closes those that left it; after each run of orders or
+threads, the open incidents of the orders it touched get their state re-derived
+(:func:`incidents.lifecycle.incidents_refresh`).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
-from django.db import connection as db_connection
-from django.utils import timezone
+from django.db.models import Max
 
-from incidents.clients import client_for
-from incidents.constants import (
-    SYNC_RESOURCE_ORDERS,
-    SYNC_RESOURCE_REASONS,
-    SYNC_RESOURCE_THREADS,
-)
-from incidents.freshness import inbox_filters_changed
-from incidents.health import sync_error_kind
-from incidents.lifecycle import incidents_refresh
-from incidents.locks import LockHandle, SyncLockLost, lock_expires_in, sync_lock
-from incidents.models import (
-    Incident,
-    MarketplaceConnection,
-    MarketplaceReason,
-    SkippedRecord,
-    SyncCursor,
-    SyncRun,
-)
-from incidents.prefetch import prefetched
-from incidents.selectors import connection_reasons_forget
-from incidents.skipped import (
-    RecordKey,
-    record_keys,
-    skipped_open_count,
-    skipped_open_keys,
-    skipped_records_resolve,
-    skipped_records_save,
-)
-from incidents.storable import RowCleaner, Unstorable, excerpt
-from incidents.sync_orders import orders_page_store, orphan_threads_link
-from incidents.sync_results import PageResult, ResourceResult, Skipped
-from messaging.sync_threads import threads_page_store
-from mirakl.client import MiraklClient
-from mirakl.schemas import OrderPage, Reason, ThreadPage
+from core.constants import INCIDENT_LINE_STATE, SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS
+from core.models import MarketplaceConnection
+from core.sync.registry import StoredOrder
+from core.sync.results import Skipped
+from incidents.lifecycle import incident_opened_entry, incident_transition, incidents_refresh
+from incidents.models import AuditEntry, Incident
+from mirakl.schemas import Order as MiraklOrder
 
-__all__ = [
-    "ProgressCallback",
-    "SyncAlreadyRunning",
-    "marketplace_sync",
-    "marketplaces_sync",
-]
-
-logger = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[ResourceResult], None]
-
-#: Reason lists change rarely; an incremental run re-reads them at most this often.
-REASONS_MAX_AGE = timedelta(hours=1)
-#: What a record's values can make Postgres answer (and ``json.dumps`` raise): the page
-#: is then written again record by record, so that one record never holds back others.
-RECORD_ERRORS = (DataError, IntegrityError, ValueError)
+__all__ = ["IncidentEpisodes", "incidents_after_run"]
 
 
-class SyncAlreadyRunning(Exception):
-    """Another process holds this connection's sync lock.
+class IncidentEpisodes:
+    """The OR11 page handler of the incidents app."""
 
-    :param expires_in: seconds before that lock expires unless its holder shows progress.
-    """
+    name = "incidents"
 
-    def __init__(self, code: str, expires_in: float | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.expires_in = expires_in
+    def prepare(self, order: MiraklOrder, skipped: list[Skipped]) -> Any:
+        return None  # the lines' states are all it needs, and the engine keeps them
 
+    def store(
+        self,
+        *,
+        connection: MarketplaceConnection,
+        orders: list[StoredOrder],
+        known: set[str],
+        now: datetime,
+    ) -> None:
+        """Open an episode for each line newly in INCIDENT_OPEN; close those that left it.
 
-@dataclass(slots=True)
-class _Page:
-    """A page of any resource, with the position to save once it is written."""
-
-    payload: Any
-    offset: int = 0
-    page_token: str = ""
-
-
-def marketplace_sync(
-    *,
-    connection: MarketplaceConnection,
-    full: bool = False,
-    client: MiraklClient | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[ResourceResult]:
-    """Sync one connection. Raises :class:`SyncAlreadyRunning` if a sync of it runs, and
-    :class:`~incidents.locks.SyncLockLost` if another took over while this one waited."""
-    name = f"sync-{connection.pk}"
-    with sync_lock(name) as lock:
-        if lock is None:
-            raise SyncAlreadyRunning(connection.code, lock_expires_in(name))
-        own_client = client is None
-        client = client or client_for(connection)
-        # Every answer from Mirakl is progress: a slow page keeps the lock alive.
-        heartbeat, client.heartbeat = client.heartbeat, lock.refresh
-        try:
-            return [
-                _sync_resource(connection, resource, client, lock, full, progress)
-                for resource in (SYNC_RESOURCE_REASONS, SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS)
-            ]
-        finally:
-            client.heartbeat = heartbeat
-            if own_client:
-                client.close()
-
-
-def marketplaces_sync(
-    *,
-    codes: Iterable[str] | None = None,
-    full: bool = False,
-    progress: ProgressCallback | None = None,
-) -> dict[str, list[ResourceResult] | Exception]:
-    """Sync every active connection (or those named), each independently of the others."""
-    connections = MarketplaceConnection.objects.filter(is_active=True).order_by("code")
-    if codes:
-        connections = connections.filter(code__in=list(codes))
-    outcome: dict[str, list[ResourceResult] | Exception] = {}
-    for connection in connections:
-        try:
-            outcome[connection.code] = marketplace_sync(
-                connection=connection, full=full, progress=progress
+        Lines of orders we did not hold before cannot have incidents yet, so only the
+        lines of ``known`` orders are looked up.
+        """
+        lines = [(o.order, line, o.pk, line_pk) for o in orders for line, line_pk in o.lines]
+        known_line_ids = [entry[3] for entry in lines if entry[0].order_id in known]
+        open_by_line = (
+            {
+                incident.line_id: incident
+                for incident in Incident.objects.filter(
+                    line_id__in=known_line_ids, closed_at__isnull=True
+                )
+            }
+            if known_line_ids
+            else {}
+        )
+        needs_open = [
+            entry
+            for entry in lines
+            if entry[1].order_line_state == INCIDENT_LINE_STATE and entry[3] not in open_by_line
+        ]
+        last_episode: dict[int, int] = {}
+        if any(entry[0].order_id in known for entry in needs_open):
+            last_episode = dict(
+                Incident.objects.filter(line_id__in=[entry[3] for entry in needs_open])
+                .values("line_id")
+                .annotate(last=Max("episode"))
+                .values_list("line_id", "last")
             )
-        except Exception as exc:
-            logger.exception("Sync of %s failed", connection.code)
-            outcome[connection.code] = exc
-    return outcome
 
-
-def _sync_resource(
-    connection: MarketplaceConnection,
-    resource: str,
-    client: MiraklClient,
-    lock: LockHandle,
-    full: bool,
-    progress: ProgressCallback | None,
-) -> ResourceResult:
-    cursor, _ = SyncCursor.objects.get_or_create(connection=connection, resource=resource)
-    result = ResourceResult(connection=connection.code, resource=resource)
-    now = timezone.now()
-    if (
-        resource == SYNC_RESOURCE_REASONS
-        and not full
-        and cursor.last_success_at
-        and now - cursor.last_success_at < REASONS_MAX_AGE
-    ):
-        return result
-
-    if cursor.in_progress:
-        _runs_abandon(connection, resource, now)
-    resume = cursor.in_progress and (cursor.run_full or not full)
-    if not resume:
-        cursor.run_started_at = now
-        cursor.run_since = None if full else cursor.updated_since
-        cursor.run_full = full
-        cursor.run_offset = 0
-        cursor.run_page_token = ""
-        cursor.save()
-    result.resumed = resume
-    run = SyncRun.objects.create(
-        connection=connection, resource=resource, full=cursor.run_full, resumed=resume
-    )
-    requests_before = client.request_count
-    touched: set[int] = set()
-    try:
-        pending = (
-            skipped_open_keys(connection=connection, resource=resource)
-            if cursor.skipped_open
-            else set()
-        )
-        for page in prefetched(_pages(resource, client, cursor)):
-            page_result, pending = _write_page(connection, resource, client, page, cursor, pending)
-            touched |= page_result.touched_orders
-            result.add_page(page_result)
-            result.requests = client.request_count - requests_before
-            lock.refresh()
-            if progress:
-                progress(result)
-        _after_run(connection, resource, touched, resumed=resume)
-        lock.refresh()
-    except Exception as exc:
-        result.error = str(exc) or exc.__class__.__name__
-        logger.warning("Sync of %s/%s failed: %s", connection.code, resource, result.error)
-        cursor.last_error = result.error
-        cursor.last_error_at = timezone.now()
-        cursor.last_error_kind = sync_error_kind(exc)
-        cursor.save(update_fields=["last_error", "last_error_at", "last_error_kind"])
-        result.requests = client.request_count - requests_before
-        _finish_run(run, result)
-        if isinstance(exc, SyncLockLost):
-            raise  # another sync holds the connection now: stop here
-        return result
-    started = cursor.run_started_at or now
-    cursor.updated_since = started - settings.SYNC_OVERLAP
-    cursor.run_started_at = None
-    cursor.run_since = None
-    cursor.run_full = False
-    cursor.run_offset = 0
-    cursor.run_page_token = ""
-    cursor.last_success_at = timezone.now()
-    cursor.last_error = ""
-    cursor.last_error_kind = ""
-    result.requests = client.request_count - requests_before
-    # Together: a run still "running" always has its cursor in progress, which is what
-    # lets the next run find the runs a crash left behind without another query.
-    with transaction.atomic():
-        cursor.save()
-        _finish_run(run, result)
-    return result
-
-
-def _runs_abandon(connection: MarketplaceConnection, resource: str, now: datetime) -> int:
-    """Close the runs of this resource that a crashed or killed sync left "running".
-
-    Called by the next run, which holds the lock: no other run of the connection can
-    be going on.
-    """
-    abandoned = SyncRun.objects.filter(
-        connection=connection, resource=resource, status=SyncRun.Status.RUNNING
-    ).update(
-        status=SyncRun.Status.ABANDONED,
-        finished_at=now,
-        error="The sync stopped before the end of this run (the process died); "
-        "the next run took over from the last page written.",
-    )
-    if abandoned:
-        logger.warning(
-            "Sync of %s/%s: %d run(s) left running by a stopped sync closed as abandoned",
-            connection.code,
-            resource,
-            abandoned,
-        )
-    return abandoned
-
-
-def _write_page(
-    connection: MarketplaceConnection,
-    resource: str,
-    client: MiraklClient,
-    page: _Page,
-    cursor: SyncCursor,
-    pending: set[RecordKey],
-) -> tuple[PageResult, set[RecordKey]]:
-    """Write one page and move the cursor past it, in one transaction.
-
-    The page goes in a few bulk statements, its records made storable first. Should
-    Postgres still refuse a statement (a value nobody foresaw), the transaction is
-    rolled back and the page written again record by record, each in a savepoint: the
-    record Postgres refuses is skipped and named, the others land, and the cursor moves
-    on. Errors that are not about a record's values (the connection lost, a deadlock)
-    propagate: the run stops at this page and the next one reads it again.
-
-    Returns the page's result and the keys of the resource's records skipped and not
-    stored since.
-    """
-    try:
-        with transaction.atomic():
-            _relax_durability()
-            result = _store(resource, connection, client, page.payload, cursor.run_full)
-            pending_after = _page_done(connection, resource, page, cursor, result, pending)
-        return result, pending_after
-    except RECORD_ERRORS as exc:
-        logger.warning(
-            "A page of %s/%s was refused (%s); writing its records one by one",
-            connection.code,
-            resource,
-            _first_line(exc),
-        )
-    with transaction.atomic():
-        _relax_durability()
-        result = _store_one_by_one(resource, connection, client, page.payload, cursor.run_full)
-        pending_after = _page_done(connection, resource, page, cursor, result, pending)
-    return result, pending_after
-
-
-def _page_done(
-    connection: MarketplaceConnection,
-    resource: str,
-    page: _Page,
-    cursor: SyncCursor,
-    result: PageResult,
-    pending: set[RecordKey],
-) -> set[RecordKey]:
-    """In the page's transaction: name what it skipped, note what it stored of the
-    records skipped before, and save the position reached."""
-    fields = ["run_offset", "run_page_token"]
-    now = timezone.now()
-    skipped: set[RecordKey] = set()
-    if result.skipped:
-        skipped = skipped_records_save(
-            connection=connection, resource=resource, skipped=result.skipped, now=now
-        )
-    resolved: set[RecordKey] = set()
-    if pending:
-        resolved = pending & (set(record_keys(resource, page.payload)) - skipped)
-        skipped_records_resolve(connection=connection, resource=resource, keys=resolved, now=now)
-    if skipped or resolved:
-        cursor.skipped_open = skipped_open_count(connection=connection, resource=resource)
-        fields.append("skipped_open")
-    cursor.run_offset = page.offset
-    cursor.run_page_token = page.page_token
-    cursor.save(update_fields=fields)
-    return (pending - resolved) | skipped
-
-
-def _store_one_by_one(
-    resource: str,
-    connection: MarketplaceConnection,
-    client: MiraklClient,
-    payload: Any,
-    force: bool,
-) -> PageResult:
-    """Write a page's records one at a time, each in a savepoint; a record Postgres
-    refuses is skipped with Postgres's words."""
-    result = PageResult()
-    for kind, mirakl_id, single, record in _records(resource, payload):
-        try:
-            with transaction.atomic():
-                result += _store(resource, connection, client, single, force)
-        except RECORD_ERRORS as exc:
-            logger.warning(
-                "Skipped %s %s from %s: %s", kind, mirakl_id, connection.code, _first_line(exc)
-            )
-            result.skipped.append(
-                Skipped(
-                    kind=kind,
-                    mirakl_id=mirakl_id,
-                    reason=SkippedRecord.Reason.REFUSED,
-                    detail=_first_line(exc),
-                    excerpt=excerpt(record),
+        opened: list[Incident] = []
+        for order, line, order_pk, line_pk in needs_open:
+            opened.append(
+                Incident(
+                    connection=connection,
+                    order_id=order_pk,
+                    line_id=line_pk,
+                    episode=last_episode.get(line_pk, 0) + 1,
+                    state=Incident.State.NEW,
+                    reason_code=line.order_line_state_reason_code or "",
+                    reason_label=line.order_line_state_reason_label or "",
+                    opened_at=line.last_updated_date or order.last_updated_date,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
-    return result
+        if opened:
+            Incident.objects.bulk_create(opened)
+        events = [incident_opened_entry(incident=incident) for incident in opened]
+
+        closed: list[Incident] = []
+        for order, line, _order_pk, line_pk in lines:
+            incident = open_by_line.get(line_pk)
+            if incident is None or line.order_line_state == INCIDENT_LINE_STATE:
+                continue
+            closed_at = max(line.last_updated_date or order.last_updated_date, incident.opened_at)
+            events.append(
+                incident_transition(
+                    incident=incident,
+                    to=Incident.State.CLOSED,
+                    source=AuditEntry.Source.SYNC,
+                    detail=line.order_line_state,
+                    at=closed_at,
+                    save=False,
+                )
+            )
+            incident.closed_at = closed_at
+            incident.updated_at = now
+            closed.append(incident)
+        if closed:
+            Incident.objects.bulk_update(closed, ["state", "closed_at", "updated_at"])
+        if events:
+            AuditEntry.objects.bulk_create(events)
 
 
-def _records(resource: str, payload: Any) -> Iterator[tuple[str, str, Any, Any]]:
-    """(kind, Mirakl id, one-record page, record) of each record of a page; the page's
-    unreadable records come first, in a page of their own."""
-    Kind = SkippedRecord.Kind
-    if resource == SYNC_RESOURCE_REASONS:
-        for reason in payload:
-            yield Kind.REASON, f"{reason.type}/{reason.code}", [reason], reason
-    elif resource == SYNC_RESOURCE_ORDERS:
-        yield Kind.ORDER, "", OrderPage.model_construct(invalid=payload.invalid), None
-        for order in payload.orders:
-            yield Kind.ORDER, order.order_id, OrderPage.model_construct(orders=[order]), order
-    else:
-        yield Kind.THREAD, "", ThreadPage.model_construct(invalid=payload.invalid), None
-        for thread in payload.data:
-            yield Kind.THREAD, thread.id, ThreadPage.model_construct(data=[thread]), thread
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error (Postgres adds the failing row's values after it)."""
-    text = str(exc).strip() or exc.__class__.__name__
-    return text.splitlines()[0][:500]
-
-
-def _relax_durability() -> None:
-    """Commit this page's transaction without waiting for the disk flush.
-
-    Safe here because the page and the cursor position move together in one
-    transaction: if the database crashes before the flush, both are lost together and
-    the next run reads the page again (every write is an idempotent upsert).
-    """
-    if db_connection.vendor == "postgresql":
-        with db_connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _after_run(
-    connection: MarketplaceConnection, resource: str, touched: set[int], *, resumed: bool
+def incidents_after_run(
+    connection: MarketplaceConnection, resource: str, touched: set[int], resumed: bool
 ) -> None:
-    """Work done once per run rather than once per page.
+    """Re-derive the state of the open incidents of the orders a run touched.
 
-    The incidents of the orders a run touched get their derived state re-read from
-    what the run wrote. A resumed run does not know what its crashed predecessor
-    touched, so it re-derives every open incident of the connection.
+    A resumed run does not know what its crashed predecessor touched, so it
+    re-derives every open incident of the connection.
     """
-    if resource == SYNC_RESOURCE_REASONS:
+    if resource not in (SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS):
         return
-    if resource == SYNC_RESOURCE_ORDERS:
-        orphan_threads_link(connection=connection)
     if resumed:
         touched = set(
             Incident.objects.filter(connection=connection, closed_at__isnull=True).values_list(
@@ -411,95 +134,3 @@ def _after_run(
             )
         )
     incidents_refresh(order_ids=touched)
-
-
-def _pages(resource: str, client: MiraklClient, cursor: SyncCursor) -> Iterator[_Page]:
-    if resource == SYNC_RESOURCE_REASONS:
-        yield _Page(client.list_reasons())
-    elif resource == SYNC_RESOURCE_ORDERS:
-        for page in client.iter_order_pages(
-            updated_since=cursor.run_since, start_offset=cursor.run_offset
-        ):
-            next_offset = page.next_offset
-            if next_offset is None:
-                next_offset = page.offset + len(page.orders) + len(page.invalid)
-            yield _Page(page, offset=next_offset)
-    else:
-        for page in client.iter_thread_pages(
-            updated_since=cursor.run_since, page_token=cursor.run_page_token or None
-        ):
-            yield _Page(page, page_token=page.next_page_token or "")
-
-
-def _store(
-    resource: str,
-    connection: MarketplaceConnection,
-    client: MiraklClient,
-    payload: Any,
-    force: bool,
-) -> PageResult:
-    if resource == SYNC_RESOURCE_REASONS:
-        return _reasons_store(connection, payload)
-    if resource == SYNC_RESOURCE_ORDERS:
-        return orders_page_store(connection=connection, page=payload, force=force)
-    return threads_page_store(connection=connection, page=payload, client=client, force=force)
-
-
-_REASON_ROWS = RowCleaner(MarketplaceReason, keys=("type", "code"), deep=True)
-
-
-def _reasons_store(connection: MarketplaceConnection, reasons: list[Reason]) -> PageResult:
-    result = PageResult()
-    known = set(MarketplaceReason.objects.filter(connection=connection).values_list("type", "code"))
-    now = timezone.now()
-    rows: dict[tuple[str, str], MarketplaceReason] = {}
-    for reason in reasons:
-        try:
-            row = _REASON_ROWS.clean(
-                {
-                    "type": reason.type,
-                    "code": reason.code,
-                    "label": reason.label or "",
-                    "is_shop_right": reason.is_shop_right,
-                }
-            )
-        except Unstorable as exc:
-            result.skipped.append(
-                Skipped(
-                    kind=SkippedRecord.Kind.REASON,
-                    mirakl_id=f"{reason.type}/{reason.code}",
-                    reason=exc.reason,
-                    detail=str(exc),
-                    excerpt=excerpt(reason),
-                )
-            )
-            continue
-        rows[(row["type"], row["code"])] = MarketplaceReason(
-            connection=connection, synced_at=now, **row
-        )
-    MarketplaceReason.objects.bulk_create(
-        rows.values(),
-        update_conflicts=True,
-        unique_fields=["connection", "type", "code"],
-        update_fields=["label", "is_shop_right", "synced_at"],
-    )
-    result.created = len(rows.keys() - known)
-    result.updated = len(rows) - result.created
-    forget = functools.partial(connection_reasons_forget, connection_id=connection.pk)
-    forget()
-    transaction.on_commit(forget)
-    transaction.on_commit(inbox_filters_changed)  # the inbox filters on incident reasons
-    return result
-
-
-def _finish_run(run: SyncRun, result: ResourceResult) -> None:
-    run.status = SyncRun.Status.FAILED if result.error else SyncRun.Status.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.created = result.created
-    run.updated = result.updated
-    run.unchanged = result.unchanged
-    run.skipped = result.skipped
-    run.requests = result.requests
-    run.skipped_records = result.skipped_records[:500]
-    run.error = result.error
-    run.save()

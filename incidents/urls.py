@@ -5,9 +5,6 @@ from incidents import views
 app_name = "incidents"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("incidents/", views.incident_list, name="list"),
-    path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/assign/", views.incident_assign_view, name="assign"),
     path("incidents/<int:pk>/notes/", views.incident_note_view, name="note"),
     path("incidents/<int:pk>/resolve/", views.incident_resolve_view, name="resolve"),

@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import DeliveryFieldsMixin
-from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
+from core.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from messaging.models import CannedReply, Message, OutboundMessage, Thread, ThreadNoReply
 
 

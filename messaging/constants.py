@@ -44,7 +44,7 @@ RECIPIENT_HELP: dict[str, str] = {
 }
 
 #: Files per message. Each file may be ``UPLOAD_MAX_BYTES`` (checked by
-#: ``incidents.validators.validate_upload``) and a message this many times that: Mirakl
+#: ``core.validators.validate_upload``) and a message this many times that: Mirakl
 #: itself caps attachments per order; these limits keep a POST quick and reliable.
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENTS_PER_FILE_LIMITS = 2

@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from incidents.validators import ALLOWED_UPLOAD_TYPES, validate_upload
+from core.validators import ALLOWED_UPLOAD_TYPES, validate_upload
 from messaging.constants import (
     MAX_ATTACHMENTS,
     MAX_ATTACHMENTS_PER_FILE_LIMITS,
@@ -42,7 +42,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class AttachmentsField(forms.FileField):
-    """Several files, each checked by :func:`incidents.validators.validate_upload` (size
+    """Several files, each checked by :func:`core.validators.validate_upload` (size
     from ``UPLOAD_MAX_BYTES``, type by name and content, safe name), and all of them
     together against twice that size."""
 

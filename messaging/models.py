@@ -33,11 +33,11 @@ class Thread(models.Model):
     """A conversation on an order (or another Mirakl entity) between the parties."""
 
     connection = models.ForeignKey(
-        "incidents.MarketplaceConnection", on_delete=models.PROTECT, related_name="threads"
+        "core.MarketplaceConnection", on_delete=models.PROTECT, related_name="threads"
     )
     mirakl_id = models.CharField(_("thread id"), max_length=64)
     order = models.ForeignKey(
-        "incidents.Order",
+        "core.Order",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -148,10 +148,10 @@ class OutboundMessage(models.Model):
         FAILED = "failed", _("Failed")
 
     connection = models.ForeignKey(
-        "incidents.MarketplaceConnection", on_delete=models.PROTECT, related_name="+"
+        "core.MarketplaceConnection", on_delete=models.PROTECT, related_name="+"
     )
     order = models.ForeignKey(
-        "incidents.Order",
+        "core.Order",
         on_delete=models.CASCADE,
         null=True,
         blank=True,

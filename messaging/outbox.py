@@ -20,11 +20,11 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.clients import MiraklAdapter
 from core.outbox.adapters import Check, DeliveryRefused, DeliveryTransient, register
 from core.outbox.engine import Attempt
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
-from incidents.clients import MiraklAdapter
 from messaging.constants import DELIVERY_MAX_ATTEMPTS
 from messaging.models import OutboundMessage, Party, Thread
 from mirakl.schemas import Message as MiraklMessage

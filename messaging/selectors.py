@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
+from core.annotations import Annotations
 from messaging.constants import RecipientChoice
 from messaging.models import (
     CannedReply,
@@ -26,9 +28,13 @@ from messaging.models import (
     Thread,
     ThreadNoReply,
 )
-from sla.selectors import thread_due_annotate
 
 __all__ = [
+    "first_operator_message_since_resolved",
+    "first_shop_message_since_opened",
+    "incident_documents",
+    "thread_annotations",
+    "waiting_thread_refusal",
     "ConversationItem",
     "ThreadView",
     "canned_replies_active",
@@ -233,13 +239,18 @@ def _outbound_item(outbound: OutboundMessage) -> ConversationItem:
     )
 
 
+#: The conversations show what apps above add to a thread (the SLA app: the due time
+#: and state of its open wait, ``sla_due_at`` and ``sla_state``).
+thread_annotations = Annotations("order conversations")
+
+
 def order_conversations(*, order_id: int) -> list[ThreadView]:
     """Every thread of the order with its messages merged with the outbox, newest first.
 
     Five queries whatever the number of threads and messages.
     """
     threads = list(
-        thread_due_annotate(Thread.objects.filter(order_id=order_id))
+        thread_annotations.apply(Thread.objects.filter(order_id=order_id))
         .prefetch_related(
             Prefetch("messages", queryset=Message.objects.order_by("date_created", "pk")),
             Prefetch(
@@ -335,3 +346,93 @@ def thread_no_reply_dates(thread_ids: Iterable[int]) -> dict[int, tuple[datetime
     ):
         dates[thread_id].append(at)
     return {pk: tuple(values) for pk, values in dates.items()}
+
+
+def incident_documents(
+    *, order_id: int, messages: Iterable[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Attachments of every message of the order: id, name, size, when and from whom.
+
+    ``messages``: the order's synced messages when already read (the incident page's
+    conversations), in any order.
+    """
+    if messages is None:
+        rows: Iterable[tuple[Any, str, Any]] = (
+            Message.objects.filter(thread__order_id=order_id)
+            .exclude(attachments=[])
+            .order_by("date_created", "pk")
+            .values_list("date_created", "author_type", "attachments")
+        )
+    else:
+        rows = [
+            (m.date_created, m.author_type, m.attachments)
+            for m in sorted(messages, key=lambda m: (m.date_created, m.pk))
+            if m.attachments
+        ]
+    documents: list[dict[str, Any]] = []
+    for date_created, author_type, attachments in rows:
+        for attachment in attachments or []:
+            if isinstance(attachment, dict) and attachment.get("id"):
+                documents.append(
+                    {
+                        "id": str(attachment["id"]),
+                        "name": attachment.get("name") or str(attachment["id"]),
+                        "size": attachment.get("size"),
+                        "at": date_created,
+                        "author_type": author_type,
+                    }
+                )
+    return documents
+
+
+def first_shop_message_since_opened() -> Subquery:
+    """Over incidents: when the shop first wrote on the order since the incident opened
+    (what makes a NEW incident IN PROGRESS; see :mod:`incidents.lifecycle`)."""
+    return Subquery(
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.SHOP,
+            date_created__gte=OuterRef("opened_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def first_operator_message_since_resolved() -> Subquery:
+    """Over incidents: the operator's first message on the order since the shop marked
+    the incident resolved (what makes it CONTESTED)."""
+    return Subquery(
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.OPERATOR,
+            date_created__gt=OuterRef("resolved_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def waiting_thread_refusal(incident: Any) -> str | None:
+    """Why the incident may not be marked resolved yet: a conversation of its order is
+    still owed an answer by the shop (registered with :mod:`incidents.resolution`).
+
+    Mirakl's ``shop_reply_needed_since`` says so, unless it was answered here (a
+    message queued or sent after the last inbound one) or marked "no reply required"
+    here after it: the same rule as the conversation panel.
+    """
+    for view in order_conversations(order_id=incident.order_id):
+        if view.needs_reply:
+            return str(
+                _(
+                    "The conversation “%(thread)s” is waiting for a reply from the shop: "
+                    "answer it or mark it “no reply required” before marking the incident "
+                    "resolved."
+                )
+                % {"thread": view.topic}
+            )
+    return None

@@ -20,10 +20,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.models import Order
 from core.outbox.engine import outbox_enqueue, outbox_requeue
 from core.outbox.kinds import OutboxKind
+from core.reasons import order_reasons
 from incidents.audit import audit_log
-from incidents.models import AuditEntry, Incident, Order
+from incidents.models import AuditEntry, Incident
 from messaging.constants import MESSAGING_REASON_TYPE, RECIPIENT_PARTIES
 from messaging.models import (
     CannedReply,
@@ -189,8 +191,6 @@ def outbound_reply_queue(
 
 def _check_topic(order: Order, topic_type: str, topic_value: str) -> None:
     """Refuse an OR43 topic that is neither a usable ORDER_MESSAGING code nor a subject."""
-    from incidents.selectors import order_reasons
-
     if topic_type == TOPIC_FREE_TEXT:
         if not (topic_value or "").strip():
             raise ValidationError(_("Choose a subject or write one."), code="topic")

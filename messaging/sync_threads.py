@@ -4,32 +4,36 @@ M11 with ``with_messages=true`` carries only the last 100 messages of a thread; 
 a thread has more than we hold and than the page carries, the whole thread is read
 with M10. Messages are never rewritten: Mirakl does not edit them, so a message id
 we already hold is left alone. Threads and messages are made storable first
-(:mod:`incidents.storable`): one that cannot be is skipped and named, and a message that
+(:mod:`core.sync.storable`): one that cannot be is skipped and named, and a message that
 could not be read costs that message only.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from incidents.bulk import upsert
-from incidents.freshness import inbox_changed
-from incidents.models import MarketplaceConnection, Order, SkippedRecord
-from incidents.search import order_search_documents_refresh
-from incidents.storable import RowCleaner, Unstorable, excerpt
-from incidents.sync_results import PageResult, Skipped
+from core.bulk import upsert
+from core.constants import SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS
+from core.freshness import inbox_changed
+from core.models import MarketplaceConnection, Order
+from core.sync.models import SkippedRecord, SyncCursor
+from core.sync.registry import Page, RecordSplit, Resource
+from core.sync.results import PageResult, Skipped
+from core.sync.storable import RowCleaner, Unstorable, excerpt
 from messaging.models import Message, Thread
+from messaging.search import order_search_documents_refresh
 from mirakl.client import MiraklClient
 from mirakl.schemas import Message as MiraklMessage
 from mirakl.schemas import Thread as MiraklThread
 from mirakl.schemas import ThreadPage
 
-__all__ = ["threads_page_store"]
+__all__ = ["THREADS", "orphan_threads_link", "threads_after_run", "threads_page_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ def threads_page_store(
 ) -> PageResult:
     """Write one M11 page (reading long threads in full with M10). Run it in a transaction.
 
-    Every thread and message is made storable first (:mod:`incidents.storable`); one
+    Every thread and message is made storable first (:mod:`core.sync.storable`); one
     that cannot be is skipped and named in the result, and the others are written. A
     message that could not be read costs only that message.
     """
@@ -259,3 +263,61 @@ def threads_page_store(
 
     result.touched_orders.update(order_pks.values())
     return result
+
+
+def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
+    """Attach threads synced before their order arrived; returns how many.
+
+    The orders that gain threads get their search document rebuilt with their messages.
+    """
+    orphans = Thread.objects.filter(
+        connection=connection, order__isnull=True, entity_type="MMP_ORDER"
+    ).filter(entity_id__in=Order.objects.filter(connection=connection).values("mirakl_id"))
+    thread_ids = list(orphans.values_list("pk", flat=True))
+    if not thread_ids:
+        return 0
+    linked = Thread.objects.filter(pk__in=thread_ids, order__isnull=True).update(
+        order=Subquery(
+            Order.objects.filter(connection=connection, mirakl_id=OuterRef("entity_id")).values(
+                "pk"
+            )[:1]
+        )
+    )
+    order_search_documents_refresh(
+        order_ids=Thread.objects.filter(pk__in=thread_ids).values_list("order_id", flat=True)
+    )
+    return linked
+
+
+def threads_after_run(
+    connection: MarketplaceConnection, resource: str, touched: set[int], resumed: bool
+) -> None:
+    """After each orders run: attach the threads that arrived before their order."""
+    if resource == SYNC_RESOURCE_ORDERS:
+        orphan_threads_link(connection=connection)
+
+
+def _pages(client: MiraklClient, cursor: SyncCursor) -> Iterator[Page]:
+    for page in client.iter_thread_pages(
+        updated_since=cursor.run_since, page_token=cursor.run_page_token or None
+    ):
+        yield Page(page, page_token=page.next_page_token or "")
+
+
+def _records(payload: ThreadPage) -> RecordSplit:
+    """The page's unreadable threads first, in a page of their own, then each thread."""
+    Kind = SkippedRecord.Kind
+    yield Kind.THREAD, "", ThreadPage.model_construct(invalid=payload.invalid), None
+    for thread in payload.data:
+        yield Kind.THREAD, thread.id, ThreadPage.model_construct(data=[thread]), thread
+
+
+def _store(
+    connection: MarketplaceConnection, client: MiraklClient, page: ThreadPage, force: bool
+) -> PageResult:
+    return threads_page_store(connection=connection, page=page, client=client, force=force)
+
+
+THREADS = Resource(
+    name=SYNC_RESOURCE_THREADS, position=30, pages=_pages, store=_store, records=_records
+)

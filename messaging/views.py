@@ -17,16 +17,29 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.clients import client_for
+from core.htmx import htmx_partial
+from core.pages import page_render
+from core.params import query_int
+from core.presence import presence_context
 from incidents.models import Incident
-from incidents.params import query_int
-from messaging.constants import BACK_OFFICE_ORDER_PATH, MESSAGING_REASON_TYPE
+from incidents.selectors import incident_detail, incident_history
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
 from messaging.linter import is_withdrawal_reason, reply_confirmations, reply_lint
 from messaging.models import CannedReply, OutboundMessage
+from messaging.panels import (
+    NEW_THREAD_PREFIX,
+    back_office_url,
+    new_thread_reasons,
+    reply_form,
+    thread_entry,
+    thread_prefix,
+)
 from messaging.selectors import (
     ThreadView,
     canned_replies_active,
     canned_replies_cached,
+    incident_documents,
     order_conversations,
 )
 from messaging.services import (
@@ -41,7 +54,6 @@ from mirakl.errors import MiraklError
 __all__ = [
     "attachment_download",
     "canned_reply_fill",
-    "conversation_context",
     "conversations_poll",
     "new_thread",
     "outbound_retry",
@@ -50,89 +62,9 @@ __all__ = [
     "thread_reply",
 ]
 
-NEW_THREAD_PREFIX = "new"
-
-
-def _htmx_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted
-
-
-def _prefix(view: ThreadView) -> str:
-    return f"thread-{view.key}"
-
-
-def _reply_form(view: ThreadView, data: Any = None, files: Any = None) -> ReplyForm:
-    last = view.last_message
-    return ReplyForm(
-        data,
-        files,
-        prefix=_prefix(view),
-        customer_allowed=view.customer_participant,
-        initial={
-            "recipient": view.default_choice,
-            "last_message_id": last.mirakl_id if last else "",
-        },
-    )
-
 
 def _canned_texts(incident: Incident, canned: list[CannedReply]) -> list[str]:
     return [canned_reply_render(canned=c, order=incident.order) for c in canned]
-
-
-def _thread_entry(
-    view: ThreadView, *, form: ReplyForm | None = None, confirm: list | None = None
-) -> dict[str, Any]:
-    return {
-        "view": view,
-        "form": form or (_reply_form(view) if view.thread is not None else None),
-        "no_reply_form": NoReplyForm(prefix=f"{_prefix(view)}-noreply"),
-        "confirm": confirm or [],
-    }
-
-
-def _reasons(incident: Incident) -> list[tuple[str, str]]:
-    from incidents.selectors import order_reasons
-
-    return order_reasons(connection_id=incident.connection_id, reason_type=MESSAGING_REASON_TYPE)
-
-
-def conversation_context(
-    request: HttpRequest,
-    incident: Incident,
-    *,
-    overrides: dict[str, dict[str, Any]] | None = None,
-    new_thread_form: NewThreadForm | None = None,
-    new_thread_confirm: list | None = None,
-    views: list[ThreadView] | None = None,
-    reasons: list[tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    """What the messages panel needs: threads with their reply boxes, canned replies.
-
-    ``views`` (the order's conversations) and ``reasons`` (ORDER_MESSAGING) when the
-    page already read them."""
-    overrides = overrides or {}
-    if views is None:
-        views = order_conversations(order_id=incident.order_id)
-    canned = canned_replies_cached()
-    return {
-        "threads": [{**_thread_entry(view), **overrides.get(view.key, {})} for view in views],
-        "thread_count": len(views),
-        "new_thread_form": new_thread_form
-        or NewThreadForm(
-            prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident) if reasons is None else reasons
-        ),
-        "new_thread_confirm": new_thread_confirm or [],
-        "canned_replies": canned,
-        "can_reply": request.user.has_perm("incidents.reply_incident"),
-        "back_office_url": _back_office_url(incident),
-    }
-
-
-def _back_office_url(incident: Incident) -> str:
-    """The order in the seller back office (where "no reply required" can be set)."""
-    base = incident.connection.base_url.rstrip("/")
-    return base + BACK_OFFICE_ORDER_PATH.format(order_id=incident.order.mirakl_id)
 
 
 def _incident(pk: int) -> Incident:
@@ -147,7 +79,7 @@ def _view_of(incident: Incident, thread_pk: int) -> ThreadView:
 
 
 def _page_url(incident: Incident, anchor: str = "") -> str:
-    url = reverse("incidents:detail", args=[incident.pk])
+    url = reverse("desk:incident", args=[incident.pk])
     return f"{url}#{anchor}" if anchor else url
 
 
@@ -155,36 +87,30 @@ def _render_thread(
     request: HttpRequest, incident: Incident, entry: dict[str, Any], *, full_page_key: str
 ) -> HttpResponse:
     """The thread's fragment (htmx), or the whole page with this thread's form in place."""
-    if _htmx_partial(request):
+    if htmx_partial(request):
         context = {
             "incident": incident,
             "entry": entry,
             "can_reply": request.user.has_perm("incidents.reply_incident"),
             "canned_replies": canned_replies_cached(),
-            "back_office_url": _back_office_url(incident),
+            "back_office_url": back_office_url(incident),
             "oob_history": True,
             "history": _history(incident),
         }
         return render(request, "messaging/partials/_thread.html", context)
-    from incidents.views import incident_page_context
-
-    context = incident_page_context(
+    return page_render(
+        "incident",
         request,
         _detail(incident),
         overrides={full_page_key: {k: v for k, v in entry.items() if k != "view"}},
     )
-    return render(request, "incidents/incident_detail.html", context)
 
 
 def _detail(incident: Incident) -> Incident:
-    from incidents.selectors import incident_detail
-
     return incident_detail(pk=incident.pk)
 
 
 def _history(incident: Incident) -> list:
-    from incidents.selectors import incident_history
-
     return incident_history(incident=incident)
 
 
@@ -195,7 +121,7 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
     or the operator is copied without need; a resubmitted form queues nothing twice."""
     incident = _incident(incident_pk)
     view = _view_of(incident, thread_pk)
-    form = _reply_form(view, request.POST, request.FILES)
+    form = reply_form(view, request.POST, request.FILES)
     confirm: list = []
     if form.is_valid():
         data = form.cleaned_data
@@ -222,12 +148,12 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                if not _htmx_partial(request):
+                if not htmx_partial(request):
                     return redirect(_page_url(incident, f"thread-{view.key}"))
                 return _render_thread(
                     request,
                     incident,
-                    _thread_entry(_view_of(incident, thread_pk)),
+                    thread_entry(_view_of(incident, thread_pk)),
                     full_page_key=view.key,
                 )
         if confirm and not data["confirmed"]:
@@ -235,13 +161,13 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
             post = request.POST.copy()
             post[form.add_prefix("confirmed")] = "on"
             post[form.add_prefix("last_message_id")] = last.mirakl_id if last else ""
-            form = _reply_form(view, post, None)
+            form = reply_form(view, post, None)
             form.is_valid()
             form.files_dropped = bool(data["attachments"])
     return _render_thread(
         request,
         incident,
-        _thread_entry(view, form=form, confirm=confirm),
+        thread_entry(view, form=form, confirm=confirm),
         full_page_key=view.key,
     )
 
@@ -252,7 +178,7 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """Start a conversation on the order (OR43) with a recipient and a subject."""
     incident = _incident(incident_pk)
     form = NewThreadForm(
-        request.POST, request.FILES, prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident)
+        request.POST, request.FILES, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident)
     )
     confirm: list = []
     if form.is_valid():
@@ -282,7 +208,7 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
                 # The reasons changed since the form was read (a sync in between).
                 form.add_error("reason" if data.get("reason") else "subject", exc)
                 return _new_thread_form_response(request, incident, form, [])
-            if not _htmx_partial(request):
+            if not htmx_partial(request):
                 return redirect(_page_url(incident, "conversations"))
             views = [
                 v
@@ -292,9 +218,9 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
             context = {
                 "incident": incident,
                 "new_thread_form": NewThreadForm(
-                    prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident)
+                    prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident)
                 ),
-                "created_entry": _thread_entry(views[0]) if views else None,
+                "created_entry": thread_entry(views[0]) if views else None,
                 "can_reply": True,
                 "oob_history": True,
                 "history": _history(incident),
@@ -302,7 +228,7 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
             return render(request, "messaging/partials/_new_thread_form.html", context)
         post = request.POST.copy()
         post[form.add_prefix("confirmed")] = "on"
-        form = NewThreadForm(post, prefix=NEW_THREAD_PREFIX, reasons=_reasons(incident))
+        form = NewThreadForm(post, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident))
         form.is_valid()
         form.files_dropped = bool(data["attachments"])
     return _new_thread_form_response(request, incident, form, confirm)
@@ -312,18 +238,15 @@ def _new_thread_form_response(
     request: HttpRequest, incident: Incident, form: NewThreadForm, confirm: list
 ) -> HttpResponse:
     """The new-conversation form again, with its errors or warnings."""
-    if _htmx_partial(request):
+    if htmx_partial(request):
         return render(
             request,
             "messaging/partials/_new_thread_form.html",
             {"incident": incident, "new_thread_form": form, "new_thread_confirm": confirm},
         )
-    from incidents.views import incident_page_context
-
-    context = incident_page_context(
-        request, _detail(incident), new_thread_form=form, new_thread_confirm=confirm
+    return page_render(
+        "incident", request, _detail(incident), new_thread_form=form, new_thread_confirm=confirm
     )
-    return render(request, "incidents/incident_detail.html", context)
 
 
 @require_POST
@@ -332,8 +255,8 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
     """Mark the thread "no reply required", with who and why."""
     incident = _incident(incident_pk)
     view = _view_of(incident, thread_pk)
-    form = NoReplyForm(request.POST, prefix=f"{_prefix(view)}-noreply")
-    entry = _thread_entry(view)
+    form = NoReplyForm(request.POST, prefix=f"{thread_prefix(view)}-noreply")
+    entry = thread_entry(view)
     if form.is_valid():
         try:
             thread_no_reply_mark(
@@ -345,9 +268,9 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            if not _htmx_partial(request):
+            if not htmx_partial(request):
                 return redirect(_page_url(incident, f"thread-{view.key}"))
-            entry = _thread_entry(_view_of(incident, thread_pk))
+            entry = thread_entry(_view_of(incident, thread_pk))
     if form.errors:
         entry["no_reply_form"] = form
         entry["no_reply_open"] = True
@@ -361,10 +284,10 @@ def outbound_retry(request: HttpRequest, incident_pk: int, outbound_pk: int) -> 
     incident = _incident(incident_pk)
     outbound = get_object_or_404(OutboundMessage, pk=outbound_pk, order_id=incident.order_id)
     outbound_message_retry(outbound=outbound, user=request.user)
-    if outbound.thread_id is not None and _htmx_partial(request):
+    if outbound.thread_id is not None and htmx_partial(request):
         view = _view_of(incident, outbound.thread_id)
-        return _render_thread(request, incident, _thread_entry(view), full_page_key=view.key)
-    if _htmx_partial(request):
+        return _render_thread(request, incident, thread_entry(view), full_page_key=view.key)
+    if htmx_partial(request):
         return conversations_poll(request, incident_pk)
     return redirect(_page_url(incident, "conversations"))
 
@@ -418,15 +341,13 @@ def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
     incident = _detail(_incident(incident_pk))
     views = order_conversations(order_id=incident.order_id)
     shown = query_int(request.GET, "n", default=len(views), minimum=0)
-    from incidents.views import presence_context
-
     context = {
         "incident": incident,
         "views": views,
         **presence_context(request, incident),
         "new_conversations": len(views) > shown,
         "can_reply": request.user.has_perm("incidents.reply_incident"),
-        "back_office_url": _back_office_url(incident),
+        "back_office_url": back_office_url(incident),
     }
     return render(request, "messaging/partials/_poll.html", context)
 
@@ -439,9 +360,6 @@ def attachment_download(request: HttpRequest, incident_pk: int, attachment_id: s
     Only ids found on the order's messages are proxied, and the file is always sent as
     a download, never rendered by the browser (it comes from a customer).
     """
-    from incidents.clients import client_for
-    from incidents.selectors import incident_documents
-
     incident = _incident(incident_pk)
     documents = {d["id"]: d for d in incident_documents(order_id=incident.order_id)}
     document = documents.get(attachment_id)

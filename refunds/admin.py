@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import DeliveryFieldsMixin
-from incidents.admin_mixins import ReadOnlyInline, SyncedModelAdmin
+from core.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
 
 

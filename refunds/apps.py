@@ -7,4 +7,11 @@ class RefundsConfig(AppConfig):
     verbose_name = _("Refunds")
 
     def ready(self) -> None:
+        from core.sync.registry import register_order_page_handler
+        from incidents.lifecycle import register_shop_action
         from refunds import outbox  # noqa: F401 - registers the OR28 adapter
+        from refunds.selectors import first_refund_since_opened
+        from refunds.sync import LineRefunds
+
+        register_order_page_handler(LineRefunds())
+        register_shop_action("refund", first_refund_since_opened)

@@ -23,9 +23,7 @@ __all__ = ["Refund", "RefundLimit", "RefundRequest", "RefundRequestLine"]
 class Refund(models.Model):
     """A refund of (part of) an order line, whoever made it."""
 
-    line = models.ForeignKey(
-        "incidents.OrderLine", on_delete=models.CASCADE, related_name="refunds"
-    )
+    line = models.ForeignKey("core.OrderLine", on_delete=models.CASCADE, related_name="refunds")
     mirakl_id = models.CharField(_("refund id"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     shipping_amount = models.DecimalField(
@@ -98,13 +96,13 @@ class RefundRequest(models.Model):
     VOID_STATES = (State.REFUSED, State.REJECTED)
 
     connection = models.ForeignKey(
-        "incidents.MarketplaceConnection",
+        "core.MarketplaceConnection",
         on_delete=models.PROTECT,
         related_name="refund_requests",
         verbose_name=_("marketplace"),
     )
     order = models.ForeignKey(
-        "incidents.Order",
+        "core.Order",
         on_delete=models.PROTECT,
         related_name="refund_requests",
         verbose_name=_("order"),
@@ -209,7 +207,7 @@ class RefundRequestLine(models.Model):
 
     request = models.ForeignKey(RefundRequest, on_delete=models.CASCADE, related_name="lines")
     line = models.ForeignKey(
-        "incidents.OrderLine",
+        "core.OrderLine",
         on_delete=models.PROTECT,
         related_name="refund_request_lines",
         verbose_name=_("order line"),

@@ -23,12 +23,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.clients import MiraklAdapter
 from core.outbox.adapters import Check, DeliveryRefused, DeliveryTransient, register
 from core.outbox.engine import Attempt, error_text
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
 from incidents.audit import audit_log
-from incidents.clients import MiraklAdapter
 from incidents.models import AuditEntry
 from mirakl.errors import MiraklError
 from mirakl.schemas import LineRefund, RefundLineRequest, TaxAmount

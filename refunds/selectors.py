@@ -7,15 +7,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Min, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+from core.models import MarketplaceConnection, Order, OrderLine
+from incidents.models import Incident
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
 from refunds.services import LineRemainder, RefundLineInput, refund_remainders_compute
 
 __all__ = [
+    "first_refund_since_opened",
     "MIRAKL_REFUND_STATES",
     "REQUEST_BADGES",
     "LineRefunds",
@@ -230,3 +232,15 @@ def _line_total(item: RefundLineInput) -> Decimal:
     # Amounts are tax included (like OR11's prices): the taxes are part of them, the
     # total is what the service records (``RefundRequest.total``).
     return item.amount + item.shipping_amount
+
+
+def first_refund_since_opened() -> Subquery:
+    """Over incidents: the first refund on the incident's line since it opened (the shop
+    acted: see :mod:`incidents.lifecycle`)."""
+    return Subquery(
+        Refund.objects.filter(line_id=OuterRef("line_id"), created_date__gte=OuterRef("opened_at"))
+        .order_by()
+        .values("line_id")
+        .annotate(first=Min("created_date"))
+        .values("first")
+    )

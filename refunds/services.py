@@ -38,11 +38,12 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.models import MarketplaceConnection, Order, OrderLine
 from core.outbox.engine import outbox_enqueue
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
 from incidents.audit import audit_entry, audit_log
-from incidents.models import AuditEntry, Incident, MarketplaceConnection, Order, OrderLine
+from incidents.models import AuditEntry, Incident
 from refunds.constants import CENT, REFUNDABLE_LINE_STATES, UNREFUNDABLE_ORDER_STATES, ZERO
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
 

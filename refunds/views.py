@@ -19,11 +19,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.htmx import htmx_partial
+from core.templatetags.incidesk import eur
 from incidents.models import Incident
-from incidents.templatetags.incidesk import eur
 from refunds import selectors
 from refunds.forms import FullRefundForm, PartialRefundForm, RejectForm
 from refunds.models import RefundRequest
+from refunds.panels import panel_context
 from refunds.services import (
     REFUND_PERMISSION,
     RefundApprovalError,
@@ -39,7 +41,6 @@ from refunds.services import (
 )
 
 __all__ = [
-    "panel_context",
     "refund_approvals",
     "refund_approve",
     "refund_full",
@@ -49,40 +50,12 @@ __all__ = [
 ]
 
 
-def _htmx_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted
-
-
 def _incident(pk: int) -> Incident:
     return get_object_or_404(Incident.objects.select_related("order", "connection", "line"), pk=pk)
 
 
 def _panel_url(incident: Incident) -> str:
-    return f"{reverse('incidents:detail', args=[incident.pk])}#refunds"
-
-
-def panel_context(
-    request: HttpRequest,
-    incident: Incident,
-    *,
-    errors: dict[int, list[str]] | None = None,
-    reject_forms: dict[int, RejectForm] | None = None,
-) -> dict[str, Any]:
-    """What ``refunds/partials/_refunds.html`` needs (also used by its template tag)."""
-    panel = selectors.refund_panel(incident=incident)
-    reject_forms = reject_forms or {}
-    for refund_request in panel.requests:
-        refund_request.approval_errors = (errors or {}).get(refund_request.pk, [])
-        refund_request.reject_form = reject_forms.get(refund_request.pk) or RejectForm(
-            prefix=f"reject-{refund_request.pk}"
-        )
-    return {
-        "incident": incident,
-        "refunds": panel,
-        "can_refund": request.user.has_perm(REFUND_PERMISSION),
-        "user": request.user,
-    }
+    return f"{reverse('desk:incident', args=[incident.pk])}#refunds"
 
 
 @require_GET
@@ -115,7 +88,7 @@ def _created(
             _("Refund of %(total)s queued: it is being sent to Mirakl.")
             % {"total": eur(refund_request.total)},
         )
-    if _htmx_partial(request):
+    if htmx_partial(request):
         return HttpResponseClientRedirect(_panel_url(incident))
     return redirect(_panel_url(incident))
 
@@ -147,7 +120,7 @@ def _render_form(
         else None,
         **context,
     }
-    if _htmx_partial(request):
+    if htmx_partial(request):
         return render(request, f"refunds/partials/_{kind}_form.html", context)
     return render(request, f"refunds/refund_{kind}.html", context)
 
@@ -274,7 +247,7 @@ def _approval_response(
     """The refunds panel (incident page) or the approvals list, whichever posted."""
     from_approvals = request.POST.get("origin") == "approvals"
     incident = refund_request.incident
-    if not _htmx_partial(request) or (incident is None and not from_approvals):
+    if not htmx_partial(request) or (incident is None and not from_approvals):
         if error:
             messages.error(request, error)
         elif reject_form is not None and reject_form.errors:
@@ -310,7 +283,7 @@ def refund_approve(request: HttpRequest, pk: int) -> HttpResponse:
         refund_request_approve(refund_request=refund_request, approver=request.user)
     except RefundApprovalError as exc:
         return _approval_response(request, refund_request, error=_message(exc))
-    if not _htmx_partial(request):
+    if not htmx_partial(request):
         messages.success(request, _("Refund approved: it is being sent to Mirakl."))
     return _approval_response(request, refund_request)
 
@@ -329,7 +302,7 @@ def refund_reject(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except RefundApprovalError as exc:
         return _approval_response(request, refund_request, error=_message(exc))
-    if not _htmx_partial(request):
+    if not htmx_partial(request):
         messages.success(request, _("Refund rejected: nothing was sent to Mirakl."))
     return _approval_response(request, refund_request)
 
@@ -359,6 +332,6 @@ def _approvals_context(
 def refund_approvals(request: HttpRequest) -> HttpResponse:
     """Every refund request waiting for a second person."""
     context = _approvals_context(request)
-    if _htmx_partial(request):
+    if htmx_partial(request):
         return render(request, "refunds/partials/_approvals_list.html", context)
     return render(request, "refunds/refund_approvals.html", context)

@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import DeliveryFieldsMixin
-from incidents.admin_mixins import SyncedModelAdmin
+from core.admin_mixins import SyncedModelAdmin
 from sla.business_hours import holiday_dates
 from sla.models import (
     AlertDelivery,

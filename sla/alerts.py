@@ -44,11 +44,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.models import MarketplaceConnection
 from core.outbox.engine import outbox_enqueue_many
 from core.outbox.kinds import OutboxKind
-from incidents.health import ConnectionHealth, connections_health, data_age_text
-from incidents.models import MarketplaceConnection
-from incidents.roles import Role
+from core.roles import Role
+from core.sync.health import ConnectionHealth, connections_health, data_age_text
+from incidents.models import Incident, IncidentAssignment
 from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem, SyncAlert
 
 __all__ = [
@@ -100,23 +101,11 @@ def on_sla_state_changed(sender, changes, now, **kwargs) -> None:
         transaction.on_commit(lambda: sla_alerts_task.delay(pairs), robust=True)
 
 
-def _assignment_model():
-    # The assignment table belongs to the inbox work; without it everyone is "the team".
-    try:
-        from incidents.models import IncidentAssignment
-    except ImportError:  # pragma: no cover - older schema
-        return None
-    return IncidentAssignment
-
-
 def _assignees(items: Sequence[SlaItem]) -> dict[int, int]:
     """Item id → assigned user id, for the items that have one (one query)."""
-    model = _assignment_model()
-    if model is None:
-        return {}
     incident_ids = {i.incident_id for i in items if i.incident_id}
     order_ids = {i.thread.order_id for i in items if i.thread_id and i.thread.order_id}
-    rows = model.objects.filter(
+    rows = IncidentAssignment.objects.filter(
         Q(incident_id__in=incident_ids)
         | Q(incident__order_id__in=order_ids, incident__closed_at__isnull=True)
     ).values_list("incident_id", "incident__order_id", "assignee_id", "assignee__is_active")
@@ -390,25 +379,25 @@ def notifications_mark_read(*, user, now: datetime | None = None) -> int:
     )
 
 
+def on_incidents_contested(sender, incidents, now, **kwargs) -> None:
+    """Receiver of :data:`incidents.signals.incidents_contested`."""
+    incident_contested_notify(incidents=incidents, now=now)
+
+
 def incident_contested_notify(*, incidents: Sequence[Any], now: datetime | None = None) -> int:
     """In-app notifications for incidents the operator contested after the shop resolved.
 
     Each goes to the incident's assignee, or to every active agent when nobody has it.
     Returns how many notifications were created.
     """
-    from incidents.models import Incident
-
     if not incidents:
         return 0
     now = now or timezone.now()
-    model = _assignment_model()
-    assignees: dict[int, int] = {}
-    if model is not None:
-        assignees = dict(
-            model.objects.filter(
-                incident_id__in=[i.pk for i in incidents], assignee__is_active=True
-            ).values_list("incident_id", "assignee_id")
-        )
+    assignees = dict(
+        IncidentAssignment.objects.filter(
+            incident_id__in=[i.pk for i in incidents], assignee__is_active=True
+        ).values_list("incident_id", "assignee_id")
+    )
     agents = list(_group_users(Role.AGENT).values_list("pk", flat=True))
     orders = dict(
         Incident.objects.filter(pk__in=[i.pk for i in incidents]).values_list(

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import MarketplaceConnection
+from core.models import MarketplaceConnection
 from sla.kpis import day_start
 from sla.models import SlaBreach, SlaItem
 

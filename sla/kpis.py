@@ -35,7 +35,8 @@ from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from incidents.models import Incident, MarketplaceConnection, Order
+from core.models import MarketplaceConnection, Order
+from incidents.models import Incident
 from messaging.models import Message, Party
 from sla.models import SlaBreach, SlaItem
 from sla.policies import policy_for

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import MarketplaceConnection
+from core.models import MarketplaceConnection
 
 __all__ = [
     "AlertDelivery",

@@ -23,7 +23,7 @@ from sla.business_hours import MON_FRI_9_18, Calendar, advance_us, from_us, to_u
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-    from incidents.models import MarketplaceConnection
+    from core.models import MarketplaceConnection
     from sla.models import SlaPolicy
 
 __all__ = [

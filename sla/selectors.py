@@ -18,7 +18,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from incidents.models import Incident, MarketplaceConnection
+from core.models import MarketplaceConnection
+from incidents.models import Incident
 from messaging.models import Thread
 from sla.models import SlaBreach, SlaItem
 

@@ -37,8 +37,9 @@ from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from incidents.freshness import inbox_changed
-from incidents.models import Incident, MarketplaceConnection
+from core.freshness import inbox_changed
+from core.models import MarketplaceConnection
+from incidents.models import Incident
 from messaging.models import Message, Thread
 from sla.clock import Span, incident_span, thread_spans
 from sla.facts import incident_rows, max_changed, thread_rows

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from incidents.csv_safety import SafeCsvWriter
-from incidents.params import query_int
+from core.csv_safety import SafeCsvWriter
+from core.htmx import htmx_partial
+from core.params import query_int
 from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
@@ -26,11 +27,6 @@ from sla.kpis import MADRID, MarketplaceKpis, kpis_compute
 __all__ = ["breaches_csv", "kpis_csv", "notification_bell", "notification_list", "review"]
 
 BREACH_PAGE_SIZE = 50
-
-
-def _htmx_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted
 
 
 def _chart_data(kpis: list[MarketplaceKpis]) -> dict[str, Any]:
@@ -70,7 +66,7 @@ def review(request: HttpRequest) -> HttpResponse:
     for breach in page:
         breach.late_hours = breach.lateness_at_now.total_seconds() / 3600
     context: dict[str, Any] = {"filterset": filterset, "page": page, "now": now}
-    if _htmx_partial(request):
+    if htmx_partial(request):
         return render(request, "sla/partials/_breach_table.html", context)
     period_form = KpiPeriodForm(request.GET)
     period = period_form.period(now=now)
@@ -92,7 +88,7 @@ def review(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_response(filename: str) -> tuple[HttpResponse, SafeCsvWriter]:
-    """A CSV download and its writer: no cell is a formula (``incidents.csv_safety``)."""
+    """A CSV download and its writer: no cell is a formula (``core.csv_safety``)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response, SafeCsvWriter(response)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "messaging",
     "refunds",
     "sla",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -110,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["incidents.backends.UserWithPermissionsBackend"]
+AUTHENTICATION_BACKENDS = ["core.backends.UserWithPermissionsBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -232,11 +233,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RefundKindEnum": "refunds.models.RefundRequest.Kind",
-        "SyncHealthStateEnum": "incidents.health.HealthState",
+        "SyncHealthStateEnum": "core.sync.health.HealthState",
     },
 }
 
-# Uploads (incidents.validators.validate_upload): bytes per file.
+# Uploads (core.validators.validate_upload): bytes per file.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
 # Failed logins per username and address before the login form refuses for a while.
@@ -294,7 +295,7 @@ if env.bool("HTTPS", default=False):
 # the admin, where intervals can be changed without a deploy).
 CELERY_BEAT_SCHEDULE = {
     "sync-marketplaces": {
-        "task": "incidents.tasks.sync_all_marketplaces_task",
+        "task": "core.sync.tasks.sync_all_marketplaces_task",
         "schedule": timedelta(seconds=SYNC_INTERVAL_SECONDS),
         "options": {"expires": SYNC_INTERVAL_SECONDS},
     },

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.reasons import order_reasons
 from messaging.constants import MESSAGING_REASON_TYPE
 from messaging.models import Message, OutboundMessage, Thread, ThreadNoReply
 
@@ -144,8 +145,6 @@ class NewThreadSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10_000, trim_whitespace=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from incidents.selectors import order_reasons
-
         code = attrs.get("reason_code", "")
         if code:
             codes = [

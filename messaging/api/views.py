@@ -22,10 +22,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.api.permissions import READ, ApiView, StableCursorPagination
-from incidents.api.views import MARKETPLACE_PARAMETER, get_by_mirakl_id
-from incidents.models import AuditEntry, Order
-from incidents.params import IDENTIFIER_SCHEMA, query_identifier
+from core.api.lookups import MARKETPLACE_PARAMETER, get_by_mirakl_id
+from core.api.permissions import READ, ApiView, StableCursorPagination
+from core.models import Order
+from core.params import IDENTIFIER_SCHEMA, query_identifier
+from incidents.models import AuditEntry
 from messaging.api.serializers import (
     RECIPIENTS,
     NewThreadSerializer,
@@ -193,7 +194,7 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
     filter_backends: ClassVar[list] = []
     pagination_class = None
     required_permissions: ClassVar[dict[str, list[str]]] = {
-        "POST": ["incidents.view_order", "incidents.reply_incident"],
+        "POST": ["core.view_order", "incidents.reply_incident"],
     }
 
     def get_queryset(self) -> QuerySet[Order]:

@@ -27,14 +27,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.api.permissions import READ, ApiView, StableCursorPagination
-from incidents.models import AuditEntry, Order, OrderLine
-from incidents.params import (
+from core.api.permissions import READ, ApiView, StableCursorPagination
+from core.models import Order, OrderLine
+from core.params import (
     IDENTIFIER_SCHEMA,
     ParameterError,
     parse_identifier,
     query_identifier,
 )
+from incidents.models import AuditEntry
 from refunds.api.serializers import (
     RefundCreateSerializer,
     RefundDecisionSerializer,

@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.api.pagination import KeysetCursorPagination, SortKey
-from incidents.api.permissions import ApiView
-from incidents.models import Incident, MarketplaceConnection
-from incidents.params import IDENTIFIER_SCHEMA, query_identifier
+from core.api.pagination import KeysetCursorPagination, SortKey
+from core.api.permissions import ApiView
+from core.models import MarketplaceConnection
+from core.params import IDENTIFIER_SCHEMA, query_identifier
+from incidents.models import Incident
 from sla.api.serializers import SlaBreachSerializer, SlaKpiSerializer
 from sla.models import SlaBreach
 

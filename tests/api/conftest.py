@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from incidents.roles import ROLE_PERMISSIONS, Role
+from core.roles import ROLE_PERMISSIONS, Role
 
 ROLES = (Role.AGENT, Role.ACCOUNT_MANAGER, Role.ADMIN)
 

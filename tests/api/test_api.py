@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from incidents.models import MarketplaceConnection
+from core.models import MarketplaceConnection
 from messaging.models import OutboundMessage
 from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory, OrderFactory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incidents.freshness import inbox_stamp_bump
+from core.freshness import inbox_stamp_bump
 from incidents.models import AuditEntry, Incident
 from tests.factories.incidents import IncidentFactory, OrderLineFactory
 

@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from incidents.roles import Role
+from core.roles import Role
 
 pytestmark = pytest.mark.schemathesis
 

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import pytest
 
+from core.roles import ROLE_PERMISSIONS, Role
+from core.sync.runner import marketplace_sync
 from incidents.models import Incident
 from incidents.resolution import resolution_reason_choices
-from incidents.roles import ROLE_PERMISSIONS, Role
-from incidents.sync import marketplace_sync
 from messaging.selectors import order_conversations
 from refunds.models import RefundRequest
 from refunds.services import refund_reason_choices, refund_remainders

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 
-from incidents.roles import ROLE_PERMISSIONS, Role
-from incidents.sync import marketplace_sync
+from core.roles import ROLE_PERMISSIONS, Role
+from core.sync.runner import marketplace_sync
 from messaging.models import Party, Thread
 from sla.services import sla_sweep
 from tests.factories.incidents import UserFactory

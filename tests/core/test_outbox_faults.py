@@ -27,10 +27,11 @@ import pytest
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.models import MarketplaceReason
 from core.outbox.engine import outbox_deliver_pending
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
-from incidents.models import Incident, MarketplaceReason
+from incidents.models import Incident
 from incidents.resolution import incident_resolve
 from messaging.models import OutboundMessage, Party, Thread
 from messaging.services import outbound_reply_queue, outbound_thread_queue

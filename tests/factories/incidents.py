@@ -6,14 +6,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from incidents.models import (
-    AuditEntry,
-    Incident,
-    MarketplaceConnection,
-    MarketplaceReason,
-    Order,
-    OrderLine,
-)
+from core.models import MarketplaceConnection, MarketplaceReason, Order, OrderLine
+from incidents.models import AuditEntry, Incident
 
 
 class MarketplaceConnectionFactory(factory.django.DjangoModelFactory):

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from incidents.models import MarketplaceConnection
-from incidents.sync import marketplace_sync
+from core.models import MarketplaceConnection
+from core.sync.runner import marketplace_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +18,11 @@ def synced(connection, sandbox_client):
 @pytest.mark.parametrize(
     "model",
     [
-        "incidents/marketplaceconnection",
-        "incidents/marketplacereason",
-        "incidents/order",
+        "core/marketplaceconnection",
+        "core/marketplacereason",
+        "core/order",
         "incidents/incident",
-        "incidents/syncrun",
+        "core/syncrun",
         "messaging/thread",
         "messaging/message",
         "refunds/refund",
@@ -41,7 +41,7 @@ def test_changelists_and_detail_pages_render(admin_client, synced, model) -> Non
 
 
 def test_api_key_is_never_shown_and_kept_when_left_empty(admin_client, synced) -> None:
-    url = reverse("admin:incidents_marketplaceconnection_change", args=[synced.pk])
+    url = reverse("admin:core_marketplaceconnection_change", args=[synced.pk])
     page = admin_client.get(url)
     assert synced.api_key not in page.content.decode()
 
@@ -64,12 +64,12 @@ def test_api_key_is_never_shown_and_kept_when_left_empty(admin_client, synced) -
 
 
 def test_synced_rows_are_read_only(admin_client, synced) -> None:
-    response = admin_client.get(reverse("admin:incidents_order_add"))
+    response = admin_client.get(reverse("admin:core_order_add"))
     assert response.status_code == 403
 
 
 def test_sync_now_action_queues_a_sync(admin_client, synced, django_capture_on_commit_callbacks):
-    url = reverse("admin:incidents_marketplaceconnection_changelist")
+    url = reverse("admin:core_marketplaceconnection_changelist")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(
             url, {"action": "sync_now", "_selected_action": [synced.pk]}, follow=True
@@ -82,7 +82,7 @@ def test_sync_now_action_queues_a_sync(admin_client, synced, django_capture_on_c
 def test_skipped_records_are_listed_read_only(client) -> None:
     from django.utils import timezone
 
-    from incidents.models import SkippedRecord
+    from core.sync.models import SkippedRecord
     from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
 
     marketplace = MarketplaceConnectionFactory(code="pcc", name="PcComponentes")
@@ -100,13 +100,13 @@ def test_skipped_records_are_listed_read_only(client) -> None:
     client.force_login(admin)
     client.cookies["django_language"] = "es"
 
-    listing = client.get(reverse("admin:incidents_skippedrecord_changelist")).content.decode()
+    listing = client.get(reverse("admin:core_skippedrecord_changelist")).content.decode()
     assert "59400001-A" in listing
     assert "Un número que la base de datos no puede guardar" in listing
-    detail = client.get(reverse("admin:incidents_skippedrecord_change", args=[record.pk]))
+    detail = client.get(reverse("admin:core_skippedrecord_change", args=[record.pk]))
     assert detail.status_code == 200
     page = detail.content.decode()
     assert "100000000000000000000" in page
     assert 'name="_save"' not in page  # read-only
-    delete = reverse("admin:incidents_skippedrecord_delete", args=[record.pk])
+    delete = reverse("admin:core_skippedrecord_delete", args=[record.pk])
     assert client.post(delete).status_code == 403

@@ -11,9 +11,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import translation
 
+from core.roles import ROLE_PERMISSIONS
 from incidents.audit import audit_log
 from incidents.models import AuditEntry
-from incidents.roles import ROLE_PERMISSIONS
 from incidents.selectors import incident_history
 from incidents.services import incident_assign, incident_note_add
 from tests.factories.incidents import (
@@ -118,7 +118,7 @@ def test_history_panel_shows_who_what_why_source_and_states(client) -> None:
     )
     client.force_login(UserFactory(role="agent"))
     client.cookies["django_language"] = "en"
-    html = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    html = client.get(reverse("desk:incident", args=[incident.pk])).content.decode()
     assert 'data-action="state_changed"' in html
     assert "New → In progress" in html
     assert "Marta Ruiz · Mirakl sync" in html
@@ -259,90 +259,6 @@ def test_admin_incident_page_shows_its_audit_entries(admin_client, entries) -> N
 
 
 # --------------------------------------------------------------------------- migration
-
-
-@pytest.mark.django_db(transaction=True)
-def test_migration_0008_copies_events_and_actions_into_the_audit_log() -> None:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    before = [("incidents", "0007_inbox_performance")]
-    executor = MigrationExecutor(connection)
-    leaves = executor.loader.graph.leaf_nodes()
-    try:
-        executor.migrate(before)
-        old = executor.loader.project_state(before).apps
-        User = old.get_model("auth", "User")
-        user = User.objects.create(username="ana", first_name="Ana", last_name="Pi")
-        conn = old.get_model("incidents", "MarketplaceConnection").objects.create(
-            code="pcc", name="PcC", base_url="https://x.example", api_key="k"
-        )
-        order = old.get_model("incidents", "Order").objects.create(
-            connection=conn,
-            mirakl_id="9-A",
-            state="RECEIVED",
-            created_date=datetime(2026, 1, 1, tzinfo=UTC),
-            last_updated_date=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        line = old.get_model("incidents", "OrderLine").objects.create(
-            order=order, mirakl_id="9-A-1", state="INCIDENT_OPEN", price=1
-        )
-        incident = old.get_model("incidents", "Incident").objects.create(
-            connection=conn, order=order, line=line, opened_at=datetime(2026, 1, 2, tzinfo=UTC)
-        )
-        at = datetime(2026, 1, 3, tzinfo=UTC)
-        Event = old.get_model("incidents", "IncidentEvent")
-        Event.objects.create(incident=incident, kind="opened", to_state="new", source="sync", at=at)
-        Event.objects.create(
-            incident=incident,
-            kind="state_changed",
-            from_state="new",
-            to_state="in_progress",
-            source="user",
-            actor=user,
-            note="llamada",
-            at=at,
-        )
-        Event.objects.create(
-            incident=incident, kind="reopened", to_state="new", source="sync", at=at
-        )
-        Event.objects.create(
-            incident=incident,
-            kind="closed",
-            from_state="new",
-            to_state="closed",
-            source="sync",
-            at=at,
-        )
-        old.get_model("incidents", "IncidentAction").objects.create(
-            incident=incident, kind="assigned", actor=user, detail="Ana Pi", at=at
-        )
-
-        executor = MigrationExecutor(connection)
-        executor.migrate(leaves)
-
-        copied = list(
-            AuditEntry.objects.filter(incident_id=incident.pk)
-            .order_by("pk")
-            .values_list("action", "source", "from_state", "to_state", "actor_name", "detail")
-        )
-        assert copied == [
-            ("incident_opened", "sync", "", "new", "", ""),
-            ("state_changed", "user", "new", "in_progress", "Ana Pi", "llamada"),
-            ("incident_reopened", "sync", "", "new", "", ""),
-            ("incident_closed", "sync", "new", "closed", "", ""),
-            ("assigned", "user", "", "", "Ana Pi", "Ana Pi"),
-        ]
-        assert set(
-            AuditEntry.objects.filter(incident_id=incident.pk).values_list(
-                "order_id", "connection_id"
-            )
-        ) == {(order.pk, conn.pk)}
-        tables = connection.introspection.table_names()
-        assert "incidents_incidentevent" not in tables
-        assert "incidents_incidentaction" not in tables
-    finally:
-        MigrationExecutor(connection).migrate(leaves)
 
 
 def test_sla_review_links_to_the_audit_export(client, manager) -> None:

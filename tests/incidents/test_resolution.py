@@ -9,16 +9,16 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from core.freshness import inbox_stamp_bump
 from core.outbox.engine import outbox_deliver
 from core.outbox.models import OutboxEntry
-from incidents.freshness import inbox_stamp_bump
+from core.sync.runner import marketplace_sync
 from incidents.models import AuditEntry, Incident, ResolutionRequest
 from incidents.resolution import (
     ResolutionRefused,
     incident_resolve,
     resolution_reason_choices,
 )
-from incidents.sync import marketplace_sync
 from messaging.models import Party, Thread
 from mirakl.errors import MiraklBadRequest, MiraklTransientError
 from sla.models import Notification
@@ -458,7 +458,7 @@ def test_the_task_sends_through_the_outbox(agent, monkeypatch) -> None:
     close_reason(incident)
     incident_resolve(incident=incident, reason_code=SOLVED, actor=agent)
     client = StubClient()
-    monkeypatch.setattr("incidents.clients.client_for", lambda connection: client)
+    monkeypatch.setattr("core.clients.client_for", lambda connection: client)
     client.close = lambda: None
     request = ResolutionRequest.objects.get(incident=incident)
 
@@ -470,7 +470,7 @@ def test_the_task_sends_through_the_outbox(agent, monkeypatch) -> None:
 
 
 def page_url(incident) -> str:
-    return reverse("incidents:detail", args=[incident.pk])
+    return reverse("desk:incident", args=[incident.pk])
 
 
 def test_page_shows_the_form_per_open_incident_of_the_order(agent_client) -> None:

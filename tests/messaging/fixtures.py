@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
+from core.sync.runner import marketplace_sync
 from incidents.models import Incident
-from incidents.sync import marketplace_sync
 from messaging.models import Party, Thread
 from tests.conftest import SANDBOX_KEY
 from tests.factories.incidents import UserFactory

@@ -9,7 +9,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from incidents.templatetags.incidesk import synced_message
+from core.templatetags.incidesk import synced_message
 from messaging.models import Party
 from messaging.selectors import ConversationItem
 from tests.factories.incidents import IncidentFactory

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pending
 from core.outbox.models import OutboxEntry
+from core.sync.runner import marketplace_sync
 from incidents.models import AuditEntry
-from incidents.sync import marketplace_sync
 from messaging.models import CannedReply, OutboundMessage, Party, Thread, ThreadNoReply
 from messaging.services import (
     AttachmentUpload,
@@ -538,7 +538,7 @@ def test_new_thread_takes_a_shop_usable_messaging_reason(synced, agent, code) ->
 
 
 def test_new_thread_topic_follows_the_synced_reasons(synced, agent) -> None:
-    from incidents.models import MarketplaceReason
+    from core.models import MarketplaceReason
 
     incident, thread = open_incident_thread()
     MarketplaceReason.objects.filter(connection=synced, type="ORDER_MESSAGING", code="21").update(

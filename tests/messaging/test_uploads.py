@@ -1,4 +1,4 @@
-"""Every upload path checks files with ``incidents.validators.validate_upload``.
+"""Every upload path checks files with ``core.validators.validate_upload``.
 
 The reply box and "start a conversation" refuse each file the README says is refused,
 with a clear error in Spanish (the desk's language), and nothing reaches Mirakl.

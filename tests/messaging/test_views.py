@@ -66,7 +66,7 @@ def test_reply_is_stored_delivered_and_shown(
     assert outbound.state == OutboundMessage.State.SENT
     assert outbound.created_by == agent and outbound.incident == incident
     assert sandbox_bodies(sandbox, thread).count(BODY) == 1
-    page = agent_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    page = agent_client.get(reverse("desk:incident", args=[incident.pk])).content.decode()
     assert 'data-delivery="sent"' in page
 
 
@@ -88,7 +88,7 @@ def test_resubmitted_form_sends_once(
 def test_new_message_meanwhile_asks_to_confirm(
     agent_client, synced, sandbox, sandbox_client
 ) -> None:
-    from incidents.sync import marketplace_sync
+    from core.sync.runner import marketplace_sync
 
     incident, thread = open_incident_thread()
     data = reply_data(thread)  # the form as rendered before the customer wrote again
@@ -140,11 +140,11 @@ def test_operator_reply_goes_without_customer(
 
 def test_default_recipient_is_the_last_inbound_author(agent_client, synced) -> None:
     incident, thread = open_incident_thread(last_author=Party.OPERATOR)
-    response = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    response = agent_client.get(reverse("desk:incident", args=[incident.pk]))
     entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
     assert entry["form"]["recipient"].value() == "OPERATOR"
     incident, thread = open_incident_thread(last_author=Party.CUSTOMER)
-    response = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    response = agent_client.get(reverse("desk:incident", args=[incident.pk]))
     entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
     assert entry["form"]["recipient"].value() == "CUSTOMER"
     html = response.content.decode()
@@ -199,7 +199,7 @@ def test_replying_needs_the_permission(client, synced) -> None:
     incident, thread = open_incident_thread()
     client.force_login(UserFactory(username="jefa", role="account_manager"))
     assert client.post(reply_url(incident, thread), reply_data(thread)).status_code == 403
-    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    page = client.get(reverse("desk:incident", args=[incident.pk])).content.decode()
     assert "reply-box" not in page
     assert not OutboundMessage.objects.exists()
 
@@ -270,7 +270,7 @@ def test_new_thread_subjects_are_the_shop_usable_messaging_reasons(agent_client,
     )
     incident, _thread = open_incident_thread()
 
-    page = agent_client.get(reverse("incidents:detail", args=[incident.pk]))
+    page = agent_client.get(reverse("desk:incident", args=[incident.pk]))
 
     assert page.status_code == 200
     assert _new_thread_options(page.content.decode()) == [
@@ -315,15 +315,15 @@ def test_new_thread_subject_withdrawn_meanwhile_is_refused_by_the_service(
     agent_client, synced, monkeypatch
 ) -> None:
     """The form offered the code, but the reasons sync took it away before the post."""
-    from incidents.models import MarketplaceReason
+    from core.models import MarketplaceReason
     from messaging import views
 
     incident, _thread = open_incident_thread()
-    offered = views._reasons(incident)
+    offered = views.new_thread_reasons(incident)
     MarketplaceReason.objects.filter(connection=synced, type="ORDER_MESSAGING", code="21").update(
         is_shop_right=False
     )
-    monkeypatch.setattr(views, "_reasons", lambda incident: offered)
+    monkeypatch.setattr(views, "new_thread_reasons", lambda incident: offered)
     url = reverse("messaging:new_thread", args=[incident.pk])
     data = {
         "new-recipient": "CUSTOMER",
@@ -363,7 +363,7 @@ def test_retry_a_failed_message(
         ),
         created_by=agent,
     )
-    page = agent_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    page = agent_client.get(reverse("desk:incident", args=[incident.pk])).content.decode()
     assert "The thread is closed" in page and "Retry" in page
 
     url = reverse("messaging:retry", args=[incident.pk, outbound.pk])

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from incidents.models import Incident, Order
+from core.models import Order
+from incidents.models import Incident
 from tests.api.conftest import make_user  # noqa: F401
 from tests.factories.incidents import (
     IncidentFactory,

@@ -19,8 +19,8 @@ from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pe
 from core.outbox.kinds import OutboxKind
 from core.outbox.models import OutboxEntry
 from core.outbox.tasks import outbox_deliver_pending_task, outbox_deliver_task
+from core.sync.runner import marketplace_sync
 from incidents.models import AuditEntry, Incident
-from incidents.sync import marketplace_sync
 from messaging.models import OutboundMessage
 from messaging.services import outbound_reply_queue
 from mirakl.client import MiraklClient

@@ -11,7 +11,7 @@ import requests
 from django.test import Client
 from django.urls import reverse
 
-from incidents.sync import marketplace_sync
+from core.sync.runner import marketplace_sync
 from mirakl.schemas import LineRefund, OrderPage
 from refunds.models import Refund
 from tests.conftest import SANDBOX_KEY
@@ -88,7 +88,7 @@ def test_a_refund_waiting_for_its_tax_confirmation_is_pending_and_translated() -
     client = Client()
     client.force_login(agent)
     client.cookies["django_language"] = "es"
-    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    page = client.get(reverse("desk:incident", args=[incident.pk])).content.decode()
     panel = page[page.index('id="refunds"') :]
     assert '<span class="badge warn">Pendiente de confirmación de impuestos</span>' in panel
     assert TAX not in panel  # no raw Mirakl code on screen

@@ -98,7 +98,7 @@ def _lines(incident):
 
 
 def _page(client: Client, incident) -> str:
-    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+    response = client.get(reverse("desk:incident", args=[incident.pk]))
     assert response.status_code == 200
     return response.content.decode()
 

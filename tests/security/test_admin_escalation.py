@@ -1,4 +1,4 @@
-"""Nobody gets more from the admin than their role gives (``incidents.admin_accounts``).
+"""Nobody gets more from the admin than their role gives (``core.admin_accounts``).
 
 Each escalation path is tried by every role: agents and account managers are not staff
 (the admin sends them to its login page); the admin role reaches the forms and is refused
@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from incidents.roles import Role
+from core.roles import Role
 from tests.api import conftest as api_fixtures
 
 pytestmark = pytest.mark.django_db

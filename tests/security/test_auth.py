@@ -13,7 +13,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from incidents.auth_views import login_failures_clear
+from core.auth_views import login_failures_clear
 
 pytestmark = pytest.mark.django_db
 
@@ -195,7 +195,7 @@ def test_user_and_permissions_come_in_one_query(django_assert_num_queries) -> No
     """The backend loads the user with their own and their groups' permissions."""
     from django.contrib.auth.models import Group, Permission
 
-    from incidents.backends import UserWithPermissionsBackend
+    from core.backends import UserWithPermissionsBackend
 
     group = Group.objects.create(name="desk")
     group.permissions.add(Permission.objects.get(codename="view_incident"))

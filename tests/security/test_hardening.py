@@ -14,11 +14,11 @@ import pytest
 import responses
 from django.test import Client
 
-from incidents.csv_safety import csv_cell
-from incidents.forms import MarketplaceConnectionForm
-from incidents.models import MarketplaceConnection
-from incidents.roles import Role
-from incidents.templatetags.incidesk import http_url
+from core.csv_safety import csv_cell
+from core.forms import MarketplaceConnectionForm
+from core.models import MarketplaceConnection
+from core.roles import Role
+from core.templatetags.incidesk import http_url
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklError
 from tests.api import conftest as api_fixtures
@@ -272,8 +272,8 @@ def test_a_stored_key_with_a_line_break_never_reaches_sync_records_or_logs(
     desk, make_user, caplog
 ) -> None:
     """A key saved before keys were checked: the sync fails without quoting it."""
-    from incidents.models import SyncCursor, SyncRun
-    from incidents.sync import marketplaces_sync
+    from core.sync.models import SyncCursor, SyncRun
+    from core.sync.runner import marketplaces_sync
 
     secret = "line\nbreak-secret-123"
     MarketplaceConnection.objects.filter(pk=desk["connection"].pk).update(api_key=secret)

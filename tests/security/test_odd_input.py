@@ -2,7 +2,7 @@
 
 The cases the hardening review found (non-ASCII digits, negative and huge page numbers,
 NUL bytes in filters and path ids, a non-integer ``canned=``, forged cursors, a NUL in
-the inbox search) and their neighbours, one test each (``incidents.params``).
+the inbox search) and their neighbours, one test each (``core.params``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.test import Client
 
-from incidents.params import (
+from core.params import (
     ParameterError,
     identifier_or_404,
     parse_identifier,
@@ -21,7 +21,7 @@ from incidents.params import (
     query_int,
     search_text,
 )
-from incidents.roles import Role
+from core.roles import Role
 from tests.api import conftest as api_fixtures
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Every browser page and admin page answers each role as the role's permissions say.
 
-The table is the contract of ``incidents/roles.py`` and the README ("Roles") for the
+The table is the contract of ``core/roles.py`` and the README ("Roles") for the
 pages, as ``tests/api/test_permissions.py`` is for the API: one row per URL, the exact
 status for each role. Anonymous users go to the login page (the admin's own for the
 admin's index), users without the permission get 403 (in the admin, non-staff users get
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
-from incidents.roles import Role
+from core.roles import Role
 from tests.api import conftest as api_fixtures
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ LOGGED_IN = (NOBODY, AGENT, MANAGER, ADMIN, ROOT)
 LOGIN = "/accounts/login/?next={next}"
 ADMIN_LOGIN = "/admin/login/?next={next}"
 
-#: Who holds each permission the pages check (see ``incidents/roles.py``).
+#: Who holds each permission the pages check (see ``core/roles.py``).
 READERS = {AGENT, MANAGER, ADMIN, ROOT}  # incidents.view_incident and the other reads
 DESK = {AGENT, ROOT}  # reply, resolve, assign, refund
 REVIEWERS = {MANAGER, ADMIN, ROOT}  # incidents.review_sla and incidents.export_data
@@ -222,21 +222,21 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     (
         "admin connections",
         "get",
-        "/admin/incidents/marketplaceconnection/",
+        "/admin/core/marketplaceconnection/",
         None,
         admin_page(STAFF, 200),
     ),
     (
         "admin connection add",
         "get",
-        "/admin/incidents/marketplaceconnection/add/",
+        "/admin/core/marketplaceconnection/add/",
         None,
         admin_page(STAFF, 200),
     ),
     (
         "admin connection",
         "get",
-        "/admin/incidents/marketplaceconnection/{connection_pk}/change/",
+        "/admin/core/marketplaceconnection/{connection_pk}/change/",
         None,
         admin_page(STAFF, 200),
     ),
@@ -244,7 +244,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     (
         "admin connection missing",
         "get",
-        "/admin/incidents/marketplaceconnection/999999/change/",
+        "/admin/core/marketplaceconnection/999999/change/",
         None,
         admin_page(STAFF, "/admin/"),
     ),
@@ -253,7 +253,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     (
         "admin skipped records",
         "get",
-        "/admin/incidents/skippedrecord/",
+        "/admin/core/skippedrecord/",
         None,
         admin_page(STAFF, 200),
     ),
@@ -264,7 +264,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
         None,
         admin_page({ROOT}, 200),
     ),
-    # What admins configure (incidents.roles).
+    # What admins configure (core.roles).
     ("admin sla policies", "get", "/admin/sla/slapolicy/", None, admin_page(STAFF, 200)),
     (
         "admin calendars",

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection as db
 from django.test import Client
 
-from incidents.models import MarketplaceConnection
+from core.models import MarketplaceConnection
 from tests.factories.incidents import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ FIELD = MarketplaceConnection._meta.get_field("api_key")
 
 def _stored(pk: int) -> str:
     with db.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM incidents_marketplaceconnection WHERE id = %s", [pk])
+        cursor.execute("SELECT api_key FROM core_marketplaceconnection WHERE id = %s", [pk])
         return cursor.fetchone()[0]
 
 
@@ -77,7 +77,7 @@ def test_rotate_api_keys_dry_run_and_undecryptable_values(settings, fresh_keys, 
 
 
 def test_sync_logs_never_contain_the_key(connection, caplog) -> None:
-    from incidents.sync import marketplace_sync
+    from core.sync.runner import marketplace_sync
     from tests.conftest import SANDBOX_KEY
 
     caplog.set_level(logging.DEBUG)
@@ -93,9 +93,9 @@ def test_no_page_renders_the_key(admin_user) -> None:
     client = Client()
     client.force_login(admin_user)
     pages = [
-        "/admin/incidents/marketplaceconnection/",
-        f"/admin/incidents/marketplaceconnection/{connection.pk}/change/",
-        "/admin/incidents/marketplaceconnection/add/",
+        "/admin/core/marketplaceconnection/",
+        f"/admin/core/marketplaceconnection/{connection.pk}/change/",
+        "/admin/core/marketplaceconnection/add/",
         "/",
         "/api/v1/marketplaces/",
         f"/api/v1/marketplaces/{connection.pk}/",

@@ -1,4 +1,4 @@
-"""incidents.validators: uploads (size, extension, sniffed content, safe name) and API keys."""
+"""core.validators: uploads (size, extension, sniffed content, safe name) and API keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from incidents.validators import safe_upload_name, validate_api_key, validate_upload
+from core.validators import safe_upload_name, validate_api_key, validate_upload
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64

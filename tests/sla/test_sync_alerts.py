@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import SyncCursor
-from incidents.sync import marketplace_sync
+from core.sync.models import SyncCursor
+from core.sync.runner import marketplace_sync
 from sla.alerts import sync_alerts_dispatch
 from sla.models import AlertDelivery, Notification, SyncAlert
 from sla.tasks import sync_alerts_task
@@ -166,7 +166,7 @@ def test_the_notifications_page_links_to_the_marketplaces(
     page = client.get(reverse("notifications:list")).content.decode()
 
     assert '<span class="badge bad">Marketplace sin sincronizar</span>' in page
-    assert f'<a href="{reverse("incidents:overview")}">Ver los marketplaces</a>' in page
+    assert f'<a href="{reverse("desk:overview")}">Ver los marketplaces</a>' in page
 
 
 def test_beat_runs_the_sync_alerts_every_minute(people, marketplace) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from incidents.models import MarketplaceConnection
+from core.models import MarketplaceConnection
 from sla.policies import rule_resolve, rules_by_preset
 
 __all__ = ["Command"]

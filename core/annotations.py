@@ -1,0 +1,40 @@
+"""Reads that apps higher up extend: annotations registered on a lower app's queryset.
+
+A lower floor cannot import a higher one, yet some of its reads are shown with what a
+higher app knows: the incident page's header and the conversations carry the due time
+of their SLA wait, which only the ``sla`` app computes. The lower app declares an
+:class:`Annotations` point; the higher app registers a function on it from its
+``AppConfig.ready``; the read applies them all, in the same single query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+
+__all__ = ["Annotations"]
+
+Annotate = Callable[[QuerySet[Any]], QuerySet[Any]]
+
+
+class Annotations:
+    """An extension point of one read: ``apply`` runs every registered function."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._functions: list[Annotate] = []
+
+    def register(self, function: Annotate) -> None:
+        """Have every read through this point also go through ``function`` (once)."""
+        if function not in self._functions:
+            self._functions.append(function)
+
+    def apply(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        for function in self._functions:
+            queryset = function(queryset)
+        return queryset
+
+    def __repr__(self) -> str:
+        return f"<Annotations {self.name}: {len(self._functions)}>"

@@ -1,0 +1,164 @@
+"""Bulk upserts that cost one statement per page, with little work in Python.
+
+Django's ``bulk_create(update_conflicts=True)`` compiles every value of every row
+through the field machinery, and psycopg2 then adapts each one; for pages of hundreds
+of orders with their lines that dominated the sync. On PostgreSQL this module sends a
+page as one JSON document and lets the server expand it with ``json_to_recordset``::
+
+    INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset(%s) AS x(a int, b text)
+    ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING id
+
+so Python only runs ``json.dumps`` (in C), and looks for the two things Postgres
+refuses in any text (a NUL character, a lone surrogate) in the document it produced
+(:func:`core.sync.storable.storable_document`). The statement goes through Django's cursor,
+so query counting and wrappers still see it. Other databases (the embedded SQLite
+demo) fall back to ``bulk_create``, with the same result.
+
+Rows are dicts keyed by field *attnames* (``connection_id``, not ``connection``) and
+hold plain Python values: ``str``, ``int``, ``bool``, ``Decimal``, aware ``datetime``,
+``None``, and ``dict``/``list`` for JSON fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connections, models, router
+
+from core.sync.storable import storable_document
+
+__all__ = ["upsert"]
+
+
+def upsert(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str] | None,
+    returning: Sequence[str] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows``, updating ``update_fields`` of those that exist already.
+
+    With ``update_fields=None`` existing rows are left alone (``DO NOTHING``) and only
+    the inserted rows are returned. Otherwise every row is returned, as a tuple of the
+    ``returning`` attnames, in no particular order.
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return _upsert_with_orm(model, rows, unique_fields, update_fields, returning)
+
+    quote = connection.ops.quote_name
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in rows[0]]
+    columns = ", ".join(quote(f.column) for f in fields)
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    conflict = ", ".join(quote(_column(model, name)) for name in unique_fields)
+    if update_fields:
+        updates = ", ".join(
+            f"{quote(_column(model, n))} = EXCLUDED.{quote(_column(model, n))}"
+            for n in update_fields
+        )
+        action = f"DO UPDATE SET {updates}"
+    else:
+        action = "DO NOTHING"
+    result = ", ".join(quote(_column(model, name)) for name in returning)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from models
+        f"SELECT {columns} FROM json_to_recordset(%s) AS x({record}) "
+        f"ON CONFLICT ({conflict}) {action} RETURNING {result}"
+    )
+    if any(f.column != f.attname for f in fields):
+        rows = [{by_attname[k].column: v for k, v in row.items()} for row in rows]
+    document = storable_document(list(rows), _dumps)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return [tuple(r) for r in cursor.fetchall()]
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime in a bulk row: {value!r}")
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a bulk row")
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+def _upsert_with_orm(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str] | None,
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    objects = [model(**row) for row in rows]
+    if update_fields:
+        created = model._default_manager.bulk_create(
+            objects,
+            update_conflicts=True,
+            unique_fields=list(unique_fields),
+            update_fields=[model._meta.get_field(n).name for n in update_fields],
+        )
+        return [tuple(getattr(o, name) for name in returning) for o in created]
+    keys = [model._meta.get_field(n).attname for n in unique_fields]
+    existing = set(
+        model._default_manager.filter(
+            **{f"{keys[0]}__in": {row[keys[0]] for row in rows}}
+        ).values_list(*keys)
+    )
+    fresh = [o for o in objects if tuple(getattr(o, k) for k in keys) not in existing]
+    model._default_manager.bulk_create(fresh, ignore_conflicts=True)
+    return [tuple(getattr(o, name) for name in returning) for o in fresh]
+
+
+def update_rows(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, fields: Sequence[str]
+) -> int:
+    """Set ``fields`` of each row, matched on its ``id``, in one statement.
+
+    The counterpart of :func:`upsert` for rows known to exist; ``bulk_update`` would
+    build a ``CASE WHEN`` per field and row.
+    """
+    if not rows:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        objects = [model(**row) for row in rows]
+        return model._default_manager.bulk_update(objects, [_name(model, f) for f in fields])
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    targets = [model._meta.get_field(name) for name in fields]
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in [pk, *targets])
+    assignments = ", ".join(f"{quote(f.column)} = x.{quote(f.column)}" for f in targets)
+    table = quote(model._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {assignments} "  # noqa: S608 - names from models
+        f"FROM json_to_recordset(%s) AS x({record}) "
+        f"WHERE {table}.{quote(pk.column)} = x.{quote(pk.column)}"
+    )
+    document = storable_document(
+        [{model._meta.get_field(k).column: v for k, v in row.items()} for row in rows], _dumps
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return cursor.rowcount
+
+
+def _name(model: type[models.Model], attname: str) -> str:
+    return model._meta.get_field(attname).name

@@ -1,0 +1,128 @@
+"""Who else is on an incident page right now, so two agents do not answer one customer twice.
+
+The incident page and its live refresh (every 10 s) record "this user is here now"
+(:func:`presence_touch`) and show the others seen in the last :data:`PRESENCE_SECONDS`
+(:func:`presence_others`). It is state of the moment, never worth a database row: it
+lives in Django's cache (Redis in production and tests, a file cache in the embedded
+demo), with two kinds of keys:
+
+* one entry per (incident, user): name and last-seen time, written only by that user's
+  own requests, so concurrent writers never touch the same key;
+* a per-incident index of the user ids, rewritten only when a user joins (and then
+  pruned of those gone). Two agents joining in the same millisecond may lose one id
+  there: the next touch of the one lost finds itself missing and adds itself back, so
+  the index heals within one refresh.
+
+The entry's timestamp, not the cache's expiry, decides who is still here (expiries only
+collect the garbage). The cache being down never breaks the page: nothing is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+
+__all__ = [
+    "presence_context",
+    "PRESENCE_SECONDS",
+    "Presence",
+    "presence_here",
+    "presence_others",
+    "presence_touch",
+]
+
+logger = logging.getLogger(__name__)
+
+#: How long a user counts as being on the incident after their last request (three
+#: live refreshes: one late refresh does not make them blink out).
+PRESENCE_SECONDS = 30
+#: The cache drops entries and indexes left alone this long (garbage collection only).
+_ENTRY_TIMEOUT = PRESENCE_SECONDS * 2
+_INDEX_TIMEOUT = PRESENCE_SECONDS * 4
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Another user seen on the incident: their id, display name and last request."""
+
+    user_id: int
+    name: str
+    seen_at: float
+
+
+def _index_key(incident_id: int) -> str:
+    return f"incidents:presence:{incident_id}"
+
+
+def _entry_key(incident_id: int, user_id: int) -> str:
+    return f"incidents:presence:{incident_id}:{user_id}"
+
+
+def _fresh(entry: Any, now: float) -> bool:
+    return isinstance(entry, dict) and now - entry.get("at", 0) <= PRESENCE_SECONDS
+
+
+def _display_name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def presence_touch(*, incident_id: int, user: Any) -> None:
+    """Record that ``user`` is on incident ``incident_id`` now (no-op when anonymous)."""
+    if not getattr(user, "is_authenticated", False):
+        return
+    now = time.time()
+    index_key = _index_key(incident_id)
+    try:
+        # The entry first: a user joining at the same time then sees it fresh and keeps it.
+        cache.set(
+            _entry_key(incident_id, user.pk),
+            {"name": _display_name(user), "at": now},
+            timeout=_ENTRY_TIMEOUT,
+        )
+        index = cache.get(index_key)
+        if index is not None and user.pk in index:
+            cache.touch(index_key, _INDEX_TIMEOUT)
+            return
+        ids = set(index or ())
+        entries = cache.get_many([_entry_key(incident_id, pk) for pk in ids])
+        alive = {pk for pk in ids if _fresh(entries.get(_entry_key(incident_id, pk)), now)}
+        cache.set(index_key, sorted(alive | {user.pk}), timeout=_INDEX_TIMEOUT)
+    except Exception:
+        logger.warning("Could not record presence on incident %s", incident_id, exc_info=True)
+
+
+def presence_others(*, incident_id: int, user: Any) -> list[Presence]:
+    """The users other than ``user`` seen on the incident in the last
+    :data:`PRESENCE_SECONDS`, by name; empty when the cache cannot say."""
+    now = time.time()
+    try:
+        ids = cache.get(_index_key(incident_id)) or []
+        keys = {_entry_key(incident_id, pk): pk for pk in ids if pk != user.pk}
+        entries = cache.get_many(list(keys)) if keys else {}
+        present = [
+            Presence(user_id=keys[key], name=str(entry["name"]), seen_at=float(entry["at"]))
+            for key, entry in entries.items()
+            if _fresh(entry, now)
+        ]
+    except Exception:
+        logger.warning("Could not read presence on incident %s", incident_id, exc_info=True)
+        return []
+    return sorted(present, key=lambda p: (p.name.casefold(), p.user_id))
+
+
+def presence_here(*, incident_id: int, user: Any) -> list[Presence]:
+    """:func:`presence_touch` then :func:`presence_others`: what each render of the
+    incident page (first load and live refresh) does."""
+    presence_touch(incident_id=incident_id, user=user)
+    return presence_others(incident_id=incident_id, user=user)
+
+
+def presence_context(request: Any, incident: Any) -> dict[str, Any]:
+    """Record the viewer on the incident and name the others there (header and warning
+    above the conversations, on the first render and every live refresh)."""
+    present = presence_here(incident_id=incident.pk, user=request.user)
+    return {"present": present, "present_names": ", ".join(p.name for p in present)}

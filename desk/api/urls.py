@@ -1,0 +1,22 @@
+"""API routes of marketplaces, incidents and orders."""
+
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from desk.api import views
+
+__all__ = ["urlpatterns"]
+
+router = SimpleRouter()
+router.register("marketplaces", views.MarketplaceConnectionViewSet, basename="marketplace")
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("orders", views.OrderViewSet, basename="order")
+
+urlpatterns = [
+    re_path(
+        r"^incidents/(?P<order_id>[^/\x00]+)/resolve/$",
+        views.IncidentResolveView.as_view(),
+        name="incident-resolve",
+    ),
+    *router.urls,
+]

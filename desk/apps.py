@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DeskConfig(AppConfig):
+    """The top floor: the pages that compose several apps (overview, inbox, incident)."""
+
+    name = "desk"
+    verbose_name = _("Desk")
+
+    def ready(self) -> None:
+        from core.pages import page_register
+        from desk.pages.incident import incident_page
+
+        page_register("incident", incident_page)

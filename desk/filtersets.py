@@ -1,0 +1,210 @@
+"""The inbox's filters: one FilterSet for the page and, later, the API (NetBox style)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from core.models import MarketplaceConnection, MarketplaceReason
+from core.params import search_text
+from incidents.models import Incident
+from messaging.search import order_search
+
+__all__ = [
+    "ASSIGNEE_ME",
+    "ASSIGNEE_NONE",
+    "SAVED_VIEWS",
+    "STATUS_ALL",
+    "STATUS_CLOSED",
+    "STATUS_OPEN",
+    "IncidentFilterSet",
+]
+
+STATUS_OPEN = "open"
+STATUS_CLOSED = "closed"
+STATUS_ALL = "all"
+ASSIGNEE_ME = "me"
+ASSIGNEE_NONE = "none"
+
+#: Saved views of the inbox: (key, label, query). The inbox links to each; the API
+#: applies the same query for ``?view=<key>``.
+SAVED_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+    ("mine", _("My queue"), {"assignee": ASSIGNEE_ME}),
+    ("waiting", _("Waiting for us"), {"waiting": "true"}),
+    ("breaching", _("Breaching"), {"sla": ["nearing", "breached"]}),
+    ("contested", _("Contested"), {"state": ["contested"]}),
+    ("open", _("Open"), {"status": STATUS_OPEN}),
+    ("closed", _("Closed"), {"status": STATUS_CLOSED}),
+)
+
+_SLA_STATES = (
+    ("on_time", _("On time")),
+    ("nearing", _("Nearing the deadline")),
+    ("breached", _("Deadline missed")),
+)
+
+
+def _reason_choices() -> list[tuple[str, str]]:
+    """Incident reasons from the marketplaces' lists (RE01), one per code."""
+    seen: dict[str, str] = {}
+    for code, label in (
+        MarketplaceReason.objects.filter(type="INCIDENT_OPEN")
+        .order_by("code")
+        .values_list("code", "label")
+    ):
+        seen.setdefault(code, label or code)
+    return sorted(seen.items(), key=lambda item: item[1])
+
+
+def _assignee_choices() -> list[tuple[str, str]]:
+    users = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
+    return [
+        (ASSIGNEE_ME, _("Me")),
+        (ASSIGNEE_NONE, _("Nobody")),
+        *((str(u.pk), u.get_full_name() or u.get_username()) for u in users),
+    ]
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    """Filters of the inbox. Without ``status`` only open incidents are listed."""
+
+    q = django_filters.CharFilter(
+        method="filter_q",
+        label=_("Search"),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Order, customer or message text")}
+        ),
+    )
+    connection = django_filters.ModelChoiceFilter(
+        queryset=MarketplaceConnection.objects.order_by("name"),
+        label=_("Marketplace"),
+        empty_label=_("All marketplaces"),
+    )
+    status = django_filters.ChoiceFilter(
+        choices=(
+            (STATUS_OPEN, _("Open")),
+            (STATUS_CLOSED, _("Closed")),
+            (STATUS_ALL, _("Open and closed")),
+        ),
+        method="filter_status",
+        label=_("Open or closed"),
+        empty_label=None,
+    )
+    state = django_filters.MultipleChoiceFilter(
+        choices=Incident.State.choices,
+        label=_("State"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # one column of the incident: no duplicates to remove
+    )
+    reason = django_filters.ChoiceFilter(
+        field_name="reason_code",
+        choices=_reason_choices,
+        label=_("Reason"),
+        empty_label=_("All reasons"),
+    )
+    opened = django_filters.DateFromToRangeFilter(
+        field_name="opened_at",
+        label=_("Opened between"),
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    sla = django_filters.MultipleChoiceFilter(
+        choices=_SLA_STATES,
+        method="filter_sla",
+        label=_("SLA"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    assignee = django_filters.ChoiceFilter(
+        choices=_assignee_choices,
+        method="filter_assignee",
+        label=_("Assigned to"),
+        empty_label=_("Anyone"),
+    )
+    waiting = django_filters.BooleanFilter(
+        method="filter_waiting",
+        label=_("Waiting for us"),
+        widget=forms.CheckboxInput,
+    )
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None:
+            data = data.copy()
+            if not data.get("status"):
+                data["status"] = STATUS_OPEN
+            if "q" in data:
+                # A control character (a NUL) would make the search field invalid, and an
+                # invalid filter is dropped: the search would list everything.
+                data["q"] = search_text(data.get("q"))
+            if "waiting" in data and data.get("waiting") in ("on", "1", "true", "True"):
+                data["waiting"] = "true"
+        super().__init__(data, *args, **kwargs)
+
+    @property
+    def user(self) -> Any:
+        return getattr(self.request, "user", None)
+
+    def filter_q(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
+        """Order number, customer name (every word) or message text
+        (:func:`messaging.search.order_search`)."""
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(order_id__in=order_search(value))
+
+    def filter_status(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
+        if value == STATUS_OPEN:
+            return queryset.filter(closed_at__isnull=True)
+        if value == STATUS_CLOSED:
+            return queryset.filter(closed_at__isnull=False)
+        return queryset
+
+    def filter_sla(self, queryset: QuerySet[Incident], name: str, value: list[str]) -> QuerySet:
+        if not value:
+            return queryset
+        from sla.models import SlaItem
+
+        return queryset.filter(
+            pk__in=SlaItem.objects.filter(
+                kind=SlaItem.Kind.INCIDENT, stopped_at__isnull=True, state__in=value
+            ).values("incident_id")
+        )
+
+    def filter_assignee(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
+        if value == ASSIGNEE_ME:
+            user = self.user
+            if user is None or not user.is_authenticated:
+                return queryset.none()
+            return queryset.filter(assignment__assignee=user)
+        if value == ASSIGNEE_NONE:
+            return queryset.filter(assignment__isnull=True)
+        return queryset.filter(assignment__assignee_id=value)
+
+    def filter_waiting(
+        self, queryset: QuerySet[Incident], name: str, value: bool | None
+    ) -> QuerySet:
+        """NEW incidents, and those with an order thread the shop owes an answer to.
+
+        A thread counts while Mirakl says it needs a reply, unless an agent marked it
+        "no reply required" here and no message arrived since.
+        """
+        if not value:
+            return queryset
+        from messaging.models import Thread, ThreadNoReply
+
+        marked = ThreadNoReply.objects.filter(
+            thread=OuterRef("pk"), last_message_at__gte=OuterRef("last_message_at")
+        )
+        waiting_orders = (
+            Thread.objects.filter(order__isnull=False, shop_reply_needed_since__isnull=False)
+            .exclude(Exists(marked))
+            .values("order_id")
+        )
+        return queryset.filter(Q(state=Incident.State.NEW) | Q(order_id__in=waiting_orders))

@@ -1,0 +1,151 @@
+"""Reads of the pages that compose several apps: the overview and the inbox."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.models import MarketplaceConnection, Order
+from core.sync.health import ConnectionHealth, connection_health
+from core.sync.models import SyncCursor
+from desk.filtersets import STATUS_CLOSED, IncidentFilterSet
+from incidents.models import Incident, IncidentSeen
+from messaging.models import Message, Party, Thread
+from sla.selectors import incident_due_annotate
+
+__all__ = ["ConnectionOverview", "connections_overview", "incident_list", "incident_rows"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class ConnectionOverview:
+    """What the overview shows of one connection."""
+
+    connection: MarketplaceConnection
+    orders: int = 0
+    open_incidents: dict[str, int] = field(default_factory=dict)
+    threads_waiting: int = 0
+    cursors: list[SyncCursor] = field(default_factory=list)
+    #: Set once the cursors are read (:func:`connections_overview`).
+    health: ConnectionHealth | None = None
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_incidents.values())
+
+    @property
+    def state_counts(self) -> list[tuple[str, str, int]]:
+        """(state, label, count) for every state an open incident can be in."""
+        return [
+            (state, str(label), self.open_incidents.get(state, 0))
+            for state, label in Incident.State.choices
+            if state != Incident.State.CLOSED
+        ]
+
+
+def connections_overview() -> list[ConnectionOverview]:
+    """Every active connection with its counts, in five queries whatever the data size."""
+    overviews = {
+        c.pk: ConnectionOverview(connection=c)
+        for c in MarketplaceConnection.objects.filter(is_active=True).order_by("name")
+    }
+    for row in (
+        Order.objects.filter(connection__in=overviews)
+        .values("connection")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        overviews[row["connection"]].orders = row["n"]
+    by_state: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in (
+        Incident.objects.filter(connection__in=overviews, closed_at__isnull=True)
+        .values("connection", "state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        by_state[row["connection"]][row["state"]] = row["n"]
+    for pk, states in by_state.items():
+        overviews[pk].open_incidents = states
+    for row in (
+        Thread.objects.filter(connection__in=overviews, shop_reply_needed_since__isnull=False)
+        .values("connection")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        overviews[row["connection"]].threads_waiting = row["n"]
+    for cursor in SyncCursor.objects.filter(connection__in=overviews).order_by("resource"):
+        overviews[cursor.connection_id].cursors.append(cursor)
+    now = timezone.now()
+    for overview in overviews.values():
+        overview.health = connection_health(overview.connection, overview.cursors, now=now)
+    return list(overviews.values())
+
+
+def _unread_count(user: Any) -> Coalesce:
+    """Inbound messages on the incident's order that nobody answered and ``user`` has not seen.
+
+    A message counts when it came from the customer or the operator, no shop message
+    followed it in its thread, and it is newer than the user's last visit of the page.
+    """
+    seen = IncidentSeen.objects.filter(incident=OuterRef(OuterRef("pk")), user=user).values(
+        "seen_at"
+    )[:1]
+    answered = Message.objects.filter(
+        thread=OuterRef("thread"),
+        author_type=Party.SHOP,
+        date_created__gt=OuterRef("date_created"),
+    )
+    unread = (
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type__in=(Party.CUSTOMER, Party.OPERATOR),
+            date_created__gt=Coalesce(Subquery(seen), Value(_EPOCH)),
+        )
+        .exclude(Exists(answered))
+        .order_by()
+        .values("thread__order_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(unread), Value(0))
+
+
+def incident_list(
+    *, filters: Any, user: Any, request: Any = None
+) -> tuple[IncidentFilterSet, QuerySet[Incident]]:
+    """The inbox: the FilterSet (for its form) and the filtered incidents, sorted.
+
+    The queryset is narrow on purpose: ids and sort keys only, most urgent first (the
+    due time of the open SLA wait, then the oldest opened; closed incidents: latest
+    opened first), :func:`incident_rows` loads the 25 rows of a page. Both orders are
+    walked on an index (``incident_open_due_idx``, ``incident_closed_opened_idx``):
+    the due time is the copy the SLA sweep keeps on the incident (``reply_due_at``).
+    """
+    filterset = IncidentFilterSet(filters, queryset=Incident.objects.all(), request=request)
+    incidents = filterset.qs.only("pk")
+    if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
+        return filterset, incidents.order_by(F("opened_at").desc(), F("id").desc())
+    due = F("reply_due_at").asc(nulls_last=True)
+    return filterset, incidents.order_by(due, "opened_at", "id")
+
+
+def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
+    """The inbox rows of these incidents, in this order, in one query.
+
+    Each carries its marketplace, order and assignee, the SLA due time and state of
+    its open wait (``sla_due_at``, ``sla_state``) and ``unread_count``.
+    """
+    rows = incident_due_annotate(
+        Incident.objects.filter(pk__in=ids).select_related(
+            "connection", "order", "assignment__assignee"
+        )
+    ).annotate(unread_count=_unread_count(user))
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]

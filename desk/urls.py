@@ -1,0 +1,13 @@
+"""URLs of the pages that compose several apps (mounted at the site's root)."""
+
+from django.urls import path
+
+from desk import views
+
+app_name = "desk"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("incidents/", views.inbox, name="inbox"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident"),
+]

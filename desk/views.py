@@ -1,0 +1,108 @@
+"""The pages that compose several apps: the overview, the inbox, the incident page.
+
+Views stay thin: a selector or a page module, a template. An htmx request that is not
+a boosted navigation gets the partial it targets (:func:`core.htmx.htmx_partial`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition, require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_tables2 import RequestConfig
+
+from core.freshness import inbox_etag
+from core.htmx import htmx_partial
+from desk import selectors
+from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
+from desk.pages.incident import TEMPLATE, incident_page_context
+from desk.tables import IncidentTable
+from incidents.models import Incident
+from incidents.selectors import incident_detail as incident_read
+from incidents.services import incident_mark_seen
+
+__all__ = ["inbox", "incident_detail", "overview"]
+
+INBOX_PAGE_SIZE = 25
+
+
+@permission_required("incidents.view_incident", raise_exception=True)
+def overview(request: HttpRequest) -> HttpResponse:
+    """Every marketplace at a glance: open incidents by state, waiting threads, sync.
+
+    Figures of every marketplace: only for roles that read incidents, as the inbox."""
+    context = {"overviews": selectors.connections_overview()}
+    template = "desk/overview.html"
+    if htmx_partial(request):
+        template = "desk/partials/_overview_cards.html"
+    return render(request, template, context)
+
+
+def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
+    current = {k: sorted(v) for k, v in request.GET.lists() if k not in ("page", "sort") and v}
+    if not current:
+        current = {"status": [STATUS_OPEN]}  # what the inbox lists by default
+    views = []
+    for key, label, query in SAVED_VIEWS:
+        normalised = {k: sorted(v if isinstance(v, list) else [v]) for k, v in query.items()}
+        views.append(
+            {
+                "key": key,
+                "label": label,
+                "url": f"{reverse('desk:inbox')}?{urlencode(query, doseq=True)}",
+                "active": normalised == current,
+            }
+        )
+    return views
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+@vary_on_headers("HX-Request")
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=lambda request: inbox_etag(request))
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The inbox: filters, saved views, the sortable and paginated table.
+
+    Its live refresh (the htmx partial) carries an ETag: unchanged, it is a 304
+    (:mod:`core.freshness`)."""
+    filterset, incidents = selectors.incident_list(
+        filters=request.GET, user=request.user, request=request
+    )
+    table = IncidentTable(
+        incidents,
+        row_loader=lambda ids: selectors.incident_rows(ids=ids, user=request.user),
+        page_size=INBOX_PAGE_SIZE,
+    )
+    RequestConfig(request, paginate=True).configure(table)
+    context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
+    if htmx_partial(request):
+        return render(request, "desk/partials/_inbox_table.html", context)
+    return render(request, "desk/inbox.html", context)
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident page: header, details, shipping, messages, history, documents."""
+    try:
+        incident = incident_read(pk=pk, viewer=request.user)
+    except Incident.DoesNotExist:
+        raise Http404(_("No such incident.")) from None
+    context = incident_page_context(request, incident)
+    # Remembered only when it changes the viewer's unread count: a first visit, or a
+    # message nobody answered newer than their last visit (no write on a plain revisit).
+    seen_at = incident.viewer_seen_at
+    views = [entry["view"] for entry in context["threads"]]
+    unanswered = [at for at in (view.unanswered_since for view in views) if at is not None]
+    if seen_at is None or (unanswered and max(unanswered) > seen_at):
+        incident_mark_seen(incident=incident, user=request.user)
+    return render(request, TEMPLATE, context)

@@ -1,1 +1,0 @@
-"""The incidents app's REST API (under /api/v1/)."""

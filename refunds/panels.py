@@ -1,0 +1,40 @@
+"""The refunds panel of the incident page: what was refunded, what may still be, requests.
+
+Asked for by the page (:mod:`desk.pages.incident`) and by this app's views.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from incidents.models import Incident
+from refunds import selectors
+from refunds.forms import RejectForm
+from refunds.services import REFUND_PERMISSION
+
+__all__ = ["panel_context"]
+
+
+def panel_context(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    errors: dict[int, list[str]] | None = None,
+    reject_forms: dict[int, RejectForm] | None = None,
+) -> dict[str, Any]:
+    """What ``refunds/partials/_refunds.html`` needs (also used by its template tag)."""
+    panel = selectors.refund_panel(incident=incident)
+    reject_forms = reject_forms or {}
+    for refund_request in panel.requests:
+        refund_request.approval_errors = (errors or {}).get(refund_request.pk, [])
+        refund_request.reject_form = reject_forms.get(refund_request.pk) or RejectForm(
+            prefix=f"reject-{refund_request.pk}"
+        )
+    return {
+        "incident": incident,
+        "refunds": panel,
+        "can_refund": request.user.has_perm(REFUND_PERMISSION),
+        "user": request.user,
+    }
