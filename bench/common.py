@@ -22,6 +22,7 @@ SANDBOX_KEY = "bench-key"
 __all__ = [
     "SANDBOX_KEY",
     "QueryCounter",
+    "drop_database",
     "median_ms",
     "sandbox_process",
     "setup_django",
@@ -30,7 +31,11 @@ __all__ = [
 
 
 def setup_django() -> None:
-    """Point Django at the benchmark database (created if missing) and migrate it."""
+    """Point Django at the benchmark database (created if missing) and migrate it.
+
+    A database migrated before the migrations were last reset (their history no longer
+    fits the migration files) is dropped and made again.
+    """
     os.environ.setdefault("DATABASE_URL", BENCH_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -39,9 +44,42 @@ def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
+    from django.db import connections
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
 
     django.setup()
-    call_command("migrate", verbosity=0)
+    try:
+        call_command("migrate", verbosity=0)
+    except InconsistentMigrationHistory:
+        print("the benchmark database predates the current migrations: making it again")
+        connections.close_all()
+        drop_database(os.environ["DATABASE_URL"])
+        _create_database(os.environ["DATABASE_URL"])
+        call_command("migrate", verbosity=0)
+
+
+def drop_database(url: str) -> None:
+    """Drop a benchmark's database (Postgres): a rebuild starts from a fresh, migrated one.
+
+    (Truncating instead would meet the append-only audit log's guards.)
+    """
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql"}:
+        return
+    import psycopg2
+
+    name = parsed.path.lstrip("/")
+    conn = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
 
 
 def _create_database(url: str) -> None:
@@ -71,9 +109,9 @@ def truncate_synced_tables() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE incidents_marketplaceconnection, incidents_order, incidents_orderline, "
-            "incidents_incident, incidents_auditentry, incidents_synccursor, "
-            "incidents_syncrun, incidents_marketplacereason, messaging_thread, "
+            "TRUNCATE core_marketplaceconnection, core_order, core_orderline, "
+            "incidents_incident, incidents_auditentry, core_synccursor, "
+            "core_syncrun, core_marketplacereason, messaging_thread, "
             "messaging_message, refunds_refund, core_outboxentry CASCADE"
         )
 

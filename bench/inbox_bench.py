@@ -46,7 +46,7 @@ from datetime import datetime
 
 import requests
 
-from bench.common import ROOT, setup_django
+from bench.common import ROOT, drop_database, setup_django
 
 __all__ = ["main"]
 
@@ -226,37 +226,13 @@ def _loaded() -> bool:
     )
 
 
-def _drop_database(url: str) -> None:
-    """Drop the benchmark's database: a rebuild starts from a fresh, migrated one.
-
-    (Truncating instead would meet the append-only audit log's guards.)
-    """
-    from urllib.parse import urlparse
-
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    conn = psycopg2.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
-
 def _load(now: datetime) -> None:
     """The whole data set, in set-based statements, into the fresh database (ids from 1)."""
     from django.contrib.auth.models import Group
     from django.db import connection, transaction
 
-    from incidents.models import MarketplaceConnection, MarketplaceReason
-    from incidents.search import order_search_documents_refresh
+    from core.models import MarketplaceConnection, MarketplaceReason
+    from messaging.search import order_search_documents_refresh
     from sla.services import incident_reply_due_refresh
 
     started = time.perf_counter()
@@ -296,7 +272,7 @@ def _load(now: datetime) -> None:
                 cursor.execute(sql, params)
                 print(f"  {label}: {cursor.rowcount:,} rows, {time.perf_counter() - step:.1f} s")
         step = time.perf_counter()
-        # What the threads sync keeps: each order's search document (incidents.search).
+        # What the threads sync keeps: each order's search document (messaging.search).
         written = order_search_documents_refresh(order_ids=range(1, ORDERS + 1))
         print(f"  order search documents: {written:,} rows, {time.perf_counter() - step:.1f} s")
         incident_reply_due_refresh()
@@ -335,7 +311,7 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
         (
             "orders",
             f"""
-            INSERT INTO incidents_order (
+            INSERT INTO core_order (
                 connection_id, mirakl_id, commercial_id, state, state_reason_code,
                 state_reason_label, currency, price, shipping_price, total_price,
                 has_incident, has_customer_message, fully_refunded, customer_mirakl_id,
@@ -357,7 +333,7 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
         (
             "order lines",
             f"""
-            INSERT INTO incidents_orderline (
+            INSERT INTO core_orderline (
                 order_id, mirakl_id, index, state, state_reason_code, state_reason_label,
                 offer_sku, product_sku, product_title, category_label, quantity, price_unit,
                 price, shipping_price, total_price, taxes, shipping_taxes, cancelations,
@@ -394,8 +370,8 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
             CROSS JOIN LATERAL (SELECT CASE WHEN i <= %(orders)s THEN i
                                        ELSE (i - %(orders)s) * 9 END AS n,
                                        CASE WHEN i <= %(orders)s THEN 1 ELSE 2 END AS k) AS p
-            JOIN incidents_order o ON o.id = p.n
-            JOIN incidents_orderline l ON l.order_id = o.id AND l.index = p.k
+            JOIN core_order o ON o.id = p.n
+            JOIN core_orderline l ON l.order_id = o.id AND l.index = p.k
             CROSS JOIN LATERAL (SELECT (p.n > %(open_from)s OR p.n %% 97 = 0) AS open) AS x
             """,  # noqa: S608 - our own constants
         ),
@@ -416,7 +392,7 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
                      THEN '[{"type": "CUSTOMER"}, {"type": "SHOP"}, {"type": "OPERATOR"}]'
                      ELSE '[{"type": "SHOP"}, {"type": "OPERATOR"}]' END::jsonb,
                 '[]', NULL, 0, NULL, '', '', '[]', %(now)s
-            FROM incidents_order o, generate_series(1, 2) AS t
+            FROM core_order o, generate_series(1, 2) AS t
             WHERE t = 1 OR o.id %% %(every)s = 0
             ORDER BY o.id, t
             """,
@@ -609,10 +585,11 @@ class Page:
 def _pages() -> list[Page]:
     from django.urls import reverse
 
-    from incidents.models import Incident, Order
+    from core.models import Order
+    from incidents.models import Incident
     from incidents.views import SAVED_VIEWS
 
-    inbox = reverse("incidents:list")
+    inbox = reverse("desk:inbox")
     pages = [Page("inbox (default)", inbox, weight=4)]
     for key, _label, query in SAVED_VIEWS:
         if key == "open":
@@ -644,7 +621,7 @@ def _pages() -> list[Page]:
         ("incident: closed", Incident.objects.get(pk=1000)),
         ("incident: two lines", Incident.objects.filter(line__index=2).order_by("-pk")[0]),
     ):
-        pages.append(Page(label, reverse("incidents:detail", args=[incident.pk]), weight=3))
+        pages.append(Page(label, reverse("desk:incident", args=[incident.pk]), weight=3))
     return pages
 
 
@@ -893,18 +870,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DATABASE_URL", INBOX_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", INBOX_REDIS_URL)
     if args.rebuild:
-        _drop_database(os.environ["DATABASE_URL"])
+        drop_database(os.environ["DATABASE_URL"])
     setup_django()
     from django.db import connection
     from django.utils import timezone
 
     if not _loaded():
-        from incidents.models import Order
+        from core.models import Order
 
         if Order.objects.exists():
             # Half a data set (an interrupted load): start again from a fresh database.
             connection.close()
-            _drop_database(os.environ["DATABASE_URL"])
+            drop_database(os.environ["DATABASE_URL"])
             setup_django()
         print(f"loading {INCIDENTS:,} incidents and {MESSAGES:,} messages…")
         _load(timezone.now().replace(microsecond=0))
@@ -931,8 +908,8 @@ def _print_counts() -> None:
     with connection.cursor() as cursor:
         counts = []
         for table in (
-            "incidents_order",
-            "incidents_orderline",
+            "core_order",
+            "core_orderline",
             "incidents_incident",
             "messaging_thread",
             "messaging_message",

@@ -38,7 +38,8 @@ def _load(now: datetime) -> None:
     """
     from django.db.models import F
 
-    from incidents.models import Incident, MarketplaceConnection, Order, OrderLine
+    from core.models import MarketplaceConnection, Order, OrderLine
+    from incidents.models import Incident
     from messaging.models import Message, Thread
 
     rng = random.Random(7)  # noqa: S311 - benchmark data

@@ -69,8 +69,9 @@ def main() -> None:
     setup_django()
     from django.db import connection as db
 
-    from incidents.models import Incident, MarketplaceConnection, Order
-    from incidents.sync import marketplace_sync
+    from core.models import MarketplaceConnection, Order
+    from core.sync.runner import marketplace_sync
+    from incidents.models import Incident
     from messaging.models import Message, Thread
     from mirakl.client import MiraklClient
 
