@@ -233,7 +233,7 @@ def _load(now: datetime) -> None:
 
     from core.models import MarketplaceConnection, MarketplaceReason
     from messaging.search import order_search_documents_refresh
-    from sla.services import incident_reply_due_refresh
+    from sla.sweep import incident_reply_due_refresh
 
     started = time.perf_counter()
     group = Group.objects.get(name="agent")

@@ -2,7 +2,7 @@
 
 Used by the ``incidents:audit_export`` page and the admin's "Export CSV" action. Rows
 are read with ``iterator()`` and written as they are read, so an export of millions of
-entries holds one chunk in memory. Times are in Europe/Madrid.
+entries holds one chunk in memory. Times are in the desk's time zone (``TIME_ZONE``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
@@ -34,7 +33,6 @@ __all__ = [
     "audit_entries_filter",
 ]
 
-MADRID = ZoneInfo("Europe/Madrid")
 CHUNK = 2000
 
 AUDIT_CSV_HEADER = [
@@ -83,11 +81,12 @@ class AuditExportForm(forms.Form):
 def audit_entries_filter(*, filters: Mapping[str, Any]) -> QuerySet[AuditEntry]:
     """Audit entries matching the cleaned filters of :class:`AuditExportForm`, oldest first."""
     entries = AuditEntry.objects.select_related("connection", "order")
+    zone = timezone.get_default_timezone()  # the dates typed are the desk's (settings)
     if filters.get("date_from"):
-        start = datetime.combine(filters["date_from"], time.min, tzinfo=MADRID)
+        start = datetime.combine(filters["date_from"], time.min, tzinfo=zone)
         entries = entries.filter(at__gte=start)
     if filters.get("date_to"):
-        end = datetime.combine(filters["date_to"] + timedelta(days=1), time.min, tzinfo=MADRID)
+        end = datetime.combine(filters["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
         entries = entries.filter(at__lt=end)
     if filters.get("marketplace"):
         entries = entries.filter(connection=filters["marketplace"])
@@ -113,7 +112,7 @@ def audit_csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
     for entry in entries.iterator(chunk_size=CHUNK):
         yield writer.writerow(
             [
-                timezone.localtime(entry.at, MADRID).strftime("%Y-%m-%d %H:%M:%S"),
+                timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"),
                 entry.actor_name,
                 entry.source,
                 entry.action,
@@ -150,7 +149,7 @@ def audit_csv_response(
         detail=", ".join(f"{k}={v}" for k, v in described.items()),
         data={"filters": described},
     )
-    stamp = timezone.localtime(timezone.now(), MADRID).strftime("%Y%m%d-%H%M")
+    stamp = timezone.localtime(timezone.now()).strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
         audit_csv_rows(entries.exclude(pk=exported.pk)), content_type="text/csv; charset=utf-8"
     )

@@ -61,7 +61,7 @@ class Incident(models.Model):
     resolution_reason_code = models.CharField(max_length=64, blank=True)
     contested_at = models.DateTimeField(_("contested"), null=True, blank=True)
     #: Due time of the open SLA wait, None when nothing waits: a copy the SLA sweep
-    #: keeps (``sla.services.incident_reply_due_refresh``) so the inbox's default sort,
+    #: keeps (``sla.sweep.incident_reply_due_refresh``) so the inbox's default sort,
     #: most urgent first, reads one index instead of joining every open wait.
     reply_due_at = models.DateTimeField(_("reply due"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

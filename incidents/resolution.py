@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,7 +43,6 @@ __all__ = [
 
 #: The RE01 reason type OR64 takes (MIRAKL_API.md section 4).
 RESOLUTION_REASON_TYPE = "INCIDENT_CLOSE"
-MADRID = ZoneInfo("Europe/Madrid")
 
 State = Incident.State
 Action = AuditEntry.Action
@@ -84,7 +82,7 @@ def resolution_reason_label(*, connection: Any, code: str) -> str:
 
 
 def _local(moment: datetime) -> str:
-    return timezone.localtime(moment, MADRID).strftime("%d/%m/%Y %H:%M")
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
 
 
 #: What else may keep an incident from being marked resolved, as the apps above say:

@@ -94,7 +94,8 @@ class RefundRequestAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
 
     @admin.action(description=_("Approve the selected refunds (sends them to Mirakl)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        from refunds.services import RefundApprovalError, refund_request_approve
+        from refunds.rules import RefundApprovalError
+        from refunds.services import refund_request_approve
 
         approved = 0
         for refund_request in queryset.filter(state=RefundRequest.State.AWAITING_APPROVAL):

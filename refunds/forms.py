@@ -15,8 +15,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from refunds.rules import LineRemainder, RefundLineInput
 from refunds.selectors import remainder_refundable
-from refunds.services import LineRemainder, RefundLineInput
 
 __all__ = ["FullRefundForm", "LineFields", "PartialRefundForm", "RejectForm"]
 

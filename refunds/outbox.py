@@ -32,13 +32,9 @@ from incidents.audit import audit_log
 from incidents.models import AuditEntry
 from mirakl.errors import MiraklError
 from mirakl.schemas import LineRefund, RefundLineRequest, TaxAmount
+from refunds.delivery import refund_requests_confirm_synced
 from refunds.models import RefundRequest, RefundRequestLine
-from refunds.services import (
-    refund_amounts_data,
-    refund_request_data,
-    refund_requests_confirm_synced,
-    refund_tax_sums,
-)
+from refunds.rules import refund_amounts_data, refund_request_data, refund_tax_sums
 
 __all__ = ["RefundAdapter"]
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from incidents.models import Incident
 from refunds import selectors
 from refunds.forms import RejectForm
-from refunds.services import REFUND_PERMISSION
+from refunds.rules import REFUND_PERMISSION
 
 __all__ = ["panel_context"]
 

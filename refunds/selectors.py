@@ -14,7 +14,7 @@ from core.models import MarketplaceConnection, Order, OrderLine
 from incidents.models import Incident
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
-from refunds.services import LineRemainder, RefundLineInput, refund_remainders_compute
+from refunds.rules import LineRemainder, RefundLineInput, refund_remainders_compute
 
 __all__ = [
     "first_refund_since_opened",
@@ -90,7 +90,7 @@ def refund_panel(*, incident: Incident) -> RefundPanel:
 
     Three queries whatever the data: the order's lines, its synced refunds, the lines of
     its requests with the requests; what is left on each line is computed from
-    those rows (:func:`refunds.services.refund_remainders_compute`).
+    those rows (:func:`refunds.rules.refund_remainders_compute`).
     """
     order = incident.order
     lines = list(OrderLine.objects.filter(order=order).order_by("index", "mirakl_id", "pk"))

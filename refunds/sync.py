@@ -22,8 +22,8 @@ from core.sync.results import Skipped
 from core.sync.storable import RowCleaner, excerpt
 from mirakl.schemas import LineRefund
 from mirakl.schemas import Order as MiraklOrder
+from refunds.delivery import refund_requests_confirm
 from refunds.models import Refund
-from refunds.services import refund_requests_confirm
 
 __all__ = ["LineRefunds"]
 

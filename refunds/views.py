@@ -23,17 +23,19 @@ from core.htmx import htmx_partial
 from core.templatetags.incidesk import eur
 from incidents.models import Incident
 from refunds import selectors
+from refunds.approvals import refund_approval_check
 from refunds.forms import FullRefundForm, PartialRefundForm, RejectForm
 from refunds.models import RefundRequest
 from refunds.panels import panel_context
-from refunds.services import (
+from refunds.rules import (
     REFUND_PERMISSION,
     RefundApprovalError,
     RefundValidationError,
-    refund_approval_check,
     refund_full_lines,
     refund_reason_choices,
     refund_remainders,
+)
+from refunds.services import (
     refund_request_approve,
     refund_request_create,
     refund_request_reject,

@@ -25,25 +25,23 @@ from __future__ import annotations
 
 import logging
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.locks import AdvisoryLock, advisory_xact_lock
 from core.models import MarketplaceConnection
 from core.outbox.engine import outbox_enqueue_many
 from core.outbox.kinds import OutboxKind
@@ -53,7 +51,6 @@ from incidents.models import Incident, IncidentAssignment
 from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem, SyncAlert
 
 __all__ = [
-    "ALERT_LOCK_KEY",
     "ALERT_STATES",
     "DispatchResult",
     "alert_message",
@@ -76,10 +73,7 @@ logger = logging.getLogger(__name__)
 State = SlaItem.State
 Channel = AlertDelivery.Channel
 ALERT_STATES = (State.NEARING, State.BREACHED)
-ALERT_LOCK_KEY = zlib.crc32(b"incidesk:sla_alerts")
-SYNC_ALERT_LOCK_KEY = zlib.crc32(b"incidesk:sync_alerts")
 Event = SyncAlert.Event
-MADRID = ZoneInfo("Europe/Madrid")
 
 
 @dataclass(slots=True)
@@ -141,7 +135,7 @@ def alert_message(item: SlaItem, state: str, *, escape: Any = str) -> str:
 
     ``escape`` is applied to every value that comes from outside (the order id, the
     conversation's subject, the marketplace's name) before it goes into the text."""
-    due = timezone.localtime(item.due_at, MADRID).strftime("%d/%m/%Y %H:%M")
+    due = timezone.localtime(item.due_at).strftime("%d/%m/%Y %H:%M")
     if item.incident_id:
         subject = _("incident on order %(order)s") % {
             "order": escape(item.incident.order.mirakl_id)
@@ -188,12 +182,6 @@ def alert_webhook_text(item: SlaItem, state: str, *, target: str) -> str:
     return f"{alert_message(item, state, escape=escape)} {alert_url(item)}"
 
 
-def _lock(key: int = ALERT_LOCK_KEY) -> None:
-    if db_connection.vendor == "postgresql":
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
 def alerts_dispatch(
     *, changes: Iterable[tuple[int, str]], now: datetime | None = None
 ) -> DispatchResult:
@@ -208,7 +196,7 @@ def alerts_dispatch(
         return result
     with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
         # Serialises concurrent runs, so "already delivered?" below cannot race.
-        _lock()
+        advisory_xact_lock(AdvisoryLock.SLA_ALERTS)
         items = {
             i.pk: i
             for i in SlaItem.objects.filter(pk__in={i for i, _ in wanted}).select_related(
@@ -356,7 +344,7 @@ def alerts_digest_send(*, now: datetime | None = None) -> int:
                     (name, [(i, alert_message(i, i.state)) for i in group])
                     for name, group in sorted(grouped.items())
                 ],
-                "now": timezone.localtime(now, MADRID),
+                "now": timezone.localtime(now),
                 "site_url": getattr(settings, "SITE_URL", "").rstrip("/"),
             },
         )
@@ -459,7 +447,7 @@ def sync_alert_subject(alert: SyncAlert, event: str) -> str:
 
 
 def _madrid(moment: datetime) -> str:
-    return timezone.localtime(moment, MADRID).strftime("%d/%m/%Y %H:%M")
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
 
 
 def _admins() -> list[Any]:
@@ -489,7 +477,7 @@ def sync_alerts_dispatch(*, now: datetime | None = None) -> DispatchResult:
     now = now or timezone.now()
     result = DispatchResult(emails=[], webhooks=[])
     with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
-        _lock(SYNC_ALERT_LOCK_KEY)
+        advisory_xact_lock(AdvisoryLock.SYNC_ALERTS)
         connections = list(MarketplaceConnection.objects.order_by("name"))
         open_alerts = {
             alert.connection_id: alert

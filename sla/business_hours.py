@@ -101,7 +101,7 @@ class Calendar:
     """When a business works: weekly hours, time zone, public holidays, closed dates.
 
     Immutable and hashable by value. Each instance keeps its own cache of day
-    intervals, so build it once (``BusinessCalendar.as_calendar()`` does) and reuse it.
+    intervals, so build it once (``sla.calendars.calendar_from_model`` does) and reuse it.
     """
 
     week: WeekHours = MON_FRI_9_18

@@ -1,7 +1,7 @@
 """Marketplace KPIs over a period, per marketplace and per day (reads only).
 
-Days are calendar days in Europe/Madrid; a period runs from the start of its first day
-to the end of its last (both included). Definitions:
+Days are calendar days in the desk's time zone (``TIME_ZONE``, Europe/Madrid); a period
+runs from the start of its first day to the end of its last (both included). Definitions:
 
 - **Reply-time compliance %**: of the waits (incident and message items) whose
   deadline fell in the period and has passed, the share answered (stopped) at or
@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
@@ -44,7 +43,6 @@ from sla.policies import policy_for
 __all__ = [
     "ACTIVE_WINDOW_DAYS",
     "DEFAULT_PERIOD_DAYS",
-    "MADRID",
     "RISK_NEAR_FRACTION",
     "MarketplaceKpis",
     "Period",
@@ -55,7 +53,6 @@ __all__ = [
     "risk_level",
 ]
 
-MADRID = ZoneInfo("Europe/Madrid")
 DEFAULT_PERIOD_DAYS = 30
 ACTIVE_WINDOW_DAYS = 30
 RISK_NEAR_FRACTION = Decimal("0.8")
@@ -86,12 +83,12 @@ class Period:
 
 def day_start(day: date) -> datetime:
     """Local midnight at the start of ``day`` (aware)."""
-    return datetime.combine(day, time(0), tzinfo=MADRID)
+    return datetime.combine(day, time(0), tzinfo=timezone.get_default_timezone())
 
 
 def period_default(*, now: datetime | None = None, days: int = DEFAULT_PERIOD_DAYS) -> Period:
     """The last ``days`` days, today included."""
-    today = timezone.localtime(now or timezone.now(), MADRID).date()
+    today = timezone.localtime(now or timezone.now()).date()
     return Period(first=today - timedelta(days=days - 1), last=today)
 
 
@@ -190,7 +187,7 @@ def kpis_compute(
 
     items = (
         SlaItem.objects.filter(connection_id__in=ids, due_at__gte=start, due_at__lt=due_until)
-        .annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        .annotate(day=TruncDate("due_at", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
         .annotate(
             due=Count("pk"),
@@ -202,7 +199,7 @@ def kpis_compute(
 
     orders = (
         Order.objects.filter(connection_id__in=ids, created_date__gte=start, created_date__lt=end)
-        .annotate(day=TruncDate("created_date", tzinfo=MADRID))
+        .annotate(day=TruncDate("created_date", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
         .annotate(n=Count("pk"))
         .order_by()
@@ -211,7 +208,7 @@ def kpis_compute(
 
     breaches = (
         SlaBreach.objects.filter(connection_id__in=ids, due_at__gte=start, due_at__lt=end)
-        .annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        .annotate(day=TruncDate("due_at", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
         .annotate(n=Count("pk"))
         .order_by()
@@ -287,7 +284,7 @@ def kpis_compute(
         delays_by_day: dict[date, list[float]] = defaultdict(list)
         opened_by_day: dict[date, int] = defaultdict(int)
         for o, r in incidents:
-            local_day = timezone.localtime(o, MADRID).date()
+            local_day = timezone.localtime(o).date()
             opened_by_day[local_day] += 1
             if r is not None:
                 delays_by_day[local_day].append((r - o).total_seconds())

@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from sla.business_hours import MON_FRI_9_18, Calendar, advance_us, from_us, to_us
+from sla.calendars import calendar_from_model
+from sla.models import SlaPolicy
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from core.models import MarketplaceConnection
-    from sla.models import SlaPolicy
 
 __all__ = [
     "BUSINESS",
@@ -128,7 +129,7 @@ def _hours(value: Decimal | None) -> timedelta | None:
 
 def rule_from_policy(policy: SlaPolicy) -> DeadlineRule:
     """The rule of a policy row (its calendar's periods and closed days may be prefetched)."""
-    calendar = policy.calendar.as_calendar() if policy.calendar_id else None
+    calendar = calendar_from_model(policy.calendar) if policy.calendar_id else None
     return DeadlineRule(
         clock=policy.clock,
         reply_within=timedelta(hours=float(policy.reply_hours)),
@@ -141,8 +142,6 @@ def rule_from_policy(policy: SlaPolicy) -> DeadlineRule:
 
 
 def _policies() -> QuerySet[SlaPolicy]:
-    from sla.models import SlaPolicy
-
     return SlaPolicy.objects.select_related("calendar").prefetch_related(
         "calendar__periods", "calendar__closed_days"
     )
@@ -150,7 +149,7 @@ def _policies() -> QuerySet[SlaPolicy]:
 
 def rules_by_preset() -> dict[str, DeadlineRule]:
     """Every policy's rule by preset code, read now (one query per table)."""
-    return {policy.preset: policy.as_rule() for policy in _policies()}
+    return {policy.preset: rule_from_policy(policy) for policy in _policies()}
 
 
 def rule_resolve(by_preset: Mapping[str, DeadlineRule], code: str) -> DeadlineRule:

@@ -15,7 +15,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from core.models import MarketplaceConnection
@@ -115,13 +115,9 @@ def sla_breach_breakdown(*, breaches: QuerySet[SlaBreach]) -> dict[str, list[dic
     The agent is the incident's assignee now (messages have none): unassigned
     breaches count under ``None``. Three queries.
     """
-    from django.db.models.functions import TruncDate
-
-    from sla.kpis import MADRID
-
     base = breaches.order_by()
     by_day = list(
-        base.annotate(day=TruncDate("due_at", tzinfo=MADRID))
+        base.annotate(day=TruncDate("due_at", tzinfo=timezone.get_default_timezone()))
         .values("day")
         .annotate(n=Count("pk"), open=Count("pk", filter=Q(answered_at__isnull=True)))
         .order_by("-day")[:BREAKDOWN_LIMIT]

@@ -22,7 +22,7 @@ from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
-from sla.kpis import MADRID, MarketplaceKpis, kpis_compute
+from sla.kpis import MarketplaceKpis, kpis_compute
 
 __all__ = ["breaches_csv", "kpis_csv", "notification_bell", "notification_list", "review"]
 
@@ -95,7 +95,7 @@ def _csv_response(filename: str) -> tuple[HttpResponse, SafeCsvWriter]:
 
 
 def _local(value) -> str:
-    return "" if value is None else timezone.localtime(value, MADRID).isoformat()
+    return "" if value is None else timezone.localtime(value).isoformat()
 
 
 def _num(value) -> str:

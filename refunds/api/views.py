@@ -43,16 +43,14 @@ from refunds.api.serializers import (
     RefundSerializer,
 )
 from refunds.models import Refund, RefundRequest, RefundRequestLine
-from refunds.services import (
+from refunds.rules import (
     REFUND_PERMISSION,
     RefundApprovalError,
     RefundIdempotencyError,
     RefundLineInput,
     RefundValidationError,
-    refund_request_approve,
-    refund_request_create,
-    refund_request_reject,
 )
+from refunds.services import refund_request_approve, refund_request_create, refund_request_reject
 
 __all__ = ["RefundRequestViewSet", "RefundViewSet"]
 

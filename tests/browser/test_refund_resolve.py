@@ -20,7 +20,7 @@ from incidents.models import Incident
 from incidents.resolution import resolution_reason_choices
 from messaging.selectors import order_conversations
 from refunds.models import RefundRequest
-from refunds.services import refund_reason_choices, refund_remainders
+from refunds.rules import refund_reason_choices, refund_remainders
 from tests.browser.test_workspace import ARTIFACTS, PASSWORD, _permissions, launched
 from tests.browser.test_workspace import chromium as chromium  # noqa: F401 - fixture
 from tests.factories.incidents import UserFactory

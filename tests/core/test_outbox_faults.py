@@ -38,7 +38,8 @@ from messaging.services import outbound_reply_queue, outbound_thread_queue
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
 from refunds.models import RefundRequest
-from refunds.services import RefundLineInput, refund_request_create
+from refunds.rules import RefundLineInput
+from refunds.services import refund_request_create
 from tests.conftest import SANDBOX_KEY
 from tests.messaging.fixtures import control
 

@@ -22,7 +22,8 @@ from incidents.resolution import incident_resolve
 from messaging.models import Thread
 from messaging.services import AttachmentUpload, outbound_reply_queue, outbound_thread_queue
 from mirakl.errors import MiraklTransientError
-from refunds.services import RefundLineInput, refund_request_create
+from refunds.rules import RefundLineInput
+from refunds.services import refund_request_create
 from sla.alerts import alerts_dispatch
 from sla.models import AlertDelivery
 from tests.factories.incidents import UserFactory

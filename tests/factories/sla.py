@@ -113,7 +113,7 @@ class SlaItemFactory(factory.django.DjangoModelFactory):
     def _after_postgeneration(cls, instance, create, results=None) -> None:
         """As the sweep does after writing items: the incident's copy of the due time."""
         if create and instance.incident_id is not None:
-            from sla.services import incident_reply_due_refresh
+            from sla.sweep import incident_reply_due_refresh
 
             incident_reply_due_refresh(incident_ids=[instance.incident_id])
 

@@ -21,7 +21,8 @@ from django.utils import translation
 from core.outbox.tasks import outbox_deliver_task
 from refunds import services
 from refunds.models import RefundRequest
-from refunds.services import RefundLineInput, RefundValidationError, refund_request_create
+from refunds.rules import RefundLineInput, RefundValidationError
+from refunds.services import refund_request_create
 from tests.factories.incidents import UserFactory
 from tests.refunds.conftest import REASON
 

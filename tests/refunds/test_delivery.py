@@ -26,14 +26,10 @@ from messaging.services import outbound_reply_queue
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
 from mirakl.sandbox.refunds import INSUFFICIENT_BALANCE
+from refunds.delivery import refund_requests_confirm
 from refunds.models import Refund, RefundRequest
-from refunds.services import (
-    RefundLineInput,
-    refund_remainders,
-    refund_request_approve,
-    refund_request_create,
-    refund_requests_confirm,
-)
+from refunds.rules import RefundLineInput, refund_remainders
+from refunds.services import refund_request_approve, refund_request_create
 from tests.conftest import SANDBOX_KEY
 from tests.factories.refunds import RefundLimitFactory, RefundRequestFactory
 from tests.messaging.fixtures import open_incident_thread

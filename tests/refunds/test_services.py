@@ -8,22 +8,18 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from incidents.models import AuditEntry
+from refunds.approvals import refund_approval_check, refund_approval_limit, refund_requested_total
 from refunds.models import RefundRequest
-from refunds.services import (
+from refunds.rules import (
     RefundApprovalError,
     RefundIdempotencyError,
     RefundLineInput,
     RefundValidationError,
-    refund_approval_check,
-    refund_approval_limit,
     refund_full_lines,
     refund_reason_choices,
     refund_remainders,
-    refund_request_approve,
-    refund_request_create,
-    refund_request_reject,
-    refund_requested_total,
 )
+from refunds.services import refund_request_approve, refund_request_create, refund_request_reject
 from tests.factories.incidents import OrderLineFactory, UserFactory
 from tests.factories.refunds import (
     RefundFactory,

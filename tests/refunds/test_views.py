@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from refunds.models import RefundLimit, RefundRequest
-from refunds.services import RefundValidationError, refund_request_create
+from refunds.rules import RefundValidationError
+from refunds.services import refund_request_create
 from tests.factories.incidents import (
     IncidentFactory,
     MarketplaceReasonFactory,
@@ -394,7 +395,7 @@ def test_partial_errors_in_spanish_are_the_services_own(incident, agent) -> None
     page = html.unescape(
         client.post(reverse("refunds:partial", args=[incident.pk]), data).content.decode()
     )
-    from refunds.services import RefundLineInput
+    from refunds.rules import RefundLineInput
 
     item = RefundLineInput(
         line_id=incident.line.pk,
@@ -470,7 +471,7 @@ def awaiting(incident, agent):
 
 
 def _inputs(incident, amount: str):
-    from refunds.services import RefundLineInput
+    from refunds.rules import RefundLineInput
 
     return [RefundLineInput(line_id=incident.line.pk, quantity=1, amount=Decimal(amount))]
 

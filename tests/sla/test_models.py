@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from sla.business_hours import MON_FRI_9_18, WHOLE_WEEK, Calendar, add_business_time
+from sla.calendars import calendar_from_model
 from sla.models import BusinessCalendar, SlaPolicy
 from sla.policies import (
     FALLBACK_RULE,
@@ -17,7 +18,9 @@ from sla.policies import (
     policy_for,
     presets_install,
     rule_for,
+    rule_from_policy,
 )
+from sla.sweep import item_state
 from tests.factories.incidents import MarketplaceConnectionFactory
 from tests.factories.sla import (
     BusinessCalendarFactory,
@@ -41,7 +44,7 @@ def test_the_migration_ships_the_presets() -> None:
     pcc = policies["pccomponentes"]
     assert (pcc.clock, pcc.reply_hours, pcc.warn_fraction) == ("business", 24, Decimal("0.25"))
     assert pcc.calendar.name == SPANISH_CALENDAR_NAME
-    assert pcc.calendar.as_calendar() == Calendar(week=MON_FRI_9_18, country="ES")
+    assert calendar_from_model(pcc.calendar) == Calendar(week=MON_FRI_9_18, country="ES")
     mm = policies["mediamarkt"]
     assert (mm.clock, mm.reply_hours, mm.calendar) == ("wall", 48, None)
     assert policies["default"].reply_within == 48 * H
@@ -64,13 +67,13 @@ def test_calendar_from_rows_with_whole_days_split_shifts_and_closed_days() -> No
     )
     ClosedDayFactory(calendar=calendar, date=date(2026, 12, 14))
 
-    built = calendar.as_calendar()
+    built = calendar_from_model(calendar)
 
     assert built.week == (((32400, 64800),), (), (), (), (), ((0, 86400),), ())
     assert built.subdivision == "MD"
     assert built.closed_dates == frozenset({date(2026, 12, 14)})
-    assert (
-        built is BusinessCalendar.objects.get(pk=calendar.pk).as_calendar()
+    assert built is calendar_from_model(
+        BusinessCalendar.objects.get(pk=calendar.pk)
     )  # interned: shared caches
     # From Friday: all of Saturday 5, Monday 7 is a Madrid holiday, all of Saturday 12,
     # Monday 14 is closed, so the last hour is on Saturday 19.
@@ -123,7 +126,7 @@ def test_policy_validation_and_constraints() -> None:
 
 
 def test_rules_from_policies() -> None:
-    pcc = SlaPolicy.objects.get(preset="pccomponentes").as_rule()
+    pcc = rule_from_policy(SlaPolicy.objects.get(preset="pccomponentes"))
     assert pcc.clock == "business"
     assert pcc.due(madrid(2026, 12, 4, 17)) == madrid(2026, 12, 10, 14)
     assert pcc.due_and_warn(madrid(2026, 12, 4, 17)) == (
@@ -137,7 +140,7 @@ def test_rules_from_policies() -> None:
         reply_hours=Decimal(10), warn_fraction=None, warn_hours=Decimal(4)
     )
     hours.refresh_from_db()
-    rule = hours.as_rule()
+    rule = rule_from_policy(hours)
     start = madrid(2026, 10, 24, 20)
     utc = start.astimezone(UTC)
     assert rule.due_and_warn(start) == (utc + 10 * H, utc + 6 * H)
@@ -191,7 +194,15 @@ def test_an_item_is_about_one_thing() -> None:
     thread_item = SlaItemFactory(for_thread=True)
     assert thread_item.kind == "thread"
     assert thread_item.is_open
-    assert thread_item.state_at(thread_item.due_at + H) == "breached"
+    assert (
+        item_state(
+            now=thread_item.due_at + H,
+            due_at=thread_item.due_at,
+            warn_at=thread_item.warn_at,
+            stopped_at=thread_item.stopped_at,
+        )
+        == "breached"
+    )
 
 
 def test_a_breach_per_item_only() -> None:

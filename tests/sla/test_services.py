@@ -11,11 +11,13 @@ import time_machine
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
+from core.locks import AdvisoryLock
 from incidents.models import Incident
 from messaging.models import Thread
 from sla.models import SlaBreach, SlaItem, SlaPolicy, SweepState
-from sla.services import SWEEP_LOCK_KEY, item_state, sla_deadline_compute, sla_sweep
+from sla.services import sla_deadline_compute, sla_sweep
 from sla.signals import sla_state_changed
+from sla.sweep import item_state
 from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.sla.conftest import madrid
@@ -414,12 +416,12 @@ def test_a_second_sweep_is_skipped_while_one_holds_the_lock(mediamarkt) -> None:
     other = db_connection.copy()
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [SWEEP_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [int(AdvisoryLock.SLA_SWEEP)])
         result = sla_sweep(now=OPENED)
         assert result.skipped
         assert not SlaItem.objects.exists()
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [int(AdvisoryLock.SLA_SWEEP)])
         assert not sla_sweep(now=OPENED).skipped
     finally:
         other.close()

@@ -1,4 +1,5 @@
-"""SLA models: business calendars, policies per marketplace, and what waits for the shop.
+"""SLA models of the clock: business calendars, policies per marketplace, and what waits
+for the shop (items, breaches, the sweep's marks).
 
 How a connection gets its policy: each :class:`SlaPolicy` carries a unique ``preset``
 code, and a connection uses the policy whose preset equals its ``sla_policy``
@@ -11,7 +12,6 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -22,16 +22,12 @@ from django.utils.translation import gettext_lazy as _
 from core.models import MarketplaceConnection
 
 __all__ = [
-    "AlertDelivery",
-    "AlertSettings",
     "BusinessCalendar",
     "ClosedDay",
-    "Notification",
     "SlaBreach",
     "SlaItem",
     "SlaPolicy",
     "SweepState",
-    "SyncAlert",
     "WorkingPeriod",
 ]
 
@@ -99,12 +95,6 @@ class BusinessCalendar(models.Model):
                     raise ValidationError(
                         {"subdivision": _("No holiday data for this region.")}
                     ) from exc
-
-    def as_calendar(self):
-        """The immutable calendar for the arithmetic (shared by equal calendars)."""
-        from sla.calendars import calendar_from_model
-
-        return calendar_from_model(self)
 
 
 class WorkingPeriod(models.Model):
@@ -282,12 +272,6 @@ class SlaPolicy(models.Model):
     def reply_within(self) -> timedelta:
         return timedelta(hours=float(self.reply_hours))
 
-    def as_rule(self):
-        """The immutable :class:`sla.policies.DeadlineRule` of this policy."""
-        from sla.policies import rule_from_policy
-
-        return rule_from_policy(self)
-
 
 class SlaItem(models.Model):
     """One thing waiting for the shop: an incident, or a thread's inbound message.
@@ -434,14 +418,6 @@ class SlaItem(models.Model):
     def is_open(self) -> bool:
         return self.stopped_at is None
 
-    def state_at(self, now: datetime) -> str:
-        """The state this item is in at ``now`` (the sweep's thresholds)."""
-        from sla.services import item_state
-
-        return item_state(
-            now=now, due_at=self.due_at, warn_at=self.warn_at, stopped_at=self.stopped_at
-        )
-
 
 class SlaBreach(models.Model):
     """A missed deadline, recorded once per item and kept after the shop answers.
@@ -523,227 +499,3 @@ class SweepState(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class AlertSettings(models.Model):
-    """How a marketplace's SLA alerts leave Incidesk besides the in-app list and e-mail.
-
-    A separate row (not fields on the connection) keeps the incidents app unaware of
-    alerts. ``webhook_url`` receives Slack/Teams-compatible ``{"text": ...}`` posts;
-    with ``digest`` on, account managers get one daily e-mail summary instead of an
-    e-mail per item (they still see every alert in the app).
-    """
-
-    connection = models.OneToOneField(
-        MarketplaceConnection,
-        on_delete=models.CASCADE,
-        related_name="alert_settings",
-        verbose_name=_("marketplace"),
-    )
-    webhook_url = models.URLField(
-        _("webhook URL"),
-        max_length=500,
-        blank=True,
-        help_text=_("Slack or Teams incoming webhook; empty for none."),
-    )
-    digest = models.BooleanField(
-        _("daily digest for account managers"),
-        default=False,
-        help_text=_("Account managers get one summary a day instead of an e-mail per item."),
-    )
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("alert settings")
-        verbose_name_plural = _("alert settings")
-        ordering = ("connection",)
-
-    def __str__(self) -> str:
-        return str(self.connection)
-
-
-class SyncAlert(models.Model):
-    """One episode of a marketplace not syncing, from the alert to the recovery.
-
-    Opened when the marketplace has not synced successfully for ``SYNC_STALE_ALERT``
-    (``sla.alerts.sync_alerts_dispatch``, every minute), closed when it syncs again; a
-    marketplace has one open at most, so admins hear of each episode once when it
-    starts and once when it ends.
-    """
-
-    class Event(models.TextChoices):
-        STALE = "stale", _("Not syncing")
-        RECOVERED = "recovered", _("Syncing again")
-
-    connection = models.ForeignKey(
-        MarketplaceConnection,
-        on_delete=models.CASCADE,
-        related_name="sync_alerts",
-        verbose_name=_("marketplace"),
-    )
-    opened_at = models.DateTimeField(_("alerted"), default=timezone.now)
-    #: When its data had last been synced, as the alert said.
-    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
-    #: What stopped the sync then, in words (empty when it was only slow).
-    error = models.TextField(_("last error"), blank=True)
-    recovered_at = models.DateTimeField(_("syncing again"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("sync alert")
-        verbose_name_plural = _("sync alerts")
-        ordering = ("-opened_at", "-pk")
-        constraints = [
-            models.UniqueConstraint(
-                fields=("connection",),
-                condition=Q(recovered_at__isnull=True),
-                name="%(app_label)s_%(class)s_one_open_per_connection",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.connection} {self.opened_at:%Y-%m-%d %H:%M}"
-
-
-class Notification(models.Model):
-    """An in-app alert for one user: shown in the bell until read."""
-
-    class Kind(models.TextChoices):
-        SLA = "sla", _("Deadline alert")
-        CONTESTED = "contested", _("Resolution contested")
-        SYNC_STALE = "sync_stale", _("Marketplace not syncing")
-        SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again")
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="notifications",
-        verbose_name=_("user"),
-    )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.SLA)
-    item = models.ForeignKey(
-        SlaItem,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="notifications",
-        verbose_name=_("SLA item"),
-    )
-    #: The incident it is about, for alerts that are not about a deadline.
-    incident = models.ForeignKey(
-        "incidents.Incident",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("incident"),
-    )
-    state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices, blank=True)
-    message = models.TextField(_("message"))
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    read_at = models.DateTimeField(_("read"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("notification")
-        verbose_name_plural = _("notifications")
-        ordering = ("-created_at", "-pk")
-        indexes = [
-            models.Index(
-                fields=("user",),
-                condition=Q(read_at__isnull=True),
-                name="notification_unread_idx",
-            ),
-            models.Index(fields=("user", "-created_at"), name="notification_user_created_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.state} {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class AlertDelivery(models.Model):
-    """The log of alerts sent: one row per item, state, channel and recipient.
-
-    The unique constraints make each alert go out once, however often the sweep or
-    the alert task runs. In-app rows are sent when created; e-mail and webhook rows
-    have a ``delivery`` (an outbox entry, :mod:`core.outbox`; the adapters are in
-    :mod:`sla.outbox`) that sends them and holds their attempts and last error, and
-    ``sent_at`` is set when they went out. An alert is about an SLA item (``state``
-    nearing or breached) or a marketplace not syncing (``sync_alert``, ``state`` stale
-    or recovered).
-    """
-
-    class Channel(models.TextChoices):
-        IN_APP = "in_app", _("In the app")
-        EMAIL = "email", _("E-mail")
-        WEBHOOK = "webhook", _("Webhook")
-
-    item = models.ForeignKey(
-        SlaItem,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="alert_deliveries",
-        verbose_name=_("item"),
-    )
-    sync_alert = models.ForeignKey(
-        SyncAlert,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="deliveries",
-        verbose_name=_("sync alert"),
-    )
-    state = models.CharField(
-        _("state"), max_length=10, choices=[*SlaItem.State.choices, *SyncAlert.Event.choices]
-    )
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("recipient"),
-    )
-    target = models.CharField(_("address"), max_length=500, blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    delivery = models.OneToOneField(
-        "core.OutboxEntry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("delivery"),
-    )
-
-    class Meta:
-        verbose_name = _("alert delivery")
-        verbose_name_plural = _("alert deliveries")
-        ordering = ("-created_at", "-pk")
-        constraints = [
-            models.UniqueConstraint(
-                fields=("item", "state", "channel", "user"),
-                condition=Q(user__isnull=False),
-                name="%(app_label)s_%(class)s_unique_item_state_channel_user",
-            ),
-            # The webhook has no user; NULLs never conflict, so it needs its own key.
-            models.UniqueConstraint(
-                fields=("item", "state", "channel"),
-                condition=Q(user__isnull=True),
-                name="%(app_label)s_%(class)s_unique_item_state_channel_nouser",
-            ),
-            models.UniqueConstraint(
-                fields=("sync_alert", "state", "channel", "user"),
-                condition=Q(sync_alert__isnull=False, user__isnull=False),
-                name="%(app_label)s_%(class)s_unique_sync_alert_state_channel_user",
-            ),
-            models.CheckConstraint(
-                condition=Q(item__isnull=False, sync_alert__isnull=True)
-                | Q(item__isnull=True, sync_alert__isnull=False),
-                name="%(app_label)s_%(class)s_item_or_sync_alert",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        subject = self.item_id or f"sync {self.sync_alert_id}"
-        return f"{subject} {self.state} {self.channel} {self.user_id or ''}".strip()
