@@ -73,7 +73,7 @@ class _ThrottleMixin:
                 code="too_many_attempts",
             )
         try:
-            cleaned = super().clean()  # type: ignore[misc]
+            cleaned = super().clean()
         except ValidationError:
             # add() sets the window on the first failure; incr() keeps its expiry.
             if username and not cache.add(key, 1, timeout=_window_seconds()):

@@ -129,7 +129,11 @@ def _hours(value: Decimal | None) -> timedelta | None:
 
 def rule_from_policy(policy: SlaPolicy) -> DeadlineRule:
     """The rule of a policy row (its calendar's periods and closed days may be prefetched)."""
-    calendar = calendar_from_model(policy.calendar) if policy.calendar_id else None
+    calendar = (
+        calendar_from_model(policy.calendar)
+        if policy.calendar_id and policy.calendar is not None
+        else None
+    )
     return DeadlineRule(
         clock=policy.clock,
         reply_within=timedelta(hours=float(policy.reply_hours)),

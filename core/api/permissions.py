@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.decorators import login_not_required
 from django.utils.cache import patch_cache_control
 from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
 
 from core.api.pagination import KeysetCursorPagination
 
@@ -44,7 +45,7 @@ class RolePermission(BasePermission):
         return user.has_perms(required)
 
 
-class ApiView:
+class ApiView(APIView):
     """Mixin of every API view: DRF authenticates, not the login-redirect middleware.
 
     ``LoginRequiredMiddleware`` would send an anonymous script (token in the header,
@@ -53,15 +54,15 @@ class ApiView:
     browser or proxy cache may keep it.
     """
 
-    permission_classes: ClassVar[list[type[BasePermission]]] = [RolePermission]
+    permission_classes = (RolePermission,)
     required_permissions: ClassVar[dict[str, list[str]]] = {"GET": [READ]}
 
     @classmethod
     def as_view(cls, *args: Any, **kwargs: Any) -> Any:
-        return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
+        return login_not_required(super().as_view(*args, **kwargs))
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response = super().finalize_response(request, response, *args, **kwargs)
         patch_cache_control(response, no_store=True, private=True)
         return response
 

@@ -58,7 +58,7 @@ class MarketplaceConnectionViewSet(
     queryset = MarketplaceConnection.objects.prefetch_related("sync_cursors").order_by("name", "pk")
     serializer_class = MarketplaceConnectionSerializer
     pagination_class = None
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "GET": [READ],
         "POST": ["core.add_marketplaceconnection"],
@@ -110,7 +110,7 @@ class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     lookup_field = "mirakl_id"
     lookup_value_regex = r"[^/\x00]+"
     pagination_class = StableCursorPagination
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "GET": ["core.view_order"],
     }
@@ -151,7 +151,7 @@ class IncidentResolveView(ApiView, generics.GenericAPIView):
     when it cannot be resolved now."""
 
     serializer_class = ResolveSerializer
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     pagination_class = None
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "POST": [READ, "incidents.resolve_incident"],

@@ -70,7 +70,7 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     lookup_field = "mirakl_id"
     lookup_value_regex = r"[^/\x00]+"
     pagination_class = StableCursorPagination
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "GET": [READ, "messaging.view_thread"],
         "POST": ["messaging.view_thread", "incidents.reply_incident"],
@@ -191,7 +191,7 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
     and sent by a worker."""
 
     serializer_class = NewThreadSerializer
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     pagination_class = None
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "POST": ["core.view_order", "incidents.reply_incident"],

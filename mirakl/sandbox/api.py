@@ -95,7 +95,7 @@ def list_orders(state: SandboxState, req: Request, _: dict[str, str]) -> Respons
     created_from, created_to = req.date("start_date"), req.date("end_date")
     updated_to = req.date("end_update_date")
     if only_null_channel or (channel_codes is not None and "ES" not in channel_codes):
-        total, page = 0, []  # every sandbox order is on channel ES
+        total, page = 0, list[Any]()  # every sandbox order is on channel ES
     else:
         total, page = state.order_page(
             order_ids=order_ids,
@@ -169,7 +169,7 @@ def list_threads(state: SandboxState, req: Request, _: dict[str, str]) -> Respon
             raise ApiError(400, "The parameter 'entity_type' is required with 'entity_id'")
         if entity_type is not None and entity_type not in ENTITY_TYPES:
             raise ApiError(400, f"Invalid value '{entity_type}' for parameter 'entity_type'")
-        criterion, _, direction = (req.param("sort") or "dateUpdated,ASC").partition(",")
+        criterion, _comma, direction = (req.param("sort") or "dateUpdated,ASC").partition(",")
         direction = (direction or "ASC").upper()
         if criterion != "dateUpdated" or direction not in ("ASC", "DESC"):
             raise ApiError(400, f"Invalid value '{req.param('sort')}' for parameter 'sort'")

@@ -273,7 +273,7 @@ class OrderSequence:
 def _flags(values: array[int], low: int | None, high: int | None) -> Iterator[bool]:
     """Whether each value lies in [low, high] (at least one bound given)."""
     if high is None:
-        return map(low.__le__, values)  # type: ignore[union-attr]
+        return map(low.__le__, values)  # type: ignore[operator]
     if low is None:
         return map(high.__ge__, values)
     return map(operator.and_, map(low.__le__, values), map(high.__ge__, values))

@@ -92,7 +92,7 @@ def _child(conn: Any, orders: int, seed: int) -> None:
         finally:
             app_times.append((time.perf_counter() - began) * 1000)
 
-    server.app.handle = timed_handle  # type: ignore[method-assign]
+    server.app.handle = timed_handle  # type: ignore[method-assign,assignment]
     server.start()
     serving = time.perf_counter()
     conn.send({"base_url": server.base_url, "startup_s": startup, "rss_mb": _rss_mb()})
@@ -177,7 +177,7 @@ class _Bench:
 
     def m11(self, params: dict[str, Any], max_pages: int) -> Callable[[], list[float]]:
         def pages() -> list[float]:
-            times = []
+            times: list[float] = []
             query: dict[str, Any] = {**params, "limit": 100}
             while len(times) < max_pages:
                 response, elapsed = self.get("/api/inbox/threads", query)

@@ -117,7 +117,7 @@ class SandboxState:
         self._reasons_json: str | None = None
         #: Labels changed through the control API, by (type, code): RE01 shows them.
         self._reason_labels: dict[tuple[str, str], str] = {}
-        self._warm_steps: Iterator[None] | None = None
+        self._warm_steps: Iterator[object] | None = None
         self.warmed = False
 
     def _build(self, seed: int, count: int) -> None:
@@ -900,11 +900,15 @@ class SandboxState:
     def order_payload(self, order_id: str) -> dict[str, Any]:
         with self.lock:
             self.process_due()
-            return json.loads(self.renderer.order_json(self.get_order(order_id)))
+            payload: dict[str, Any] = json.loads(self.renderer.order_json(self.get_order(order_id)))
+            return payload
 
     def thread_payload(self, thread_id: str) -> dict[str, Any]:
         with self.lock:
-            return json.loads(self.renderer.thread_json(self.get_thread(thread_id)))
+            payload: dict[str, Any] = json.loads(
+                self.renderer.thread_json(self.get_thread(thread_id))
+            )
+            return payload
 
     def threads_of_order(self, order_id: str) -> list[str]:
         with self.lock:

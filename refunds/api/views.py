@@ -175,7 +175,7 @@ class RefundViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = RefundSerializer
     pagination_class = StableCursorPagination
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "GET": ["refunds.view_refund"],
         "POST": [READ, REFUND_PERMISSION],
@@ -258,7 +258,7 @@ class RefundRequestViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RefundRequestSerializer
     pagination_class = StableCursorPagination
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
         "GET": [READ],
         "POST": [READ, REFUND_PERMISSION],

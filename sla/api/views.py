@@ -8,7 +8,7 @@ from typing import ClassVar
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,12 +41,12 @@ class BreachPagination(KeysetCursorPagination):
         ],
     ),
 )
-class SlaBreachViewSet(ApiView, viewsets.GenericViewSet, viewsets.mixins.ListModelMixin):
+class SlaBreachViewSet(ApiView, viewsets.GenericViewSet, mixins.ListModelMixin):
     """Breaches from ``sla.selectors.sla_breach_list``."""
 
     serializer_class = SlaBreachSerializer
     pagination_class = BreachPagination
-    filter_backends: ClassVar[list] = []
+    filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {"GET": REVIEW}
 
     def get_queryset(self) -> QuerySet[SlaBreach]:
