@@ -83,6 +83,9 @@ class MiraklTransientError(MiraklError):
     ``outcome_unknown`` is True when a write (POST/PUT) may have been processed by Mirakl
     (read timeout, connection dropped after sending, 5xx): the caller must check the
     current state before sending it again, or it may refund or reply twice.
+    ``sent`` is False when the connection failed before any byte of the request left
+    (refused, unreachable, connect timeout): Mirakl never saw it, so it does not count
+    against a call frequency limit.
     """
 
     def __init__(
@@ -93,9 +96,11 @@ class MiraklTransientError(MiraklError):
         status: int | None = None,
         body: str | None = None,
         outcome_unknown: bool = False,
+        sent: bool = True,
     ) -> None:
         super().__init__(message, call=call, status=status, body=body)
         self.outcome_unknown = outcome_unknown
+        self.sent = sent
 
     def __repr__(self) -> str:
         return (

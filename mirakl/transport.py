@@ -453,7 +453,10 @@ class MiraklTransport:
         message = self._scrub(f"{type(exc).__name__}: {exc}")
         if _is_pre_send_error(exc):
             # Nothing reached Mirakl: safe to resend, even a write.
-            return MiraklTransientError(message, call=call, outcome_unknown=False), True
+            return (
+                MiraklTransientError(message, call=call, outcome_unknown=False, sent=False),
+                True,
+            )
         if isinstance(
             exc,
             requests.exceptions.Timeout
