@@ -20,3 +20,5 @@ def _sync_on_start(sender, **kwargs) -> None:
 
     if settings.SYNC_ON_WORKER_START:
         sender.app.send_task("core.sync.tasks.sync_all_marketplaces_task")
+        # Mirakl's daily figures (A01, A21): asked now if a day has passed (the gate).
+        sender.app.send_task("sla.tasks.shop_health_task")

@@ -20,6 +20,7 @@ from core.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from core.forms import MarketplaceConnectionForm
 from core.models import MarketplaceConnection, MarketplaceReason
 from core.outbox.models import OutboxEntry
+from core.shop_account import ShopAccountSnapshot
 from core.sync.health import ResourceHealth, connection_health
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
 
@@ -262,3 +263,21 @@ class SkippedRecordAdmin(SyncedModelAdmin):
 
 # Users and API tokens, narrowed for the admin role (core.admin_accounts).
 admin_accounts.register()
+
+
+@admin.register(ShopAccountSnapshot)
+class ShopAccountSnapshotAdmin(SyncedModelAdmin):
+    """A01 answers, one per day at most; read-only."""
+
+    list_display = (
+        "connection",
+        "fetched_at",
+        "shop_state",
+        "suspension_type",
+        "payable_balance",
+        "pending_balance",
+        "currency",
+    )
+    list_filter = ("connection", "shop_state")
+    list_select_related = ("connection",)
+    date_hierarchy = "fetched_at"

@@ -29,6 +29,8 @@ class AdvisoryLock(IntEnum):
     SLA_ALERTS = 690914572
     #: Opening and closing sync alert episodes (``sla.alerts.sync_alerts_dispatch``).
     SYNC_ALERTS = 287130649
+    #: The shop health watchdog (``sla.health.watchdog.health_watch``): each crossing once.
+    SHOP_HEALTH = 3921532300
 
 
 def advisory_xact_lock(key: AdvisoryLock) -> None:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedCharField
 
 from core.outbox.models import OutboxEntry
+from core.shop_account import ShopAccountSnapshot
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboxEntry",
+    "ShopAccountSnapshot",
     "SkippedRecord",
     "SyncCursor",
     "SyncRun",

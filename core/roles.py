@@ -7,8 +7,9 @@ migration, reaches the groups without a data migration of its own.
 - **agent**: works the inbox: reads everything synced, replies, resolves, refunds up
   to a limit, assigns.
 - **account manager**: reads what agents read, reviews SLA breaches and KPIs, exports.
-- **admin**: configures marketplaces, keys, SLA policies and calendars, alert settings,
-  refund limits, canned replies, API tokens and users (Django admin).
+- **admin**: configures marketplaces, keys, SLA policies and calendars, quality
+  rulebooks, alert settings, refund limits, canned replies, API tokens and users (Django
+  admin); asks Mirakl for the shop's figures now ("refresh now", once a day at most).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "authtoken.delete_tokenproxy",
         *_manage("sla", "businesscalendar", "workingperiod", "closedday", "slapolicy"),
         *_manage("sla", "alertsettings"),
+        *_manage("sla", "rulebook", "rulebookthreshold"),
+        "sla.view_rulebookversion",
+        "core.view_shopaccountsnapshot",
+        "sla.view_shopstatisticssnapshot",
+        "sla.view_dailycall",
+        "sla.refresh_dailycall",
+        "sla.view_healthepisode",
         "sla.view_slaitem",
         "sla.view_slabreach",
         "sla.view_alertdelivery",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
@@ -16,6 +17,7 @@ from core.sync.health import ConnectionHealth, connection_health
 from core.sync.models import SyncCursor
 from desk.filtersets import STATUS_CLOSED, IncidentFilterSet
 from incidents.models import Incident, IncidentSeen
+from incidents.selectors import orders_held_by_open_incidents
 from messaging.models import Message, Party, Thread
 from sla.selectors import incident_due_annotate
 
@@ -35,6 +37,10 @@ class ConnectionOverview:
     cursors: list[SyncCursor] = field(default_factory=list)
     #: Set once the cursors are read (:func:`connections_overview`).
     health: ConnectionHealth | None = None
+    #: Orders with an open incident, and their total value: the marketplace does not pay
+    #: the shop for them while the incident lasts.
+    held_orders: int = 0
+    held_value: Decimal = Decimal(0)
 
     @property
     def open_total(self) -> int:
@@ -51,7 +57,7 @@ class ConnectionOverview:
 
 
 def connections_overview() -> list[ConnectionOverview]:
-    """Every active connection with its counts, in five queries whatever the data size."""
+    """Every active connection with its counts, in six queries whatever the data size."""
     overviews = {
         c.pk: ConnectionOverview(connection=c)
         for c in MarketplaceConnection.objects.filter(is_active=True).order_by("name")
@@ -80,6 +86,8 @@ def connections_overview() -> list[ConnectionOverview]:
         .order_by()
     ):
         overviews[row["connection"]].threads_waiting = row["n"]
+    for pk, (n, value) in orders_held_by_open_incidents(connection_ids=overviews).items():
+        overviews[pk].held_orders, overviews[pk].held_value = n, value
     for cursor in SyncCursor.objects.filter(connection__in=overviews).order_by("resource"):
         overviews[cursor.connection_id].cursors.append(cursor)
     now = timezone.now()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.annotations import Annotations
+from core.models import Order
 from incidents.models import AuditEntry, Incident, IncidentNote, IncidentSeen
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "incident_history",
     "incident_notes",
     "incident_page_annotations",
+    "orders_held_by_open_incidents",
 ]
 
 
@@ -126,3 +130,20 @@ def assignable_users() -> QuerySet:
         )
     )
     return users.filter(can_reply).distinct().order_by("first_name", "username")
+
+
+def orders_held_by_open_incidents(
+    *, connection_ids: Iterable[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """Per connection, the orders with at least one open incident and their total value
+    (MediaMarkt: "no recibirás el pago de un pedido si este tiene una incidencia en
+    curso"). One query; each order counted once however many incidents it has."""
+    open_incident = Incident.objects.filter(order=OuterRef("pk"), closed_at__isnull=True)
+    rows = (
+        Order.objects.filter(connection__in=list(connection_ids))
+        .filter(Exists(open_incident))
+        .values("connection")
+        .annotate(n=Count("pk"), value=Sum("total_price"))
+        .order_by()
+    )
+    return {row["connection"]: (row["n"], row["value"] or Decimal(0)) for row in rows}

@@ -191,6 +191,20 @@ class RefundRequest(models.Model):
     def needs_approval(self) -> bool:
         return self.state == self.State.AWAITING_APPROVAL
 
+    @property
+    def refused_for_balance(self) -> bool:
+        """Mirakl refused it because the shop's payable balance is too low."""
+        from refunds.balance import is_balance_refusal
+
+        return self.state == self.State.REFUSED and is_balance_refusal(self.error_message)
+
+    @property
+    def refusal_text(self) -> str:
+        """Mirakl's refusal as the desk shows it (translated, with advice, for balance)."""
+        from refunds.balance import refusal_text
+
+        return refusal_text(self.error_message) if self.state == self.State.REFUSED else ""
+
     @cached_property
     def line_items(self) -> list[RefundRequestLine]:
         """The request's lines as the templates show them; a reader that already has

@@ -38,6 +38,7 @@ from core.outbox.models import OutboxEntry
 from incidents.audit import audit_log
 from incidents.models import AuditEntry, Incident
 from refunds.approvals import refund_approval_check, refund_approval_limit
+from refunds.balance import refund_balance_check
 from refunds.constants import ZERO
 from refunds.models import RefundRequest, RefundRequestLine
 from refunds.rules import (
@@ -203,6 +204,8 @@ def refund_request_create(
     limit = approval.limit
     needs_approval = approval.needs_approval
     now = now or timezone.now()
+    # Only a warning (the agent was shown it and chose to send): Mirakl decides.
+    balance = refund_balance_check(connection=locked.connection, total=total, now=now)
     if incident is None:
         incident = _open_incident(locked)
     try:
@@ -258,6 +261,9 @@ def refund_request_create(
             limit=None if limit is None else str(limit),
             requested_before=str(approval.already),
             lines=refund_amounts_data(clean),
+            payable_balance=None if balance.payable is None else str(balance.payable),
+            payable_balance_at=balance.as_of.isoformat() if balance.as_of else None,
+            above_payable_balance=balance.exceeds,
         ),
         at=now,
     )

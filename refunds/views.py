@@ -24,6 +24,7 @@ from core.templatetags.incidesk import eur
 from incidents.models import Incident
 from refunds import selectors
 from refunds.approvals import refund_approval_check
+from refunds.balance import refund_balance_check
 from refunds.forms import FullRefundForm, PartialRefundForm, RejectForm
 from refunds.models import RefundRequest
 from refunds.panels import panel_context
@@ -118,6 +119,9 @@ def _render_form(
         "approval": refund_approval_check(
             user=request.user, order=incident.order, total=summary.total
         )
+        if summary is not None
+        else None,
+        "balance": refund_balance_check(connection=incident.connection, total=summary.total)
         if summary is not None
         else None,
         **context,

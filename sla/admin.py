@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -81,8 +82,6 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         "reply_hours",
         "calendar",
         "warning",
-        "max_incident_rate",
-        "max_active_incidents_avg",
     )
     list_filter = ("clock", "calendar")
     search_fields = ("name", "preset")
@@ -92,7 +91,6 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "preset", "clock", "reply_hours", "calendar")}),
         (_("Warning"), {"fields": ("warn_fraction", "warn_hours")}),
-        (_("KPI thresholds"), {"fields": ("max_incident_rate", "max_active_incidents_avg")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -179,6 +177,19 @@ class AlertSettingsAdmin(admin.ModelAdmin):
     list_display = ("connection", "webhook_url", "digest", "updated_at")
     list_filter = ("digest",)
     list_select_related = ("connection",)
+    filter_horizontal = ("account_managers",)
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "account_managers":
+            from core.roles import Role
+
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(groups__name=Role.ACCOUNT_MANAGER, is_active=True)
+                .distinct()
+                .order_by("username")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(AlertDelivery)
@@ -188,6 +199,7 @@ class AlertDeliveryAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     list_display = (
         "item",
         "sync_alert",
+        "health_episode",
         "state",
         "channel",
         "user",
@@ -196,10 +208,17 @@ class AlertDeliveryAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
         "attempts",
     )
     list_filter = ("channel", "state")
-    list_select_related = ("item", "sync_alert__connection", "user", "delivery")
+    list_select_related = (
+        "item",
+        "sync_alert__connection",
+        "health_episode__connection",
+        "user",
+        "delivery",
+    )
     readonly_fields = (
         "item",
         "sync_alert",
+        "health_episode",
         "state",
         "channel",
         "user",
@@ -209,3 +228,6 @@ class AlertDeliveryAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
         "attempts",
         "last_error",
     )
+
+
+from sla.health.admin import *  # noqa: E402, F403 - registers the shop health models

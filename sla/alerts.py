@@ -57,6 +57,9 @@ __all__ = [
     "alert_url",
     "alert_webhook_text",
     "alerts_digest_send",
+    "health_subject",
+    "health_url",
+    "health_webhook_text",
     "alerts_dispatch",
     "digest_items",
     "incident_contested_notify",
@@ -180,6 +183,31 @@ def alert_webhook_text(item: SlaItem, state: str, *, target: str) -> str:
     ``mrkdwn`` for a Slack URL, Teams' Markdown for any other (Teams, Power Automate)."""
     escape = slack_escape if _is_slack(target) else teams_escape
     return f"{alert_message(item, state, escape=escape)} {alert_url(item)}"
+
+
+def health_url(episode: Any) -> str:
+    """The marketplace's health page, for shop health alerts."""
+    base = getattr(settings, "SITE_URL", "").rstrip("/")
+    return f"{base}/sla/health/{episode.connection.code}/"
+
+
+def health_subject(episode: Any, event: str) -> str:
+    """The e-mail subject of a shop health announcement (:mod:`sla.health.watchdog`)."""
+    values = {"marketplace": episode.connection.name}
+    if event == "normal":
+        return _("[Incidesk] %(marketplace)s: shop health back to normal") % values
+    if event in ("suspended", "shop_closed", "terminated"):
+        return _("[Incidesk] %(marketplace)s: the shop is not open") % values
+    if event in ("limit", "projected_limit"):
+        return _("[Incidesk] %(marketplace)s: suspension risk") % values
+    return _("[Incidesk] %(marketplace)s: quality alert") % values
+
+
+def health_webhook_text(episode: Any, event: str, *, target: str) -> str:
+    """A shop health announcement for a webhook, escaped for the target's markup (the text
+    quotes the marketplace's name)."""
+    escape = slack_escape if _is_slack(target) else teams_escape
+    return f"{escape(episode.messages.get(event, ''))} {health_url(episode)}"
 
 
 def alerts_dispatch(

@@ -17,8 +17,9 @@ runs from the start of its first day to the end of its last (both included). Def
   at or before it.
 - **Open breaches**: missed deadlines not answered yet, now.
 
-A KPI with a policy threshold (incident rate, average active incidents) is at risk
-("near") from 80 % of the threshold and "over" above it.
+Each KPI with a threshold in the marketplace's quality rulebook (incident rate, average
+active incidents, replies within the deadline) is marked at its **alert** or its
+**limit** (:mod:`sla.health.rules`); an unknown threshold marks nothing and says so.
 """
 
 from __future__ import annotations
@@ -37,27 +38,23 @@ from django.utils import timezone
 from core.models import MarketplaceConnection, Order
 from incidents.models import Incident
 from messaging.models import Message, Party
+from sla.health.rules import Standing, Threshold, standing_of
 from sla.models import SlaBreach, SlaItem
-from sla.policies import policy_for
 
 __all__ = [
     "ACTIVE_WINDOW_DAYS",
     "DEFAULT_PERIOD_DAYS",
-    "RISK_NEAR_FRACTION",
     "MarketplaceKpis",
     "Period",
     "active_counts",
     "kpis_compute",
     "percentile",
     "period_default",
-    "risk_level",
+    "risk_of",
 ]
 
 DEFAULT_PERIOD_DAYS = 30
 ACTIVE_WINDOW_DAYS = 30
-RISK_NEAR_FRACTION = Decimal("0.8")
-NEAR = "near"
-OVER = "over"
 _ONE_DECIMAL = Decimal("0.1")
 
 
@@ -114,15 +111,13 @@ def _hours(seconds: float | None) -> Decimal | None:
     return (Decimal(seconds) / 3600).quantize(_ONE_DECIMAL, ROUND_HALF_UP)
 
 
-def risk_level(value: Decimal | None, threshold: Decimal | None) -> str:
-    """``"over"`` above the threshold, ``"near"`` from 80 % of it, else ``""``."""
-    if value is None or threshold is None or threshold <= 0:
+def risk_of(value: Decimal | None, thresholds: tuple[Threshold, Threshold] | None) -> str:
+    """``"limit"`` or ``"alert"`` when ``value`` reaches that threshold of the rulebook,
+    else ``""``."""
+    if thresholds is None:
         return ""
-    if value > threshold:
-        return OVER
-    if value >= threshold * RISK_NEAR_FRACTION:
-        return NEAR
-    return ""
+    standing = standing_of(value, alert=thresholds[0], limit=thresholds[1])
+    return standing.value if standing in (Standing.ALERT, Standing.LIMIT) else ""
 
 
 def active_counts(
@@ -153,15 +148,32 @@ class MarketplaceKpis:
     incident_rate_pct: Decimal | None = None
     active_incidents_avg: Decimal | None = None
     open_breaches: int = 0
-    max_incident_rate: Decimal | None = None
-    max_active_incidents_avg: Decimal | None = None
+    #: ``(alert, limit)`` of the marketplace's rulebook, per KPI.
+    incident_rate_thresholds: tuple[Threshold, Threshold] | None = None
+    active_incidents_thresholds: tuple[Threshold, Threshold] | None = None
+    compliance_thresholds: tuple[Threshold, Threshold] | None = None
     incident_rate_risk: str = ""
     active_incidents_risk: str = ""
+    compliance_risk: str = ""
     daily: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def at_risk(self) -> bool:
-        return bool(self.incident_rate_risk or self.active_incidents_risk)
+        return bool(self.incident_rate_risk or self.active_incidents_risk or self.compliance_risk)
+
+    @property
+    def unknown_thresholds(self) -> bool:
+        """A KPI's alert or limit is still unknown in the rulebook."""
+        return any(
+            threshold.is_unknown
+            for pair in (
+                self.incident_rate_thresholds,
+                self.active_incidents_thresholds,
+                self.compliance_thresholds,
+            )
+            if pair is not None
+            for threshold in pair
+        )
 
 
 def _by_day(rows) -> dict[tuple[int, date], dict[str, int]]:
@@ -256,12 +268,18 @@ def kpis_compute(
     window_days = [d for d in window.days if day_start(d) < now]
     chart_days = [d for d in period.days if day_start(d) < now]
     results = []
+    from sla.health.criteria import CriterionKey
+    from sla.health.rulebook import rulebook_for, rulebook_thresholds
+
+    rulebooks: dict[str, dict[str, tuple[Threshold, Threshold]]] = {}
     for conn in connections:
         kpis = MarketplaceKpis(connection=conn, period=period)
-        policy = policy_for(conn)
-        if policy is not None:
-            kpis.max_incident_rate = policy.max_incident_rate
-            kpis.max_active_incidents_avg = policy.max_active_incidents_avg
+        if conn.sla_policy not in rulebooks:
+            rulebooks[conn.sla_policy] = rulebook_thresholds(rulebook_for(conn.sla_policy))
+        thresholds = rulebooks[conn.sla_policy]
+        kpis.incident_rate_thresholds = thresholds[CriterionKey.INCIDENT_RATE]
+        kpis.active_incidents_thresholds = thresholds[CriterionKey.ACTIVE_INCIDENTS]
+        kpis.compliance_thresholds = thresholds[CriterionKey.REPLY_COMPLIANCE]
 
         incidents = opened_by_conn.get(conn.pk, [])
         delays = [(r - o).total_seconds() for o, r in incidents if r is not None]
@@ -314,9 +332,10 @@ def kpis_compute(
             )
         kpis.compliance_pct = _pct(kpis.items_on_time, kpis.items_due)
         kpis.incident_rate_pct = _pct(kpis.incidents_opened, kpis.orders_created)
-        kpis.incident_rate_risk = risk_level(kpis.incident_rate_pct, kpis.max_incident_rate)
-        kpis.active_incidents_risk = risk_level(
-            kpis.active_incidents_avg, kpis.max_active_incidents_avg
+        kpis.incident_rate_risk = risk_of(kpis.incident_rate_pct, kpis.incident_rate_thresholds)
+        kpis.active_incidents_risk = risk_of(
+            kpis.active_incidents_avg, kpis.active_incidents_thresholds
         )
+        kpis.compliance_risk = risk_of(kpis.compliance_pct, kpis.compliance_thresholds)
         results.append(kpis)
     return results

@@ -30,6 +30,9 @@ from sla.alerts import (
     alert_message,
     alert_url,
     alert_webhook_text,
+    health_subject,
+    health_url,
+    health_webhook_text,
     sync_alert_message,
     sync_alert_subject,
 )
@@ -55,6 +58,7 @@ class _AlertAdapter(Adapter):
                 "item__incident__order",
                 "item__thread",
                 "sync_alert__connection",
+                "health_episode__connection",
             )
             .filter(delivery=entry)
             .first()
@@ -79,7 +83,12 @@ class AlertWebhookAdapter(_AlertAdapter):
     def send(self, attempt: Attempt) -> None:
         delivery: AlertDelivery = attempt.row
         with translation.override(settings.LANGUAGE_CODE):
-            text = alert_webhook_text(delivery.item, delivery.state, target=delivery.target)
+            if delivery.health_episode is not None:
+                text = health_webhook_text(
+                    delivery.health_episode, delivery.state, target=delivery.target
+                )
+            else:
+                text = alert_webhook_text(delivery.item, delivery.state, target=delivery.target)
         session = outgoing_session("webhook", WEBHOOK_TIMEOUT_SECONDS)
         try:
             response = session.post(delivery.target, json={"text": text})
@@ -116,7 +125,11 @@ class AlertEmailAdapter(_AlertAdapter):
     def send(self, attempt: Attempt) -> None:
         delivery: AlertDelivery = attempt.row
         with translation.override(settings.LANGUAGE_CODE):
-            if delivery.sync_alert is not None:  # a marketplace not syncing, or again
+            if delivery.health_episode is not None:  # shop health
+                message = delivery.health_episode.messages.get(delivery.state, "")
+                subject = health_subject(delivery.health_episode, delivery.state)
+                url = health_url(delivery.health_episode)
+            elif delivery.sync_alert is not None:  # a marketplace not syncing, or again
                 message = sync_alert_message(delivery.sync_alert, delivery.state)
                 subject = sync_alert_subject(delivery.sync_alert, delivery.state)
                 url = f"{settings.SITE_URL.rstrip('/')}/"

@@ -206,8 +206,8 @@ class PresetSpec:
 #: PcComponentes asks for a reply within "24 horas laborales" without saying which
 #: hours are working hours: we assume Monday to Friday, 9:00 to 18:00 in Madrid time,
 #: with Spain's national holidays. The admin can change the calendar. MediaMarkt asks
-#: for 48 hours, every hour counting. Neither guide gives KPI thresholds, so those are
-#: left empty for the admin to fill in.
+#: for 48 hours, every hour counting. Quality thresholds are in the rulebooks
+#: (``sla.health.rulebook``).
 PRESETS: tuple[PresetSpec, ...] = (
     PresetSpec("pccomponentes", "PcComponentes", BUSINESS, 24, Decimal("0.25"), True),
     PresetSpec("mediamarkt", "MediaMarkt", WALL, 48, Decimal("0.25")),
@@ -224,8 +224,6 @@ def presets_install(*, apps: Any = None) -> list[Any]:
       holidays (the calendar is editable in the admin, e.g. to add a region).
     - MediaMarkt: 48 hours, every hour counting, warning in the last 25 %.
     - default: 48 hours, every hour counting, warning in the last 25 %.
-
-    Neither guide gives a KPI threshold figure, so those fields are left empty.
 
     :param apps: the migration's app registry (historical models); the live models
         when omitted.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "shop_health_sync_task",
+    "shop_health_task",
     "sla_alerts_digest_task",
     "sla_alerts_task",
     "sla_sweep_task",
@@ -57,3 +63,41 @@ def sync_alerts_task() -> int:
     from sla.alerts import sync_alerts_dispatch
 
     return sync_alerts_dispatch().notifications
+
+
+@shared_task(ignore_result=True, soft_time_limit=300, time_limit=330)
+def shop_health_task() -> int:
+    """Ask Mirakl the daily figures each active marketplace is due (the gate lets A01 and
+    A21 through once a day each), then run the watchdog (beat, every
+    ``HEALTH_INTERVAL_SECONDS``). One marketplace failing never stops another.
+
+    :returns: how many crossings were announced.
+    """
+    from core.models import MarketplaceConnection
+    from sla.health.sync import shop_health_sync
+    from sla.health.watchdog import health_watch
+
+    for connection in MarketplaceConnection.objects.filter(is_active=True).order_by("pk"):
+        try:
+            shop_health_sync(connection=connection)
+        except Exception:  # a bug for one marketplace must not silence the others
+            logger.exception("Shop health sync of %s failed", connection.code)
+    return len(health_watch().events)
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def shop_health_sync_task(connection_id: int) -> None:
+    """An admin's "refresh now": ask Mirakl what the gate allows for one marketplace, then
+    run the watchdog on it.
+
+    :param connection_id: the marketplace connection.
+    """
+    from core.models import MarketplaceConnection
+    from sla.health.sync import shop_health_sync
+    from sla.health.watchdog import health_watch
+
+    connection = MarketplaceConnection.objects.filter(pk=connection_id, is_active=True).first()
+    if connection is None:  # deleted or disabled while queued
+        return
+    shop_health_sync(connection=connection)
+    health_watch(connections=[connection])

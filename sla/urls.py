@@ -1,6 +1,6 @@
-"""URLs of the account managers' SLA review (mounted at ``/sla/``)."""
+"""URLs of the account managers' SLA review and shop health (mounted at ``/sla/``)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from sla import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.review, name="review"),
     path("breaches.csv", views.breaches_csv, name="breaches_csv"),
     path("kpis.csv", views.kpis_csv, name="kpis_csv"),
+    path("health/", include("sla.health.urls")),
 ]

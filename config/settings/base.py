@@ -199,6 +199,12 @@ SYNC_LOCK_TTL = timedelta(
 # (in the app and by e-mail), once, and told again when it syncs.
 SYNC_STALE_ALERT = timedelta(minutes=env.int("SYNC_STALE_ALERT_MINUTES", default=10))
 
+# Shop health (sla.health): how often beat asks Mirakl's daily figures (A01, A21: the
+# gate lets each through once a day) and the watchdog looks at the projections; and how
+# long a criterion must stay normal before "back to normal" is announced.
+HEALTH_INTERVAL_SECONDS = env.int("HEALTH_INTERVAL_SECONDS", default=600)
+HEALTH_NORMAL_AFTER = timedelta(minutes=env.int("HEALTH_NORMAL_AFTER_MINUTES", default=60))
+
 # Outbox (core.outbox): after a write whose outcome is unknown (a 5xx or a timeout),
 # wait this long before looking for it in Mirakl, which may still be applying it; a
 # write found there is never sent again. Raise it if a marketplace applies writes late.
@@ -310,6 +316,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.tasks.sync_alerts_task",
         "schedule": timedelta(seconds=60),
         "options": {"expires": 60},
+    },
+    # Shop health: Mirakl's daily figures (once a day each, the gate decides) and the
+    # watchdog's alerts on projected and reached thresholds.
+    "shop-health": {
+        "task": "sla.tasks.shop_health_task",
+        "schedule": timedelta(seconds=HEALTH_INTERVAL_SECONDS),
+        "options": {"expires": HEALTH_INTERVAL_SECONDS},
     },
     # The outbox: every write to Mirakl and every alert, retried when due, and any
     # whose task was lost (broker down at commit, worker killed).

@@ -194,6 +194,15 @@ class RefundRequestSerializer(serializers.ModelSerializer):
     needs_approval = serializers.BooleanField(read_only=True)
     is_pending = serializers.BooleanField(read_only=True)
     lines = RefundRequestLineSerializer(many=True, read_only=True)
+    refused_for_balance = serializers.BooleanField(read_only=True)
+    refusal = serializers.SerializerMethodField(
+        help_text="Mirakl's refusal in words (translated, with the guide's advice when the "
+        "payable balance is too low); null unless refused."
+    )
+    balance_warning = serializers.SerializerMethodField(
+        help_text="On the answer to a new request: the warning when its total is above the "
+        "last known payable balance (the request is stored and sent anyway); else null."
+    )
 
     class Meta:
         model = RefundRequest
@@ -219,5 +228,14 @@ class RefundRequestSerializer(serializers.ModelSerializer):
             "sent_at",
             "confirmed_at",
             "error_message",
+            "refused_for_balance",
+            "refusal",
+            "balance_warning",
         )
         read_only_fields = fields
+
+    def get_refusal(self, obj: RefundRequest) -> str | None:
+        return obj.refusal_text or None
+
+    def get_balance_warning(self, obj: RefundRequest) -> str | None:
+        return self.context.get("balance_warning") or None

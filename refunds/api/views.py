@@ -42,6 +42,7 @@ from refunds.api.serializers import (
     RefundRequestSerializer,
     RefundSerializer,
 )
+from refunds.balance import refund_balance_check
 from refunds.models import Refund, RefundRequest, RefundRequestLine
 from refunds.rules import (
     REFUND_PERMISSION,
@@ -224,8 +225,13 @@ class RefundViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
         except RefundValidationError as exc:
             raise ValidationError(_errors_body(order, exc)) from exc
         refund_request = _with_lines(RefundRequest.objects.filter(pk=refund_request.pk)).get()
+        balance = refund_balance_check(
+            connection=order.connection, total=refund_request.total, exclude=refund_request
+        )
         return Response(
-            RefundRequestSerializer(refund_request).data,
+            RefundRequestSerializer(
+                refund_request, context={"balance_warning": balance.warning if created else ""}
+            ).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

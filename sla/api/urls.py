@@ -12,5 +12,12 @@ router.register("sla/breaches", views.SlaBreachViewSet, basename="sla-breach")
 
 urlpatterns = [
     path("sla/kpis/", views.SlaKpiView.as_view(), name="sla-kpis"),
+    path("sla/health/", views.ShopHealthListView.as_view(), name="sla-health"),
+    path("sla/health/<slug:code>/", views.ShopHealthDetailView.as_view(), name="sla-health-detail"),
+    path(
+        "sla/health/<slug:code>/balance/",
+        views.ShopBalanceView.as_view(),
+        name="sla-health-balance",
+    ),
     *router.urls,
 ]

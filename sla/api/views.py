@@ -18,10 +18,21 @@ from core.api.permissions import ApiView
 from core.models import MarketplaceConnection
 from core.params import IDENTIFIER_SCHEMA, query_identifier
 from incidents.models import Incident
-from sla.api.serializers import SlaBreachSerializer, SlaKpiSerializer
+from sla.api.serializers import (
+    BalanceSerializer,
+    ShopHealthSerializer,
+    SlaBreachSerializer,
+    SlaKpiSerializer,
+)
 from sla.models import SlaBreach
 
-__all__ = ["SlaBreachViewSet", "SlaKpiView"]
+__all__ = [
+    "ShopBalanceView",
+    "ShopHealthDetailView",
+    "ShopHealthListView",
+    "SlaBreachViewSet",
+    "SlaKpiView",
+]
 
 REVIEW = ["incidents.review_sla"]
 
@@ -92,3 +103,78 @@ class SlaKpiView(ApiView, APIView):
                 }
             )
         return Response(SlaKpiSerializer(rows, many=True).data)
+
+
+def _connection(code: str) -> MarketplaceConnection:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(MarketplaceConnection, code=code)
+
+
+class ShopHealthListView(ApiView, APIView):
+    """Every active marketplace's shop health (as ``/sla/health/``)."""
+
+    required_permissions: ClassVar[dict[str, list[str]]] = {"GET": REVIEW}
+
+    @extend_schema(
+        summary="Shop health of every marketplace: state, balance, criteria, projections",
+        responses=ShopHealthSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        from sla.health.figures import marketplaces_health
+
+        return Response(ShopHealthSerializer(marketplaces_health(), many=True).data)
+
+
+class ShopHealthDetailView(ApiView, APIView):
+    """One marketplace's shop health (as ``/sla/health/<code>/``)."""
+
+    required_permissions: ClassVar[dict[str, list[str]]] = {"GET": REVIEW}
+
+    @extend_schema(
+        summary="Shop health of one marketplace (by code)", responses=ShopHealthSerializer
+    )
+    def get(self, request: Request, code: str) -> Response:
+        from sla.health.figures import marketplace_health
+
+        health = marketplace_health(connection=_connection(code))
+        return Response(ShopHealthSerializer(health).data)
+
+
+class ShopBalanceView(ApiView, APIView):
+    """The last known payable balance of a marketplace, and what weighs on it."""
+
+    required_permissions: ClassVar[dict[str, list[str]]] = {"GET": REVIEW}
+
+    @extend_schema(
+        summary="Last known payable balance of one marketplace", responses=BalanceSerializer
+    )
+    def get(self, request: Request, code: str) -> Response:
+        from decimal import Decimal
+
+        from core.shop_account import shop_account_last
+        from incidents.selectors import orders_held_by_open_incidents
+        from refunds.balance import refund_balance_check
+
+        connection = _connection(code)
+        now = timezone.now()
+        account = shop_account_last(connection=connection)
+        check = refund_balance_check(connection=connection, total=Decimal(0), now=now)
+        held = orders_held_by_open_incidents(connection_ids=[connection.pk])
+        return Response(
+            BalanceSerializer(
+                {
+                    "marketplace": connection.code,
+                    "currency": account.currency if account else "",
+                    "payable_balance": account.payable_balance if account else None,
+                    "pending_balance": account.pending_balance if account else None,
+                    "as_of": account.fetched_at if account else None,
+                    "age_seconds": int((now - account.fetched_at).total_seconds())
+                    if account
+                    else None,
+                    "refunds_asked_since": check.asked_since,
+                    "available": check.available,
+                    "held_by_open_incidents": held.get(connection.pk, (0, Decimal(0)))[1],
+                }
+            ).data
+        )

@@ -1,7 +1,15 @@
-"""SLA models (Django reads them here): the clock's (:mod:`sla.models.waits`) and
-alerting's (:mod:`sla.models.alerts`)."""
+"""SLA models (Django reads them here): the clock's (:mod:`sla.models.waits`),
+alerting's (:mod:`sla.models.alerts`) and shop health's (:mod:`sla.models.health`)."""
 
 from sla.models.alerts import AlertDelivery, AlertSettings, Notification, SyncAlert
+from sla.models.health import (
+    DailyCall,
+    HealthEpisode,
+    Rulebook,
+    RulebookThreshold,
+    RulebookVersion,
+    ShopStatisticsSnapshot,
+)
 from sla.models.waits import (
     BusinessCalendar,
     ClosedDay,
@@ -18,7 +26,13 @@ __all__ = [
     "AlertSettings",
     "BusinessCalendar",
     "ClosedDay",
+    "DailyCall",
+    "HealthEpisode",
     "Notification",
+    "Rulebook",
+    "RulebookThreshold",
+    "RulebookVersion",
+    "ShopStatisticsSnapshot",
     "SlaBreach",
     "SlaItem",
     "SlaPolicy",

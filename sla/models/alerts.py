@@ -1,5 +1,6 @@
 """SLA models of alerting: who is told how (per marketplace), sync alert episodes,
-in-app notifications, and one delivery row per alert sent (through the outbox)."""
+in-app notifications, and one delivery row per alert sent (through the outbox): about
+an SLA item, a marketplace not syncing, or a shop health episode."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection
+from sla.models.health import HealthEpisode
 from sla.models.waits import SlaItem
 
 __all__ = ["AlertDelivery", "AlertSettings", "Notification", "SyncAlert"]
@@ -35,6 +37,16 @@ class AlertSettings(models.Model):
         max_length=500,
         blank=True,
         help_text=_("Slack or Teams incoming webhook; empty for none."),
+    )
+    account_managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        verbose_name=_("account managers"),
+        help_text=_(
+            "Who hears of this marketplace's shop health (quality thresholds, suspension). "
+            "Empty: every account manager."
+        ),
     )
     digest = models.BooleanField(
         _("daily digest for account managers"),
@@ -102,6 +114,8 @@ class Notification(models.Model):
         CONTESTED = "contested", _("Resolution contested")
         SYNC_STALE = "sync_stale", _("Marketplace not syncing")
         SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again")
+        HEALTH = "health", _("Shop health")
+        HEALTH_NORMAL = "health_normal", _("Shop health back to normal")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -126,6 +140,15 @@ class Notification(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("incident"),
+    )
+    #: The marketplace it is about, for shop health alerts (links to its health page).
+    connection = models.ForeignKey(
+        MarketplaceConnection,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marketplace"),
     )
     state = models.CharField(_("state"), max_length=10, choices=SlaItem.State.choices, blank=True)
     message = models.TextField(_("message"))
@@ -182,8 +205,22 @@ class AlertDelivery(models.Model):
         related_name="deliveries",
         verbose_name=_("sync alert"),
     )
+    health_episode = models.ForeignKey(
+        HealthEpisode,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("shop health episode"),
+    )
     state = models.CharField(
-        _("state"), max_length=10, choices=[*SlaItem.State.choices, *SyncAlert.Event.choices]
+        _("state"),
+        max_length=20,
+        choices=[
+            *SlaItem.State.choices,
+            *SyncAlert.Event.choices,
+            *HealthEpisode.Event.choices,
+        ],
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     user = models.ForeignKey(
@@ -227,13 +264,30 @@ class AlertDelivery(models.Model):
                 condition=Q(sync_alert__isnull=False, user__isnull=False),
                 name="%(app_label)s_%(class)s_unique_sync_alert_state_channel_user",
             ),
+            models.UniqueConstraint(
+                fields=("health_episode", "state", "channel", "user"),
+                condition=Q(health_episode__isnull=False, user__isnull=False),
+                name="%(app_label)s_%(class)s_unique_health_state_channel_user",
+            ),
+            models.UniqueConstraint(
+                fields=("health_episode", "state", "channel"),
+                condition=Q(health_episode__isnull=False, user__isnull=True),
+                name="%(app_label)s_%(class)s_unique_health_state_channel_nouser",
+            ),
             models.CheckConstraint(
-                condition=Q(item__isnull=False, sync_alert__isnull=True)
-                | Q(item__isnull=True, sync_alert__isnull=False),
-                name="%(app_label)s_%(class)s_item_or_sync_alert",
+                condition=Q(
+                    item__isnull=False, sync_alert__isnull=True, health_episode__isnull=True
+                )
+                | Q(item__isnull=True, sync_alert__isnull=False, health_episode__isnull=True)
+                | Q(item__isnull=True, sync_alert__isnull=True, health_episode__isnull=False),
+                name="%(app_label)s_%(class)s_one_subject",
             ),
         ]
 
     def __str__(self) -> str:
-        subject = self.item_id or f"sync {self.sync_alert_id}"
+        subject = (
+            self.item_id
+            or (self.sync_alert_id and f"sync {self.sync_alert_id}")
+            or f"health {self.health_episode_id}"
+        )
         return f"{subject} {self.state} {self.channel} {self.user_id or ''}".strip()

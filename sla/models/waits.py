@@ -170,7 +170,10 @@ class ClosedDay(models.Model):
 
 
 class SlaPolicy(models.Model):
-    """A marketplace's reply deadline: its clock, length, warning window and KPIs.
+    """A marketplace's reply deadline: its clock, length and warning window.
+
+    Its quality thresholds (incident rate, response time...) are in the preset's
+    :class:`~sla.models.health.Rulebook`.
 
     A business-clock policy counts only the working time of its calendar; a wall-clock
     one counts every hour. The warning window is either a fraction of the deadline
@@ -222,21 +225,6 @@ class SlaPolicy(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Or warn this many hours (of the policy's clock) before the deadline."),
-    )
-    max_incident_rate = models.DecimalField(
-        _("max incident rate (%)"),
-        max_digits=5,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        help_text=_("Incident rate above which the marketplace suspends the shop."),
-    )
-    max_active_incidents_avg = models.DecimalField(
-        _("max active incidents (30-day average)"),
-        max_digits=8,
-        decimal_places=2,
-        null=True,
-        blank=True,
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -14,6 +14,7 @@ def test_keys_are_never_renumbered() -> None:
         "SLA_SWEEP": 1743827167,
         "SLA_ALERTS": 690914572,
         "SYNC_ALERTS": 287130649,
+        "SHOP_HEALTH": 3921532300,
     }
 
 

@@ -13,13 +13,20 @@ from sla.models import (
     AlertSettings,
     BusinessCalendar,
     ClosedDay,
+    DailyCall,
+    HealthEpisode,
     Notification,
+    Rulebook,
+    RulebookThreshold,
+    RulebookVersion,
+    ShopStatisticsSnapshot,
     SlaBreach,
     SlaItem,
     SlaPolicy,
     SweepState,
     WorkingPeriod,
 )
+from tests.factories.core import ShopAccountSnapshotFactory as ShopAccountSnapshotFactory
 from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory
 from tests.factories.messaging import ThreadFactory
 
@@ -204,3 +211,84 @@ class AlertDeliveryFactory(factory.django.DjangoModelFactory):
     state = SlaItem.State.NEARING
     channel = AlertDelivery.Channel.IN_APP
     user = factory.SubFactory(UserFactory)
+
+
+# --------------------------------------------------------------------------- shop health
+
+
+class ShopStatisticsSnapshotFactory(factory.django.DjangoModelFactory):
+    """An A21 answer in our units, near PcComponentes' alerts."""
+
+    class Meta:
+        model = ShopStatisticsSnapshot
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    channel = ""
+    fetched_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    mirakl_updated_at = factory.LazyAttribute(lambda o: o.fetched_at - timedelta(hours=2))
+    figures = factory.LazyFunction(
+        lambda: {
+            "incident_rate": "7.60",
+            "response_time": "19.0",
+            "acceptance_time": "14.0",
+            "acceptance_rate": "97.5",
+            "late_shipment_rate": "6.2",
+            "valid_tracking_rate": "93.4",
+            "rating": "4.10",
+        }
+    )
+
+
+class DailyCallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyCall
+        django_get_or_create = ("connection", "call", "channel")
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    call = DailyCall.Call.ACCOUNT
+    channel = ""
+    last_called_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    last_success_at = factory.LazyAttribute(lambda o: o.last_called_at)
+
+
+class RulebookFactory(factory.django.DjangoModelFactory):
+    """A rulebook (the presets' come from a migration: this returns them)."""
+
+    class Meta:
+        model = Rulebook
+        django_get_or_create = ("preset",)
+
+    preset = "default"
+    name = factory.LazyAttribute(lambda o: o.preset.title())
+
+
+class RulebookThresholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RulebookThreshold
+        django_get_or_create = ("rulebook", "criterion")
+
+    rulebook = factory.SubFactory(RulebookFactory)
+    criterion = "incident_rate"
+    alert_state = "set"
+    alert_value = Decimal("8")
+    limit_state = "set"
+    limit_value = Decimal("9")
+
+
+class RulebookVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RulebookVersion
+
+    rulebook = factory.SubFactory(RulebookFactory)
+    number = factory.Sequence(lambda n: n + 100)
+    changes = factory.LazyFunction(list)
+
+
+class HealthEpisodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HealthEpisode
+
+    connection = factory.SubFactory(MarketplaceConnectionFactory)
+    subject = "incident_rate"
+    level = 1
+    current_level = 1

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 import responses
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pending
 from core.outbox.kinds import OutboxKind
@@ -234,6 +234,12 @@ def test_refusal_is_stored_with_mirakls_message_and_refunds_nothing(
     assert after.amount == before.amount + D("5.00") and not after.pending
     # Delivering it again does nothing.
     assert deliver(request, sandbox_client).outcome == "done"
+    # The desk shows it in words with the guide's advice, never Mirakl's English.
+    assert request.refused_for_balance
+    with translation.override("es"):
+        text = request.refusal_text
+    assert "saldo pagadero suficiente" in text and "Account Manager" in text
+    assert INSUFFICIENT_BALANCE not in text
 
 
 def test_rate_limit_leaves_it_queued(synced, sandbox, sandbox_client, agent) -> None:

@@ -588,11 +588,25 @@ def test_panel_poll_answers_204_until_something_changed(agent_client, incident, 
     assert "every 3s" not in changed.content.decode()  # nothing pending: polling stops
 
 
-def test_refused_request_shows_mirakls_message(agent_client, incident, awaiting) -> None:
+def test_refused_for_balance_is_translated_with_the_guides_advice(
+    es_client, incident, awaiting
+) -> None:
     RefundRequest.objects.filter(pk=awaiting.pk).update(
         state=RefundRequest.State.REFUSED,
         error_message="The shop does not have a sufficient payable balance for the refund",
     )
-    panel = _page(agent_client, incident).split('id="refunds"', 1)[1]
-    assert "sufficient payable balance" in panel
+    panel = _page(es_client, incident).split('id="refunds"', 1)[1]
     assert 'data-refund-state="refused"' in panel
+    assert "data-refused-balance" in panel
+    assert "saldo pagadero suficiente" in panel
+    assert "consultad con vuestro Account Manager" in panel
+    assert "sufficient payable balance" not in panel  # never Mirakl's English on screen
+
+
+def test_other_refusals_quote_mirakls_message(agent_client, incident, awaiting) -> None:
+    RefundRequest.objects.filter(pk=awaiting.pk).update(
+        state=RefundRequest.State.REFUSED, error_message="Order line is not refundable"
+    )
+    panel = _page(agent_client, incident).split('id="refunds"', 1)[1]
+    assert "Order line is not refundable" in panel
+    assert "data-refused-balance" not in panel

@@ -19,6 +19,7 @@ import pytest
 from django.test import Client
 
 from core.roles import Role
+from sla.models import Rulebook
 from tests.api import conftest as api_fixtures
 
 pytestmark = pytest.mark.django_db
@@ -215,6 +216,31 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     ("sla review", "get", "/sla/", None, page(REVIEWERS, 200)),
     ("sla breaches csv", "get", "/sla/breaches.csv", None, page(REVIEWERS, 200)),
     ("sla kpis csv", "get", "/sla/kpis.csv", None, page(REVIEWERS, 200)),
+    ("shop health", "get", "/sla/health/", None, page(REVIEWERS, 200)),
+    ("shop health page", "get", "/sla/health/pccomponentes/", None, page(REVIEWERS, 200)),
+    ("shop health missing", "get", "/sla/health/nope/", None, page(REVIEWERS, 404)),
+    (
+        "shop health summary",
+        "get",
+        "/sla/health/pccomponentes/summary/",
+        None,
+        page(REVIEWERS, 200),
+    ),
+    # "Refresh now" asks the once-a-day gate (nothing reaches Mirakl in this test).
+    (
+        "shop health refresh",
+        "post",
+        "/sla/health/pccomponentes/refresh/",
+        {},
+        page(STAFF, "/sla/health/pccomponentes/"),
+    ),
+    (
+        "shop health refresh read",
+        "get",
+        "/sla/health/pccomponentes/refresh/",
+        None,
+        page(EVERYONE, 405),
+    ),
     ("notifications", "get", "/notifications/", None, page(EVERYONE, 200)),
     ("notification bell", "get", "/notifications/bell/", None, page(EVERYONE, 200)),
     # ------------------------------------------------------------------ admin
@@ -274,6 +300,30 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
         admin_page(STAFF, 200),
     ),
     ("admin alert settings", "get", "/admin/sla/alertsettings/", None, admin_page(STAFF, 200)),
+    ("admin rulebooks", "get", "/admin/sla/rulebook/", None, admin_page(STAFF, 200)),
+    (
+        "admin rulebook",
+        "get",
+        "/admin/sla/rulebook/{rulebook}/change/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    ("admin daily calls", "get", "/admin/sla/dailycall/", None, admin_page(STAFF, 200)),
+    (
+        "admin shop accounts",
+        "get",
+        "/admin/core/shopaccountsnapshot/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    (
+        "admin shop statistics",
+        "get",
+        "/admin/sla/shopstatisticssnapshot/",
+        None,
+        admin_page(STAFF, 200),
+    ),
+    ("admin health episodes", "get", "/admin/sla/healthepisode/", None, admin_page(STAFF, 200)),
     ("admin refund limits", "get", "/admin/refunds/refundlimit/add/", None, admin_page(STAFF, 200)),
     (
         "admin canned replies",
@@ -346,6 +396,7 @@ def test_page_answers_role(request, client_for, desk, method, path, data, role, 
         "outbound": OutboundMessageFactory(thread=desk["thread"]).pk,
         "canned": CannedReplyFactory().pk,
         "attachment": _attachment(request, desk) if "{attachment}" in path else "",
+        "rulebook": Rulebook.objects.get(preset="pccomponentes").pk,
     }
     url = path.format(**values)
     if data is not None:

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from messaging.models import Party
-from sla.kpis import Period, active_counts, kpis_compute, percentile, period_default, risk_level
-from sla.models import SlaItem, SlaPolicy
+from sla.health.rules import Comparison, Threshold
+from sla.kpis import Period, active_counts, kpis_compute, percentile, period_default, risk_of
+from sla.models import Rulebook, SlaItem
 from tests.factories.incidents import IncidentFactory, OrderFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.factories.sla import SlaBreachFactory, SlaItemFactory
@@ -51,8 +52,12 @@ def item(carrier, due, stopped=None):
 
 @pytest.fixture
 def data_set(mediamarkt, pccomponentes):
-    SlaPolicy.objects.filter(preset="mediamarkt").update(
-        max_incident_rate=Decimal("15"), max_active_incidents_avg=Decimal("0.7")
+    book = Rulebook.objects.get(preset="mediamarkt")
+    book.thresholds.filter(criterion="incident_rate").update(
+        alert_state="set", alert_value=Decimal("12"), limit_state="set", limit_value=Decimal("15")
+    )
+    book.thresholds.filter(criterion="active_incidents").update(
+        alert_state="set", alert_value=Decimal("0.5"), limit_state="set", limit_value=Decimal("0.7")
     )
     shop = Party.SHOP
     # Opened in the period: first shop replies after 2 h, 4 h, 24 h, none, 1 h.
@@ -106,7 +111,10 @@ def test_every_kpi_on_the_known_data_set(data_set, django_assert_max_num_queries
     # Open at day end in Nov 11 – Dec 10: 9 + 2 + 8 + 0 + 2 + 2 = 23 incident-days / 30.
     assert mm.active_incidents_avg == Decimal("0.8")
     assert mm.open_breaches == 1
-    assert (mm.incident_rate_risk, mm.active_incidents_risk) == ("near", "over")
+    # 12.5 % reaches the alert (12) not the limit (15); 0.8 reaches the limit (0.7).
+    assert (mm.incident_rate_risk, mm.active_incidents_risk) == ("alert", "limit")
+    assert mm.compliance_risk == ""  # its thresholds are unknown: nothing marked...
+    assert mm.unknown_thresholds  # ...and said so
     assert mm.at_risk
 
     assert pcc.connection == pccomponentes
@@ -153,19 +161,26 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile(list(range(1, 11)), 0.9) == pytest.approx(9.1)
 
 
+PCC_INCIDENT_RATE = (
+    Threshold("set", Decimal("8"), Comparison.GTE),
+    Threshold("set", Decimal("9"), Comparison.GTE),
+)
+
+
 @pytest.mark.parametrize(
-    ("value", "threshold", "expected"),
+    ("value", "thresholds", "expected"),
     [
-        (None, Decimal("10"), ""),
+        (None, PCC_INCIDENT_RATE, ""),
         (Decimal("5"), None, ""),
-        (Decimal("7.9"), Decimal("10"), ""),
-        (Decimal("8.0"), Decimal("10"), "near"),
-        (Decimal("10.0"), Decimal("10"), "near"),
-        (Decimal("10.1"), Decimal("10"), "over"),
+        (Decimal("7.9"), PCC_INCIDENT_RATE, ""),
+        (Decimal("8.0"), PCC_INCIDENT_RATE, "alert"),
+        (Decimal("8.9"), PCC_INCIDENT_RATE, "alert"),
+        (Decimal("9.0"), PCC_INCIDENT_RATE, "limit"),
+        (Decimal("50"), (Threshold("unknown"), Threshold("unknown")), ""),
     ],
 )
-def test_risk_from_80_percent_of_the_threshold(value, threshold, expected) -> None:
-    assert risk_level(value, threshold) == expected
+def test_risk_at_the_rulebooks_alert_and_limit(value, thresholds, expected) -> None:
+    assert risk_of(value, thresholds) == expected
 
 
 def test_active_counts_closing_at_day_end_is_not_active() -> None:
