@@ -25,6 +25,7 @@ active incidents, replies within the deadline) is marked at its **alert** or its
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,11 +124,20 @@ def risk_of(value: Decimal | None, thresholds: tuple[Threshold, Threshold] | Non
 def active_counts(
     spans: Sequence[tuple[datetime, datetime | None]], days: Sequence[date], now: datetime
 ) -> list[int]:
-    """Per day, how many ``(opened_at, closed_at)`` spans are open at the day's end."""
+    """Per day, how many ``(opened_at, closed_at)`` spans are open at the day's end.
+
+    A span is open at ``at`` when it opened before and had not closed at or before it.
+    Counted with two sorted lists and binary search, so a long history stays cheap: for a
+    span that ever opened (closed after it opened, or not closed), "closed at or before
+    ``at``" implies "opened before ``at``", hence open = opened before - closed by.
+    """
+    valid = [(o, c) for o, c in spans if c is None or c > o]
+    opens = sorted(o for o, _ in valid)
+    closes = sorted(c for _, c in valid if c is not None)
     counts = []
     for day in days:
         at = min(day_start(day + timedelta(days=1)), now)
-        counts.append(sum(1 for o, c in spans if o < at and (c is None or c > at)))
+        counts.append(bisect_left(opens, at) - bisect_right(closes, at))
     return counts
 
 

@@ -145,6 +145,6 @@ def notification_list(*, user, limit: int = 100) -> list:
 
     return list(
         Notification.objects.filter(user=user)
-        .select_related("item")
+        .select_related("item", "connection")
         .order_by("-created_at", "-pk")[:limit]
     )

@@ -690,6 +690,7 @@ def marketplace_health(
         local = timezone.localtime(moment)
         return proj.add_business_days(local, review_days, is_closed=is_closed)
 
+    durations = proj.Durations(data.durations)
     open_rows: list[IncidentRow] = []
     open_incidents: list[proj.OpenIncident] = []
     labels = dict(Incident.State.choices)
@@ -700,7 +701,7 @@ def marketplace_health(
             now=now,
             resolved_at=row["resolved_at"] if resolved else None,
             review=review,
-            durations=data.durations,
+            durations=durations,
         )
         open_incidents.append(proj.OpenIncident(row["pk"], row["opened_at"], expected, resolved))
         open_rows.append(

@@ -29,7 +29,7 @@ the **pace** of the last seven complete days (today left out, being partial).
 
 from __future__ import annotations
 
-import statistics
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -37,6 +37,7 @@ from datetime import date, datetime, timedelta
 __all__ = [
     "HORIZON_DAYS",
     "PACE_DAYS",
+    "Durations",
     "OpenIncident",
     "PendingWait",
     "active_average_projection",
@@ -103,14 +104,35 @@ class OpenIncident:
     resolved: bool = False
 
 
-def residual_duration(age: timedelta, durations: Iterable[timedelta]) -> timedelta | None:
+class Durations:
+    """Past open-to-close durations, sorted once, so that the residual of each open
+    incident is a binary search rather than a pass over the history."""
+
+    __slots__ = ("_seconds",)
+
+    def __init__(self, durations: Iterable[timedelta]) -> None:
+        self._seconds = sorted(d.total_seconds() for d in durations)
+
+    def residual(self, age: timedelta) -> timedelta | None:
+        """See :func:`residual_duration`."""
+        seconds = self._seconds
+        start = bisect_right(seconds, age.total_seconds())
+        n = len(seconds) - start
+        if not n:
+            return None
+        median = (seconds[start + (n - 1) // 2] + seconds[start + n // 2]) / 2
+        return timedelta(seconds=median) - age
+
+
+def residual_duration(
+    age: timedelta, durations: Iterable[timedelta] | Durations
+) -> timedelta | None:
     """How much longer an incident of ``age`` is expected to stay open: the median of
     ``d - age`` over the past incidents that lasted longer than ``age`` (``d``: their
     open-to-close durations). ``None`` when none lasted that long."""
-    longer = [d.total_seconds() for d in durations if d > age]
-    if not longer:
-        return None
-    return timedelta(seconds=statistics.median(longer)) - age
+    if not isinstance(durations, Durations):
+        durations = Durations(durations)
+    return durations.residual(age)
 
 
 def add_business_days(
@@ -134,7 +156,7 @@ def expected_close(
     now: datetime,
     resolved_at: datetime | None,
     review: Callable[[datetime], datetime],
-    durations: Sequence[timedelta],
+    durations: Sequence[timedelta] | Durations,
 ) -> datetime | None:
     """When an open incident is expected to close.
 

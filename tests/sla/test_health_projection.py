@@ -11,6 +11,8 @@ from decimal import Decimal as Dec
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sla.health import projection as proj
 from sla.health.rules import Comparison, Level, Standing, Threshold, level_of, standing_of
@@ -230,3 +232,44 @@ def test_acceptance_rate_gets_worse_as_it_falls() -> None:
     assert standing_of(Dec("97"), alert=alert, limit=limit) == Standing.OK
     assert standing_of(Dec("96.5"), alert=alert, limit=limit) == Standing.ALERT
     assert standing_of(Dec("95.9"), alert=alert, limit=limit) == Standing.LIMIT
+
+
+@given(
+    durations=st.lists(st.integers(min_value=0, max_value=40 * 24), max_size=30),
+    age=st.integers(min_value=0, max_value=40 * 24),
+)
+def test_residual_by_binary_search_is_the_median_of_the_longer_ones(durations, age) -> None:
+    import statistics
+
+    hours = [timedelta(hours=h) for h in durations]
+    longer = [h.total_seconds() for h in hours if h > timedelta(hours=age)]
+    expected = (
+        timedelta(seconds=statistics.median(longer)) - timedelta(hours=age) if longer else None
+    )
+    assert proj.residual_duration(timedelta(hours=age), hours) == expected
+
+
+@given(
+    spans=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=10 * 24),
+            st.one_of(st.none(), st.integers(min_value=0, max_value=10 * 24)),
+        ),
+        max_size=40,
+    )
+)
+def test_active_counts_by_binary_search_match_the_definition(spans) -> None:
+    from sla.kpis import active_counts, day_start
+
+    start = madrid(2026, 3, 1)
+    now = madrid(2026, 3, 9, 15, 30)
+    real = [
+        (start + timedelta(hours=o), None if c is None else start + timedelta(hours=c))
+        for o, c in spans
+    ]
+    days = [date(2026, 3, d) for d in range(1, 11)]
+    expected = []
+    for day in days:
+        at = min(day_start(day + timedelta(days=1)), now)
+        expected.append(sum(1 for o, c in real if o < at and (c is None or c > at)))
+    assert active_counts(real, days, now) == expected

@@ -186,3 +186,14 @@ def test_the_email_and_the_webhook_go_through_the_outbox(watched, managers) -> N
         text = json.loads(mocked.calls[0].request.body)["text"]
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert text.endswith("/sla/health/pcc/")
+
+
+def test_the_notification_links_to_the_marketplaces_health_page(watched, managers) -> None:
+    from django.test import Client
+
+    _mirakl(watched, "9.40")
+    health_watch(now=NOW)
+    client = Client()
+    client.force_login(managers[0])
+    page = client.get("/notifications/").content.decode()
+    assert 'href="/sla/health/pcc/"' in page and "Ver la salud de la tienda" in page
