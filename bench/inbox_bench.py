@@ -108,8 +108,8 @@ def _pages() -> list[Page]:
     from django.urls import reverse
 
     from core.models import Order
+    from desk.filtersets import SAVED_VIEWS
     from incidents.models import Incident
-    from incidents.views import SAVED_VIEWS
 
     inbox = reverse("desk:inbox")
     pages = [Page("inbox (default)", inbox, weight=4)]

@@ -21,6 +21,8 @@ __all__ = ["IncidentTable"]
 class IncidentTable(tables.Table):
     """One row per incident; the order number links to the incident page.
 
+    The columns give the headers and the sorting; the cells are written by
+    ``inbox_cells`` (``desk/templatetags/inbox.py``, see ``desk/partials/_table.html``).
     ``data`` is the narrow, sorted queryset of :func:`incidents.selectors.incident_list`;
     ``row_loader(ids)`` returns the full rows of one page (see ``paginate``).
     """
@@ -28,8 +30,7 @@ class IncidentTable(tables.Table):
     connection = tables.Column(
         accessor="connection__name", verbose_name=_("Marketplace"), order_by=("connection__name",)
     )
-    order = tables.TemplateColumn(
-        template_name="desk/columns/order.html",
+    order = tables.Column(
         accessor="order__mirakl_id",
         verbose_name=_("Order"),
         order_by=("order__mirakl_id",),
@@ -42,24 +43,19 @@ class IncidentTable(tables.Table):
     reason = tables.Column(
         accessor="reason_label", verbose_name=_("Reason"), order_by=("reason_label",)
     )
-    opened_at = tables.TemplateColumn(
-        template_name="desk/columns/datetime.html", verbose_name=_("Opened")
-    )
-    state = tables.TemplateColumn(template_name="desk/columns/state.html", verbose_name=_("State"))
-    sla = tables.TemplateColumn(
-        template_name="desk/columns/sla.html",
+    opened_at = tables.Column(verbose_name=_("Opened"))
+    state = tables.Column(verbose_name=_("State"))
+    sla = tables.Column(
         accessor="sla_due_at",
         verbose_name=_("SLA"),
     )
-    unread = tables.TemplateColumn(
-        template_name="desk/columns/unread.html",
+    unread = tables.Column(
         accessor="unread_count",
         verbose_name=_("Unread"),
         orderable=False,
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
-    assignee = tables.TemplateColumn(
-        template_name="desk/columns/assignee.html",
+    assignee = tables.Column(
         accessor="assignment__assignee",
         verbose_name=_("Assigned to"),
         order_by=("assignment__assignee__username",),

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection, Order, OrderLine
 
 __all__ = [
@@ -30,11 +31,11 @@ class Incident(models.Model):
     incident is reopened gets a new episode, so the history of earlier ones is kept.
     """
 
-    class State(models.TextChoices):
-        NEW = "new", _("New")
-        IN_PROGRESS = "in_progress", _("In progress")
-        CONTESTED = "contested", _("Contested")
-        RESOLVED = "resolved", _("Resolved, awaiting close")
+    class State(BadgeChoices):
+        NEW = "new", _("New"), Badge.NEW
+        IN_PROGRESS = "in_progress", _("In progress"), Badge.INFO
+        CONTESTED = "contested", _("Contested"), Badge.BAD
+        RESOLVED = "resolved", _("Resolved, awaiting close"), Badge.OK
         CLOSED = "closed", _("Closed")
 
     connection = models.ForeignKey(
@@ -127,6 +128,10 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    def get_state_badge(self) -> str:
+        """The colour of the state's badge (:class:`Incident.State`)."""
+        return self.State.badge_of(self.state)
 
 
 class IncidentAssignment(models.Model):

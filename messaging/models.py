@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
+
 __all__ = [
     "CannedReply",
     "Message",
@@ -141,11 +143,11 @@ class OutboundMessage(models.Model):
         REPLY = "reply", _("Reply")
         NEW_THREAD = "new_thread", _("New conversation")
 
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
+    class State(BadgeChoices):
+        QUEUED = "queued", _("Queued"), Badge.WARN
+        SENDING = "sending", _("Sending"), Badge.WARN
+        SENT = "sent", _("Sent"), Badge.OK
+        FAILED = "failed", _("Failed"), Badge.BAD
 
     connection = models.ForeignKey(
         "core.MarketplaceConnection", on_delete=models.PROTECT, related_name="+"
@@ -231,6 +233,10 @@ class OutboundMessage(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.SENDING)
+
+    def get_state_badge(self) -> str:
+        """The colour of the delivery state's badge."""
+        return self.State.badge_of(self.state)
 
 
 class OutboundAttachment(models.Model):

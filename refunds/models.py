@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
 from refunds.constants import MIRAKL_PENDING_REFUND_STATES
 
 __all__ = ["Refund", "RefundLimit", "RefundRequest", "RefundRequestLine"]
@@ -22,6 +23,26 @@ __all__ = ["Refund", "RefundLimit", "RefundRequest", "RefundRequestLine"]
 
 class Refund(models.Model):
     """A refund of (part of) an order line, whoever made it."""
+
+    class State(BadgeChoices):
+        """Mirakl's states of a refund (OR11 ``refunds[].refund_state``) the desk knows.
+
+        Not the field's ``choices``: Mirakl may send a state this list lacks, and the
+        desk shows it as sent rather than refuse the refund."""
+
+        WAITING_REFUND_TAX_CONFIRMATION = (
+            "WAITING_REFUND_TAX_CONFIRMATION",
+            _("Waiting for tax confirmation"),
+            Badge.WARN,
+        )
+        WAITING_REFUND = "WAITING_REFUND", _("Waiting for refund"), Badge.WARN
+        WAITING_REFUND_PAYMENT = (
+            "WAITING_REFUND_PAYMENT",
+            _("Waiting for refund payment"),
+            Badge.WARN,
+        )
+        REFUNDED = "REFUNDED", _("Refunded"), Badge.OK
+        REFUSED = "REFUSED", _("Refused"), Badge.BAD
 
     line = models.ForeignKey("core.OrderLine", on_delete=models.CASCADE, related_name="refunds")
     mirakl_id = models.CharField(_("refund id"), max_length=64)
@@ -55,6 +76,14 @@ class Refund(models.Model):
         """Accepted by Mirakl, not paid yet (the tax confirmation counts as pending)."""
         return self.state in MIRAKL_PENDING_REFUND_STATES
 
+    def get_state_display(self) -> str:
+        """The state in words; one the desk does not know, as Mirakl sent it."""
+        return self.State(self.state).label if self.state in self.State.values else self.state
+
+    def get_state_badge(self) -> str:
+        """The colour of the state's badge."""
+        return self.State.badge_of(self.state)
+
 
 class RefundRequest(models.Model):
     """A refund the shop asked for from Incidesk, kept until Mirakl has it (OR28).
@@ -75,15 +104,15 @@ class RefundRequest(models.Model):
         FULL = "full", _("Full refund")
         PARTIAL = "partial", _("Partial refund")
 
-    class State(models.TextChoices):
-        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        IN_DOUBT = "in_doubt", _("Outcome unknown, checking")
-        SENT = "sent", _("Accepted by Mirakl")
-        CONFIRMED = "confirmed", _("Confirmed by Mirakl")
-        REFUSED = "refused", _("Refused by Mirakl")
-        REJECTED = "rejected", _("Rejected by the approver")
+    class State(BadgeChoices):
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval"), Badge.NEW
+        QUEUED = "queued", _("Queued"), Badge.WARN
+        SENDING = "sending", _("Sending"), Badge.WARN
+        IN_DOUBT = "in_doubt", _("Outcome unknown, checking"), Badge.WARN
+        SENT = "sent", _("Accepted by Mirakl"), Badge.INFO
+        CONFIRMED = "confirmed", _("Confirmed by Mirakl"), Badge.OK
+        REFUSED = "refused", _("Refused by Mirakl"), Badge.BAD
+        REJECTED = "rejected", _("Rejected by the approver"), Badge.BAD
 
     #: States in which the request still holds part of the lines' remainder.
     PENDING_STATES = (
@@ -204,6 +233,10 @@ class RefundRequest(models.Model):
         from refunds.balance import refusal_text
 
         return refusal_text(self.error_message) if self.state == self.State.REFUSED else ""
+
+    def get_state_badge(self) -> str:
+        """The colour of the state's badge."""
+        return self.State.badge_of(self.state)
 
     @cached_property
     def line_items(self) -> list[RefundRequestLine]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Min, OuterRef, Prefetch, QuerySet, Subquery
-from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection, Order, OrderLine
 from incidents.models import Incident
@@ -18,8 +17,6 @@ from refunds.rules import LineRemainder, RefundLineInput, refund_remainders_comp
 
 __all__ = [
     "first_refund_since_opened",
-    "MIRAKL_REFUND_STATES",
-    "REQUEST_BADGES",
     "LineRefunds",
     "RefundPanel",
     "RefundSummary",
@@ -32,27 +29,6 @@ __all__ = [
 ]
 
 ZERO = Decimal("0.00")
-
-#: Badge colour (CSS class) of each state of a refund request.
-REQUEST_BADGES: dict[str, str] = {
-    RefundRequest.State.AWAITING_APPROVAL: "new",
-    RefundRequest.State.QUEUED: "warn",
-    RefundRequest.State.SENDING: "warn",
-    RefundRequest.State.IN_DOUBT: "warn",
-    RefundRequest.State.SENT: "info",
-    RefundRequest.State.CONFIRMED: "ok",
-    RefundRequest.State.REFUSED: "bad",
-    RefundRequest.State.REJECTED: "bad",
-}
-
-#: Mirakl's states of a refund (OR11 ``refunds[].refund_state``): label and badge colour.
-MIRAKL_REFUND_STATES: dict[str, tuple[str, str]] = {
-    "WAITING_REFUND_TAX_CONFIRMATION": (_("Waiting for tax confirmation"), "warn"),
-    "WAITING_REFUND": (_("Waiting for refund"), "warn"),
-    "WAITING_REFUND_PAYMENT": (_("Waiting for refund payment"), "warn"),
-    "REFUNDED": (_("Refunded"), "ok"),
-    "REFUSED": (_("Refused"), "bad"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +73,6 @@ def refund_panel(*, incident: Incident) -> RefundPanel:
     synced: dict[int, list[Refund]] = defaultdict(list)
     synced_rows = []
     for refund in Refund.objects.filter(line__order=order).order_by("created_date", "pk"):
-        label, badge = MIRAKL_REFUND_STATES.get(refund.state, (refund.state, ""))
-        refund.state_label, refund.badge = label, badge
         synced[refund.line_id].append(refund)
         synced_rows.append(
             (
@@ -131,7 +105,6 @@ def refund_panel(*, incident: Incident) -> RefundPanel:
     by_line: dict[int, list[RefundRequestLine]] = defaultdict(list)
     requested_rows = []
     for request in requests:
-        request.badge = REQUEST_BADGES.get(request.state, "")
         counted = request.state not in (*RefundRequest.VOID_STATES, RefundRequest.State.CONFIRMED)
         for request_line in request.line_items:
             request_line.refund_request = request

@@ -325,7 +325,6 @@ def _approvals_context(
 ) -> dict[str, Any]:
     requests = list(selectors.refund_requests_awaiting_approval())
     for refund_request in requests:
-        refund_request.badge = selectors.REQUEST_BADGES.get(refund_request.state, "")
         refund_request.approval_errors = (errors or {}).get(refund_request.pk, [])
         refund_request.reject_form = (reject_forms or {}).get(refund_request.pk) or RejectForm(
             prefix=f"reject-{refund_request.pk}"

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, models
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.choices import Badge, BadgeChoices
 from core.constants import (
     SYNC_RESOURCE_ORDERS,
     SYNC_RESOURCE_REASONS,
@@ -60,18 +61,13 @@ RESOURCE_LABELS = {
 REASONS_AGE = timedelta(hours=1)
 
 
-class HealthState(models.TextChoices):
+class HealthState(BadgeChoices):
     """How a resource (or a connection, its worst resource) is doing."""
 
-    OK = "ok", _("Up to date")
-    NEVER = "never", _("Not synced yet")
-    LATE = "late", _("Behind")
-    FAILING = "failing", _("Failing")
-
-    @property
-    def badge(self) -> str:
-        """CSS class of the state's badge."""
-        return {"ok": "ok", "never": "info", "late": "warn", "failing": "bad"}[self.value]
+    OK = "ok", _("Up to date"), Badge.OK
+    NEVER = "never", _("Not synced yet"), Badge.INFO
+    LATE = "late", _("Behind"), Badge.WARN
+    FAILING = "failing", _("Failing"), Badge.BAD
 
 
 _SEVERITY = [HealthState.OK, HealthState.NEVER, HealthState.LATE, HealthState.FAILING]

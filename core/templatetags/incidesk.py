@@ -1,4 +1,4 @@
-"""Template filters of the desk: money in EUR, parties, addresses, badges."""
+"""Template filters of the desk: money in EUR, parties, addresses, safe links."""
 
 from __future__ import annotations
 
@@ -9,43 +9,23 @@ from urllib.parse import urlsplit
 from django import template
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.urls import reverse
-from django.utils.formats import localize, number_format
-from django.utils.html import conditional_escape, format_html
+from django.utils.formats import number_format
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 __all__ = [
     "address_lines",
-    "badge_class",
     "eur",
     "http_url",
-    "inbox_cells",
-    "inbox_filters_version",
     "party",
     "parties",
     "synced_message",
 ]
 
 register = template.Library()
-
-#: Badge colour (CSS class) of every incident, SLA and delivery state: one mapping.
-BADGE_CLASSES: dict[str, str] = {
-    "new": "new",
-    "in_progress": "info",
-    "contested": "bad",
-    "resolved": "ok",
-    "closed": "",
-    "on_time": "ok",
-    "nearing": "warn",
-    "breached": "bad",
-    "queued": "warn",
-    "sending": "warn",
-    "sent": "ok",
-    "failed": "bad",
-}
 
 
 @register.filter
@@ -79,12 +59,6 @@ def eur(value: Any) -> str:
         return str(value)
     number = number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
     return f"{number}\u00a0€"
-
-
-@register.filter
-def badge_class(state: str | None) -> str:
-    """The CSS class of a state's badge."""
-    return BADGE_CLASSES.get(state or "", "")
 
 
 #: Party labels, translated when shown (one lookup per label, not three).
@@ -130,68 +104,6 @@ def address_lines(address: dict[str, Any] | None) -> list[str]:
         address.get("phone"),
     ]
     return [str(line) for line in lines if line]
-
-
-@register.simple_tag
-def inbox_cells(record: Any) -> str:
-    """The nine cells of an inbox row, in ``IncidentTable.Meta.sequence`` order.
-
-    The same HTML as the column templates (``desk/columns/``, the badges), built in
-    Python: 25 rows × 9 cells of included templates were the inbox's biggest CPU cost.
-    """
-    opened = localtime(record.opened_at)
-    assignee = getattr(getattr(record, "assignment", None), "assignee", None)
-    unread = record.unread_count
-    return format_html(
-        '<td>{}</td><td><a href="{}" class="order-link">{}</a></td><td>{}</td><td>{}</td>'
-        '<td><time datetime="{}">{}</time></td><td>{}</td><td>{}</td>'
-        '<td class="num">{}</td><td>{}</td>',
-        record.connection.name,
-        reverse("desk:incident", args=[record.pk]),
-        record.order.mirakl_id,
-        record.order.customer_name,
-        record.reason_label,
-        opened.isoformat(),  # the date filter's "c"
-        f"{opened:%d/%m/%Y %H:%M}",
-        format_html(
-            '<span class="badge {}" data-state="{}">{}</span>',
-            badge_class(record.state),
-            record.state,
-            record.get_state_display(),
-        ),
-        _sla_badge(record.sla_due_at, record.sla_state),
-        format_html('<span class="badge new" title="{0}">{0}</span>', localize(unread))
-        if unread
-        else mark_safe('<span class="muted">0</span>'),  # noqa: S308 - a constant
-        (assignee.get_full_name() or assignee.username)
-        if assignee
-        else mark_safe('<span class="muted">—</span>'),  # noqa: S308 - a constant
-    )
-
-
-def _sla_badge(due: Any, state: str | None) -> str:
-    """``incidents/partials/_sla_badge.html`` in Python."""
-    if not due:
-        return mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
-    if state == "breached":
-        text = _("late by %(ago)s") % {"ago": timesince(due)}
-    else:
-        text = _("%(left)s left") % {"left": timeuntil(due)}
-    return format_html(
-        '<span class="badge {}" data-sla="{}" title="{}">{}</span>',
-        badge_class(state),
-        state,
-        f"{localtime(due):%d/%m/%Y %H:%M}",
-        text,
-    )
-
-
-@register.simple_tag
-def inbox_filters_version() -> int:
-    """The version of the inbox filter form's choices (:mod:`core.freshness`)."""
-    from core.freshness import inbox_filters_version as version
-
-    return version()
 
 
 @register.simple_tag

@@ -15,12 +15,14 @@ from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection
 from core.shop_account import ShopAccountSnapshot
 from mirakl.constants import ShopState
 
 __all__ = [
     "SUSPENSION_LABELS",
+    "ShopStateChoices",
     "ShopStateBanner",
     "shop_state_banners",
     "shop_state_banners_forget",
@@ -36,18 +38,23 @@ SUSPENSION_LABELS = {
     "PENDING_APPROVAL": _("awaiting the operator's approval"),
     "INCOMPLETE_PROFILE": _("mandatory fields missing from the shop's profile"),
 }
-STATE_LABELS = {
-    ShopState.OPEN: _("open"),
-    ShopState.CLOSE: _("closed for a while (holidays)"),
-    ShopState.SUSPENDED: _("suspended"),
-    ShopState.TERMINATED: _("terminated"),
-}
+
+
+class ShopStateChoices(BadgeChoices):
+    """Mirakl's shop states (A01 ``shop_state``, :class:`mirakl.constants.ShopState`) as
+    the desk shows them."""
+
+    OPEN = "OPEN", _("open"), Badge.OK
+    CLOSE = "CLOSE", _("closed for a while (holidays)"), Badge.WARN
+    SUSPENDED = "SUSPENDED", _("suspended"), Badge.BAD
+    TERMINATED = "TERMINATED", _("terminated"), Badge.BAD
 
 
 def shop_state_label(state: str) -> str:
     """The shop state in words (never Mirakl's code)."""
-    label = STATE_LABELS.get(state)  # type: ignore[call-overload]
-    return str(label) if label is not None else str(_("unknown"))
+    if state in ShopStateChoices.values:
+        return str(ShopStateChoices(state).label)
+    return str(_("unknown"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,11 @@ class IncidentRow:
     expected_close: datetime | None
     resolved: bool
 
+    @property
+    def badge(self) -> str:
+        """The colour of the state's badge (:class:`incidents.models.Incident.State`)."""
+        return Incident.State.badge_of(self.state)
+
 
 @dataclass(slots=True)
 class WhatIf:
@@ -176,15 +181,15 @@ class CriterionHealth:
         return level_of(self.judged, self.path[1:], alert=self.alert, limit=self.limit)
 
     @property
-    def crossing(self) -> tuple[str, int, Threshold] | None:
+    def crossing(self) -> tuple[Standing, int, Threshold] | None:
         """The first threshold the projection meets that the figure has not: ``("limit"
         or "alert", days from now, threshold)``."""
         now = self.standing
         for day, value in enumerate(self.path[1:], start=1):
             if now != Standing.LIMIT and self.limit.met_by(value):
-                return ("limit", day, self.limit)
+                return (Standing.LIMIT, day, self.limit)
             if now not in (Standing.ALERT, Standing.LIMIT) and self.alert.met_by(value):
-                return ("alert", day, self.alert)
+                return (Standing.ALERT, day, self.alert)
         return None
 
     @property
@@ -245,6 +250,12 @@ class MarketplaceHealth:
         from sla.health.banner import shop_state_label
 
         return shop_state_label(self.shop_state)
+
+    @property
+    def shop_state_badge(self) -> str:
+        from sla.health.banner import ShopStateChoices
+
+        return ShopStateChoices.badge_of(self.shop_state)
 
     def criterion(self, key: str) -> CriterionHealth:
         return next(c for c in self.criteria if c.key == key)

@@ -20,6 +20,8 @@ from django.db import models
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
+
 __all__ = [
     "Comparison",
     "Level",
@@ -91,17 +93,13 @@ class Threshold:
         return "?" if self.is_unknown else "—"
 
 
-class Standing(models.TextChoices):
-    """Where a figure stands now. Badge colours: :attr:`badge`."""
+class Standing(BadgeChoices):
+    """Where a figure stands now (or which threshold a projection crosses)."""
 
-    OK = "ok", _("Within the thresholds")
-    ALERT = "alert", _("Alert threshold reached")
-    LIMIT = "limit", _("Limit reached: automatic suspension")
+    OK = "ok", _("Within the thresholds"), Badge.OK
+    ALERT = "alert", _("Alert threshold reached"), Badge.WARN
+    LIMIT = "limit", _("Limit reached: automatic suspension"), Badge.BAD
     NO_FIGURE = "no_figure", _("No figure yet")
-
-    @property
-    def badge(self) -> str:
-        return {"ok": "ok", "alert": "warn", "limit": "bad"}.get(self.value, "")
 
 
 def standing_of(value: Decimal | None, *, alert: Threshold, limit: Threshold) -> Standing:

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection
 from sla.models.health import HealthEpisode
 from sla.models.waits import SlaItem
@@ -109,13 +110,13 @@ class SyncAlert(models.Model):
 class Notification(models.Model):
     """An in-app alert for one user: shown in the bell until read."""
 
-    class Kind(models.TextChoices):
-        SLA = "sla", _("Deadline alert")
-        CONTESTED = "contested", _("Resolution contested")
-        SYNC_STALE = "sync_stale", _("Marketplace not syncing")
-        SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again")
-        HEALTH = "health", _("Shop health")
-        HEALTH_NORMAL = "health_normal", _("Shop health back to normal")
+    class Kind(BadgeChoices):
+        SLA = "sla", _("Deadline alert"), Badge.WARN
+        CONTESTED = "contested", _("Resolution contested"), Badge.WARN
+        SYNC_STALE = "sync_stale", _("Marketplace not syncing"), Badge.BAD
+        SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again"), Badge.OK
+        HEALTH = "health", _("Shop health"), Badge.WARN
+        HEALTH_NORMAL = "health_normal", _("Shop health back to normal"), Badge.OK
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -170,6 +171,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.state} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def get_badge(self) -> str:
+        """The colour of its badge: its deadline's state, or else its kind."""
+        if self.state:
+            return SlaItem.State.badge_of(self.state)
+        return self.Kind.badge_of(self.kind)
 
 
 class AlertDelivery(models.Model):

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection
 
 __all__ = [
@@ -273,10 +274,10 @@ class SlaItem(models.Model):
         INCIDENT = "incident", _("Incident")
         THREAD = "thread", _("Message")
 
-    class State(models.TextChoices):
-        ON_TIME = "on_time", _("On time")
-        NEARING = "nearing", _("Nearing the deadline")
-        BREACHED = "breached", _("Deadline missed")
+    class State(BadgeChoices):
+        ON_TIME = "on_time", _("On time"), Badge.OK
+        NEARING = "nearing", _("Nearing the deadline"), Badge.WARN
+        BREACHED = "breached", _("Deadline missed"), Badge.BAD
         STOPPED = "stopped", _("Answered")
 
     class Audience(models.TextChoices):
