@@ -7,12 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
-from django.template.defaultfilters import filesizeformat, linebreaksbr
-from django.urls import reverse
 from django.utils.formats import number_format
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -22,7 +17,6 @@ __all__ = [
     "http_url",
     "party",
     "parties",
-    "synced_message",
 ]
 
 register = template.Library()
@@ -104,41 +98,3 @@ def address_lines(address: dict[str, Any] | None) -> list[str]:
         address.get("phone"),
     ]
     return [str(line) for line in lines if line]
-
-
-@register.simple_tag
-def synced_message(item: Any, incident: Any) -> str:
-    """A synced message of a conversation: what ``messaging/partials/_message.html``
-    renders for an item without an outbox row, built in Python. A long conversation
-    (hundreds of messages) spent most of the incident page's time including that
-    template once per message; items from the outbox still go through the template.
-    Every value is escaped here (``esc``), the markup is ours."""
-    esc = conditional_escape
-    message = item.message
-    files = []
-    for attachment in item.attachments or []:
-        if not isinstance(attachment, dict):
-            continue
-        name = attachment.get("name") or ""
-        if message is not None and attachment.get("id"):
-            url = reverse("messaging:attachment", args=[incident.pk, attachment["id"]])
-            link = f'<a href="{esc(url)}" download>{esc(name or attachment["id"])}</a>'
-        else:
-            link = esc(name)
-        size = attachment.get("size")
-        size_html = f' <span class="muted">({esc(filesizeformat(size))})</span>' if size else ""
-        files.append(f"<li>{link}{size_html}</li>")
-    at = localtime(item.at)
-    author = item.author_type or ""
-    data = f' data-message="{esc(message.mirakl_id)}"' if message is not None else ""
-    name = f" · {esc(item.author_name)}" if item.author_name else ""
-    recipients = ", ".join(_party_label(k) for k in item.recipients or []) or "—"
-    files_html = f'  <ul class="msg-files">{"".join(files)}</ul>\n' if files else ""
-    return mark_safe(  # noqa: S308 - every value above is escaped
-        f'<div class="msg {esc(author.lower())}"{data}>\n'
-        f'  <div class="msg-meta">\n    <strong>{esc(_party_label(author))}</strong>{name}\n'
-        f"    → {esc(recipients)}\n"
-        f'    · <time datetime="{at.isoformat()}">{at:%d/%m/%Y %H:%M}</time>\n  </div>\n'
-        f'  <div class="msg-body">{linebreaksbr(item.body or "", autoescape=True)}</div>\n'
-        f"{files_html}</div>"
-    )

@@ -1,84 +1,213 @@
-"""A synced message drawn in Python (``synced_message``) is the template's HTML."""
+"""A message as HTML (``messaging.templatetags.conversation``): the one renderer of every
+message on the incident page, synced or still in the outbox."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
-from django.template.loader import render_to_string
+from django.template import Context, Template
+from django.urls import reverse
 from django.utils import translation
 
-from core.templatetags.incidesk import synced_message
-from messaging.models import Party
+from core.outbox.kinds import OutboxKind
+from messaging.models import OutboundMessage, Party
 from messaging.selectors import ConversationItem
-from tests.factories.incidents import IncidentFactory
-from tests.factories.messaging import MessageFactory, ThreadFactory
+from messaging.templatetags.conversation import message_html
+from tests.factories.core import OutboxEntryFactory
+from tests.factories.incidents import IncidentFactory, UserFactory
+from tests.factories.messaging import MessageFactory, OutboundMessageFactory, ThreadFactory
 
 pytestmark = pytest.mark.django_db
 
-
-def _normalised(html: str) -> str:
-    return re.sub(r"\s+", " ", str(html)).replace("> <", "><").strip()
+AT = datetime(2026, 12, 4, 16, 5, tzinfo=UTC)  # 17:05 in Madrid
 
 
-@pytest.mark.parametrize("language", ["es", "en"])
-@pytest.mark.parametrize(
-    ("author", "name", "recipients", "body", "attachments"),
-    [
-        (Party.CUSTOMER, "Lucía <b>Martín</b>", [Party.SHOP, Party.OPERATOR], "Hola\nadiós", []),
-        (Party.OPERATOR, "", [], "<script>alert(1)</script> & más", None),
-        (
-            Party.SHOP,
-            "Tienda",
-            [Party.CUSTOMER],
-            "Adjunto la factura.",
-            [
-                {"id": "att-1", "name": "factura <1>.pdf", "size": 20480},
-                {"id": "att-2", "name": "", "size": 0},
-                {"name": "sin-id.png"},
-            ],
+def _synced(incident, **fields) -> ConversationItem:
+    thread = ThreadFactory(connection=incident.connection, order=incident.order)
+    values = {
+        "author_type": Party.CUSTOMER,
+        "author_name": "Lucía",
+        "recipients": [Party.SHOP],
+        "body": "Hola",
+        "attachments": [],
+        **fields,
+    }
+    message = MessageFactory(
+        thread=thread,
+        author_type=values["author_type"],
+        author_name=values["author_name"],
+        body=values["body"],
+    )
+    return ConversationItem(at=AT, message=message, **values)
+
+
+def _outbound(incident, *, state: str, synced: bool = False, **delivery) -> ConversationItem:
+    thread = ThreadFactory(connection=incident.connection, order=incident.order)
+    outbound = OutboundMessageFactory(
+        thread=thread,
+        incident=incident,
+        state=state,
+        body="Te enviamos otro hoy.",
+        created_by=UserFactory(first_name="Marta", last_name="Gil"),
+        delivery=OutboxEntryFactory(
+            kind=OutboxKind.REPLY, group_key=f"thread:{thread.pk}", **delivery
         ),
-    ],
+    )
+    message = MessageFactory(thread=thread, author_type=Party.SHOP) if synced else None
+    return ConversationItem(
+        at=AT,
+        author_type=Party.SHOP,
+        author_name="Marta Gil",
+        recipients=[Party.CUSTOMER],
+        body=outbound.body,
+        message=message,
+        outbound=outbound,
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "author", "recipients"),
+    [("es", "Cliente", "Tienda, Operador"), ("en", "Customer", "Shop, Operator")],
 )
-def test_synced_message_is_the_templates_html(
-    language, author, name, recipients, body, attachments
+def test_a_synced_message_with_its_author_recipients_and_madrid_time(
+    language, author, recipients
 ) -> None:
     incident = IncidentFactory()
-    thread = ThreadFactory(connection=incident.connection, order=incident.order)
-    message = MessageFactory(thread=thread, author_type=author, author_name=name, body=body)
-    item = ConversationItem(
-        at=datetime(2026, 12, 4, 16, 5, tzinfo=UTC),
-        author_type=author,
-        author_name=name,
-        recipients=recipients,
-        body=body,
-        attachments=attachments,
-        message=message,
-    )
+    item = _synced(incident, recipients=[Party.SHOP, Party.OPERATOR], body="Hola\nadiós")
     with translation.override(language):
-        expected = render_to_string(
-            "messaging/partials/_message.html", {"item": item, "incident": incident}
-        )
-        drawn = synced_message(item, incident)
-    assert _normalised(drawn) == _normalised(expected)
-    # Customer text is shown as text, never as markup.
-    assert "<script>" not in drawn
-    assert "17:05" in drawn  # Madrid time
+        html = message_html(item, incident=incident)
+    assert f'<div class="msg customer" data-message="{item.message.mirakl_id}">' in html
+    assert f"<strong>{author}</strong> · Lucía" in html
+    assert f"→ {recipients}" in html
+    assert '<time datetime="2026-12-04T17:05:00+01:00">04/12/2026 17:05</time>' in html
+    assert '<div class="msg-body">Hola<br>adiós</div>' in html
+    assert "data-outbound" not in html and "badge" not in html
 
 
-def test_an_attachment_that_is_not_an_object_is_left_out() -> None:
+def test_what_the_other_parties_wrote_is_text_never_markup() -> None:
     incident = IncidentFactory()
-    message = MessageFactory(thread=ThreadFactory(connection=incident.connection))
-    item = ConversationItem(
-        at=message.date_created,
-        author_type=Party.CUSTOMER,
-        author_name="",
-        recipients=[Party.SHOP],
-        body="x",
-        attachments=["not an object", {"id": "a1", "name": "foto.jpg"}],
-        message=message,
+    item = _synced(
+        incident,
+        author_name="<b>Lucía</b>",
+        body='Hola <script>alert("x")</script>\n<img src=x onerror=alert(1)>',
+        recipients=[],
+        attachments=[{"id": "a1", "name": '"><script>x</script>.pdf', "size": 10}],
     )
-    drawn = synced_message(item, incident)
-    assert drawn.count("<li>") == 1
-    assert "foto.jpg" in drawn
+    html = message_html(item, incident=incident)
+    assert "<script>" not in html and "<img" not in html and "<b>Lucía" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;<br>&lt;img" in html
+    assert "&quot;&gt;&lt;script&gt;x&lt;/script&gt;.pdf" in html
+    assert "→ —" in html  # no recipients
+
+
+def test_attachments_link_to_the_download_when_mirakl_has_them() -> None:
+    incident = IncidentFactory()
+    item = _synced(
+        incident,
+        attachments=[
+            {"id": "att-1", "name": "factura.pdf", "size": 20480},
+            {"id": "att-2", "name": "", "size": 0},
+            {"name": "sin-id.png"},
+            "not an object",
+        ],
+    )
+    with translation.override("es"):
+        html = message_html(item, incident=incident)
+    url = reverse("messaging:attachment", args=[incident.pk, "att-1"])
+    assert (
+        f'<li><a href="{url}" download>factura.pdf</a> <span class="muted">(20,0\xa0KB)</span></li>'
+        in html
+    )
+    # No name: the id; no size: nothing; no id: the name, not a link.
+    assert '" download>att-2</a></li>' in html
+    assert "<li>sin-id.png</li>" in html
+    assert html.count("<li>") == 3  # what is not an object is left out
+
+
+def test_a_reply_in_the_outbox_shows_its_delivery() -> None:
+    incident = IncidentFactory()
+    item = _outbound(incident, state=OutboundMessage.State.QUEUED, attempts=3)
+    with translation.override("es"):
+        html = message_html(item, incident=incident, can_reply=True, csrf_token="t0k")
+    outbound = item.outbound
+    assert f'<div class="msg shop pending" data-outbound="{outbound.pk}">' in html
+    assert '<span class="badge warn" data-delivery="queued">En cola</span>' in html
+    assert '<span class="muted">intento 3</span>' in html
+    assert "<form" not in html  # nothing to retry while it is queued
+
+
+def test_sent_and_not_synced_yet() -> None:
+    incident = IncidentFactory()
+    item = _outbound(incident, state=OutboundMessage.State.SENT, attempts=2)
+    with translation.override("en"):
+        html = message_html(item, incident=incident)
+    assert '<span class="badge ok" data-delivery="sent">Sent, not synced yet</span>' in html
+    assert "attempt" not in html  # no longer pending
+
+
+def test_a_synced_reply_says_who_sent_it_from_the_desk() -> None:
+    incident = IncidentFactory()
+    item = _outbound(incident, state=OutboundMessage.State.SENT, synced=True)
+    with translation.override("es"):
+        html = message_html(item, incident=incident)
+    assert f'data-message="{item.message.mirakl_id}" data-outbound="{item.outbound.pk}"' in html
+    assert '<div class="msg shop" ' in html  # not pending
+    assert '<span class="muted">enviado desde Incidesk por Marta Gil</span>' in html
+    assert "data-delivery" not in html
+
+
+def test_a_failed_reply_shows_mirakls_answer_and_retry_for_agents() -> None:
+    incident = IncidentFactory()
+    item = _outbound(
+        incident,
+        state=OutboundMessage.State.FAILED,
+        attempts=13,
+        last_error="M12 HTTP 400: The thread is <closed>",
+    )
+    with translation.override("en"):
+        html = message_html(item, incident=incident, can_reply=True, csrf_token="t0k")
+        reader = message_html(item, incident=incident, can_reply=False)
+    outbound = item.outbound
+    assert '<span class="badge bad" data-delivery="failed">Failed</span>' in html
+    assert (
+        '<p class="delivery-error" data-error>Mirakl answered: '
+        "M12 HTTP 400: The thread is &lt;closed&gt;</p>"
+    ) in html
+    url = reverse("messaging:retry", args=[incident.pk, outbound.pk])
+    assert (
+        f'<form method="post" action="{url}" hx-post="{url}"'
+        f' hx-target="#thread-{outbound.thread_id}" hx-swap="outerHTML">'
+    ) in html
+    assert '<input type="hidden" name="csrfmiddlewaretoken" value="t0k">' in html
+    assert ">Retry</button>" in html
+    assert "<form" not in reader and "data-error" in reader
+
+
+def test_a_reply_in_doubt_says_so_instead_of_an_error() -> None:
+    incident = IncidentFactory()
+    item = _outbound(
+        incident,
+        state=OutboundMessage.State.QUEUED,
+        attempts=1,
+        in_doubt=True,
+        last_error="timeout",
+        last_attempt_at=AT,
+    )
+    with translation.override("en"):
+        html = message_html(item, incident=incident)
+    assert "data-in-doubt" in html and "data-next-check" in html
+    assert "data-error" not in html
+
+
+def test_the_tag_takes_the_incident_the_permission_and_the_csrf_token_from_the_page() -> None:
+    incident = IncidentFactory()
+    item = _outbound(incident, state=OutboundMessage.State.FAILED, attempts=13)
+    tag = Template("{% load conversation %}{% conversation_message item %}")
+    html = tag.render(
+        Context({"item": item, "incident": incident, "can_reply": True, "csrf_token": "t0k"})
+    )
+    assert message_html(item, incident=incident, can_reply=True, csrf_token="t0k") == html
+    # Without a token (no request), the form has none rather than a bogus one.
+    bare = tag.render(Context({"item": item, "incident": incident, "can_reply": True}))
+    assert "<form" in bare and "csrfmiddlewaretoken" not in bare
