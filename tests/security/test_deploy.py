@@ -138,7 +138,9 @@ def gunicorn(static_root: Path, django_db_setup, django_db_blocker) -> Iterator[
             try:
                 requests.get(f"{url}/accounts/login/", headers=PROXIED, timeout=2)
                 break
-            except requests.ConnectionError:
+            # Not listening yet, or its first answer (imports, templates) slower than the
+            # probe's timeout on a busy machine: ask again until the deadline.
+            except (requests.ConnectionError, requests.Timeout):
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
                     pytest.fail(f"gunicorn did not start:\n{process.communicate()[0]}")
