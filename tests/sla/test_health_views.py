@@ -260,3 +260,17 @@ def test_the_overview_shows_the_order_value_held_by_open_incidents(agent_client,
     page = agent_client.get("/").content.decode()
     assert 'data-held-value="125.50"' in page
     assert f"125,50{chr(160)}€" in page and "2 pedidos" in page
+
+
+def test_refresh_now_from_the_admin_respects_the_day(admin_client_role, pccomponentes) -> None:
+    called = timezone.now() - timedelta(hours=5)
+    row = DailyCallFactory(connection=pccomponentes, call="A01", last_called_at=called)
+    DailyCallFactory(connection=pccomponentes, call="A21", last_called_at=called)
+    response = admin_client_role.post(
+        "/admin/sla/dailycall/",
+        {"action": "refresh_now", "_selected_action": [row.pk]},
+        follow=True,
+    )
+    text = _text(response)
+    when = timezone.localtime(called + timedelta(days=1)).strftime("%d/%m/%Y %H:%M")
+    assert "PcComponentes: Mirakl permite una consulta al día; la próxima, el " + when in text
