@@ -36,7 +36,11 @@ class MarketplaceConnection(models.Model):
     """One shop on one Mirakl marketplace, reached with that shop's API key."""
 
     class Policy(models.TextChoices):
-        PCCOMPONENTES = "pccomponentes", _("PcComponentes: 24 business hours")
+        PCCOMPONENTES = "pccomponentes", _("PcComponentes: 24 h on working days (strict)")
+        PCCOMPONENTES_OFFICE_HOURS = (
+            "pccomponentes_office_hours",
+            _("PcComponentes: 24 working hours, Mon–Fri 9:00–18:00"),
+        )
         MEDIAMARKT = "mediamarkt", _("MediaMarkt: 48 hours")
         DEFAULT = "default", _("Default: 48 hours")
 

@@ -171,3 +171,5 @@ class NoReplyForm(forms.Form):
             attrs={"placeholder": _("e.g. the customer confirms it is solved and says thanks")}
         ),
     )
+    #: Set by "Mark anyway" once the warning on an unresolved incident was shown.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)

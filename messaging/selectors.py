@@ -18,6 +18,7 @@ from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
+from incidents.models import Incident
 from messaging.constants import RecipientChoice
 from messaging.models import (
     CannedReply,
@@ -28,6 +29,7 @@ from messaging.models import (
     Thread,
     ThreadNoReply,
 )
+from messaging.notices import is_opening_notice
 
 __all__ = [
     "first_operator_message_since_resolved",
@@ -86,6 +88,8 @@ class ThreadView:
     no_reply_marks: list[ThreadNoReply] = field(default_factory=list)
     #: Outbox row of a conversation started here and not synced yet.
     pending_outbound: OutboundMessage | None = None
+    #: When the order's incidents opened (the marketplace's notice is near one).
+    incident_openings: tuple[datetime, ...] = ()
 
     @property
     def key(self) -> str:
@@ -111,12 +115,59 @@ class ThreadView:
         return any(p.get("type") == Party.CUSTOMER for p in self.thread.authorized_participants)
 
     @property
+    def owed_party(self) -> str | None:
+        """Who the shop owes a reply on this thread: the party of its oldest open wait
+        (``CUSTOMER`` or ``OPERATOR``), None when nothing waits.
+
+        The SLA sweep's waits (``sla_owed_audience``, added by the SLA app); when it
+        shows none (it has not seen the latest message yet), the first inbound message
+        after the shop's last one, unless "no reply required" covers it (the
+        marketplace's notice of an incident opening owes the customer).
+        """
+        thread = self.thread
+        if thread is None:
+            return None
+        audience = getattr(thread, "sla_owed_audience", None)
+        if audience in INBOUND:
+            return str(audience)
+        if audience:  # known only from Mirakl's date: its last sender, else the customer
+            sender = thread.last_sender_type
+            return sender if sender in INBOUND else Party.CUSTOMER
+        if self.unanswered_since is None or self.marked_no_reply is not None:
+            return None
+        messages = [i.message for i in self.items if i.message is not None]
+        shop = [m.date_created for m in messages if m.author_type == Party.SHOP]
+        first = next(
+            m
+            for m in messages
+            if m.author_type in INBOUND and (not shop or m.date_created > max(shop))
+        )
+        if first.author_type == Party.OPERATOR and self.opening_notice(first):
+            return Party.CUSTOMER
+        return first.author_type
+
+    @property
+    def owed_due_at(self) -> datetime | None:
+        """When the reply :attr:`owed_party` waits for is due (SLA sweep), if known."""
+        return getattr(self.thread, "sla_owed_due_at", None) if self.thread else None
+
+    def opening_notice(self, message: Message) -> bool:
+        """Whether ``message`` is the marketplace's notice of an incident opening."""
+        return is_opening_notice(
+            author=message.author_type,
+            recipients=_recipient_types(message.recipients),
+            at=message.date_created,
+            incident_openings=self.incident_openings,
+        )
+
+    @property
     def default_choice(self) -> str:
-        """Reply to whoever wrote last (DOMAIN.md); the customer when nobody did."""
-        last = self.last_inbound
-        if last is not None and last.author_type == Party.OPERATOR:
-            return RecipientChoice.OPERATOR
+        """The party the shop owes a reply (:attr:`owed_party`): the issue's "default
+        recipient = who is owed"; the customer when nobody is owed, the operator when
+        the customer cannot be written to on this thread."""
         if not self.customer_participant:
+            return RecipientChoice.OPERATOR
+        if self.owed_party == Party.OPERATOR:
             return RecipientChoice.OPERATOR
         return RecipientChoice.CUSTOMER
 
@@ -247,7 +298,7 @@ thread_annotations = Annotations("order conversations")
 def order_conversations(*, order_id: int) -> list[ThreadView]:
     """Every thread of the order with its messages merged with the outbox, newest first.
 
-    Five queries whatever the number of threads and messages.
+    Six queries whatever the number of threads and messages.
     """
     threads = list(
         thread_annotations.apply(Thread.objects.filter(order_id=order_id))
@@ -277,6 +328,7 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
         else:
             new_threads.append(o)
 
+    openings = tuple(Incident.objects.filter(order_id=order_id).values_list("opened_at", flat=True))
     views: list[ThreadView] = []
     synced_thread_ids = {t.mirakl_id for t in threads}
     for thread in threads:
@@ -301,6 +353,7 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
                 items=items,
                 topic=thread.topic_value or thread.mirakl_id,
                 no_reply_marks=list(thread.no_reply_marks.all()),
+                incident_openings=openings,
             )
         )
     pending = [

@@ -38,7 +38,10 @@ from messaging.models import (
 from messaging.outbox import customer_participant, group_key
 
 __all__ = [
+    "UNRESOLVED_INCIDENT",
     "AttachmentUpload",
+    "NoReplyNeedsConfirmation",
+    "no_reply_confirmation",
     "canned_reply_render",
     "outbound_message_retry",
     "outbound_reply_queue",
@@ -293,6 +296,38 @@ def outbound_message_retry(
 # --------------------------------------------------------------------------- no reply
 
 
+#: The code of :class:`NoReplyNeedsConfirmation` (API answers carry it).
+UNRESOLVED_INCIDENT = "unresolved_incident"
+
+
+class NoReplyNeedsConfirmation(ValidationError):
+    """ "No reply required" on an order whose incident is not resolved: allowed, but only
+    once the agent confirms (clock rule N1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=UNRESOLVED_INCIDENT)
+
+
+def no_reply_confirmation(*, thread: Thread) -> str:
+    """Why marking ``thread`` "no reply required" needs a confirmation, or "" (rule N1):
+    its order has an open incident that is not resolved, and the guides allow the mark
+    only when the case is already solved and the customer just says thanks or goodbye."""
+    if thread.order_id is None:
+        return ""
+    unresolved = Incident.objects.filter(order_id=thread.order_id, closed_at__isnull=True).exclude(
+        state=Incident.State.RESOLVED
+    )
+    if not unresolved.exists():
+        return ""
+    return str(
+        _(
+            "The incident on this order is not resolved. The marketplaces allow “no reply "
+            "required” only when the case is already solved and the customer just says thanks "
+            "or goodbye: confirm that this message needs no answer."
+        )
+    )
+
+
 @transaction.atomic
 def thread_no_reply_mark(
     *,
@@ -302,10 +337,13 @@ def thread_no_reply_mark(
     incident: Incident | None = None,
     now: datetime | None = None,
     source: str = AuditEntry.Source.USER,
+    confirmed: bool = False,
 ) -> ThreadNoReply:
     """Record that ``thread`` needs no answer (the customer only said thanks).
 
-    Only a thread whose last message is inbound can be marked. The mark is also added
+    Only a thread whose last message is inbound can be marked. On an order whose
+    incident is not resolved, only ``confirmed`` (rule N1; otherwise
+    :class:`NoReplyNeedsConfirmation` says why). The mark is also added
     to the thread's ``no_store_reply_needed`` (the list the SLA clock reads, rule T5)
     and the thread's ``synced_at`` is moved, so the next SLA sweep stops the clock at
     once instead of waiting for Mirakl: its API cannot set this flag. A later sync of
@@ -317,6 +355,10 @@ def thread_no_reply_mark(
     last = thread_last_message(thread)
     if last is None or last.author_type == Party.SHOP:
         raise ValidationError(_("Only a conversation whose last message is inbound can be marked."))
+    if not confirmed:
+        why = no_reply_confirmation(thread=thread)
+        if why:
+            raise NoReplyNeedsConfirmation(why)
     now = now or timezone.now()
     mark = ThreadNoReply.objects.create(
         thread=thread,

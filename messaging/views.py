@@ -43,6 +43,7 @@ from messaging.selectors import (
     order_conversations,
 )
 from messaging.services import (
+    NoReplyNeedsConfirmation,
     canned_reply_render,
     outbound_message_retry,
     outbound_reply_queue,
@@ -264,14 +265,22 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
                 user=request.user,
                 reason=form.cleaned_data["reason"],
                 incident=incident,
+                confirmed=form.cleaned_data["confirmed"],
             )
+        except NoReplyNeedsConfirmation as exc:
+            # Rule N1: say why, and offer "Mark anyway" with the reason as typed.
+            post = request.POST.copy()
+            post[form.add_prefix("confirmed")] = "on"
+            form = NoReplyForm(post, prefix=form.prefix)
+            form.is_valid()
+            entry["no_reply_confirm"] = exc.messages
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             if not htmx_partial(request):
                 return redirect(_page_url(incident, f"thread-{view.key}"))
             entry = thread_entry(_view_of(incident, thread_pk))
-    if form.errors:
+    if form.errors or entry.get("no_reply_confirm"):
         entry["no_reply_form"] = form
         entry["no_reply_open"] = True
     return _render_thread(request, incident, entry, full_page_key=view.key)

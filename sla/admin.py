@@ -82,6 +82,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         "reply_hours",
         "calendar",
         "warning",
+        "close_after_days",
     )
     list_filter = ("clock", "calendar")
     search_fields = ("name", "preset")
@@ -91,6 +92,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "preset", "clock", "reply_hours", "calendar")}),
         (_("Warning"), {"fields": ("warn_fraction", "warn_hours")}),
+        (_("After the shop marks an incident resolved"), {"fields": ("close_after_days",)}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 

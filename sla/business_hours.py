@@ -31,11 +31,13 @@ import holidays
 __all__ = [
     "DAY_SECONDS",
     "MON_FRI_9_18",
+    "MON_FRI_WHOLE_DAYS",
     "WHOLE_WEEK",
     "Calendar",
     "WeekHours",
     "add_business_time",
     "add_business_times",
+    "add_working_days",
     "advance_us",
     "business_time_between",
     "from_us",
@@ -84,6 +86,8 @@ def week_hours(
 
 #: Monday to Friday, 9:00 to 18:00.
 MON_FRI_9_18: WeekHours = week_hours({day: [("09:00", "18:00")] for day in range(5)})
+#: Monday to Friday, the whole day (00:00 to 24:00).
+MON_FRI_WHOLE_DAYS: WeekHours = week_hours({day: [(0, DAY_SECONDS)] for day in range(5)})
 #: Every day, the whole day.
 WHOLE_WEEK: WeekHours = week_hours({day: [(0, DAY_SECONDS)] for day in range(7)})
 
@@ -266,6 +270,33 @@ def add_business_times(
         raise ValueError("duration must not be negative")
     ends = advance_us(calendar, to_us(start), [d // _US for d in durations])
     return [from_us(end).astimezone(calendar.tz) for end in ends]
+
+
+def add_working_days(start: datetime, days: int, *, calendar: Calendar) -> datetime:
+    """The same local time ``days`` working days after ``start``'s local date.
+
+    A working day is one with working hours in the calendar's week that is neither a
+    holiday nor a closed date ("5 business days": Monday 10:00 → next Monday 10:00).
+    A time that does not exist on the arrival day (the spring gap) is read as
+    ``zoneinfo`` reads it. The result is in the calendar's zone.
+    """
+    _require_aware(start)
+    if days < 0:
+        raise ValueError("days must not be negative")
+    local = start.astimezone(calendar.tz)
+    day = local.date()
+    counted = 0
+    streak = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if calendar.week[day.weekday()] and not calendar.is_closed(day):
+            counted += 1
+            streak = 0
+        else:
+            streak += 1
+            if streak > _MAX_CLOSED_STREAK:
+                raise ValueError("the calendar has no working day for years")
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=calendar.tz)
 
 
 def business_time_between(a: datetime, b: datetime, *, calendar: Calendar) -> timedelta:

@@ -11,13 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Min, OuterRef, QuerySet, Subquery
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
 
 from incidents.models import Incident
 from messaging.models import Message, Party, Thread, ThreadNoReply
+from messaging.notices import is_opening_notice
 from sla.clock import IncidentClockFacts, MessageFact, ThreadClockFacts
 
-__all__ = ["IncidentRow", "ThreadRow", "incident_rows", "max_changed", "thread_rows"]
+__all__ = [
+    "IncidentRow",
+    "ThreadRow",
+    "customer_visible",
+    "incident_rows",
+    "max_changed",
+    "thread_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +48,26 @@ class ThreadRow:
     facts: ThreadClockFacts
 
 
+def customer_visible(prefix: str = "") -> Q:
+    """Messages whose recipients include the customer, or record none (rule I2).
+
+    Index lookups rather than JSON containment, which SQLite (the embedded default)
+    lacks; a message has at most three recipients (customer, operator, shop).
+    """
+    field = f"{prefix}recipients"
+    return (
+        Q(**{field: []})
+        | Q(**{f"{field}__0__type": Party.CUSTOMER})
+        | Q(**{f"{field}__1__type": Party.CUSTOMER})
+        | Q(**{f"{field}__2__type": Party.CUSTOMER})
+    )
+
+
 def _first_shop_message() -> Subquery:
+    """The first shop message the customer can see on the order since the opening."""
     return Subquery(
         Message.objects.filter(
+            customer_visible(),
             thread__order_id=OuterRef("order_id"),
             author_type=Party.SHOP,
             date_created__gte=OuterRef("opened_at"),
@@ -98,14 +123,23 @@ def _mark_dates(marks: object) -> tuple[datetime, ...]:
 
 
 def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
-    """Facts of these threads, with their messages and marks in order (three queries)."""
+    """Facts of these threads, with their messages and marks in order (four queries)."""
+    openings: dict[int, list[datetime]] = defaultdict(list)
+    for order_id, opened_at in Incident.objects.filter(
+        order_id__in=threads.order_by().filter(order__isnull=False).values("order_id")
+    ).values_list("order_id", "opened_at"):
+        openings[order_id].append(opened_at)
     messages: dict[int, list[MessageFact]] = defaultdict(list)
-    for thread_id, at, author, recipients in (
+    for thread_id, order_id, at, author, recipients in (
         Message.objects.filter(thread__in=threads.order_by().values("pk"))
         .order_by("thread_id", "date_created", "pk")
-        .values_list("thread_id", "date_created", "author_type", "recipients")
+        .values_list("thread_id", "thread__order_id", "date_created", "author_type", "recipients")
     ):
-        messages[thread_id].append(MessageFact(at, author, _recipient_types(recipients)))
+        to = _recipient_types(recipients)
+        notice = author == Party.OPERATOR and is_opening_notice(
+            author=author, recipients=to, at=at, incident_openings=openings.get(order_id, ())
+        )
+        messages[thread_id].append(MessageFact(at, author, to, notice))
     # "No reply required" marks made here: Mirakl's API cannot set its own flag, so a
     # later sync would not carry ours in ``no_store_reply_needed``.
     ours: dict[int, list[datetime]] = defaultdict(list)

@@ -166,6 +166,8 @@ class MarketplaceKpis:
     active_incidents_risk: str = ""
     compliance_risk: str = ""
     daily: list[dict[str, object]] = field(default_factory=list)
+    #: The marketplace's SLA policy in words (set by the review page).
+    policy_text: str = ""
 
     @property
     def at_risk(self) -> bool:

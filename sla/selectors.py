@@ -64,9 +64,14 @@ def incident_due_annotate(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
 
 
 def thread_due_annotate(queryset: QuerySet[Thread]) -> QuerySet[Thread]:
-    """Threads with the due time, warning time and state of their most urgent open wait."""
-    return _annotate_open_item(
-        queryset, SlaItem.objects.filter(kind=SlaItem.Kind.THREAD, thread=OuterRef("pk"))
+    """Threads with the due time, warning time and state of their most urgent open wait,
+    and who is owed (``sla_owed_audience``: ``CUSTOMER``, ``OPERATOR`` or ``ANY``) and by
+    when (``sla_owed_due_at``) on the oldest open wait: the reply box offers that party."""
+    items = SlaItem.objects.filter(kind=SlaItem.Kind.THREAD, thread=OuterRef("pk"))
+    oldest = items.filter(stopped_at__isnull=True).order_by("started_at", "pk")
+    return _annotate_open_item(queryset, items).annotate(
+        sla_owed_audience=Subquery(oldest.values("audience")[:1]),
+        sla_owed_due_at=Subquery(oldest.values("due_at")[:1]),
     )
 
 

@@ -16,7 +16,7 @@ from django.db.models import Max, OuterRef, Q, Subquery
 from core.models import MarketplaceConnection
 from incidents.models import Incident
 from messaging.models import Message, Thread
-from sla.clock import Span, incident_span, thread_spans
+from sla.clock import Span, incident_span, mirakl_disagreement, thread_spans
 from sla.facts import incident_rows, max_changed, thread_rows
 from sla.models import SlaBreach, SlaItem, SweepState
 from sla.policies import DeadlineRule, rule_resolve, rules_by_preset
@@ -228,10 +228,14 @@ class Sweep:
         for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
             rows = thread_rows(Thread.objects.filter(pk__in=chunk))
             marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
-            sources = [
-                _Source(Kind.THREAD, row.id, row.connection_id, thread_spans(row.facts))
-                for row in rows
-            ]
+            sources = []
+            for row in rows:
+                spans = thread_spans(row.facts)
+                disagreement = mirakl_disagreement(row.facts, spans)
+                if disagreement:
+                    # Rule T7: Mirakl's flag and our messages tell different stories.
+                    logger.info("SLA thread %s: %s", row.id, disagreement)
+                sources.append(_Source(Kind.THREAD, row.id, row.connection_id, spans))
             self._reconcile(sources, self._existing(Kind.THREAD, chunk))
 
         dirty = []

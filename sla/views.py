@@ -23,6 +23,7 @@ from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
 from sla.kpis import MarketplaceKpis, kpis_compute
+from sla.policies import policy_for, policy_summary
 
 __all__ = ["breaches_csv", "kpis_csv", "notification_bell", "notification_list", "review"]
 
@@ -71,6 +72,8 @@ def review(request: HttpRequest) -> HttpResponse:
     period_form = KpiPeriodForm(request.GET)
     period = period_form.period(now=now)
     kpis = kpis_compute(period=period, now=now)
+    for k in kpis:  # the policy in force, in words ("24 h en días laborables")
+        k.policy_text = policy_summary(policy_for(k.connection))
     keep = request.GET.copy()
     for key in ("page", "marketplace", "date_from", "date_to"):
         keep.pop(key, None)

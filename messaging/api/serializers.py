@@ -182,6 +182,13 @@ class NoReplySerializer(serializers.Serializer):
     """Why a conversation needs no answer."""
 
     reason = serializers.CharField(max_length=500, trim_whitespace=True)
+    confirm = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Required (true) when the order has an open incident that is not resolved: the "
+            "marketplaces allow the mark only on cases already solved."
+        ),
+    )
 
 
 class NoReplyMarkSerializer(serializers.ModelSerializer):

@@ -162,7 +162,7 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         """As the incident page's "no reply required": only when the customer or the
         operator wrote last. The next SLA sweep stops the thread's clock."""
         from messaging.selectors import thread_no_reply_current
-        from messaging.services import thread_no_reply_mark
+        from messaging.services import UNRESOLVED_INCIDENT, thread_no_reply_mark
 
         serializer = NoReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -176,10 +176,12 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
                 user=request.user,
                 reason=serializer.validated_data["reason"],
                 source=AuditEntry.Source.API,
+                confirmed=serializer.validated_data["confirm"],
             )
         except DjangoValidationError as exc:
+            code = exc.code if exc.code == UNRESOLVED_INCIDENT else "refused"
             return Response(
-                {"detail": " ".join(exc.messages), "code": "refused"},
+                {"detail": " ".join(exc.messages), "code": code},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(NoReplyMarkSerializer(mark).data, status=status.HTTP_201_CREATED)

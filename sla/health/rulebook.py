@@ -39,6 +39,7 @@ from sla.health.rules import Comparison, Threshold, ThresholdState
 __all__ = [
     "PRESET_RULEBOOKS",
     "RulebookSpec",
+    "RULEBOOK_OF_PRESET",
     "rulebook_for",
     "rulebook_rules",
     "rulebook_thresholds",
@@ -117,18 +118,22 @@ def rulebook_thresholds(rulebook: Any) -> dict[str, tuple[Threshold, Threshold]]
     return result
 
 
+#: Presets that read the same marketplace's clock another way share its quality rules.
+RULEBOOK_OF_PRESET = {"pccomponentes_office_hours": "pccomponentes"}
+
+
 def rulebook_for(preset: str) -> Any:
-    """The rulebook of a connection's preset, else ``default``'s, with its thresholds
+    """The rulebook of a connection's preset (the marketplace's, for a second reading of
+    its clock: :data:`RULEBOOK_OF_PRESET`), else ``default``'s, with its thresholds
     (``None`` when neither exists)."""
     from sla.models.health import Rulebook
 
+    wanted = [preset, RULEBOOK_OF_PRESET.get(preset, preset), "default"]
     books = {
         b.preset: b
-        for b in Rulebook.objects.filter(preset__in=[preset, "default"]).prefetch_related(
-            "thresholds"
-        )
+        for b in Rulebook.objects.filter(preset__in=wanted).prefetch_related("thresholds")
     }
-    return books.get(preset) or books.get("default")
+    return next((books[code] for code in wanted if code in books), None)
 
 
 def _threshold_data(threshold: Threshold) -> dict[str, Any]:

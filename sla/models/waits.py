@@ -227,6 +227,16 @@ class SlaPolicy(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Or warn this many hours (of the policy's clock) before the deadline."),
     )
+    close_after_days = models.PositiveSmallIntegerField(
+        _("expected close (working days)"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_(
+            "How long after the last activity the operator is expected to close an incident "
+            "the shop marked resolved (working days of the calendar; calendar days without "
+            "one). Past it, the incident goes back to the queue."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

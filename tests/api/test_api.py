@@ -315,8 +315,14 @@ def test_no_reply_marks_the_thread_and_audits_as_api(api_client_for, desk) -> No
     client = api_client_for("agent")
     url = "/api/v1/threads/thread-1/no-reply/"
 
-    first = client.post(url, {"reason": "  Solo da las gracias.  "}, format="json")
-    again = client.post(url, {"reason": "Otra vez"}, format="json")
+    # The incident is not resolved: the mark needs "confirm" (clock rule N1).
+    unconfirmed = client.post(url, {"reason": "Solo da las gracias."}, format="json")
+    assert unconfirmed.status_code == 400
+    assert unconfirmed.json()["code"] == "unresolved_incident"
+    assert not ThreadNoReply.objects.exists()
+
+    first = client.post(url, {"reason": "  Solo da las gracias.  ", "confirm": True}, format="json")
+    again = client.post(url, {"reason": "Otra vez", "confirm": True}, format="json")
 
     assert first.status_code == 201, first.content
     mark = ThreadNoReply.objects.get()
@@ -356,14 +362,18 @@ def test_no_reply_marks_again_once_a_new_message_arrived(api_client_for, desk) -
 
     client = api_client_for("agent")
     url = "/api/v1/threads/thread-1/no-reply/"
-    assert client.post(url, {"reason": "Gracias"}, format="json").status_code == 201
+    assert (
+        client.post(url, {"reason": "Gracias", "confirm": True}, format="json").status_code == 201
+    )
     MessageFactory(
         thread=desk["thread"],
         body="¡Gracias otra vez!",
         date_created=desk["message"].date_created + timedelta(minutes=5),
     )
 
-    response = client.post(url, {"reason": "Vuelve a dar las gracias"}, format="json")
+    response = client.post(
+        url, {"reason": "Vuelve a dar las gracias", "confirm": True}, format="json"
+    )
 
     assert response.status_code == 201
     assert ThreadNoReply.objects.count() == 2

@@ -181,7 +181,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str | None, int]]] 
         "no reply",
         "post",
         "/api/v1/threads/{thread}/no-reply/",
-        {"reason": "Solo da las gracias."},
+        {"reason": "Solo da las gracias.", "confirm": True},
         {AGENT: 201, MANAGER: 403, ADMIN: 403, ANON: 401, NOBODY: 403},
     ),
     (

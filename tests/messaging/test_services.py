@@ -16,11 +16,13 @@ from django.utils import timezone
 from core.outbox.engine import DeliveryResult, outbox_deliver, outbox_deliver_pending
 from core.outbox.models import OutboxEntry
 from core.sync.runner import marketplace_sync
-from incidents.models import AuditEntry
+from incidents.models import AuditEntry, Incident
 from messaging.models import CannedReply, OutboundMessage, Party, Thread, ThreadNoReply
 from messaging.services import (
     AttachmentUpload,
+    NoReplyNeedsConfirmation,
     canned_reply_render,
+    no_reply_confirmation,
     outbound_message_retry,
     outbound_reply_queue,
     outbound_thread_queue,
@@ -607,7 +609,11 @@ def test_no_reply_mark_stops_the_sla_clock_at_once(synced, agent) -> None:
     assert waits.exists()
 
     mark = thread_no_reply_mark(
-        thread=thread, user=agent, reason="El cliente solo da las gracias.", incident=incident
+        thread=thread,
+        user=agent,
+        reason="El cliente solo da las gracias.",
+        incident=incident,
+        confirmed=incident.state != Incident.State.RESOLVED,
     )
     sla_sweep()
 
@@ -615,6 +621,36 @@ def test_no_reply_mark_stops_the_sla_clock_at_once(synced, agent) -> None:
     assert SlaItem.objects.filter(thread=thread, stop_reason="no_reply_needed").exists()
     assert mark.marked_by == agent and mark.last_message_at is not None
     assert AuditEntry.objects.filter(incident=incident, action="no_reply").exists()
+
+
+def test_N1_no_reply_on_an_unresolved_incident_asks_for_a_confirmation(synced, agent) -> None:
+    incident, thread = open_incident_thread()
+    Incident.objects.filter(pk=incident.pk).update(state=Incident.State.IN_PROGRESS)
+
+    with pytest.raises(NoReplyNeedsConfirmation) as refused:
+        thread_no_reply_mark(thread=thread, user=agent, reason="Solo da las gracias")
+    assert refused.value.code == "unresolved_incident"
+    assert "not resolved" in " ".join(refused.value.messages)
+    assert not ThreadNoReply.objects.exists()
+
+    mark = thread_no_reply_mark(
+        thread=thread, user=agent, reason="Solo da las gracias", confirmed=True
+    )
+    assert mark.reason == "Solo da las gracias"
+
+
+def test_N1_a_resolved_incident_or_no_incident_needs_no_confirmation(synced, agent) -> None:
+    incident, thread = open_incident_thread()
+    Incident.objects.filter(order_id=thread.order_id, closed_at__isnull=True).update(
+        state=Incident.State.RESOLVED
+    )
+    assert no_reply_confirmation(thread=thread) == ""
+    thread_no_reply_mark(thread=thread, user=agent, reason="Caso resuelto, da las gracias")
+
+    Incident.objects.filter(order_id=thread.order_id).update(
+        state=Incident.State.CLOSED, closed_at=incident.opened_at
+    )
+    assert no_reply_confirmation(thread=thread) == ""
 
 
 def test_no_reply_needs_an_inbound_last_message(synced, agent) -> None:

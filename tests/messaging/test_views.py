@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from core.outbox.kinds import OutboxKind
-from incidents.models import AuditEntry
+from incidents.models import AuditEntry, Incident
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
 from tests.factories.core import OutboxEntryFactory
 from tests.factories.incidents import MarketplaceReasonFactory, UserFactory
@@ -138,17 +139,57 @@ def test_operator_reply_goes_without_customer(
     assert [r["type"] for r in message["to"]] == ["OPERATOR"]
 
 
-def test_default_recipient_is_the_last_inbound_author(agent_client, synced) -> None:
-    incident, thread = open_incident_thread(last_author=Party.OPERATOR)
+def _recipient_case(agent_client, *messages, sweep: bool = True):
+    """An incident whose order has one thread with ``messages`` (author, to, minutes
+    after the opening): the reply box's default recipient and the page's HTML."""
+    from django.utils import timezone
+
+    from sla.services import sla_sweep
+    from tests.factories.incidents import IncidentFactory
+    from tests.factories.messaging import MessageFactory, ThreadFactory
+
+    opened = timezone.now() - timedelta(hours=5)
+    incident = IncidentFactory(opened_at=opened)
+    thread = ThreadFactory(
+        connection=incident.connection,
+        order=incident.order,
+        authorized_participants=[{"type": "CUSTOMER", "id": "c1"}, {"type": "OPERATOR"}],
+    )
+    for author, to, minutes in messages:
+        MessageFactory(
+            thread=thread,
+            author_type=author,
+            recipients=[{"type": party} for party in to],
+            date_created=opened + timedelta(minutes=minutes),
+        )
+    if sweep:
+        sla_sweep()
     response = agent_client.get(reverse("desk:incident", args=[incident.pk]))
     entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
-    assert entry["form"]["recipient"].value() == "OPERATOR"
-    incident, thread = open_incident_thread(last_author=Party.CUSTOMER)
-    response = agent_client.get(reverse("desk:incident", args=[incident.pk]))
-    entry = next(e for e in response.context["threads"] if e["view"].thread == thread)
-    assert entry["form"]["recipient"].value() == "CUSTOMER"
-    html = response.content.decode()
+    return entry["form"]["recipient"].value(), response.content.decode()
+
+
+@pytest.mark.parametrize("sweep", [True, False], ids=["swept", "before the sweep"])
+def test_default_recipient_is_who_is_owed(agent_client, db, sweep) -> None:
+    C, OP, S = Party.CUSTOMER, Party.OPERATOR, Party.SHOP  # noqa: N806
+    # The marketplace's notice of the opening, last inbound message: the customer is owed.
+    assert _recipient_case(agent_client, (C, [S, OP], -30), (OP, [S], 0), sweep=sweep)[0] == C
+    # A real operator question after the shop answered the customer: the operator.
+    choice, _ = _recipient_case(
+        agent_client, (OP, [S], 0), (S, [C], 10), (OP, [S], 60), sweep=sweep
+    )
+    assert choice == OP
+    # Both waiting: the oldest wait (the customer's) comes first.
+    choice, html = _recipient_case(agent_client, (C, [S], 30), (OP, [S], 60), sweep=sweep)
+    assert choice == C
     assert "the operator can read it but is not notified" in html  # each choice explained
+
+
+def test_the_reply_box_says_who_is_owed_and_by_when(agent_client, db) -> None:
+    C, OP, S = Party.CUSTOMER, Party.OPERATOR, Party.SHOP  # noqa: N806
+    _, html = _recipient_case(agent_client, (C, [S, OP], -30), (OP, [S], 0))
+    assert "data-owed" in html
+    assert "Reply owed to" in html
 
 
 @pytest.mark.parametrize(
@@ -211,8 +252,17 @@ def test_no_reply_required(agent_client, agent, synced) -> None:
 
     refused = agent_client.post(url, {f"{prefix}-reason": ""}, HTTP_HX_REQUEST="true")
     assert "This field is required" in refused.content.decode()
-    response = agent_client.post(
+    Incident.objects.filter(pk=incident.pk).update(state=Incident.State.IN_PROGRESS)
+    # Not resolved: the page says why and asks for a confirmation (clock rule N1).
+    asked = agent_client.post(
         url, {f"{prefix}-reason": "Solo da las gracias."}, HTTP_HX_REQUEST="true"
+    )
+    assert "data-no-reply-confirm" in asked.content.decode()
+    assert not ThreadNoReply.objects.exists()
+    response = agent_client.post(
+        url,
+        {f"{prefix}-reason": "Solo da las gracias.", f"{prefix}-confirmed": "on"},
+        HTTP_HX_REQUEST="true",
     )
 
     html = response.content.decode()

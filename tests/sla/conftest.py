@@ -35,9 +35,21 @@ def mediamarkt(db):
 
 @pytest.fixture
 def pccomponentes(db):
-    """A connection under the PcComponentes preset (24 business hours, Mon–Fri 9–18)."""
+    """A connection under the PcComponentes preset (24 h on working days, Mon–Fri 0–24,
+    warning at 20 h)."""
     from tests.factories.incidents import MarketplaceConnectionFactory
 
     return MarketplaceConnectionFactory(
         code="pcc", name="PcComponentes", sla_policy="pccomponentes"
+    )
+
+
+@pytest.fixture
+def pcc_office_hours(db):
+    """A connection under PcComponentes' office-hours preset (24 business hours,
+    Mon–Fri 9–18, warning in the last 25 %)."""
+    from tests.factories.incidents import MarketplaceConnectionFactory
+
+    return MarketplaceConnectionFactory(
+        code="pcco", name="PcComponentes (oficina)", sla_policy="pccomponentes_office_hours"
     )

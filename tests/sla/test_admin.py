@@ -7,6 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from sla.models import BusinessCalendar, SlaItem
+from sla.policies import SPANISH_CALENDAR_NAME
 from sla.services import sla_sweep
 from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
@@ -51,7 +52,7 @@ def test_items_are_read_only(admin_client, swept) -> None:
 
 
 def test_calendar_page_lists_upcoming_holidays(admin_client, swept) -> None:
-    calendar = BusinessCalendar.objects.get()
+    calendar = BusinessCalendar.objects.get(name=SPANISH_CALENDAR_NAME)
     response = admin_client.get(reverse("admin:sla_businesscalendar_change", args=[calendar.pk]))
     assert "25/12/" in response.content.decode()
 

@@ -299,3 +299,24 @@ def test_time_between_is_additive(calendar: Calendar, a, b, c) -> None:
 @given(start=starts, d=durations)
 def test_an_always_open_calendar_is_the_wall_clock(start: datetime, d: timedelta) -> None:
     assert utc(add_business_time(start, d, calendar=ALWAYS)) == utc(start) + d
+
+
+def test_working_days_skip_weekends_and_holidays_keeping_the_time() -> None:
+    from sla.business_hours import MON_FRI_WHOLE_DAYS, add_working_days
+
+    calendar = Calendar(week=MON_FRI_WHOLE_DAYS, country="ES")
+    madrid = ZoneInfo("Europe/Madrid")
+    # Thursday 3 December 2026 10:30 + 5 working days: Fri 4, Mon 7, (Tue 8 a holiday),
+    # Wed 9, Thu 10, Fri 11.
+    start = datetime(2026, 12, 3, 10, 30, tzinfo=madrid)
+    assert add_working_days(start, 5, calendar=calendar) == datetime(
+        2026, 12, 11, 10, 30, tzinfo=madrid
+    )
+    assert add_working_days(start, 0, calendar=calendar) == start
+    # From a Saturday, Monday is the first working day.
+    saturday = datetime(2026, 12, 5, 9, tzinfo=madrid)
+    assert add_working_days(saturday, 1, calendar=calendar) == datetime(
+        2026, 12, 7, 9, tzinfo=madrid
+    )
+    with pytest.raises(ValueError):
+        add_working_days(start, -1, calendar=calendar)

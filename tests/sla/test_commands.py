@@ -19,9 +19,16 @@ def deadline(code: str, at: str) -> str:
     return out.getvalue().strip()
 
 
-def test_deadline_under_pccomponentes_counts_business_hours(pccomponentes) -> None:
+def test_deadline_under_pccomponentes_counts_whole_working_days(pccomponentes) -> None:
+    # Friday 17:00 + 24 h of working days: 7 h on Friday, the weekend off, 17 h on Monday.
+    assert deadline("pcc", "2026-12-04T17:00:00+01:00") == "2026-12-07T17:00:00+01:00"
+    # Monday 12:00: 12 h on Monday, Tuesday 8 December is a holiday, 12 h on Wednesday.
+    assert deadline("pcc", "2026-12-07T12:00:00+01:00") == "2026-12-09T12:00:00+01:00"
+
+
+def test_deadline_under_pccomponentes_office_hours(pcc_office_hours) -> None:
     # Friday 17:00 + 24 business hours (Mon–Fri 9–18), Tuesday 8 December is a holiday.
-    assert deadline("pcc", "2026-12-04T17:00:00+01:00") == "2026-12-10T14:00:00+01:00"
+    assert deadline("pcco", "2026-12-04T17:00:00+01:00") == "2026-12-10T14:00:00+01:00"
 
 
 def test_deadline_under_mediamarkt_counts_every_hour(mediamarkt) -> None:
@@ -34,7 +41,7 @@ def test_deadline_is_shown_in_the_policy_time_zone(mediamarkt) -> None:
 
 
 def test_deadline_reads_a_date_without_offset_in_the_policy_zone(pccomponentes) -> None:
-    assert deadline("pcc", "2026-12-04T17:00:00") == "2026-12-10T14:00:00+01:00"
+    assert deadline("pcc", "2026-12-04T17:00:00") == "2026-12-07T17:00:00+01:00"
 
 
 def test_deadline_rejects_an_unknown_marketplace(mediamarkt) -> None:

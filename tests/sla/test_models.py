@@ -8,12 +8,19 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
-from sla.business_hours import MON_FRI_9_18, WHOLE_WEEK, Calendar, add_business_time
+from sla.business_hours import (
+    MON_FRI_9_18,
+    MON_FRI_WHOLE_DAYS,
+    WHOLE_WEEK,
+    Calendar,
+    add_business_time,
+)
 from sla.calendars import calendar_from_model
 from sla.models import BusinessCalendar, SlaPolicy
 from sla.policies import (
     FALLBACK_RULE,
     SPANISH_CALENDAR_NAME,
+    WORKING_DAYS_CALENDAR_NAME,
     DeadlineRule,
     policy_for,
     presets_install,
@@ -40,11 +47,25 @@ H = timedelta(hours=1)
 
 def test_the_migration_ships_the_presets() -> None:
     policies = {p.preset: p for p in SlaPolicy.objects.select_related("calendar")}
-    assert set(policies) == {"pccomponentes", "mediamarkt", "default"}
+    assert set(policies) == {"pccomponentes", "pccomponentes_office_hours", "mediamarkt", "default"}
     pcc = policies["pccomponentes"]
-    assert (pcc.clock, pcc.reply_hours, pcc.warn_fraction) == ("business", 24, Decimal("0.25"))
-    assert pcc.calendar.name == SPANISH_CALENDAR_NAME
-    assert calendar_from_model(pcc.calendar) == Calendar(week=MON_FRI_9_18, country="ES")
+    assert (pcc.clock, pcc.reply_hours, pcc.warn_fraction, pcc.warn_hours) == (
+        "business",
+        24,
+        None,
+        4,
+    )
+    assert pcc.calendar.name == WORKING_DAYS_CALENDAR_NAME
+    assert calendar_from_model(pcc.calendar) == Calendar(week=MON_FRI_WHOLE_DAYS, country="ES")
+    assert pcc.close_after_days == 5
+    office = policies["pccomponentes_office_hours"]
+    assert (office.clock, office.reply_hours, office.warn_fraction) == (
+        "business",
+        24,
+        Decimal("0.25"),
+    )
+    assert office.calendar.name == SPANISH_CALENDAR_NAME
+    assert calendar_from_model(office.calendar) == Calendar(week=MON_FRI_9_18, country="ES")
     mm = policies["mediamarkt"]
     assert (mm.clock, mm.reply_hours, mm.calendar) == ("wall", 48, None)
     assert policies["default"].reply_within == 48 * H
@@ -53,7 +74,7 @@ def test_the_migration_ships_the_presets() -> None:
 def test_installing_the_presets_again_keeps_edits() -> None:
     SlaPolicy.objects.filter(preset="mediamarkt").update(reply_hours=Decimal(36))
     presets_install()
-    assert SlaPolicy.objects.count() == 3
+    assert SlaPolicy.objects.count() == 4
     assert SlaPolicy.objects.get(preset="mediamarkt").reply_hours == 36
 
 
@@ -128,8 +149,14 @@ def test_policy_validation_and_constraints() -> None:
 def test_rules_from_policies() -> None:
     pcc = rule_from_policy(SlaPolicy.objects.get(preset="pccomponentes"))
     assert pcc.clock == "business"
-    assert pcc.due(madrid(2026, 12, 4, 17)) == madrid(2026, 12, 10, 14)
+    assert pcc.due(madrid(2026, 12, 4, 17)) == madrid(2026, 12, 7, 17)
+    # Warning at 20 h: 7 h on Friday, 13 h on Monday.
     assert pcc.due_and_warn(madrid(2026, 12, 4, 17)) == (
+        madrid(2026, 12, 7, 17),
+        madrid(2026, 12, 7, 13),
+    )
+    office = rule_from_policy(SlaPolicy.objects.get(preset="pccomponentes_office_hours"))
+    assert office.due_and_warn(madrid(2026, 12, 4, 17)) == (
         madrid(2026, 12, 10, 14),
         madrid(2026, 12, 9, 17),
     )
@@ -214,3 +241,36 @@ def test_a_breach_per_item_only() -> None:
 
 def test_sweep_state_is_one_row() -> None:
     assert SweepStateFactory() == SweepStateFactory()
+
+
+def test_expected_close_counts_working_days_or_calendar_days() -> None:
+    pcc = rule_from_policy(SlaPolicy.objects.get(preset="pccomponentes"))
+    # Friday 4 December 12:00 + 5 working days: Mon 7, Wed 9, Thu 10, Fri 11, Mon 14.
+    assert pcc.expected_close(madrid(2026, 12, 4, 12)) == madrid(2026, 12, 14, 12)
+    mm = rule_from_policy(SlaPolicy.objects.get(preset="mediamarkt"))
+    assert mm.expected_close(madrid(2026, 12, 4, 12)) == madrid(2026, 12, 9, 12)
+    SlaPolicy.objects.filter(preset="mediamarkt").update(close_after_days=2)
+    mm = rule_from_policy(SlaPolicy.objects.get(preset="mediamarkt"))
+    assert mm.expected_close(madrid(2026, 10, 24, 12)) == madrid(2026, 10, 26, 12)  # over DST
+
+
+@pytest.mark.parametrize(
+    ("preset", "spanish", "english"),
+    [
+        ("pccomponentes", "24 h en días laborables", "24 h on working days"),
+        (
+            "pccomponentes_office_hours",
+            "24 horas laborables (lun–vie 9:00–18:00)",
+            "24 working hours (Mon–Fri 9:00–18:00)",
+        ),
+        ("mediamarkt", "48 h naturales", "48 h, every hour counting"),
+    ],
+)
+def test_policy_summary_in_words(preset: str, spanish: str, english: str) -> None:
+    from sla.policies import policy_summary
+
+    policy = SlaPolicy.objects.select_related("calendar").get(preset=preset)
+    with translation.override("es"):
+        assert policy_summary(policy) == spanish
+    with translation.override("en"):
+        assert policy_summary(policy) == english

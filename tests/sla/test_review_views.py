@@ -213,3 +213,15 @@ def test_breakdown_rows_drill_down_keeping_the_other_filters(
 
     assert f'href="?status=answered&amp;marketplace={pccomponentes.pk}"' in page
     assert 'href="?status=answered&amp;date_from=2026-01-05&amp;date_to=2026-01-05"' in page
+
+
+def test_the_review_page_shows_the_policy_in_force(client, django_user_model) -> None:
+    from django.utils import translation
+
+    from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+
+    MarketplaceConnectionFactory(code="pcc", name="PcComponentes", sla_policy="pccomponentes")
+    client.force_login(UserFactory(role="account_manager"))
+    with translation.override("es"):
+        html = client.get("/sla/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "24 h en días laborables" in html

@@ -115,16 +115,29 @@ def test_an_open_incident_gets_an_item_due_under_its_policy(mediamarkt) -> None:
     assert result.changes == []
 
 
-def test_business_hours_policy_counts_working_time_only(pccomponentes) -> None:
+def test_business_hours_policy_counts_working_time_only(pcc_office_hours) -> None:
     friday_17h = madrid(2026, 12, 4, 17)
-    incident(pccomponentes, opened=friday_17h)
+    incident(pcc_office_hours, opened=friday_17h)
 
     sla_sweep(now=friday_17h + H)
 
     item = SlaItem.objects.get()
     assert item.due_at == madrid(2026, 12, 10, 14)  # Tuesday 8 December is a holiday
     assert item.warn_at == madrid(2026, 12, 9, 17)  # 18 of the 24 business hours
-    assert sla_deadline_compute(connection=pccomponentes, at=friday_17h) == madrid(2026, 12, 10, 14)
+    assert sla_deadline_compute(connection=pcc_office_hours, at=friday_17h) == madrid(
+        2026, 12, 10, 14
+    )
+
+
+def test_the_strict_pccomponentes_policy_counts_whole_working_days(pccomponentes) -> None:
+    friday_17h = madrid(2026, 12, 4, 17)
+    incident(pccomponentes, opened=friday_17h)
+
+    sla_sweep(now=friday_17h + H)
+
+    item = SlaItem.objects.get()
+    assert item.due_at == madrid(2026, 12, 7, 17)  # 7 h on Friday, 17 h on Monday
+    assert item.warn_at == madrid(2026, 12, 7, 13)  # at 20 h, the quality programme's alert
 
 
 def test_a_waiting_thread_gets_an_item_per_audience(mediamarkt) -> None:
@@ -330,11 +343,15 @@ def test_a_shop_message_stops_the_incident_clock(mediamarkt) -> None:
     sla_sweep(now=OPENED + H)
     assert SlaItem.objects.get(kind="incident").state == State.ON_TIME
 
-    message(th, OPENED + 2 * H, author="SHOP", to=("OPERATOR",))
+    message(th, OPENED + 2 * H, author="SHOP", to=("OPERATOR",))  # rule I3: not seen
     sla_sweep(now=OPENED + 3 * H)
+    assert SlaItem.objects.get(kind="incident").stopped_at is None
+
+    message(th, OPENED + 4 * H, author="SHOP", to=("CUSTOMER", "OPERATOR"))
+    sla_sweep(now=OPENED + 5 * H)
 
     item = SlaItem.objects.get(kind="incident")
-    assert (item.stopped_at, item.stop_reason) == (OPENED + 2 * H, "shop_reply")
+    assert (item.stopped_at, item.stop_reason) == (OPENED + 4 * H, "shop_reply")
 
 
 def test_a_wait_the_facts_no_longer_show_is_withdrawn(mediamarkt) -> None:
@@ -383,7 +400,8 @@ def test_the_rerun_reads_only_what_changed(mediamarkt, django_assert_max_num_que
     assert (result.scanned_incidents, result.scanned_threads) == (2, 2)
 
     # Only the rows changed within the overlap before the last change seen are read again.
-    with django_assert_max_num_queries(16):
+    # (17: the threads' facts read their orders' incident openings too, rule T6.)
+    with django_assert_max_num_queries(17):
         idle = sla_sweep(now=OPENED + 2 * H)
     assert (idle.scanned_incidents, idle.scanned_threads) == (1, 1)
 
