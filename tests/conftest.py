@@ -37,7 +37,7 @@ def sandbox_client(sandbox) -> Iterator[MiraklClient]:
 @pytest.fixture
 def connection(db, sandbox):
     """A marketplace connection pointing at the sandbox."""
-    from tests.factories.incidents import MarketplaceConnectionFactory
+    from tests.factories.core import MarketplaceConnectionFactory
 
     return MarketplaceConnectionFactory(
         code="pccomponentes", name="PcComponentes", base_url=sandbox.base_url, api_key=SANDBOX_KEY

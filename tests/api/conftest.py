@@ -60,14 +60,14 @@ def api_client_for(make_user) -> Callable[[str | None], APIClient]:
 @pytest.fixture
 def desk(db) -> dict[str, Any]:
     """One marketplace with an order, its incident, a thread, a refund and a breach."""
-    from tests.factories.incidents import (
-        IncidentFactory,
+    from tests.factories.core import (
         MarketplaceConnectionFactory,
         MarketplaceReasonFactory,
         OrderFactory,
         OrderLineFactory,
         UserFactory,
     )
+    from tests.factories.incidents import IncidentFactory
     from tests.factories.messaging import MessageFactory, ThreadFactory
     from tests.factories.refunds import (
         RefundFactory,

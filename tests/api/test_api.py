@@ -11,7 +11,8 @@ from django.test import Client
 
 from core.models import MarketplaceConnection
 from messaging.models import OutboundMessage
-from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory, OrderFactory
+from tests.factories.core import MarketplaceConnectionFactory, OrderFactory
+from tests.factories.incidents import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -451,7 +452,7 @@ NEW_THREAD_URL = "/api/v1/orders/59400123-A/threads/"
 
 @pytest.fixture
 def messaging_reasons(desk) -> None:
-    from tests.factories.incidents import MarketplaceReasonFactory
+    from tests.factories.core import MarketplaceReasonFactory
 
     connection = desk["connection"]
     MarketplaceReasonFactory(
@@ -612,7 +613,7 @@ def test_new_thread_key_of_another_message_is_refused(api_client_for, desk) -> N
 
 
 def test_new_thread_order_id_shared_by_two_marketplaces(api_client_for, desk) -> None:
-    from tests.factories.incidents import MarketplaceReasonFactory
+    from tests.factories.core import MarketplaceReasonFactory
 
     other = MarketplaceConnectionFactory(code="mediamarkt")
     order = OrderFactory(connection=other, mirakl_id="59400123-A")

@@ -12,14 +12,13 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from incidents.models import Incident
-from tests.factories.incidents import (
-    IncidentAssignmentFactory,
-    IncidentFactory,
+from tests.factories.core import (
     MarketplaceConnectionFactory,
     OrderFactory,
     OrderLineFactory,
     UserFactory,
 )
+from tests.factories.incidents import IncidentAssignmentFactory, IncidentFactory
 from tests.factories.messaging import ThreadFactory, ThreadNoReplyFactory
 from tests.factories.sla import SlaItemFactory
 

@@ -6,7 +6,8 @@ import pytest
 
 from core.freshness import inbox_stamp_bump
 from incidents.models import AuditEntry, Incident
-from tests.factories.incidents import IncidentFactory, OrderLineFactory
+from tests.factories.core import OrderLineFactory
+from tests.factories.incidents import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from refunds.models import RefundRequest
 from refunds.rules import refund_reason_choices, refund_remainders
 from tests.browser.test_workspace import ARTIFACTS, PASSWORD, _permissions, launched
 from tests.browser.test_workspace import chromium as chromium  # noqa: F401 - fixture
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 
 # live_server needs committed data (see test_workspace.py).
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,7 +18,7 @@ from sla.health.sync import shop_health_sync
 from sla.services import sla_sweep
 from tests.browser.test_workspace import ARTIFACTS, PASSWORD, _permissions, launched
 from tests.browser.test_workspace import chromium as chromium  # noqa: F401 - fixture
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,7 @@ from core.roles import ROLE_PERMISSIONS, Role
 from core.sync.runner import marketplace_sync
 from messaging.models import Party, Thread
 from sla.services import sla_sweep
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 
 # live_server needs committed data. pytest-django runs transactional tests last and
 # another one may have flushed the migrations' data (groups) before: the agent gets its

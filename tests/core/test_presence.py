@@ -19,7 +19,8 @@ from core.presence import (
     presence_others,
     presence_touch,
 )
-from tests.factories.incidents import IncidentFactory, UserFactory
+from tests.factories.core import UserFactory
+from tests.factories.incidents import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from refunds.rules import RefundLineInput
 from refunds.services import refund_request_create
 from sla.alerts import alerts_dispatch
 from sla.models import AlertDelivery
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 from tests.factories.sla import AlertSettingsFactory, SlaItemFactory
 from tests.messaging.fixtures import open_incident_thread
 from tests.refunds.conftest import open_incident_order

@@ -19,7 +19,7 @@ from mirakl.schemas import Recipient
 from refunds.models import Refund
 from tests.conftest import SANDBOX_KEY
 from tests.core.snapshots import audit_log_truncate, db_snapshot
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -263,7 +263,7 @@ def test_reasons_are_stored_by_type_and_code_and_relabelled_by_a_later_sync(
     from core.constants import SYNC_RESOURCE_REASONS
     from core.reasons import connection_reasons
     from mirakl.sandbox.reasons import REASONS
-    from tests.factories.incidents import UserFactory
+    from tests.factories.core import UserFactory
 
     first = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
 

@@ -18,7 +18,7 @@ from incidents.models import Incident
 from mirakl.client import MiraklClient, format_datetime
 from tests.conftest import SANDBOX_KEY
 from tests.core.test_sync import _with_page_size, by_resource, control
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from core.sync.health import HealthState, connection_health, connections_health
 from core.sync.models import SkippedRecord, SyncCursor
 from core.sync.runner import marketplace_sync
-from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

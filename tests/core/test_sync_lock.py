@@ -25,7 +25,7 @@ from core.sync.runner import SyncAlreadyRunning, marketplace_sync
 from core.sync.tasks import sync_all_marketplaces_task
 from tests.conftest import SANDBOX_KEY
 from tests.core.test_sync import control
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from incidents.models import Incident
 from messaging.models import Message, Thread
 from mirakl.client import MiraklClient
 from refunds.models import Refund
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 

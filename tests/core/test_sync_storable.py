@@ -26,7 +26,7 @@ from core.sync.runner import marketplace_sync
 from messaging.models import Message, Thread
 from mirakl.client import MiraklClient
 from tests.conftest import SANDBOX_KEY
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 

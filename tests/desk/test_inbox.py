@@ -13,15 +13,17 @@ from django.utils import timezone
 from incidents.models import Incident
 from messaging.models import Party
 from messaging.search import order_search, order_search_documents_refresh
-from tests.factories.incidents import (
-    IncidentAssignmentFactory,
-    IncidentFactory,
-    IncidentSeenFactory,
+from tests.factories.core import (
     MarketplaceConnectionFactory,
     MarketplaceReasonFactory,
     OrderFactory,
     OrderLineFactory,
     UserFactory,
+)
+from tests.factories.incidents import (
+    IncidentAssignmentFactory,
+    IncidentFactory,
+    IncidentSeenFactory,
 )
 from tests.factories.messaging import MessageFactory, ThreadFactory, ThreadNoReplyFactory
 from tests.factories.sla import SlaItemFactory

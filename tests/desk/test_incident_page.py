@@ -12,13 +12,8 @@ from django.utils import timezone
 from core.sync.runner import marketplace_sync
 from incidents.models import AuditEntry, IncidentAssignment, IncidentNote, IncidentSeen
 from messaging.models import Message, Party
-from tests.factories.incidents import (
-    AuditEntryFactory,
-    IncidentFactory,
-    OrderFactory,
-    OrderLineFactory,
-    UserFactory,
-)
+from tests.factories.core import OrderFactory, OrderLineFactory, UserFactory
+from tests.factories.incidents import AuditEntryFactory, IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.messaging import fixtures
 from tests.messaging.fixtures import control, open_incident_thread
@@ -308,7 +303,8 @@ def make_busy_incident(size: int):
     messages and attachments, outbox messages with attachments, "no reply" marks, lines,
     synced refunds, refund requests, other open incidents, notes and audit entries."""
     from messaging.models import OutboundAttachment
-    from tests.factories.incidents import IncidentNoteFactory, MarketplaceReasonFactory
+    from tests.factories.core import MarketplaceReasonFactory
+    from tests.factories.incidents import IncidentNoteFactory
     from tests.factories.messaging import (
         CannedReplyFactory,
         OutboundMessageFactory,

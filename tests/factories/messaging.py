@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from core.outbox.kinds import OutboxKind
 from messaging.models import Message, Party, Thread
-from tests.factories.core import OutboxEntryFactory
-from tests.factories.incidents import MarketplaceConnectionFactory, OrderFactory
+from tests.factories.core import MarketplaceConnectionFactory, OrderFactory, OutboxEntryFactory
 
 
 class ThreadFactory(factory.django.DjangoModelFactory):

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from core.outbox.kinds import OutboxKind
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
-from tests.factories.core import OutboxEntryFactory
-from tests.factories.incidents import OrderFactory, OrderLineFactory, UserFactory
+from tests.factories.core import OrderFactory, OrderLineFactory, OutboxEntryFactory, UserFactory
 
 
 class RefundFactory(factory.django.DjangoModelFactory):

@@ -4,8 +4,6 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 import factory
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from sla.models import (
@@ -26,8 +24,9 @@ from sla.models import (
     SweepState,
     WorkingPeriod,
 )
+from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 from tests.factories.core import ShopAccountSnapshotFactory as ShopAccountSnapshotFactory
-from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import ThreadFactory
 
 
@@ -160,27 +159,8 @@ __all__ = [
     "SlaItemFactory",
     "SlaPolicyFactory",
     "SweepStateFactory",
-    "UserFactory",
     "WorkingPeriodFactory",
 ]
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    """A user; ``role="agent"`` (or ``account_manager``, ``admin``) puts it in that group."""
-
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda o: f"{o.username}@tienda.example")
-    password = factory.django.Password("secret-pass-123")
-
-    @factory.post_generation
-    def role(self, create: bool, extracted, **kwargs) -> None:
-        if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
 
 
 class AlertSettingsFactory(factory.django.DjangoModelFactory):

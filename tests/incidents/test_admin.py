@@ -83,7 +83,7 @@ def test_skipped_records_are_listed_read_only(client) -> None:
     from django.utils import timezone
 
     from core.sync.models import SkippedRecord
-    from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+    from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 
     marketplace = MarketplaceConnectionFactory(code="pcc", name="PcComponentes")
     record = SkippedRecord.objects.create(

@@ -16,14 +16,13 @@ from incidents.audit import audit_log
 from incidents.models import AuditEntry
 from incidents.selectors import incident_history
 from incidents.services import incident_assign, incident_note_add
-from tests.factories.incidents import (
-    AuditEntryFactory,
-    IncidentFactory,
+from tests.factories.core import (
     MarketplaceConnectionFactory,
     OrderFactory,
     OrderLineFactory,
     UserFactory,
 )
+from tests.factories.incidents import AuditEntryFactory, IncidentFactory
 
 pytestmark = pytest.mark.django_db
 

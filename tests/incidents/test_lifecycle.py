@@ -16,7 +16,8 @@ from incidents.lifecycle import (
 )
 from incidents.models import AuditEntry, Incident
 from messaging.models import Party
-from tests.factories.incidents import IncidentAssignmentFactory, IncidentFactory, UserFactory
+from tests.factories.core import UserFactory
+from tests.factories.incidents import IncidentAssignmentFactory, IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.factories.refunds import RefundFactory
 

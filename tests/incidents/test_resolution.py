@@ -22,12 +22,8 @@ from incidents.resolution import (
 from messaging.models import Party, Thread
 from mirakl.errors import MiraklBadRequest, MiraklTransientError
 from sla.models import Notification
-from tests.factories.incidents import (
-    IncidentAssignmentFactory,
-    IncidentFactory,
-    MarketplaceReasonFactory,
-    UserFactory,
-)
+from tests.factories.core import MarketplaceReasonFactory, UserFactory
+from tests.factories.incidents import IncidentAssignmentFactory, IncidentFactory
 from tests.factories.messaging import (
     MessageFactory,
     OutboundMessageFactory,

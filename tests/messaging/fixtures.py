@@ -14,7 +14,7 @@ from core.sync.runner import marketplace_sync
 from incidents.models import Incident
 from messaging.models import Party, Thread
 from tests.conftest import SANDBOX_KEY
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 
 __all__ = ["agent", "agent_client", "control", "open_incident_thread", "synced"]
 

@@ -14,8 +14,8 @@ from core.outbox.kinds import OutboxKind
 from messaging.models import OutboundMessage, Party
 from messaging.selectors import ConversationItem
 from messaging.templatetags.conversation import message_html
-from tests.factories.core import OutboxEntryFactory
-from tests.factories.incidents import IncidentFactory, UserFactory
+from tests.factories.core import OutboxEntryFactory, UserFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import MessageFactory, OutboundMessageFactory, ThreadFactory
 
 pytestmark = pytest.mark.django_db

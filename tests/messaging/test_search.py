@@ -11,12 +11,8 @@ from django.utils import timezone
 
 from core.models import Order
 from messaging.search import order_search, order_search_documents_refresh
-from tests.factories.incidents import (
-    IncidentFactory,
-    MarketplaceConnectionFactory,
-    OrderFactory,
-    OrderLineFactory,
-)
+from tests.factories.core import MarketplaceConnectionFactory, OrderFactory, OrderLineFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.messaging import fixtures
 

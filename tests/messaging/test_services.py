@@ -31,7 +31,7 @@ from messaging.services import (
 from mirakl.client import MiraklClient
 from mirakl.errors import MiraklTransientError
 from mirakl.schemas import Recipient, Topic
-from tests.factories.incidents import MarketplaceReasonFactory, OrderFactory
+from tests.factories.core import MarketplaceReasonFactory, OrderFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
 pytestmark = pytest.mark.django_db

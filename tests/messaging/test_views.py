@@ -13,8 +13,7 @@ from django.urls import reverse
 from core.outbox.kinds import OutboxKind
 from incidents.models import AuditEntry, Incident
 from messaging.models import CannedReply, OutboundMessage, Party, ThreadNoReply
-from tests.factories.core import OutboxEntryFactory
-from tests.factories.incidents import MarketplaceReasonFactory, UserFactory
+from tests.factories.core import MarketplaceReasonFactory, OutboxEntryFactory, UserFactory
 from tests.messaging.fixtures import control, open_incident_thread
 
 pytestmark = pytest.mark.django_db

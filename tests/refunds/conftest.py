@@ -10,14 +10,14 @@ import pytest
 from core.models import Order
 from incidents.models import Incident
 from tests.api.conftest import make_user  # noqa: F401
-from tests.factories.incidents import (
-    IncidentFactory,
+from tests.factories.core import (
     MarketplaceConnectionFactory,
     MarketplaceReasonFactory,
     OrderFactory,
     OrderLineFactory,
     UserFactory,
 )
+from tests.factories.incidents import IncidentFactory
 from tests.messaging.fixtures import agent, synced  # noqa: F401
 
 REASON = "17"

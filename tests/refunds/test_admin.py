@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from refunds.models import RefundLimit, RefundRequest
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 from tests.factories.refunds import RefundRequestFactory, RefundRequestLineFactory
 
 pytestmark = pytest.mark.django_db

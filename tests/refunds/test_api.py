@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import AuditEntry
 from refunds.models import RefundRequest
-from tests.factories.incidents import OrderFactory, OrderLineFactory
+from tests.factories.core import OrderFactory, OrderLineFactory
 from tests.factories.refunds import RefundLimitFactory
 from tests.refunds.conftest import REASON
 

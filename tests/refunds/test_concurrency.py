@@ -23,7 +23,7 @@ from refunds import services
 from refunds.models import RefundRequest
 from refunds.rules import RefundLineInput, RefundValidationError
 from refunds.services import refund_request_create
-from tests.factories.incidents import UserFactory
+from tests.factories.core import UserFactory
 from tests.refunds.conftest import REASON
 
 # pytest-django runs transactional tests last, after another may have flushed the groups

@@ -15,7 +15,8 @@ from core.sync.runner import marketplace_sync
 from mirakl.schemas import LineRefund, OrderPage
 from refunds.models import Refund
 from tests.conftest import SANDBOX_KEY
-from tests.factories.incidents import IncidentFactory, OrderLineFactory, UserFactory
+from tests.factories.core import OrderLineFactory, UserFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.refunds import RefundFactory
 from tests.refunds.test_api import client_of
 

@@ -20,7 +20,7 @@ from refunds.rules import (
     refund_remainders,
 )
 from refunds.services import refund_request_approve, refund_request_create, refund_request_reject
-from tests.factories.incidents import OrderLineFactory, UserFactory
+from tests.factories.core import OrderLineFactory, UserFactory
 from tests.factories.refunds import (
     RefundFactory,
     RefundLimitFactory,

@@ -15,13 +15,13 @@ from django.utils import translation
 from refunds.models import RefundLimit, RefundRequest
 from refunds.rules import RefundValidationError
 from refunds.services import refund_request_create
-from tests.factories.incidents import (
-    IncidentFactory,
+from tests.factories.core import (
     MarketplaceReasonFactory,
     OrderFactory,
     OrderLineFactory,
     UserFactory,
 )
+from tests.factories.incidents import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 

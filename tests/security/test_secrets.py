@@ -10,7 +10,7 @@ from django.db import connection as db
 from django.test import Client
 
 from core.models import MarketplaceConnection
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ def _fresh_policies() -> Iterator[None]:
 @pytest.fixture
 def mediamarkt(db):
     """A connection under the MediaMarkt preset (48 wall-clock hours, warn in the last 25 %)."""
-    from tests.factories.incidents import MarketplaceConnectionFactory
+    from tests.factories.core import MarketplaceConnectionFactory
 
     return MarketplaceConnectionFactory(code="mm", name="MediaMarkt", sla_policy="mediamarkt")
 
@@ -37,7 +37,7 @@ def mediamarkt(db):
 def pccomponentes(db):
     """A connection under the PcComponentes preset (24 h on working days, Mon–Fri 0–24,
     warning at 20 h)."""
-    from tests.factories.incidents import MarketplaceConnectionFactory
+    from tests.factories.core import MarketplaceConnectionFactory
 
     return MarketplaceConnectionFactory(
         code="pcc", name="PcComponentes", sla_policy="pccomponentes"
@@ -48,7 +48,7 @@ def pccomponentes(db):
 def pcc_office_hours(db):
     """A connection under PcComponentes' office-hours preset (24 business hours,
     Mon–Fri 9–18, warning in the last 25 %)."""
-    from tests.factories.incidents import MarketplaceConnectionFactory
+    from tests.factories.core import MarketplaceConnectionFactory
 
     return MarketplaceConnectionFactory(
         code="pcco", name="PcComponentes (oficina)", sla_policy="pccomponentes_office_hours"

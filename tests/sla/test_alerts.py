@@ -22,14 +22,10 @@ from sla.alerts import (
 from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem
 from sla.services import sla_sweep
 from sla.tasks import sla_alerts_digest_task
+from tests.factories.core import UserFactory
 from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import ThreadFactory
-from tests.factories.sla import (
-    AlertSettingsFactory,
-    NotificationFactory,
-    SlaItemFactory,
-    UserFactory,
-)
+from tests.factories.sla import AlertSettingsFactory, NotificationFactory, SlaItemFactory
 from tests.sla.conftest import madrid
 
 pytestmark = pytest.mark.django_db

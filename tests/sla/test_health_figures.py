@@ -13,7 +13,8 @@ from sla.health.criteria import CriterionKey as K
 from sla.health.figures import marketplace_health
 from sla.health.rules import Level, Standing
 from sla.models import SlaItem
-from tests.factories.incidents import IncidentFactory, OrderLineFactory
+from tests.factories.core import OrderLineFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.sla import ShopStatisticsSnapshotFactory, SlaItemFactory
 from tests.sla.conftest import madrid
 

@@ -25,7 +25,7 @@ from sla.health.gate import MIN_INTERVAL, account_fetch, daily_call_claim, stati
 from sla.health.sync import shop_health_refresh, shop_health_sync, statistics_figures
 from sla.models.health import DailyCall, ShopStatisticsSnapshot
 from tests.conftest import SANDBOX_KEY
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 
 pytestmark = pytest.mark.django_db
 

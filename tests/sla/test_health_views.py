@@ -15,12 +15,12 @@ from django.utils import timezone
 from core.roles import Role
 from sla.health.banner import shop_state_banners_forget
 from sla.models.health import Rulebook, RulebookVersion
-from tests.factories.incidents import IncidentFactory, MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory, UserFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.sla import (
     DailyCallFactory,
     ShopAccountSnapshotFactory,
     ShopStatisticsSnapshotFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -243,7 +243,7 @@ def test_a_threshold_the_wrong_way_round_is_refused(admin_client_role) -> None:
 
 
 def test_the_overview_shows_the_order_value_held_by_open_incidents(agent_client, pccomponentes):
-    from tests.factories.incidents import OrderLineFactory
+    from tests.factories.core import OrderLineFactory
 
     first = IncidentFactory(line__order__connection=pccomponentes, line__order__total_price=100)
     # Two incidents on one order count that order once; a closed one holds nothing.

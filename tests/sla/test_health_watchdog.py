@@ -16,11 +16,11 @@ from core.roles import Role
 from sla.health.watchdog import health_watch
 from sla.models import AlertDelivery, Notification
 from sla.models.health import HealthEpisode
+from tests.factories.core import UserFactory
 from tests.factories.sla import (
     AlertSettingsFactory,
     ShopAccountSnapshotFactory,
     ShopStatisticsSnapshotFactory,
-    UserFactory,
 )
 from tests.sla.conftest import madrid
 

@@ -11,7 +11,8 @@ from messaging.models import Party
 from sla.health.rules import Comparison, Threshold
 from sla.kpis import Period, active_counts, kpis_compute, percentile, period_default, risk_of
 from sla.models import Rulebook, SlaItem
-from tests.factories.incidents import IncidentFactory, OrderFactory
+from tests.factories.core import OrderFactory
+from tests.factories.incidents import IncidentFactory
 from tests.factories.messaging import MessageFactory, ThreadFactory
 from tests.factories.sla import SlaBreachFactory, SlaItemFactory
 from tests.sla.conftest import madrid

@@ -28,7 +28,7 @@ from sla.policies import (
     rule_from_policy,
 )
 from sla.sweep import item_state
-from tests.factories.incidents import MarketplaceConnectionFactory
+from tests.factories.core import MarketplaceConnectionFactory
 from tests.factories.sla import (
     BusinessCalendarFactory,
     ClosedDayFactory,

@@ -12,8 +12,9 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories.core import UserFactory
 from tests.factories.incidents import IncidentFactory
-from tests.factories.sla import SlaBreachFactory, SlaItemFactory, UserFactory
+from tests.factories.sla import SlaBreachFactory, SlaItemFactory
 from tests.sla.conftest import madrid
 
 pytestmark = pytest.mark.django_db
@@ -218,7 +219,7 @@ def test_breakdown_rows_drill_down_keeping_the_other_filters(
 def test_the_review_page_shows_the_policy_in_force(client, django_user_model) -> None:
     from django.utils import translation
 
-    from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+    from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 
     MarketplaceConnectionFactory(code="pcc", name="PcComponentes", sla_policy="pccomponentes")
     client.force_login(UserFactory(role="account_manager"))

@@ -18,7 +18,7 @@ from core.sync.runner import marketplace_sync
 from sla.alerts import sync_alerts_dispatch
 from sla.models import AlertDelivery, Notification, SyncAlert
 from sla.tasks import sync_alerts_task
-from tests.factories.incidents import MarketplaceConnectionFactory, UserFactory
+from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
