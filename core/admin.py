@@ -5,6 +5,8 @@ Outbox rows are retried from the pages that show them, not from here.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -23,6 +25,7 @@ from core.outbox.models import OutboxEntry
 from core.shop_account import ShopAccountSnapshot
 from core.sync.health import ResourceHealth, connection_health
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
+from core.sync.tasks import sync_marketplace_task
 
 __all__ = ["DeliveryFieldsMixin", "OutboxEntryAdmin"]
 
@@ -183,11 +186,10 @@ class MarketplaceConnectionAdmin(admin.ModelAdmin):
     def _enqueue(
         self, request: HttpRequest, queryset: QuerySet[MarketplaceConnection], *, full: bool
     ) -> None:
-        from core.sync.tasks import sync_marketplace_task
 
         ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
         for pk in ids:
-            transaction.on_commit(lambda pk=pk: sync_marketplace_task.delay(pk, full=full))
+            transaction.on_commit(partial(sync_marketplace_task.delay, pk, full=full))
         self.message_user(request, _("%(n)d sync(s) queued.") % {"n": len(ids)}, messages.SUCCESS)
 
 

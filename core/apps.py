@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Marketplaces")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_migrate, post_save
 

@@ -13,4 +13,4 @@ def htmx_partial(request: HttpRequest) -> bool:
     A boosted navigation (``hx-boost``) wants the whole page, like a plain request.
     """
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted
+    return htmx is not None and bool(htmx) and not htmx.boosted

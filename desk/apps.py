@@ -9,6 +9,8 @@ class DeskConfig(AppConfig):
     verbose_name = _("Desk")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from core.pages import page_register
         from desk.pages.incident import incident_page
 

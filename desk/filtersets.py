@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
@@ -48,6 +48,9 @@ _SLA_STATES = (
     ("breached", _("Deadline missed")),
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 def _reason_choices() -> list[tuple[str, str]]:
     """Incident reasons from the marketplaces' lists (RE01), one per code."""
@@ -61,7 +64,7 @@ def _reason_choices() -> list[tuple[str, str]]:
     return sorted(seen.items(), key=lambda item: item[1])
 
 
-def _assignee_choices() -> list[tuple[str, str]]:
+def _assignee_choices() -> list[tuple[str, StrOrPromise]]:
     users = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
     return [
         (ASSIGNEE_ME, _("Me")),

@@ -7,6 +7,8 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Incidents")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from core.sync.registry import register_after_run, register_order_page_handler
         from incidents import outbox  # noqa: F401 - registers the OR64 adapter
         from incidents.sync import IncidentEpisodes, incidents_after_run

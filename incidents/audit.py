@@ -43,6 +43,7 @@ def audit_entry(
     at: datetime | None = None,
 ) -> AuditEntry:
     """An unsaved entry; the order and marketplace are taken from the incident if given."""
+    order_id: int | None
     if order is None and incident is not None:
         order = incident.order if "order" in incident._state.fields_cache else None
         order_id = incident.order_id

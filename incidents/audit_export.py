@@ -71,7 +71,8 @@ class AuditExportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, last = data.get("date_from"), data.get("date_to")
         if first and last and first > last:
             raise forms.ValidationError(_("The start date is after the end date."))

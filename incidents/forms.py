@@ -5,6 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from incidents.resolution import resolution_reason_choices
+from incidents.selectors import assignable_users
+
 __all__ = ["AssignForm", "NoteForm", "ResolveForm"]
 
 
@@ -20,7 +23,6 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, users=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from incidents.selectors import assignable_users
 
         self.fields["assignee"].queryset = users if users is not None else assignable_users()
         self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
@@ -45,8 +47,6 @@ class ResolveForm(forms.Form):
     reason_code = forms.ChoiceField(label=_("Resolution reason"), choices=())
 
     def __init__(self, *args, connection=None, choices=None, **kwargs) -> None:
-        from incidents.resolution import resolution_reason_choices
-
         super().__init__(*args, **kwargs)
         if choices is None:
             choices = resolution_reason_choices(connection=connection) if connection else []

@@ -69,7 +69,7 @@ ROLLBACK_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 #: The audit action of a transition, by target state (others: ``state_changed``).
-_ACTIONS_BY_TARGET = {
+_ACTIONS_BY_TARGET: dict[str, str] = {
     State.CLOSED: Action.INCIDENT_CLOSED,
     State.CONTESTED: Action.CONTESTED,
 }

@@ -251,7 +251,7 @@ def resolution_panels(
                         "at": request.delivery.done_at or request.created_at,
                         "detail": request.error_message,
                     }
-                    if refused
+                    if refused and request is not None
                     else None,
                     "sent": request is not None and request.state == ResolutionRequest.State.SENT,
                 },

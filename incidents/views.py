@@ -7,7 +7,7 @@ not a boosted navigation gets the partial it targets (NetBox's ``htmx_partial``)
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -141,7 +141,7 @@ def incident_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("incidents.export_data", raise_exception=True)
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """``/audit/export.csv``: the audit log as CSV, filtered by dates, marketplace,
     action and order id; streamed, times in Madrid. The export is audited too."""
     form = AuditExportForm(request.GET)

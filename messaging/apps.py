@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 def _forget_canned_replies(**kwargs: Any) -> None:
     from django.db import transaction
 
+    # Not at the top: this module is imported before the models are ready.
     from messaging.selectors import canned_replies_forget
 
     # Now and once committed: a page read in between must not keep the old list.
@@ -19,6 +20,8 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from django.db.models.signals import post_delete, post_save
 
         from core.sync.registry import register_after_run, register_resource

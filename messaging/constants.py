@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "BACK_OFFICE_ORDER_PATH",
@@ -33,7 +38,7 @@ RECIPIENT_PARTIES: dict[str, tuple[str, ...]] = {
 }
 
 #: One line per choice: who sees the message and who is notified.
-RECIPIENT_HELP: dict[str, str] = {
+RECIPIENT_HELP: dict[str, StrOrPromise] = {
     RecipientChoice.CUSTOMER: _(
         "The customer sees it and is notified; the operator can read it but is not notified."
     ),

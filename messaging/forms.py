@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -142,13 +143,14 @@ class NewThreadForm(_MessageForm):
         label=_("Or write a subject"), required=False, max_length=255, strip=True
     )
 
-    def __init__(self, *args: Any, reasons: list[tuple[str, str]] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, reasons: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", _("— choose —")), *reasons]
         self.fields["recipient"].initial = RecipientChoice.CUSTOMER
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("reason") and not data.get("subject"):
             self.add_error("subject", _("Choose a subject or write one."))
         return data

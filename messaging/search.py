@@ -27,6 +27,7 @@ from django.db import connection as db_connection
 from django.db.models import Q, QuerySet
 
 from core.models import Order
+from messaging.models import Message, Thread
 
 __all__ = ["SEARCH_CONFIG", "order_search", "order_search_documents_refresh"]
 
@@ -57,8 +58,6 @@ def order_search(value: str) -> QuerySet:
         query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
         matches |= Q(search_document=query)
     else:
-        from messaging.models import Message
-
         matches |= Q(
             pk__in=Message.objects.filter(body__icontains=value, thread__order__isnull=False)
             .order_by()
@@ -85,7 +84,6 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     ids = sorted({pk for pk in order_ids if pk is not None})
     if not ids or not _postgres():
         return 0
-    from messaging.models import Message, Thread
 
     quote = db_connection.ops.quote_name
     sql = (

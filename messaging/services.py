@@ -36,6 +36,7 @@ from messaging.models import (
     ThreadNoReply,
 )
 from messaging.outbox import customer_participant, group_key
+from messaging.selectors import thread_last_message
 
 __all__ = [
     "UNRESOLVED_INCIDENT",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 State = OutboundMessage.State
-_KINDS = {
+_KINDS: dict[str, OutboxKind] = {
     OutboundMessage.Kind.REPLY: OutboxKind.REPLY,
     OutboundMessage.Kind.NEW_THREAD: OutboxKind.NEW_THREAD,
 }
@@ -350,7 +351,6 @@ def thread_no_reply_mark(
     the thread from Mirakl replaces that list with Mirakl's own marks; the
     :class:`ThreadNoReply` row stays the record of who marked it and why.
     """
-    from messaging.selectors import thread_last_message
 
     last = thread_last_message(thread)
     if last is None or last.author_type == Party.SHOP:

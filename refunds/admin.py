@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import DeliveryFieldsMixin
 from core.admin_mixins import ReadOnlyInline, SyncedModelAdmin
 from refunds.models import Refund, RefundLimit, RefundRequest, RefundRequestLine
+from refunds.rules import RefundApprovalError
+from refunds.services import refund_request_approve
 
 
 @admin.register(Refund)
@@ -94,9 +96,6 @@ class RefundRequestAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
 
     @admin.action(description=_("Approve the selected refunds (sends them to Mirakl)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> None:
-        from refunds.rules import RefundApprovalError
-        from refunds.services import refund_request_approve
-
         approved = 0
         for refund_request in queryset.filter(state=RefundRequest.State.AWAITING_APPROVAL):
             try:

@@ -7,6 +7,8 @@ class RefundsConfig(AppConfig):
     verbose_name = _("Refunds")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from core.sync.registry import register_order_page_handler
         from incidents.lifecycle import register_shop_action
         from refunds import outbox  # noqa: F401 - registers the OR28 adapter

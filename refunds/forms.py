@@ -227,7 +227,8 @@ class PartialRefundForm(_RefundForm):
         return lines
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.errors and not self.refund_lines():
             raise forms.ValidationError(
                 _("Enter what to refund on at least one line."), code="empty"

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -223,14 +225,14 @@ class RefundRequest(models.Model):
     @property
     def refused_for_balance(self) -> bool:
         """Mirakl refused it because the shop's payable balance is too low."""
-        from refunds.balance import is_balance_refusal
+        from refunds.balance import is_balance_refusal  # it imports these models
 
         return self.state == self.State.REFUSED and is_balance_refusal(self.error_message)
 
     @property
     def refusal_text(self) -> str:
         """Mirakl's refusal as the desk shows it (translated, with advice, for balance)."""
-        from refunds.balance import refusal_text
+        from refunds.balance import refusal_text  # it imports these models
 
         return refusal_text(self.error_message) if self.state == self.State.REFUSED else ""
 
@@ -297,7 +299,7 @@ class RefundRequestLine(models.Model):
         return f"{self.line_id}: {self.amount} + {self.shipping_amount}"
 
     @property
-    def total(self):  # type: ignore[no-untyped-def]
+    def total(self) -> Decimal:
         return self.amount + self.shipping_amount
 
 

@@ -26,6 +26,7 @@ from sla.models import (
     SlaPolicy,
     WorkingPeriod,
 )
+from sla.tasks import sla_sweep_task
 
 __all__ = [
     "AlertDeliveryAdmin",
@@ -99,8 +100,6 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Apply the policies to open items now (full SLA sweep)"))
     def reschedule_open_items(self, request: HttpRequest, queryset: QuerySet[SlaPolicy]) -> None:
         """Open items keep the deadline they got; after an edit, this recomputes them."""
-        from sla.tasks import sla_sweep_task
-
         transaction.on_commit(lambda: sla_sweep_task.delay(full=True))
         self.message_user(request, _("A full SLA sweep was queued."), messages.SUCCESS)
 

@@ -49,6 +49,7 @@ from core.roles import Role
 from core.sync.health import ConnectionHealth, connections_health, data_age_text
 from incidents.models import Incident, IncidentAssignment
 from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem, SyncAlert
+from sla.tasks import sla_alerts_task
 
 __all__ = [
     "ALERT_STATES",
@@ -90,7 +91,6 @@ class DispatchResult:
 
 def on_sla_state_changed(sender, changes, now, **kwargs) -> None:
     """Queue the alerts of a sweep's changes once the current transaction commits."""
-    from sla.tasks import sla_alerts_task
 
     pairs = [[c.item_id, c.state] for c in changes if c.state in ALERT_STATES]
     if pairs:

@@ -7,6 +7,8 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA")
 
     def ready(self) -> None:
+        # Imported here, not at the top: models, and the registries the apps fill, exist
+        # only once every app is loaded.
         from incidents.selectors import incident_page_annotations
         from incidents.signals import incidents_contested
         from messaging.selectors import thread_annotations

@@ -26,7 +26,8 @@ class KpiPeriodForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, last = data.get("period_from"), data.get("period_to")
         if first and last and first > last:
             raise forms.ValidationError(_("The period must start before it ends."))

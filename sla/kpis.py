@@ -39,6 +39,8 @@ from django.utils import timezone
 from core.models import MarketplaceConnection, Order
 from incidents.models import Incident
 from messaging.models import Message, Party
+from sla.health.criteria import CriterionKey
+from sla.health.rulebook import rulebook_for, rulebook_thresholds
 from sla.health.rules import Standing, Threshold, standing_of
 from sla.models import SlaBreach, SlaItem
 
@@ -280,8 +282,6 @@ def kpis_compute(
     window_days = [d for d in window.days if day_start(d) < now]
     chart_days = [d for d in period.days if day_start(d) < now]
     results = []
-    from sla.health.criteria import CriterionKey
-    from sla.health.rulebook import rulebook_for, rulebook_thresholds
 
     rulebooks: dict[str, dict[str, tuple[Threshold, Threshold]]] = {}
     for conn in connections:

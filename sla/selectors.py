@@ -21,7 +21,7 @@ from django.utils import timezone
 from core.models import MarketplaceConnection
 from incidents.models import Incident
 from messaging.models import Thread
-from sla.models import SlaBreach, SlaItem
+from sla.models import Notification, SlaBreach, SlaItem
 
 __all__ = [
     "BREAKDOWN_LIMIT",
@@ -146,7 +146,6 @@ def sla_breach_breakdown(*, breaches: QuerySet[SlaBreach]) -> dict[str, list[dic
 
 def notification_list(*, user, limit: int = 100) -> list:
     """The user's latest notifications, newest first."""
-    from sla.models import Notification
 
     return list(
         Notification.objects.filter(user=user)

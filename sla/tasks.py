@@ -1,4 +1,9 @@
-"""Celery tasks of the SLA app: thin wrappers around the services."""
+"""Celery tasks of the SLA app: thin wrappers around the services.
+
+Each task imports its service inside it: the services queue these tasks
+(``sla.alerts``, ``sla.health.sync``, the admin), so they import this module, and it
+cannot import them back at the top.
+"""
 
 from __future__ import annotations
 

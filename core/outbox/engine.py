@@ -166,7 +166,7 @@ class Attempt:
 
 
 def _deliver_after_commit(entry_id: int) -> None:
-    from core.outbox.tasks import outbox_deliver_task
+    from core.outbox.tasks import outbox_deliver_task  # it imports this module
 
     transaction.on_commit(lambda: outbox_deliver_task.delay(entry_id))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from core.outbox.engine import BACKOFF_MAX_SECONDS
+from core.outbox.engine import BACKOFF_MAX_SECONDS, outbox_deliver, outbox_deliver_pending
+from core.outbox.kinds import OutboxKind
 
 __all__ = ["outbox_deliver_pending_task", "outbox_deliver_task"]
 
@@ -19,7 +20,6 @@ def outbox_deliver_task(entry_id: int) -> str:
 
     :param entry_id: primary key of the OutboxEntry.
     """
-    from core.outbox.engine import outbox_deliver
 
     result = outbox_deliver(entry_id=entry_id)
     if result.retry_in is not None and result.retry_in <= BACKOFF_MAX_SECONDS:
@@ -36,7 +36,5 @@ def outbox_deliver_pending_task(kind: int | None = None) -> int:
 
     :param kind: only this :class:`~core.outbox.kinds.OutboxKind` (default: all).
     """
-    from core.outbox.engine import outbox_deliver_pending
-    from core.outbox.kinds import OutboxKind
 
     return outbox_deliver_pending(kind=None if kind is None else OutboxKind(kind)).delivered

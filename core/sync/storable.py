@@ -140,8 +140,8 @@ class RowCleaner:
             low, high = ops.integer_field_range(field.get_internal_type())
             column = _Column(name, _INT, low=low, high=high)
         elif isinstance(field, models.DecimalField):
-            high = Decimal(10) ** (field.max_digits - field.decimal_places)
-            column = _Column(name, _DECIMAL, low=-high, high=high)
+            bound = Decimal(10) ** (field.max_digits - field.decimal_places)
+            column = _Column(name, _DECIMAL, low=-bound, high=bound)
         self._columns[name] = column
         return column
 
@@ -200,7 +200,7 @@ class RowCleaner:
             elif kind == _JSON:
                 row[column.name] = _clean_json(value)
             elif kind == _INT:
-                if not column.low <= value <= column.high:  # type: ignore[operator]
+                if not column.low <= value <= column.high:
                     raise Unstorable(f"{column.name} out of range: {value}")
             elif not value.is_finite() or not column.low < value < column.high:  # decimal
                 raise Unstorable(f"{column.name} out of range: {value}")

@@ -6,6 +6,10 @@ import logging
 
 from celery import shared_task
 
+from core.models import MarketplaceConnection
+from core.sync.locks import SyncLockLost
+from core.sync.runner import SyncAlreadyRunning, marketplace_sync
+
 __all__ = ["sync_all_marketplaces_task", "sync_marketplace_task"]
 
 logger = logging.getLogger(__name__)
@@ -18,7 +22,6 @@ def sync_all_marketplaces_task() -> int:
     Each connection gets its own task, so a slow or failing marketplace never delays or
     stops another one.
     """
-    from core.models import MarketplaceConnection
 
     ids = list(MarketplaceConnection.objects.filter(is_active=True).values_list("pk", flat=True))
     for connection_id in ids:
@@ -33,9 +36,6 @@ def sync_marketplace_task(self, connection_id: int, full: bool = False) -> None:
     :param connection_id: primary key of the MarketplaceConnection.
     :param full: re-read everything instead of what changed since the last run.
     """
-    from core.models import MarketplaceConnection
-    from core.sync.locks import SyncLockLost
-    from core.sync.runner import SyncAlreadyRunning, marketplace_sync
 
     connection = MarketplaceConnection.objects.filter(pk=connection_id, is_active=True).first()
     if connection is None:  # deleted or disabled while queued

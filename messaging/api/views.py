@@ -38,6 +38,13 @@ from messaging.api.serializers import (
     ThreadSerializer,
 )
 from messaging.models import Message, OutboundMessage, Thread
+from messaging.selectors import thread_no_reply_current
+from messaging.services import (
+    UNRESOLVED_INCIDENT,
+    outbound_reply_queue,
+    outbound_thread_queue,
+    thread_no_reply_mark,
+)
 
 __all__ = ["OrderThreadCreateView", "ThreadViewSet"]
 
@@ -118,8 +125,6 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="replies")
     def replies(self, request: Request, mirakl_id: str) -> Response:
-        from messaging.services import outbound_reply_queue
-
         idempotency_key = _idempotency_key(request)
         serializer = ReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -161,8 +166,6 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     def no_reply(self, request: Request, mirakl_id: str) -> Response:
         """As the incident page's "no reply required": only when the customer or the
         operator wrote last. The next SLA sweep stops the thread's clock."""
-        from messaging.selectors import thread_no_reply_current
-        from messaging.services import UNRESOLVED_INCIDENT, thread_no_reply_mark
 
         serializer = NoReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -221,8 +224,6 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
         },
     )
     def post(self, request: Request, order_id: str) -> Response:
-        from messaging.services import outbound_thread_queue
-
         idempotency_key = _idempotency_key(request)
         order = get_by_mirakl_id(
             self.get_queryset(),

@@ -9,7 +9,6 @@ their limit on that order).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any, ClassVar
 
 from django.db.models import Prefetch, QuerySet
@@ -133,16 +132,18 @@ def _errors_body(order: Order, exc: RefundValidationError) -> dict[str, Any]:
     """
     mirakl_ids = dict(OrderLine.objects.filter(order=order).values_list("pk", "mirakl_id"))
     body: dict[str, Any] = {}
-    lines: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    # By Mirakl line id, a line's errors by field; the errors about no line in particular
+    # as a list under ``non_field_errors``.
+    lines: dict[str, Any] = {}
     for (line_pk, name), messages in exc.errors.items():
         field = _NON_FIELD if name == "__all__" else name
         if line_pk is None and name == "lines":
-            lines[_NON_FIELD] = [*lines[_NON_FIELD].get(_NON_FIELD, []), *messages]  # type: ignore[call-overload]
+            lines.setdefault(_NON_FIELD, []).extend(messages)
         elif line_pk is None:
             body.setdefault(field, []).extend(messages)
         else:
             key = mirakl_ids.get(line_pk, str(line_pk))
-            lines[key].setdefault(field, []).extend(messages)
+            lines.setdefault(key, {}).setdefault(field, []).extend(messages)
     if lines:
         body["lines"] = dict(lines)
     return body

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sla.health.banner import shop_state_label
 from sla.models import SlaBreach
 
 __all__ = ["SlaBreachSerializer", "SlaKpiSerializer"]
@@ -149,8 +150,6 @@ class ShopAccountSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(source="fetched_at")
 
     def get_state_label(self, obj) -> str:
-        from sla.health.banner import shop_state_label
-
         return shop_state_label(obj.shop_state)
 
 

@@ -24,7 +24,9 @@ from sla.api.serializers import (
     SlaBreachSerializer,
     SlaKpiSerializer,
 )
+from sla.health.figures import marketplace_health, marketplaces_health
 from sla.models import SlaBreach
+from sla.selectors import sla_breach_list, sla_item_counts
 
 __all__ = [
     "ShopBalanceView",
@@ -61,8 +63,6 @@ class SlaBreachViewSet(ApiView, viewsets.GenericViewSet, mixins.ListModelMixin):
     required_permissions: ClassVar[dict[str, list[str]]] = {"GET": REVIEW}
 
     def get_queryset(self) -> QuerySet[SlaBreach]:
-        from sla.selectors import sla_breach_list
-
         connection = None
         code = query_identifier(self.request.query_params, "marketplace", strict=True)
         if code:
@@ -79,8 +79,6 @@ class SlaKpiView(ApiView, APIView):
 
     @extend_schema(summary="SLA KPIs per marketplace", responses=SlaKpiSerializer(many=True))
     def get(self, request: Request) -> Response:
-        from sla.selectors import sla_breach_list, sla_item_counts
-
         now = timezone.now()
         rows = []
         for connection in MarketplaceConnection.objects.order_by("name", "pk"):
@@ -121,8 +119,6 @@ class ShopHealthListView(ApiView, APIView):
         responses=ShopHealthSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        from sla.health.figures import marketplaces_health
-
         return Response(ShopHealthSerializer(marketplaces_health(), many=True).data)
 
 
@@ -135,8 +131,6 @@ class ShopHealthDetailView(ApiView, APIView):
         summary="Shop health of one marketplace (by code)", responses=ShopHealthSerializer
     )
     def get(self, request: Request, code: str) -> Response:
-        from sla.health.figures import marketplace_health
-
         health = marketplace_health(connection=_connection(code))
         return Response(ShopHealthSerializer(health).data)
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_mixins import SyncedModelAdmin
 from sla.health.criteria import CriterionKey
 from sla.health.rulebook import rulebook_rules, rulebook_version_record
+from sla.health.sync import shop_health_refresh
 from sla.models.health import (
     DailyCall,
     HealthEpisode,
@@ -166,8 +167,6 @@ class DailyCallAdmin(SyncedModelAdmin):
         permissions=["refresh"],
     )
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[DailyCall]) -> None:
-        from sla.health.sync import shop_health_refresh
-
         for connection in {row.connection for row in queryset}:
             plan = shop_health_refresh(connection=connection)
             if plan.due:

@@ -43,6 +43,7 @@ from core.shop_account import ShopAccountSnapshot
 from core.sync.models import SyncRun
 from incidents.models import Incident
 from sla.health import projection as proj
+from sla.health.banner import ShopStateChoices, shop_state_label
 from sla.health.criteria import CRITERIA, Criterion, CriterionKey, Unit
 from sla.health.rulebook import rulebook_for, rulebook_thresholds
 from sla.health.rules import Comparison, Level, Standing, Threshold, level_of, standing_of
@@ -247,14 +248,10 @@ class MarketplaceHealth:
 
     @property
     def shop_state_label(self) -> str:
-        from sla.health.banner import shop_state_label
-
         return shop_state_label(self.shop_state)
 
     @property
     def shop_state_badge(self) -> str:
-        from sla.health.banner import ShopStateChoices
-
         return ShopStateChoices.badge_of(self.shop_state)
 
     def criterion(self, key: str) -> CriterionHealth:

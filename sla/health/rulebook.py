@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from sla.health.criteria import CRITERIA, CriterionKey
 from sla.health.rules import Comparison, Threshold, ThresholdState
+from sla.models.health import Rulebook, RulebookVersion
 
 __all__ = [
     "PRESET_RULEBOOKS",
@@ -126,8 +127,6 @@ def rulebook_for(preset: str) -> Any:
     """The rulebook of a connection's preset (the marketplace's, for a second reading of
     its clock: :data:`RULEBOOK_OF_PRESET`), else ``default``'s, with its thresholds
     (``None`` when neither exists)."""
-    from sla.models.health import Rulebook
-
     wanted = [preset, RULEBOOK_OF_PRESET.get(preset, preset), "default"]
     books = {
         b.preset: b
@@ -186,7 +185,7 @@ def rulebook_version_record(
     before the edit; ``None`` for a new rulebook) as its next version. Nothing is
     recorded when nothing changed. Returns the version, or ``None``."""
     if version_model is None:
-        from sla.models.health import RulebookVersion as version_model
+        version_model = RulebookVersion
     now = now or timezone.now()
     after = rulebook_rules(rulebook)
     changes = _changes(before or {}, after)

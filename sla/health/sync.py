@@ -22,9 +22,11 @@ from core.models import MarketplaceConnection
 from core.shop_account import ShopAccountSnapshot
 from mirakl.constants import RATE_KPIS, SECONDS_KPIS
 from mirakl.schemas import ShopAccount, ShopStatistics
+from sla.health.banner import shop_state_banners_forget
 from sla.health.criteria import CRITERIA, Unit
 from sla.health.gate import account_fetch, daily_call_next_allowed, statistics_fetch
 from sla.models.health import DailyCall, ShopStatisticsSnapshot
+from sla.tasks import shop_health_sync_task
 
 __all__ = [
     "CallPlan",
@@ -161,7 +163,6 @@ def shop_health_sync(
 
     Each call is independent: a refused or failed one does not stop the others.
     """
-    from sla.health.banner import shop_state_banners_forget
 
     now = now or timezone.now()
     result = HealthSyncResult()
@@ -214,7 +215,6 @@ def shop_health_refresh(
     """An admin's "refresh now": queue the sync if any of its calls is allowed now, and
     say when the others are (nothing is asked of Mirakl here; the gate decides again
     when the task runs)."""
-    from sla.tasks import shop_health_sync_task
 
     now = now or timezone.now()
     rows = {

@@ -132,7 +132,7 @@ class DailyCall(models.Model):
     @property
     def next_allowed_at(self):
         """When the gate lets the next call through (``None``: now)."""
-        from sla.health.gate import daily_call_next_allowed
+        from sla.health.gate import daily_call_next_allowed  # it imports this model
 
         return daily_call_next_allowed(self.last_called_at)
 

@@ -9,8 +9,10 @@ code, and a connection uses the policy whose preset equals its ``sla_policy``
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -21,6 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "BusinessCalendar",
@@ -35,7 +40,7 @@ __all__ = [
 MIDNIGHT = time(0)
 
 
-def preset_choices() -> list[tuple[str, str]]:
+def preset_choices() -> Sequence[tuple[str, StrOrPromise]]:
     """The connections' policy codes; a callable, so new codes need no migration here."""
     return MarketplaceConnection.Policy.choices
 

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from core.sync.health import data_age_text
+from sla.health.banner import shop_state_banners as banners
 from sla.health.criteria import Criterion
 from sla.health.figures import format_figure
 
@@ -97,7 +98,6 @@ def shop_state_banners(context: template.Context) -> dict[str, Any]:
     """The banners of the marketplaces whose shop is not open: on a page of one
     marketplace (``page_marketplace``, or the ``incident`` shown) only its own, on pages
     of every marketplace all of them. Read from the cache: no query on most pages."""
-    from sla.health.banner import shop_state_banners as banners
 
     shown = banners()
     marketplace = context.get("page_marketplace")

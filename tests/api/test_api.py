@@ -168,16 +168,16 @@ def test_threads_list_by_order(api_client_for, desk) -> None:
 def test_reply_goes_through_the_outbox(
     api_client_for, desk, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    import messaging.services
+    import messaging.api.views
 
     calls = []
-    real = messaging.services.outbound_reply_queue
+    real = messaging.api.views.outbound_reply_queue
 
     def spy(**kwargs):
         calls.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(messaging.services, "outbound_reply_queue", spy)
+    monkeypatch.setattr(messaging.api.views, "outbound_reply_queue", spy)
     key = str(uuid.uuid4())
     client = api_client_for("agent")
     with django_capture_on_commit_callbacks() as callbacks:
