@@ -623,7 +623,9 @@ def test_no_reply_mark_stops_the_sla_clock_at_once(synced, agent) -> None:
     assert AuditEntry.objects.filter(incident=incident, action="no_reply").exists()
 
 
-def test_N1_no_reply_on_an_unresolved_incident_asks_for_a_confirmation(synced, agent) -> None:
+def test_N1_no_reply_on_an_unresolved_incident_asks_for_a_confirmation(
+    synced, agent, english
+) -> None:
     incident, thread = open_incident_thread()
     Incident.objects.filter(pk=incident.pk).update(state=Incident.State.IN_PROGRESS)
 
