@@ -39,9 +39,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Each benchmark uses a database of its own (bench/common.py) unless DATABASE_URL is set;
+# `make bench BENCH=sync` runs one of them (`python -m bench --list` names them).
 bench: install
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
