@@ -6,12 +6,15 @@ a subquery), one for a batch of threads and one for all their messages.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
-from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
 
 from incidents.models import Incident
 from messaging.models import Message, Party, Thread, ThreadNoReply
@@ -105,6 +108,19 @@ def _recipient_types(recipients: object) -> frozenset[str]:
     return frozenset(r["type"] for r in recipients if isinstance(r, dict) and r.get("type"))
 
 
+@lru_cache(maxsize=4096)
+def _recipient_types_of(text: str | None) -> frozenset[str]:
+    """:func:`_recipient_types` of a JSON text: a batch holds a handful of distinct
+    recipient lists, decoded once each rather than once per message."""
+    return _recipient_types(json.loads(text)) if text else frozenset()
+
+
+@lru_cache(maxsize=4096)
+def _mark_dates_of(text: str | None) -> tuple[datetime, ...]:
+    """:func:`_mark_dates` of a JSON text (most threads carry none, or the same)."""
+    return _mark_dates(json.loads(text)) if text else ()
+
+
 def _mark_dates(marks: object) -> tuple[datetime, ...]:
     """Dates of Mirakl's ``no_store_reply_needed`` entries; unreadable ones are skipped."""
     if not isinstance(marks, list):
@@ -132,10 +148,13 @@ def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
     messages: dict[int, list[MessageFact]] = defaultdict(list)
     for thread_id, order_id, at, author, recipients in (
         Message.objects.filter(thread__in=threads.order_by().values("pk"))
+        .annotate(recipients_text=Cast("recipients", TextField()))
         .order_by("thread_id", "date_created", "pk")
-        .values_list("thread_id", "thread__order_id", "date_created", "author_type", "recipients")
+        .values_list(
+            "thread_id", "thread__order_id", "date_created", "author_type", "recipients_text"
+        )
     ):
-        to = _recipient_types(recipients)
+        to = _recipient_types_of(recipients)
         notice = author == Party.OPERATOR and is_opening_notice(
             author=author, recipients=to, at=at, incident_openings=openings.get(order_id, ())
         )
@@ -155,17 +174,18 @@ def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
             facts=ThreadClockFacts(
                 messages=tuple(messages.get(pk, ())),
                 shop_reply_needed_since=needed_since,
-                no_reply_marks=tuple(sorted({*_mark_dates(marks), *ours.get(pk, ())})),
+                no_reply_marks=tuple(sorted({*_mark_dates_of(marks), *ours.get(pk, ())})),
                 last_sender=last_sender or "",
             ),
         )
         for pk, connection_id, synced_at, needed_since, marks, last_sender in threads.order_by()
+        .annotate(marks_text=Cast("no_store_reply_needed", TextField()))
         .values_list(
             "pk",
             "connection_id",
             "synced_at",
             "shop_reply_needed_since",
-            "no_store_reply_needed",
+            "marks_text",
             "last_sender_type",
         )
         .iterator(chunk_size=5000)

@@ -5,22 +5,31 @@ whole picture; :func:`sla.services.sla_sweep` runs it under its advisory lock).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import connection as db_connection
 from django.db.models import Max, OuterRef, Q, Subquery
 
 from core.models import MarketplaceConnection
 from incidents.models import Incident
 from messaging.models import Message, Thread
 from sla.clock import Span, incident_span, mirakl_disagreement, thread_spans
-from sla.facts import incident_rows, max_changed, thread_rows
+from sla.facts import IncidentRow, ThreadRow, incident_rows, max_changed, thread_rows
 from sla.models import SlaBreach, SlaItem, SweepState
 from sla.policies import DeadlineRule, rule_resolve, rules_by_preset
-from sla.sweep_sql import NewItem, as_datetime, insert_breaches, insert_items, update_returning
+from sla.sweep_sql import (
+    NewItem,
+    as_datetime,
+    id_in,
+    insert_breaches,
+    insert_items,
+    update_returning,
+)
 
 __all__ = [
     "SWEEP_OVERLAP",
@@ -111,7 +120,41 @@ def incident_reply_due_refresh(*, incident_ids: Sequence[int] | None = None) -> 
     every incident when ``incident_ids`` is None. Writes only the rows whose due time
     changed, without touching ``updated_at`` (the sweep's own change mark). Returns
     how many changed.
+
+    On Postgres one statement: the open items' earliest due time per incident, grouped
+    once, joined to the incidents by key. A subquery per incident read, while the
+    first sweep of a large shop was filling the items faster than their statistics
+    followed, every open item once per incident (a minute for 50,000 incidents).
     """
+    if db_connection.vendor != "postgresql":
+        return _incident_reply_due_refresh_orm(incident_ids)
+    quote = db_connection.ops.quote_name
+    incidents = quote(Incident._meta.db_table)
+    items = quote(SlaItem._meta.db_table)
+    if incident_ids is None:
+        scope, params = "", []
+        target = f"SELECT id FROM {incidents}"  # noqa: S608 - names from the models
+    else:
+        ids = sorted(set(incident_ids))
+        if not ids:
+            return 0
+        scope, params = "AND incident_id = ANY(%s::bigint[])", [ids]
+        target = "SELECT unnest(%s::bigint[]) AS id"
+    sql = (
+        f"UPDATE {incidents} i SET reply_due_at = d.due FROM ("  # noqa: S608 - names from the models
+        f"SELECT t.id, o.due FROM ({target}) t LEFT JOIN ("
+        f"SELECT incident_id, MIN(due_at) AS due FROM {items} "
+        f"WHERE kind = %s AND stopped_at IS NULL {scope} GROUP BY incident_id"
+        ") o ON o.incident_id = t.id"
+        ") d WHERE i.id = d.id AND i.reply_due_at IS DISTINCT FROM d.due"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [*params, Kind.INCIDENT, *params])
+        return cursor.rowcount
+
+
+def _incident_reply_due_refresh_orm(incident_ids: Sequence[int] | None) -> int:
+    """:func:`incident_reply_due_refresh` on other databases (the SQLite demo)."""
     due = Subquery(
         SlaItem.objects.filter(kind=Kind.INCIDENT, incident=OuterRef("pk"), stopped_at__isnull=True)
         .order_by("due_at")
@@ -130,6 +173,27 @@ def incident_reply_due_refresh(*, incident_ids: Sequence[int] | None = None) -> 
     for chunk in chunks(changed):
         Incident.objects.filter(pk__in=chunk).update(reply_due_at=due)
     return len(changed)
+
+
+def _reply_due_write(due_by_incident: dict[int, datetime | None]) -> None:
+    """Write the due times the sweep just computed to ``Incident.reply_due_at``.
+
+    Every item of these incidents passed through the sweep, so it knows each one's open
+    due time: one ``UPDATE … FROM unnest(ids, dues)`` joined on the primary key, rather
+    than reading back the items it has just written (whose statistics lag behind).
+    """
+    if db_connection.vendor != "postgresql":
+        incident_reply_due_refresh(incident_ids=sorted(due_by_incident))
+        return
+    ids = sorted(due_by_incident)
+    table = db_connection.ops.quote_name(Incident._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} i SET reply_due_at = v.due "  # noqa: S608 - name from the model
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) "
+            "WHERE i.id = v.id AND i.reply_due_at IS DISTINCT FROM v.due",
+            [ids, [due_by_incident[pk] for pk in ids]],
+        )
 
 
 _BATCH = 5000
@@ -157,6 +221,32 @@ class _Source:
     object_id: int
     connection_id: int
     spans: list[Span]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one batch writes besides its new items."""
+
+    to_update: list[SlaItem] = field(default_factory=list)
+    #: Incident written here → the due time of its open wait (None when none is open).
+    reply_due: dict[int, datetime | None] = field(default_factory=dict)
+    #: Whether a new item is nearing or breached, or was answered late.
+    follow_up: bool = False
+
+
+def _incident_sources(rows: Iterable[IncidentRow]) -> Iterator[_Source]:
+    for row in rows:
+        yield _Source(Kind.INCIDENT, row.id, row.connection_id, [incident_span(row.facts)])
+
+
+def _thread_sources(rows: Iterable[ThreadRow]) -> Iterator[_Source]:
+    for row in rows:
+        spans = thread_spans(row.facts)
+        disagreement = mirakl_disagreement(row.facts, spans)
+        if disagreement:
+            # Rule T7: Mirakl's flag and our messages tell different stories.
+            logger.info("SLA thread %s: %s", row.id, disagreement)
+        yield _Source(Kind.THREAD, row.id, row.connection_id, spans)
 
 
 _UPDATE_FIELDS = ("state", "due_at", "warn_at", "stopped_at", "stop_reason", "policy", "updated_at")
@@ -218,25 +308,13 @@ class Sweep:
         self.result.scanned_threads = len(thread_ids)
         marks: dict[str, datetime | None] = {"incidents_seen_at": None, "threads_seen_at": None}
         for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
-            rows = incident_rows(Incident.objects.filter(pk__in=chunk))
+            rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
             marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
-            sources = [
-                _Source(Kind.INCIDENT, row.id, row.connection_id, [incident_span(row.facts)])
-                for row in rows
-            ]
-            self._reconcile(sources, self._existing(Kind.INCIDENT, chunk))
+            self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
         for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
-            rows = thread_rows(Thread.objects.filter(pk__in=chunk))
+            rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
             marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
-            sources = []
-            for row in rows:
-                spans = thread_spans(row.facts)
-                disagreement = mirakl_disagreement(row.facts, spans)
-                if disagreement:
-                    # Rule T7: Mirakl's flag and our messages tell different stories.
-                    logger.info("SLA thread %s: %s", row.id, disagreement)
-                sources.append(_Source(Kind.THREAD, row.id, row.connection_id, spans))
-            self._reconcile(sources, self._existing(Kind.THREAD, chunk))
+            self._reconcile(_thread_sources(rows), self._existing(Kind.THREAD, chunk))
 
         dirty = []
         for name, seen in marks.items():
@@ -258,7 +336,7 @@ class Sweep:
         object_field = "incident_id" if kind == Kind.INCIDENT else "thread_id"
         found: dict[tuple[str, int], dict[tuple[str, datetime], _Existing]] = defaultdict(dict)
         for row in (
-            SlaItem.objects.filter(kind=kind, **{f"{object_field}__in": object_ids})
+            SlaItem.objects.filter(kind=kind, **{f"{object_field}__in": id_in(object_ids)})
             .order_by()
             .values_list(
                 object_field,
@@ -279,54 +357,74 @@ class Sweep:
 
     def _reconcile(
         self,
-        sources: Sequence[_Source],
+        sources: Iterable[_Source],
         existing: dict[tuple[str, int], dict[tuple[str, datetime], _Existing]],
     ) -> None:
+        """Write what changed for these sources: new items, updated ones, due times.
+
+        The new items stream into ``COPY`` as they are computed, so Postgres inserts
+        and indexes one part of a batch while Python works out the next (a first sweep
+        over a large shop is half Python, half Postgres).
+        """
+        plan = _Plan()
+        new_rows = self._plan(sources, existing, plan)
+        first = next(new_rows, None)
+        if first is not None:
+            # Only the sweep inserts items, under its lock: the new ones are above this.
+            before = SlaItem.objects.aggregate(m=Max("pk"))["m"] or 0
+            self.result.created += insert_items(itertools.chain((first,), new_rows), self.now)
+            if plan.follow_up:
+                self._follow_up_new(before)
+        if plan.to_update:
+            SlaItem.objects.bulk_update(plan.to_update, _UPDATE_FIELDS, batch_size=1000)
+        # The inbox's copy of the due time follows the incidents' items written here.
+        if plan.reply_due:
+            _reply_due_write(plan.reply_due)
+
+    def _plan(
+        self,
+        sources: Iterable[_Source],
+        existing: dict[tuple[str, int], dict[tuple[str, datetime], _Existing]],
+        plan: _Plan,
+    ) -> Iterator[NewItem]:
+        """The items to insert, one by one; the updates and due times go into ``plan``."""
         now = self.now
-        new_rows: list[NewItem] = []
-        follow_up = False
-        to_update: list[SlaItem] = []
         for source in sources:
             known = existing.get((source.kind, source.object_id), {})
             seen: set[tuple[str, datetime]] = set()
+            written = False
+            open_due: datetime | None = None
             for span in source.spans:
                 key = (span.audience, span.started_at)
                 seen.add(key)
                 old = known.get(key)
                 if old is None:
                     row = self._new_row(source, span)
-                    new_rows.append(row)
-                    follow_up = (
-                        follow_up
+                    plan.follow_up = (
+                        plan.follow_up
                         or row.state in _ALERTING
                         or (row.stopped_at is not None and row.stopped_at > row.due_at)
                     )
-                    continue
-                item = self._updated_item(source, span, old)
-                if item is not None:
-                    to_update.append(item)
+                    written, due_at = True, row.due_at
+                    yield row
+                else:
+                    item = self._updated_item(source, span, old)
+                    if item is not None:
+                        plan.to_update.append(item)
+                        written = True
+                    due_at = old.due_at if item is None else item.due_at
+                if span.stopped_at is None and (open_due is None or due_at < open_due):
+                    open_due = due_at
             for key, old in known.items():
                 if key in seen or old.stopped_at is not None:
                     continue
                 withdrawn = Span(key[1], max(now, key[1]), SlaItem.StopReason.WITHDRAWN, key[0])
                 item = self._updated_item(source, withdrawn, old)
                 if item is not None:
-                    to_update.append(item)
-
-        if to_update:
-            SlaItem.objects.bulk_update(to_update, _UPDATE_FIELDS, batch_size=1000)
-        if new_rows:
-            # Only the sweep inserts items, under its lock: the new ones are above this.
-            before = SlaItem.objects.aggregate(m=Max("pk"))["m"] or 0
-            insert_items(new_rows, self.now)
-            self.result.created += len(new_rows)
-            if follow_up:
-                self._follow_up_new(before)
-        # The inbox's copy of the due time follows the incidents' items written here.
-        touched = {item.incident_id for item in to_update} | {row.incident_id for row in new_rows}
-        touched.discard(None)
-        if touched:
-            incident_reply_due_refresh(incident_ids=sorted(touched))
+                    plan.to_update.append(item)
+                    written = True
+            if written and source.kind == Kind.INCIDENT:
+                plan.reply_due[source.object_id] = open_due
 
     def _new_row(self, source: _Source, span: Span) -> NewItem:
         """The item of a wait seen for the first time."""

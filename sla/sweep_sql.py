@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.db import connection as db_connection
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from sla.models import SlaBreach, SlaItem
 
-__all__ = ["NewItem", "as_datetime", "insert_breaches", "insert_items", "update_returning"]
+__all__ = [
+    "NewItem",
+    "as_datetime",
+    "id_in",
+    "insert_breaches",
+    "insert_items",
+    "update_returning",
+]
 
 
 class NewItem(NamedTuple):
@@ -36,14 +43,28 @@ class NewItem(NamedTuple):
 _INSERT_COLUMNS = NewItem._fields
 
 
-def insert_items(rows: list[NewItem], now: datetime) -> None:
-    """Insert new items: ``COPY`` on Postgres, ``bulk_create`` elsewhere.
+def id_in(ids: Sequence[int]) -> RawSQL | list[int]:
+    """The right-hand side of an ``__in`` filter on these ids: one array parameter on
+    Postgres (``IN (SELECT unnest(%s::bigint[]))``), the plain list elsewhere.
 
-    Django's ``bulk_create`` spends most of its time preparing each value of each
-    row; the first sweep of a large shop inserts every open wait at once.
+    Django prepares each value of a plain list apart; a batch of 10,000 ids costs more
+    in that preparation, three times per batch, than the statement does in Postgres.
     """
     if db_connection.vendor != "postgresql":
-        SlaItem.objects.bulk_create(
+        return list(ids)
+    return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+
+
+def insert_items(rows: Iterable[NewItem], now: datetime) -> int:
+    """Insert new items: ``COPY`` on Postgres, ``bulk_create`` elsewhere; returns how many.
+
+    Django's ``bulk_create`` spends most of its time preparing each value of each
+    row; the first sweep of a large shop inserts every open wait at once. ``rows`` is
+    read as ``COPY`` sends it: when it is a generator, Postgres inserts the rows already
+    sent while the next ones are computed.
+    """
+    if db_connection.vendor != "postgresql":
+        created = SlaItem.objects.bulk_create(
             (
                 SlaItem(
                     **dict(zip(_INSERT_COLUMNS, row, strict=True)), created_at=now, updated_at=now
@@ -52,14 +73,28 @@ def insert_items(rows: list[NewItem], now: datetime) -> None:
             ),
             batch_size=500,
         )
-        return
+        return len(created)
+    stream = _CopyStream(_copy_lines(rows, now.isoformat()))
+    table = db_connection.ops.quote_name(SlaItem._meta.db_table)
+    columns = ", ".join((*_INSERT_COLUMNS, "created_at", "updated_at"))
+    with db_connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {table} ({columns}) FROM STDIN", stream, size=_COPY_READ_SIZE
+        )
+    return stream.lines
+
+
+#: How much ``COPY`` asks for at a time: a few hundred rows.
+_COPY_READ_SIZE = 1 << 16
+
+
+def _copy_lines(rows: Iterable[NewItem], stamp: str) -> Iterator[str]:
+    """Each row as a line of ``COPY``'s text format."""
     null = "\\N"
-    stamp = now.isoformat()
-    lines = []
     for row in rows:
         (kind, connection, incident, thread, audience, policy, started, due, warn, state,
          stopped, reason) = row  # fmt: skip
-        lines.append(
+        yield (
             f"{kind}\t{connection}\t{null if incident is None else incident}\t"
             f"{null if thread is None else thread}\t{_copy_text(audience)}\t"
             f"{null if policy is None else policy}\t{started.isoformat()}\t"
@@ -67,12 +102,34 @@ def insert_items(rows: list[NewItem], now: datetime) -> None:
             f"{null if stopped is None else stopped.isoformat()}\t{reason}\t"
             f"{stamp}\t{stamp}\n"
         )
-    table = db_connection.ops.quote_name(SlaItem._meta.db_table)
-    columns = ", ".join((*_INSERT_COLUMNS, "created_at", "updated_at"))
-    with db_connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {table} ({columns}) FROM STDIN", io.StringIO("".join(lines))
-        )
+
+
+class _CopyStream:
+    """A file ``copy_expert`` reads from, filled line by line as it asks."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._rest = ""
+        self.lines = 0
+
+    def read(self, size: int = -1) -> str:
+        parts = [self._rest]
+        length = len(self._rest)
+        for line in self._lines:
+            parts.append(line)
+            length += len(line)
+            self.lines += 1
+            if 0 <= size <= length:
+                break
+        data = "".join(parts)
+        if size < 0 or len(data) <= size:
+            self._rest = ""
+            return data
+        self._rest = data[size:]
+        return data[:size]
+
+    def readline(self, size: int = -1) -> str:  # pragma: no cover - COPY FROM uses read()
+        return self.read(size)
 
 
 def _copy_text(value: str) -> str:
