@@ -6,9 +6,11 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from django.views.decorators.cache import cache_control
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import auth_views
+from core import views as core_views
 
 admin.site.login_form = auth_views.ThrottledAdminAuthenticationForm
 
@@ -35,7 +37,10 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switch works before logging in too (the login page has it).
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    # Browsers ask for /favicon.ico on pages that do not name their icon (the admin's).
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("sla/", include("sla.urls")),
     path("notifications/", include("sla.urls_notifications")),
     path("refunds/", include("refunds.urls")),

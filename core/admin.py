@@ -100,7 +100,7 @@ class SyncCursorInline(ReadOnlyInline):
         "health",
         "last_success_at",
         "updated_since",
-        "run_started_at",
+        "run_started",
         "error",
         "last_error",
         "skipped",
@@ -118,6 +118,11 @@ class SyncCursorInline(ReadOnlyInline):
         if health is None:
             return "—"
         return format_html("<strong>{}</strong> · {}", health.state.label, health.data_age)
+
+    @admin.display(description=_("run started at"))
+    def run_started(self, obj: SyncCursor) -> object:
+        """When the run in progress started ("—" between runs)."""
+        return obj.run_started_at or "—"
 
     @admin.display(description=_("last error"))
     def error(self, obj: SyncCursor) -> str:

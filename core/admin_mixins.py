@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from typing import Any
 
-__all__ = ["ReadOnlyInline", "SyncedModelAdmin"]
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from core.mirakl_codes import mirakl_label
+
+__all__ = ["MiraklStateFilter", "ReadOnlyInline", "SyncedModelAdmin"]
+
+
+class MiraklStateFilter(admin.SimpleListFilter):
+    """Filter on a Mirakl state field (``state``), its values in words."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        values = model_admin.model.objects.order_by().values_list("state", flat=True).distinct()
+        return sorted(((v, mirakl_label(v)) for v in values if v), key=lambda c: c[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(state=self.value()) if self.value() else queryset
 
 
 class SyncedModelAdmin(admin.ModelAdmin):

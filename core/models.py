@@ -8,6 +8,8 @@ The bottom floor's other models are imported below so that Django finds them.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
@@ -202,3 +204,13 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.mirakl_id} / {self.mirakl_id}"
+
+    @property
+    def unit_price(self) -> Decimal | None:
+        """The price of one unit: Mirakl's ``price_unit``, else the line's price (every
+        unit, before shipping) over its quantity."""
+        if self.price_unit is not None:
+            return self.price_unit
+        if self.price is None or not self.quantity:
+            return self.price
+        return (Decimal(self.price) / self.quantity).quantize(Decimal("0.01"))

@@ -30,6 +30,7 @@ __all__ = [
     "REASONS",
     "connection_reasons",
     "connection_reasons_forget",
+    "reason_label",
     "order_reasons",
     "reasons_page_store",
 ]
@@ -75,8 +76,42 @@ def connection_reasons(*, connection_id: int) -> dict[str, list[tuple[str, str]]
 
 
 def connection_reasons_forget(*, connection_id: int) -> None:
-    """Empty the cache of :func:`connection_reasons` for one connection."""
-    cache.delete(_reasons_cache_key(connection_id))
+    """Empty the caches of :func:`connection_reasons` and :func:`reason_label` for one
+    connection."""
+    cache.delete_many([_reasons_cache_key(connection_id), _labels_cache_key(connection_id)])
+
+
+def _labels_cache_key(connection_id: int) -> str:
+    return f"incidents:reason-labels:v1:{connection_id}"
+
+
+#: Where a code's label is looked for first: a code may name reasons of several types.
+_LABEL_TYPE_ORDER = ("ORDER_MESSAGING", "INCIDENT_CLOSE", "INCIDENT_OPEN", "REFUND")
+
+
+def reason_label(*, connection_id: int | None, code: str, reason_type: str = "") -> str:
+    """The label of a reason ``code`` of the connection, the customer's reasons included
+    (a thread the customer opened on RE01 code ``22`` reads "Informar de un problema…");
+    ``reason_type`` first when given, then messaging, closing, opening and refund
+    reasons. The code itself when the marketplace's list does not have it. Cached with
+    :func:`connection_reasons`."""
+    if not code or connection_id is None:
+        return code or ""
+    key = _labels_cache_key(connection_id)
+    labels = cache.get(key)
+    if labels is None:
+        labels = {}
+        for reason_type_, reason_code, label in MarketplaceReason.objects.filter(
+            connection_id=connection_id
+        ).values_list("type", "code", "label"):
+            labels[f"{reason_type_}:{reason_code}"] = label
+        cache.set(key, labels, REASONS_CACHE_SECONDS)
+    for type_ in (reason_type, *_LABEL_TYPE_ORDER) if reason_type else _LABEL_TYPE_ORDER:
+        label = labels.get(f"{type_}:{code}")
+        if label:
+            return label
+    other = next((v for k, v in labels.items() if k.endswith(f":{code}") and v), "")
+    return other or code
 
 
 def _connection_reasons(connection_id: int) -> dict[str, list[tuple[str, str]]]:

@@ -9,16 +9,23 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import DeliveryFieldsMixin
-from core.admin_mixins import ReadOnlyInline, SyncedModelAdmin
+from core.admin_mixins import MiraklStateFilter, ReadOnlyInline, SyncedModelAdmin
+from core.mirakl_codes import mirakl_label
 from core.models import Order, OrderLine
+from core.reasons import reason_label
+from incidents.audit import history_text
 from incidents.audit_export import audit_csv_response
 from incidents.models import AuditEntry, Incident, ResolutionRequest
 
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("mirakl_id", "product_title", "quantity", "price", "shipping_price", "state")
+    fields = ("mirakl_id", "product_title", "quantity", "price", "shipping_price", "state_label")
     readonly_fields = fields
+
+    @admin.display(description=_("state"))
+    def state_label(self, obj: OrderLine) -> str:
+        return mirakl_label(obj.state)
 
 
 class IncidentInline(ReadOnlyInline):
@@ -33,14 +40,14 @@ class OrderAdmin(SyncedModelAdmin):
     list_display = (
         "mirakl_id",
         "connection",
-        "state",
+        "state_label",
         "customer_name",
         "total_price",
         "has_incident",
         "created_date",
         "last_updated_date",
     )
-    list_filter = ("connection", "has_incident", "state", "fully_refunded")
+    list_filter = ("connection", "has_incident", MiraklStateFilter, "fully_refunded")
     search_fields = (
         "mirakl_id",
         "commercial_id",
@@ -52,14 +59,22 @@ class OrderAdmin(SyncedModelAdmin):
     date_hierarchy = "created_date"
     inlines = (OrderLineInline, IncidentInline)
 
+    @admin.display(description=_("state"), ordering="state")
+    def state_label(self, obj: Order) -> str:
+        return mirakl_label(obj.state)
+
 
 class AuditEntryInline(ReadOnlyInline):
     model = AuditEntry
     fk_name = "incident"
-    fields = ("at", "action", "from_state", "to_state", "source", "actor_name", "detail")
+    fields = ("at", "action", "from_state", "to_state", "source", "actor_name", "detail_text")
     readonly_fields = fields
     show_change_link = False
     ordering = ("at", "pk")
+
+    @admin.display(description=_("detail"))
+    def detail_text(self, obj: AuditEntry) -> str:
+        return history_text(obj.detail, obj.connection_id)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -88,12 +103,16 @@ class IncidentAdmin(SyncedModelAdmin):
 class ResolutionRequestAdmin(DeliveryFieldsMixin, SyncedModelAdmin):
     """Resolutions asked for here and how their OR64 went; read-only."""
 
-    list_display = ("created_at", "incident", "reason_code", "state", "attempts", "sent_at")
+    list_display = ("created_at", "incident", "reason", "state", "attempts", "sent_at")
     list_filter = ("state",)
     search_fields = ("incident__order__mirakl_id", "reason_code", "error_message")
     list_select_related = ("incident__order", "incident__line", "delivery")
     date_hierarchy = "created_at"
     readonly_fields = ("attempts", "last_attempt_at", "in_doubt", "last_error", "check_text")
+
+    @admin.display(description=_("reason"), ordering="reason_code")
+    def reason(self, obj: ResolutionRequest) -> str:
+        return reason_label(connection_id=obj.incident.connection_id, code=obj.reason_code)
 
 
 @admin.register(AuditEntry)
@@ -127,14 +146,19 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "incident",
         "from_state",
         "to_state",
-        "detail",
+        "detail_text",
         "data",
     )
     actions = ("export_csv",)
 
     @admin.display(description=_("detail"))
     def short_detail(self, obj: AuditEntry) -> str:
-        return obj.detail if len(obj.detail) <= 80 else obj.detail[:79] + "…"
+        detail = history_text(obj.detail, obj.connection_id)
+        return detail if len(detail) <= 80 else detail[:79] + "…"
+
+    @admin.display(description=_("detail"))
+    def detail_text(self, obj: AuditEntry) -> str:
+        return history_text(obj.detail, obj.connection_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -7,16 +7,19 @@ once). Entries are never changed: see :class:`incidents.models.AuditEntry`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
+from core.mirakl_codes import RAW_CODES, mirakl_label, parties_in_words
 from core.models import Order
+from core.reasons import reason_label
 from incidents.models import AuditEntry, Incident
 
-__all__ = ["audit_entry", "audit_log", "actor_name"]
+__all__ = ["audit_entry", "audit_log", "actor_name", "history_text"]
 
 Action = AuditEntry.Action
 Source = AuditEntry.Source
@@ -76,3 +79,31 @@ def audit_log(**kwargs: Any) -> AuditEntry:
     entry = audit_entry(**kwargs)
     entry.save()
     return entry
+
+
+#: A code alone (``RECEIVED``, ``INC_SOLVED_DELIVERED``, ``22``).
+_CODE = re.compile(r"^[A-Z0-9_]+$")
+#: A new conversation's entry: ``"<topic> → <parties>: <excerpt>"``.
+_TOPIC = re.compile(r"^([0-9A-Z_]+) → ")
+
+
+def history_text(detail: str, connection_id: int | None) -> str:
+    """An entry's ``detail`` as the history shows it: the Mirakl codes older entries
+    were written with (parties, line states, reason codes) in words (the reasons
+    from the cache)."""
+    text = (detail or "").strip()
+    if not text:
+        return ""
+    if _CODE.match(text):
+        label = reason_label(connection_id=connection_id, code=text)
+        if label != text:
+            return label
+        return mirakl_label(text) if text in RAW_CODES else text
+    text = parties_in_words(text)
+    topic = _TOPIC.match(text)
+    if topic:
+        code = topic.group(1)
+        label = reason_label(connection_id=connection_id, code=code)
+        if label != code:
+            text = f"{label} → {text[topic.end() :]}"
+    return text

@@ -65,3 +65,7 @@ BACK_OFFICE_ORDER_PATH = "/mmp/shop/order/{order_id}"
 
 #: The RE01 reason type of a new conversation on an order (OR43).
 MESSAGING_REASON_TYPE = "ORDER_MESSAGING"
+
+#: OR43 topic types (MIRAKL_API.md section 6).
+TOPIC_REASON_CODE = "REASON_CODE"
+TOPIC_FREE_TEXT = "FREE_TEXT"

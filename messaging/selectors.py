@@ -18,8 +18,9 @@ from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
+from core.reasons import reason_label
 from incidents.models import Incident
-from messaging.constants import RecipientChoice
+from messaging.constants import MESSAGING_REASON_TYPE, TOPIC_REASON_CODE, RecipientChoice
 from messaging.models import (
     CannedReply,
     Message,
@@ -46,6 +47,7 @@ __all__ = [
     "thread_last_message",
     "thread_no_reply_current",
     "thread_no_reply_dates",
+    "thread_subject",
 ]
 
 INBOUND = (Party.CUSTOMER, Party.OPERATOR)
@@ -351,7 +353,12 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
             ThreadView(
                 thread=thread,
                 items=items,
-                topic=thread.topic_value or thread.mirakl_id,
+                topic=thread_subject(
+                    connection_id=thread.connection_id,
+                    topic_type=thread.topic_type,
+                    topic_value=thread.topic_value,
+                )
+                or thread.mirakl_id,
                 no_reply_marks=list(thread.no_reply_marks.all()),
                 incident_openings=openings,
             )
@@ -360,13 +367,25 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
         ThreadView(
             thread=None,
             items=[_outbound_item(o)],
-            topic=o.topic_value,
+            topic=thread_subject(
+                connection_id=o.connection_id, topic_type=o.topic_type, topic_value=o.topic_value
+            ),
             pending_outbound=o,
         )
         for o in new_threads
         if not o.mirakl_thread_id or o.mirakl_thread_id not in synced_thread_ids
     ]
     return pending[::-1] + views
+
+
+def thread_subject(*, connection_id: int | None, topic_type: str, topic_value: str) -> str:
+    """A conversation's subject as a person reads it: a ``REASON_CODE`` topic is the
+    reason's label (``22`` → "Informar de un problema con el artículo recibido")."""
+    if topic_type == TOPIC_REASON_CODE:
+        return reason_label(
+            connection_id=connection_id, code=topic_value, reason_type=MESSAGING_REASON_TYPE
+        )
+    return topic_value
 
 
 def canned_replies_active() -> QuerySet[CannedReply]:

@@ -23,10 +23,15 @@ from django.utils.translation import gettext as _
 from core.models import Order
 from core.outbox.engine import outbox_enqueue, outbox_requeue
 from core.outbox.kinds import OutboxKind
-from core.reasons import order_reasons
+from core.reasons import order_reasons, reason_label
 from incidents.audit import audit_log
 from incidents.models import AuditEntry, Incident
-from messaging.constants import MESSAGING_REASON_TYPE, RECIPIENT_PARTIES
+from messaging.constants import (
+    MESSAGING_REASON_TYPE,
+    RECIPIENT_PARTIES,
+    TOPIC_FREE_TEXT,
+    TOPIC_REASON_CODE,
+)
 from messaging.models import (
     CannedReply,
     OutboundAttachment,
@@ -55,10 +60,6 @@ _KINDS: dict[str, OutboxKind] = {
     OutboundMessage.Kind.REPLY: OutboxKind.REPLY,
     OutboundMessage.Kind.NEW_THREAD: OutboxKind.NEW_THREAD,
 }
-
-#: OR43 topic types (MIRAKL_API.md section 6).
-TOPIC_REASON_CODE = "REASON_CODE"
-TOPIC_FREE_TEXT = "FREE_TEXT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,15 @@ def outbound_reply_queue(
     return outbound, created
 
 
+def _topic_text(order: Order, topic_type: str, topic_value: str) -> str:
+    """The subject as the history shows it: a reason code as its label."""
+    if topic_type != TOPIC_REASON_CODE:
+        return topic_value
+    return reason_label(
+        connection_id=order.connection_id, code=topic_value, reason_type=MESSAGING_REASON_TYPE
+    )
+
+
 def _check_topic(order: Order, topic_type: str, topic_value: str) -> None:
     """Refuse an OR43 topic that is neither a usable ORDER_MESSAGING code nor a subject."""
     if topic_type == TOPIC_FREE_TEXT:
@@ -259,7 +269,8 @@ def outbound_thread_queue(
             incident,
             AuditEntry.Action.NEW_THREAD,
             user,
-            f"{topic_value} → {', '.join(parties)}: {_excerpt(body)}",
+            f"{_topic_text(order, topic_type, topic_value)} → {', '.join(parties)}: "
+            f"{_excerpt(body)}",
             now,
             order=order,
             data={"outbound": outbound.pk},

@@ -14,11 +14,12 @@ class SlaConfig(AppConfig):
         from messaging.selectors import thread_annotations
         from sla import outbox  # noqa: F401 - registers the alert webhook and e-mail adapters
         from sla.alerts import on_incidents_contested, on_sla_state_changed
-        from sla.selectors import incident_due_annotate, thread_due_annotate
+        from sla.selectors import incident_next_due_annotate, thread_due_annotate
         from sla.signals import sla_state_changed
 
         sla_state_changed.connect(on_sla_state_changed, dispatch_uid="sla.alerts")
         incidents_contested.connect(on_incidents_contested, dispatch_uid="sla.contested")
-        # The incident page's header and the conversations show the open wait's due time.
-        incident_page_annotations.register(incident_due_annotate)
+        # The incident page's header shows the soonest open wait of the incident and its
+        # conversations; each conversation its own.
+        incident_page_annotations.register(incident_next_due_annotate)
         thread_annotations.register(thread_due_annotate)

@@ -11,6 +11,9 @@ runs from the start of its first day to the end of its last (both included). Def
   the opening. Incidents not answered yet are left out. Percentiles interpolate
   linearly between ranks (Postgres ``percentile_cont``).
 - **Incident rate %**: incidents opened in the period / orders created in it × 100.
+  Its daily chart is a rolling rate: the incidents opened in the 7 days ending that day
+  over the orders created in them, left out (a gap) while those 7 days have fewer than
+  ``INCIDENT_RATE_MIN_ORDERS`` orders: one incident on a day of two orders is not 50 %.
 - **Average active incidents** (PcComponentes): mean, over the 30 days ending with
   the period's last day, of the incidents open at each day's end (at ``now`` for
   today); an incident is open at an instant when opened before it and not closed
@@ -47,6 +50,8 @@ from sla.models import SlaBreach, SlaItem
 __all__ = [
     "ACTIVE_WINDOW_DAYS",
     "DEFAULT_PERIOD_DAYS",
+    "INCIDENT_RATE_MIN_ORDERS",
+    "INCIDENT_RATE_WINDOW_DAYS",
     "MarketplaceKpis",
     "Period",
     "active_counts",
@@ -58,6 +63,9 @@ __all__ = [
 
 DEFAULT_PERIOD_DAYS = 30
 ACTIVE_WINDOW_DAYS = 30
+#: The incident-rate chart's rolling window (days) and the fewest orders it needs.
+INCIDENT_RATE_WINDOW_DAYS = 7
+INCIDENT_RATE_MIN_ORDERS = 20
 _ONE_DECIMAL = Decimal("0.1")
 
 
@@ -197,6 +205,22 @@ def _by_day(rows) -> dict[tuple[int, date], dict[str, int]]:
     return out
 
 
+def _rolling_rate(
+    connection_id: int,
+    day: date,
+    opened: dict[tuple[int, date], dict[str, int]],
+    orders: dict[tuple[int, date], dict[str, int]],
+) -> Decimal | None:
+    """The incident rate of the ``INCIDENT_RATE_WINDOW_DAYS`` ending with ``day``; None
+    below ``INCIDENT_RATE_MIN_ORDERS`` orders (too few for a rate)."""
+    days = [day - timedelta(days=n) for n in range(INCIDENT_RATE_WINDOW_DAYS)]
+    n_orders = sum(orders.get((connection_id, d), {}).get("n", 0) for d in days)
+    if n_orders < INCIDENT_RATE_MIN_ORDERS:
+        return None
+    n_opened = sum(opened.get((connection_id, d), {}).get("n", 0) for d in days)
+    return _pct(n_opened, n_orders)
+
+
 def kpis_compute(
     *,
     period: Period,
@@ -223,8 +247,12 @@ def kpis_compute(
     )
     items_by_day = _by_day(items)
 
+    # From the days before the period too: the rolling incident rate of its first days.
+    rate_start = day_start(period.first - timedelta(days=INCIDENT_RATE_WINDOW_DAYS - 1))
     orders = (
-        Order.objects.filter(connection_id__in=ids, created_date__gte=start, created_date__lt=end)
+        Order.objects.filter(
+            connection_id__in=ids, created_date__gte=rate_start, created_date__lt=end
+        )
         .annotate(day=TruncDate("created_date", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
         .annotate(n=Count("pk"))
@@ -267,6 +295,14 @@ def kpis_compute(
     opened_by_conn: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for connection_id, opened_at, first_reply_at in opened:
         opened_by_conn[connection_id].append((opened_at, first_reply_at))
+
+    rate_opened = _by_day(
+        Incident.objects.filter(connection_id__in=ids, opened_at__gte=rate_start, opened_at__lt=end)
+        .annotate(day=TruncDate("opened_at", tzinfo=timezone.get_default_timezone()))
+        .values("connection_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
 
     window = Period(first=period.last - timedelta(days=ACTIVE_WINDOW_DAYS - 1), last=period.last)
     span_from = min(window.start, start)
@@ -338,6 +374,7 @@ def kpis_compute(
                     "incidents_opened": opened_by_day[day],
                     "orders_created": n_orders,
                     "incident_rate_pct": _pct(opened_by_day[day], n_orders),
+                    "incident_rate_7d_pct": _rolling_rate(conn.pk, day, rate_opened, orders_by_day),
                     "active_incidents": active_by_day[day],
                     "breaches": breaches_by_day.get((conn.pk, day), {}).get("n", 0),
                 }

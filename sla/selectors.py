@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import (
+    Case,
+    CharField,
     Count,
+    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
+    Field,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -26,6 +31,7 @@ from sla.models import Notification, SlaBreach, SlaItem
 __all__ = [
     "BREAKDOWN_LIMIT",
     "incident_due_annotate",
+    "incident_next_due_annotate",
     "notification_list",
     "sla_breach_breakdown",
     "sla_breach_list",
@@ -59,7 +65,38 @@ def incident_due_annotate(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
     ``.order_by(F("sla_due_at").asc(nulls_last=True))``.
     """
     return _annotate_open_item(
-        queryset, SlaItem.objects.filter(kind=SlaItem.Kind.INCIDENT, incident=OuterRef("pk"))
+        queryset,
+        SlaItem.objects.filter(
+            kind=SlaItem.Kind.INCIDENT,
+            incident=OuterRef("pk"),
+            # A closed incident owes nothing, even before the next sweep stops its wait.
+            incident__closed_at__isnull=True,
+        ),
+    )
+
+
+def incident_next_due_annotate(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The incident page's one deadline: the soonest open wait of the incident and of
+    its order's conversations (``sla_due_at``, ``sla_warn_at``, ``sla_state``), so the
+    header never shows a later due time than a conversation below it. None once the
+    incident is closed (its conversations show their own waits)."""
+    first = SlaItem.objects.filter(
+        Q(kind=SlaItem.Kind.INCIDENT, incident=OuterRef("pk"))
+        | Q(kind=SlaItem.Kind.THREAD, thread__order_id=OuterRef("order_id")),
+        stopped_at__isnull=True,
+    ).order_by("due_at", "pk")
+
+    def unless_closed(field: str, output: Field) -> Case:
+        return Case(
+            When(closed_at__isnull=False, then=Value(None, output_field=output)),
+            default=Subquery(first.values(field)[:1]),
+            output_field=output,
+        )
+
+    return queryset.annotate(
+        sla_due_at=unless_closed("due_at", DateTimeField()),
+        sla_warn_at=unless_closed("warn_at", DateTimeField()),
+        sla_state=unless_closed("state", CharField()),
     )
 
 
@@ -105,7 +142,7 @@ def sla_breach_list(
         breaches = breaches.filter(connection=connection)
     if since is not None:
         breaches = breaches.filter(due_at__gte=since)
-    return breaches.select_related("connection", "incident__order", "thread").order_by(
+    return breaches.select_related("connection", "incident__order", "thread__order").order_by(
         "-due_at", "-pk"
     )
 

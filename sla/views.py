@@ -46,7 +46,11 @@ def _chart_data(kpis: list[MarketplaceKpis]) -> dict[str, Any]:
     charts = (
         ("compliance", _("Reply-time compliance (%)"), "compliance_pct"),
         ("first_reply", _("Median first reply (hours)"), "first_reply_median_h"),
-        ("incident_rate", _("Incident rate (%)"), "incident_rate_pct"),
+        (
+            "incident_rate",
+            _("Incident rate, last 7 days (%)"),
+            "incident_rate_7d_pct",
+        ),
         ("active", _("Active incidents at day end"), "active_incidents"),
         ("breaches", _("Missed deadlines"), "breaches"),
     )
@@ -118,7 +122,11 @@ def breaches_csv(request: HttpRequest) -> HttpResponse:
          "answered_at", "lateness_hours"]
     )  # fmt: skip
     for b in filterset.qs.iterator(chunk_size=2000):
-        order = b.incident.order.mirakl_id if b.incident_id else ""
+        order = (
+            b.incident.order.mirakl_id
+            if b.incident_id
+            else (b.thread.order.mirakl_id if b.thread_id and b.thread.order_id else "")
+        )
         lateness = round(b.lateness_at_now.total_seconds() / 3600, 1)
         writer.writerow(
             [b.connection.name, b.kind, b.incident_id or "", order, b.thread_id or "",

@@ -136,6 +136,12 @@ class ResourceHealth:
 
     @property
     def data_age(self) -> str:
+        """How fresh the data is. The reasons are re-read once an hour by design: their
+        age ("12 min ago" while orders sync every minute) would read as a late sync, so
+        they say when they were read and how often."""
+        if self.resource == SYNC_RESOURCE_REASONS and self.last_success_at is not None:
+            at = timezone.localtime(self.last_success_at)
+            return str(_("list read at %(time)s (every hour)")) % {"time": f"{at:%H:%M}"}
         return data_age_text(self.age)
 
     @property

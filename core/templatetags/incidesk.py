@@ -11,10 +11,14 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from core.mirakl_codes import mirakl_label, party_name
+
 __all__ = [
     "address_lines",
     "eur",
     "http_url",
+    "mirakl",
+    "participant",
     "party",
     "parties",
 ]
@@ -78,6 +82,18 @@ def party(kind: str | None) -> str:
 def parties(kinds: list[str] | None) -> str:
     """``["CUSTOMER", "OPERATOR"]`` → "Customer, Operator"."""
     return ", ".join(_party_label(k) for k in kinds or [])
+
+
+@register.filter
+def mirakl(code: str | None) -> str:
+    """A Mirakl code in words (``SHIPPED`` → "Enviado"), see :mod:`core.mirakl_codes`."""
+    return mirakl_label(code)
+
+
+@register.filter
+def participant(display_name: str | None) -> str:
+    """A participant's name, empty when it only repeats its party ("Operator")."""
+    return party_name(display_name)
 
 
 @register.filter

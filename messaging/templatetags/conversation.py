@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
+from core.mirakl_codes import party_name
 from messaging.models import OutboundMessage, Party
 from messaging.selectors import ConversationItem
 
@@ -130,7 +131,8 @@ def message_html(
     data = f' data-message="{esc(message.mirakl_id)}"' if message is not None else ""
     if outbound is not None:
         data += f' data-outbound="{outbound.pk}"'
-    name = f" · {esc(item.author_name)}" if item.author_name else ""
+    author_name = party_name(item.author_name)
+    name = f" · {esc(author_name)}" if author_name else ""
     recipients = ", ".join(_party(k) for k in item.recipients or []) or "—"
     meta = _delivery_meta(item, outbound) if outbound is not None else ""
     after = (
