@@ -74,12 +74,20 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
         page(EVERYONE, "/accounts/login/"),
     ),
     ("api docs", "get", "/api/docs/", None, page(EVERYONE, 200)),
+    # The language switch is on the login page too: it needs no login.
     (
         "language",
         "post",
         "/i18n/setlang/",
         {"language": "en", "next": "/incidents/"},
-        page(EVERYONE, "/incidents/"),
+        page(EVERYONE, "/incidents/") | {ANON: "/incidents/"},
+    ),
+    (
+        "favicon",
+        "get",
+        "/favicon.ico",
+        None,
+        page(EVERYONE, "/static/favicon.svg") | {ANON: "/static/favicon.svg"},
     ),
     # ------------------------------------------------------------------ incidents
     ("overview", "get", "/", None, page(READERS, 200)),
