@@ -130,6 +130,9 @@ class Order(models.Model):
     shipping_type = models.CharField(_("shipping type"), max_length=128, blank=True)
     created_date = models.DateTimeField(_("created in Mirakl"))
     last_updated_date = models.DateTimeField(_("updated in Mirakl"))
+    #: When the shop accepted (or refused) the order, and by when it must ship it.
+    acceptance_decision_date = models.DateTimeField(_("accepted"), null=True, blank=True)
+    shipping_deadline = models.DateTimeField(_("shipping deadline"), null=True, blank=True)
     synced_at = models.DateTimeField(_("synced"), default=timezone.now)
     #: The text of the order's messages for the inbox's search (Postgres full text), a
     #: copy the threads sync keeps (:mod:`messaging.search`); empty elsewhere.

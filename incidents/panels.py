@@ -7,16 +7,28 @@ re-render a panel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
+from core.models import Order, OrderLine
 from incidents import selectors
 from incidents.forms import AssignForm, NoteForm, ResolveForm
 from incidents.models import Incident
+from incidents.quality import days_since as quality_days_since
+from incidents.quality import delivered_at, quality_advice, shipped_at
 from incidents.resolution import resolution_panels
 
-__all__ = ["ACTIONABLE_STATES", "incident_panels_context", "resolve_context"]
+__all__ = [
+    "ACTIONABLE_STATES",
+    "incident_panels_context",
+    "quality_context",
+    "resolve_context",
+    "shipping_context",
+]
 
 
 def incident_panels_context(request: HttpRequest, incident: Incident) -> dict[str, Any]:
@@ -58,3 +70,50 @@ def resolve_context(
 
 #: States an agent may mark resolved from (the state machine decides the rest).
 ACTIONABLE_STATES = (Incident.State.NEW, Incident.State.IN_PROGRESS, Incident.State.CONTESTED)
+
+
+def shipping_context(
+    *, order: Order, lines: Sequence[OrderLine], now: datetime | None = None
+) -> dict[str, Any]:
+    """The shipping panel ("Envío"): carrier, tracking, the shipping deadline, when the
+    order left and arrived (the lines' dates) and the days since it arrived."""
+    now = now or timezone.now()
+    delivered = delivered_at(lines)
+    shipped = shipped_at(lines)
+    deadline = order.shipping_deadline
+    if deadline is None:
+        late = False
+    elif shipped is not None:
+        late = shipped > deadline
+    else:
+        late = order.state in _TO_SHIP_STATES and now > deadline
+    return {
+        "shipping": {
+            "shipped_at": shipped,
+            "delivered_at": delivered,
+            "days_since_delivery": (
+                None if delivered is None else quality_days_since(delivered, now)
+            ),
+            "deadline": deadline,
+            "late": late,
+        }
+    }
+
+
+def quality_context(
+    *, incident: Incident, lines: Sequence[OrderLine], now: datetime | None = None
+) -> dict[str, Any]:
+    """The guides' rules on this incident (:mod:`incidents.quality`)."""
+    return {
+        "quality": quality_advice(
+            reason_label=incident.reason_label,
+            lines=lines,
+            line_id=incident.line_id,
+            opened_at=incident.opened_at,
+            now=now or timezone.now(),
+        )
+    }
+
+
+#: Order states of an order still to be shipped: past its deadline, it is late.
+_TO_SHIP_STATES = ("WAITING_ACCEPTANCE", "WAITING_DEBIT", "WAITING_DEBIT_PAYMENT", "SHIPPING")

@@ -1,7 +1,9 @@
 """The reply linter: warnings, never blocks, on the quality rules of the seller guides.
 
 PcComponentes' quality criteria (DOMAIN.md, "Quality rules for replies"): replies in the
-platform's language (Spanish), not too long, personalised rather than automated, and on
+platform's language (Spanish), not too long, personalised rather than automated, every
+exchange through the platform's messages (no phone numbers, e-mail addresses or "fuera
+de la plataforma" without writing down what was said), and on
 a withdrawal never ask why the customer returns the item nor ask for photos or
 documents. :func:`reply_lint` is a pure function of the text and a little context, so
 each rule has a table-driven test; the reply form shows its warnings and lets the agent
@@ -139,6 +141,15 @@ _ASKS_PROOF = re.compile(
     r"|\bprueba\b|\bpruebas\b",
 )
 
+#: An e-mail address anywhere in the text.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: A phone number: nine digits starting with 6, 7, 8 or 9 (Spain), grouped by spaces,
+#: dots or dashes, with an optional international prefix (+34, 0034...). Not a longer
+#: run of digits (tracking and order numbers).
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\d{2,3}[\s.-]?)?[6789](?:[\s.-]?\d){8}(?![\w-])")
+#: Asking to move the conversation off the marketplace (text folded: no accents).
+_OFF_PLATFORM = re.compile(r"fuera\s+de\s+la\s+plataforma|outside\s+(?:of\s+)?the\s+platform")
+
 
 @dataclass(frozen=True, slots=True)
 class LintWarning:
@@ -211,6 +222,36 @@ def reply_lint(
     if _looks_foreign(folded):
         warnings.append(
             LintWarning("language", _("The message does not look Spanish: write in Spanish."))
+        )
+    if _PHONE.search(text):
+        warnings.append(
+            LintWarning(
+                "phone",
+                _(
+                    "The message gives a phone number: talk to the customer through the "
+                    "platform's messages, and if you call, write down here what was said."
+                ),
+            )
+        )
+    if _EMAIL.search(text):
+        warnings.append(
+            LintWarning(
+                "email",
+                _(
+                    "The message gives an e-mail address: every exchange with the customer "
+                    "goes through the platform's messages."
+                ),
+            )
+        )
+    if _OFF_PLATFORM.search(folded):
+        warnings.append(
+            LintWarning(
+                "off_platform",
+                _(
+                    "Contact outside the platform: if there is no other way, write down in "
+                    "the platform's messages what was said."
+                ),
+            )
         )
     if withdrawal:
         if _ASKS_REASON.search(folded):

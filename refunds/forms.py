@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from refunds.guides import refund_line_proposal
 from refunds.rules import LineRemainder, RefundLineInput
 from refunds.selectors import remainder_refundable
 
@@ -195,6 +196,31 @@ class PartialRefundForm(_RefundForm):
                 )
             )
         return groups
+
+    def proposal_initial(self, data: Any, *, line: str) -> dict[str, Any]:
+        """What the form shows after "propose" (``line``: a line pk, or ``all``): the values
+        typed, with each line's amount and taxes proposed from its quantity
+        (:func:`refunds.guides.refund_line_proposal`). For one line its amount and taxes
+        are replaced; for ``all``, only lines with a quantity and no amount yet."""
+        initial: dict[str, Any] = {
+            key: data.get(key) for key in data if key != "csrfmiddlewaretoken"
+        }
+        for r in self._remainders:
+            pk = r.line.pk
+            if line != "all" and line != str(pk):
+                continue
+            try:
+                quantity = int(str(data.get(self._names[(pk, "quantity")]) or 0))
+            except ValueError:
+                continue
+            if line == "all" and (not quantity or data.get(self._names[(pk, "amount")])):
+                continue
+            proposal = refund_line_proposal(r, quantity)
+            initial[self._names[(pk, "quantity")]] = proposal.quantity
+            initial[self._names[(pk, "amount")]] = proposal.amount if proposal.quantity else None
+            for code in r.taxes:
+                initial[self._names[(pk, f"tax:{code}")]] = proposal.taxes.get(code)
+        return initial
 
     def _value(self, pk: int, key: str) -> Any:
         return self.cleaned_data.get(self._names[(pk, key)])

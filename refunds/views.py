@@ -26,6 +26,7 @@ from refunds import selectors
 from refunds.approvals import refund_approval_check
 from refunds.balance import refund_balance_check
 from refunds.forms import FullRefundForm, PartialRefundForm, RejectForm
+from refunds.guides import WITHDRAWAL_SHIPPING_WARNING, withdrawal_shipping_left_out
 from refunds.models import RefundRequest
 from refunds.panels import panel_context
 from refunds.rules import (
@@ -212,6 +213,14 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
     reasons = refund_reason_choices(connection=incident.connection)
     remainders = refund_remainders(order=incident.order)
     form = PartialRefundForm(request.POST or None, remainders=remainders, reasons=reasons)
+    if request.method == "POST" and (line := request.POST.get("propose")):
+        # Amounts and taxes proposed from the quantities, shown for the agent to edit.
+        form = PartialRefundForm(
+            initial=form.proposal_initial(request.POST, line=line),
+            remainders=remainders,
+            reasons=reasons,
+        )
+        return _render_form(request, incident, "partial", {"form": form, "summary": None})
     if (done := _already(request, incident, form)) is not None:
         return done
     summary = None
@@ -239,7 +248,20 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
         request,
         incident,
         "partial",
-        {"form": form, "summary": summary, "changed": changed, "confirm": confirm},
+        {
+            "form": form,
+            "summary": summary,
+            "changed": changed,
+            "confirm": confirm,
+            "withdrawal_shipping": WITHDRAWAL_SHIPPING_WARNING
+            if summary is not None
+            and withdrawal_shipping_left_out(
+                reason_label=incident.reason_label,
+                lines=form.refund_lines(),
+                remainders=remainders,
+            )
+            else None,
+        },
     )
 
 

@@ -65,6 +65,8 @@ ORDER_FIELDS = [
     "shipping_type",
     "created_date",
     "last_updated_date",
+    "acceptance_decision_date",
+    "shipping_deadline",
     "synced_at",
 ]
 LINE_FIELDS = [
@@ -141,6 +143,8 @@ def _order_row(connection_id: int, order: MiraklOrder, now: datetime) -> dict[st
         shipping_type=order.shipping_type_label or "",
         created_date=order.created_date,
         last_updated_date=order.last_updated_date,
+        acceptance_decision_date=order.acceptance_decision_date,
+        shipping_deadline=order.shipping_deadline,
         synced_at=now,
     )
 

@@ -16,7 +16,12 @@ from django.shortcuts import render
 from core.presence import presence_context
 from core.reasons import connection_reasons
 from incidents.models import Incident
-from incidents.panels import incident_panels_context, resolve_context
+from incidents.panels import (
+    incident_panels_context,
+    quality_context,
+    resolve_context,
+    shipping_context,
+)
 from incidents.resolution import RESOLUTION_REASON_TYPE
 from messaging.constants import MESSAGING_REASON_TYPE
 from messaging.panels import conversation_context
@@ -39,11 +44,14 @@ def incident_page_context(
     reasons = connection_reasons(connection_id=incident.connection_id)
     views = order_conversations(order_id=incident.order_id)
     refunds = panel_context(request, incident)
+    lines = [row.line for row in refunds["refunds"].lines]
     return {
         "incident": incident,
         "order": incident.order,
-        "lines": [row.line for row in refunds["refunds"].lines],
+        "lines": lines,
         **incident_panels_context(request, incident),
+        **shipping_context(order=incident.order, lines=lines),
+        **quality_context(incident=incident, lines=lines),
         "documents": incident_documents(
             order_id=incident.order_id,
             messages=[i.message for v in views for i in v.items if i.message is not None],

@@ -173,6 +173,7 @@ class Order(MiraklModel):
     shipping_type_label: str | None = None
     shipping_zone_label: str | None = None
     shipping_deadline: MiraklDatetime | None = None
+    acceptance_decision_date: MiraklDatetime | None = None
     payment_type: str | None = None
     order_tax_mode: str | None = None
     order_lines: list[OrderLine] = Field(default_factory=list)

@@ -105,3 +105,28 @@ def test_reply_confirmations(choice, last_inbound, operator_involved, now, seen,
         seen_last_message_id=seen,
     )
     assert codes(warnings) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Hola Lucía, llámanos al 612 345 678 y lo vemos. Un saludo.", {"phone"}),
+        ("Hola Lucía, llámanos al +34 912-345-678 y lo vemos. Un saludo.", {"phone"}),
+        ("Hola Lucía, nuestro teléfono es 0034 655.44.33.22, un saludo.", {"phone"}),
+        ("Hola Lucía, escríbenos a soporte@tienda.es y te ayudamos. Un saludo.", {"email"}),
+        (
+            "Hola Lucía, lo hablamos fuera de la plataforma si te parece. Un saludo.",
+            {"off_platform"},
+        ),
+        (
+            "Hola Lucía, escríbenos a ventas@tienda.com o al 698765432, fuera de la Plataforma.",
+            {"phone", "email", "off_platform"},
+        ),
+        # Not phone numbers: the order number, a tracking number, an amount, a date.
+        ("Hola Lucía, tu pedido 2133225717-A está en camino. Un saludo.", set()),
+        ("Hola Lucía, el seguimiento es 6123456789012 con SEUR. Un saludo.", set()),
+        ("Hola Lucía, te reembolsamos 612,34 € el 06/12/2026. Un saludo.", set()),
+    ],
+)
+def test_reply_lint_contact_outside_the_platform(body: str, expected: set[str]) -> None:
+    assert codes(reply_lint(body)) == expected
