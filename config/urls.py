@@ -44,6 +44,7 @@ urlpatterns = [
     path("sla/", include("sla.urls")),
     path("notifications/", include("sla.urls_notifications")),
     path("refunds/", include("refunds.urls")),
+    path("documents/", include("documents.urls")),
     path("", include("desk.urls")),
     path("", include("incidents.urls")),
     path("", include("messaging.urls")),

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("incidents/", views.inbox, name="inbox"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
+    path("orders/<int:order_pk>/history/", views.order_history, name="order_history"),
 ]

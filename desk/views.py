@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
@@ -21,15 +21,17 @@ from django_tables2 import RequestConfig
 
 from core.freshness import inbox_etag
 from core.htmx import htmx_partial
+from core.models import Order
 from desk import selectors
 from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
 from desk.pages.incident import TEMPLATE, incident_page_context
+from desk.pages.order_history import order_history_context
 from desk.tables import IncidentTable
 from incidents.models import Incident
 from incidents.selectors import incident_detail as incident_read
 from incidents.services import incident_mark_seen
 
-__all__ = ["inbox", "incident_detail", "overview"]
+__all__ = ["inbox", "incident_detail", "order_history", "overview"]
 
 INBOX_PAGE_SIZE = 25
 
@@ -106,3 +108,17 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if seen_at is None or (unanswered and max(unanswered) > seen_at):
         incident_mark_seen(incident=incident, user=request.user)
     return render(request, TEMPLATE, context)
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def order_history(request: HttpRequest, order_pk: int) -> HttpResponse:
+    """The order's history: Mirakl's dates, incidents and refunds, and our audit log.
+
+    Loaded by the order's pages once they are shown (htmx), so it costs them nothing;
+    a plain request gets a page of its own."""
+    order = get_object_or_404(Order.objects.select_related("connection"), pk=order_pk)
+    context = {"order": order, **order_history_context(order=order, lines=list(order.lines.all()))}
+    if htmx_partial(request):
+        return render(request, "desk/partials/_order_history_list.html", context)
+    return render(request, "desk/order_history.html", context)

@@ -270,6 +270,10 @@ class AuditEntry(models.Model):
         RESOLVE_FAILED = "resolve_failed", _("Resolution refused by Mirakl")
         CONTESTED = "contested", _("Contested by the operator")
         EXPORTED = "exported", _("Audit log exported")
+        # order documents
+        DOCUMENT_UPLOAD = "document_upload", _("Document upload queued")
+        DOCUMENT_UPLOADED = "document_uploaded", _("Document uploaded to Mirakl")
+        DOCUMENT_REFUSED = "document_refused", _("Document refused by Mirakl")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

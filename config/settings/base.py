@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "incidents",
     "messaging",
     "refunds",
+    "documents",
     "sla",
     "desk",
 ]

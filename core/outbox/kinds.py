@@ -22,6 +22,7 @@ class OutboxKind(IntEnum):
     RESOLUTION = 4  # OR64, mark an incident resolved (incidents.outbox)
     SLA_WEBHOOK = 5  # an SLA alert posted to the marketplace's Slack/Teams webhook (sla.outbox)
     SLA_EMAIL = 6  # an SLA alert e-mailed to one person (sla.outbox)
+    DOCUMENT_UPLOAD = 7  # OR74, a document (an invoice) uploaded to an order (documents.outbox)
 
     @property
     def slug(self) -> str:

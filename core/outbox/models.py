@@ -127,6 +127,14 @@ class OutboxEntry(models.Model):
                 "order since %(since)s.",
                 seen,
             )
+        elif evidence.get("unit") == "documents":
+            text = ngettext(
+                "Checked in Mirakl on %(when)s (%(call)s): not among the %(n)d document of "
+                "the order since %(since)s.",
+                "Checked in Mirakl on %(when)s (%(call)s): not among the %(n)d documents of "
+                "the order since %(since)s.",
+                seen,
+            )
         else:
             text = ngettext(
                 "Checked in Mirakl on %(when)s (%(call)s): not among the %(n)d shop message "

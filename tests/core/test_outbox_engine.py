@@ -142,6 +142,7 @@ def test_kind_numbers_are_never_renumbered() -> None:
         "RESOLUTION": 4,
         "SLA_WEBHOOK": 5,
         "SLA_EMAIL": 6,
+        "DOCUMENT_UPLOAD": 7,
     }
     assert OutboxKind.parse("refund") is OutboxKind.REFUND
     assert OutboxKind.parse("NEW-THREAD") is OutboxKind.NEW_THREAD

@@ -175,6 +175,19 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int | str]]] =
     ),
     ("document", "get", INCIDENT + "attachments/{attachment}/", None, page(READERS, 200)),
     ("document not on the order", "get", INCIDENT + "attachments/nope/", None, page(READERS, 404)),
+    # ------------------------------------------------------------------ the order's pages
+    ("order history", "get", "/orders/{order_pk}/history/", None, page(READERS, 200)),
+    ("order history missing", "get", "/orders/999999/history/", None, page(READERS, 404)),
+    ("order documents", "get", "/documents/orders/{order_pk}/", None, page(READERS, 200)),
+    ("order documents missing", "get", "/documents/orders/999999/", None, page(READERS, 404)),
+    (
+        "order document not on the order",
+        "get",
+        "/documents/orders/{order_pk}/nope/download/",
+        None,
+        page(READERS, 404),
+    ),
+    ("order document upload", "post", "/documents/orders/{order_pk}/upload/", {}, page(DESK, 200)),
     # ------------------------------------------------------------------ refunds
     ("refunds panel", "get", "/refunds/incidents/{incident}/", None, page(READERS, 200)),
     ("refunds panel missing", "get", "/refunds/incidents/999999/", None, page(READERS, 404)),
@@ -374,6 +387,17 @@ def client_for(make_user, admin_user):
     return make
 
 
+def _sandbox(request: pytest.FixtureRequest, desk: dict[str, Any]) -> str:
+    """The desk's marketplace pointed at a Mirakl sandbox (the documents are read live)."""
+    from tests.conftest import SANDBOX_KEY
+
+    sandbox = request.getfixturevalue("sandbox")
+    connection = desk["connection"]
+    connection.base_url, connection.api_key = sandbox.base_url, SANDBOX_KEY
+    connection.save()
+    return sandbox.base_url
+
+
 def _attachment(request: pytest.FixtureRequest, desk: dict[str, Any]) -> str:
     """A document on the desk's order that the Mirakl sandbox serves (M13)."""
     from tests.conftest import SANDBOX_KEY
@@ -399,11 +423,13 @@ def test_page_answers_role(request, client_for, desk, method, path, data, role, 
         "connection": desk["connection"].code,
         "connection_pk": desk["connection"].pk,
         "order": desk["order"].mirakl_id,
+        "order_pk": desk["order"].pk,
         "thread": desk["thread"].pk,
         "refund_request": desk["refund_request"].pk,
         "outbound": OutboundMessageFactory(thread=desk["thread"]).pk,
         "canned": CannedReplyFactory().pk,
         "attachment": _attachment(request, desk) if "{attachment}" in path else "",
+        "documents": _sandbox(request, desk) if path.startswith("/documents/") else "",
         "rulebook": Rulebook.objects.get(preset="pccomponentes").pk,
     }
     url = path.format(**values)
