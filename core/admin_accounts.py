@@ -27,12 +27,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from core.roles import ROLE_PERMISSIONS
+from core.scoping import MarketplaceAccess
 
-__all__ = ["ROLE_GROUPS", "RoleUserAdmin", "TokenOwnAdmin"]
+__all__ = ["ROLE_GROUPS", "MarketplaceAccessInline", "RoleUserAdmin", "TokenOwnAdmin"]
 
 User = get_user_model()
 
@@ -49,8 +51,27 @@ def _limited(request: HttpRequest) -> bool:
     return not request.user.is_superuser
 
 
+class MarketplaceAccessInline(admin.TabularInline):
+    """The marketplaces an agent or account manager sees; none chosen: every one."""
+
+    model = MarketplaceAccess
+    extra = 0
+    autocomplete_fields = ()
+    verbose_name = _("marketplace this user sees")
+    verbose_name_plural = _(
+        "Marketplaces this user sees (none: every marketplace). The queue, the pages, "
+        "the API and the alerts show only these."
+    )
+
+
 class RoleUserAdmin(UserAdmin):
     """Django's user admin, narrowed for non-superusers (see the module docstring)."""
+
+    inlines = (MarketplaceAccessInline,)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # The add page stays Django's two-step form: the scope is set on the user's page.
+        return super().get_inline_instances(request, obj) if obj is not None else []
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

@@ -2,7 +2,8 @@
 
 Django's ``ModelBackend`` reads the user, then their own permissions, then their groups'
 permissions (three queries on every page that checks one). On Postgres the permission
-names come with the user, as an array, and fill ``ModelBackend``'s per-request cache.
+names come with the user, as an array, and fill ``ModelBackend``'s per-request cache;
+so do the marketplaces the user sees (:mod:`core.scoping`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.contrib.auth.models import Permission
 from django.db import connections, router
 from django.db.models import F, OuterRef, Q, Value
 from django.db.models.functions import Concat
+
+from core.scoping import MarketplaceAccess, scope_remember
 
 __all__ = ["UserWithPermissionsBackend"]
 
@@ -34,8 +37,11 @@ class UserWithPermissionsBackend(ModelBackend):
             .values("perm")
             .distinct()
         )
+        scope = MarketplaceAccess.objects.filter(user_id=OuterRef("pk")).values("connection_id")
         user = (
-            user_model._default_manager.annotate(permission_names=ArraySubquery(names))
+            user_model._default_manager.annotate(
+                permission_names=ArraySubquery(names), scope_ids=ArraySubquery(scope)
+            )
             .filter(pk=user_id)
             .first()
         )
@@ -44,4 +50,6 @@ class UserWithPermissionsBackend(ModelBackend):
         if not user.is_superuser:
             # What ModelBackend.get_all_permissions would compute, without two queries.
             user._perm_cache = set(user.permission_names)
+        # The marketplaces they see (core.scoping), without a query of its own.
+        scope_remember(user, user.scope_ids)
         return user

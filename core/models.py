@@ -18,10 +18,12 @@ from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedCharField
 
 from core.outbox.models import OutboxEntry
+from core.scoping import MarketplaceAccess
 from core.shop_account import ShopAccountSnapshot
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
 
 __all__ = [
+    "MarketplaceAccess",
     "MarketplaceConnection",
     "MarketplaceReason",
     "Order",

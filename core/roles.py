@@ -62,7 +62,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.ADMIN: [
         *_READ,
-        *_manage("core", "marketplaceconnection"),
+        *_manage("core", "marketplaceconnection", "marketplaceaccess"),
         "core.view_synccursor",
         "core.view_syncrun",
         "core.view_skippedrecord",

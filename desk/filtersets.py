@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection, MarketplaceReason
 from core.params import search_text
+from core.scoping import scope_queryset
 from incidents.models import Incident
 from messaging.search import order_search
 
@@ -149,6 +150,10 @@ class IncidentFilterSet(django_filters.FilterSet):
             if "waiting" in data and data.get("waiting") in ("on", "1", "true", "True"):
                 data["waiting"] = "true"
         super().__init__(data, *args, **kwargs)
+        # Only the marketplaces the user sees (core.scoping) are offered.
+        if self.user is not None:
+            field = self.filters["connection"]
+            field.queryset = scope_queryset(field.queryset, self.user, "pk")
 
     @property
     def user(self) -> Any:

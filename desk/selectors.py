@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.models import MarketplaceConnection, Order
+from core.scoping import scope_queryset
 from core.sync.health import ConnectionHealth, connection_health
 from core.sync.models import SyncCursor
 from desk.filtersets import STATUS_CLOSED, IncidentFilterSet
@@ -56,12 +57,13 @@ class ConnectionOverview:
         ]
 
 
-def connections_overview() -> list[ConnectionOverview]:
-    """Every active connection with its counts, in six queries whatever the data size."""
-    overviews = {
-        c.pk: ConnectionOverview(connection=c)
-        for c in MarketplaceConnection.objects.filter(is_active=True).order_by("name")
-    }
+def connections_overview(*, user: Any = None) -> list[ConnectionOverview]:
+    """Every active connection ``user`` sees (:mod:`core.scoping`; all without a user)
+    with its counts, in six queries whatever the data size."""
+    connections = MarketplaceConnection.objects.filter(is_active=True)
+    if user is not None:
+        connections = scope_queryset(connections, user, "pk")
+    overviews = {c.pk: ConnectionOverview(connection=c) for c in connections.order_by("name")}
     for row in (
         Order.objects.filter(connection__in=overviews)
         .values("connection")
@@ -136,7 +138,9 @@ def incident_list(
     walked on an index (``incident_open_due_idx``, ``incident_closed_opened_idx``):
     the due time is the copy the SLA sweep keeps on the incident (``reply_due_at``).
     """
-    filterset = IncidentFilterSet(filters, queryset=Incident.objects.all(), request=request)
+    filterset = IncidentFilterSet(
+        filters, queryset=scope_queryset(Incident.objects.all(), user), request=request
+    )
     incidents = filterset.qs.only("pk")
     if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
         return filterset, incidents.order_by(F("opened_at").desc(), F("id").desc())

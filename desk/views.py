@@ -22,6 +22,7 @@ from django_tables2 import RequestConfig
 from core.freshness import inbox_etag
 from core.htmx import htmx_partial
 from core.models import Order
+from core.scoping import can_see_connection, scope_queryset
 from desk import selectors
 from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
 from desk.pages.incident import TEMPLATE, incident_page_context
@@ -41,7 +42,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Every marketplace at a glance: open incidents by state, waiting threads, sync.
 
     Figures of every marketplace: only for roles that read incidents, as the inbox."""
-    context = {"overviews": selectors.connections_overview()}
+    context = {"overviews": selectors.connections_overview(user=request.user)}
     template = "desk/overview.html"
     if htmx_partial(request):
         template = "desk/partials/_overview_cards.html"
@@ -99,6 +100,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         incident = incident_read(pk=pk, viewer=request.user)
     except Incident.DoesNotExist:
         raise Http404(_("No such incident.")) from None
+    if not can_see_connection(request.user, incident.connection_id):
+        raise Http404(_("No such incident."))
     context = incident_page_context(request, incident)
     # Remembered only when it changes the viewer's unread count: a first visit, or a
     # message nobody answered newer than their last visit (no write on a plain revisit).
@@ -117,7 +120,8 @@ def order_history(request: HttpRequest, order_pk: int) -> HttpResponse:
 
     Loaded by the order's pages once they are shown (htmx), so it costs them nothing;
     a plain request gets a page of its own."""
-    order = get_object_or_404(Order.objects.select_related("connection"), pk=order_pk)
+    orders = scope_queryset(Order.objects.select_related("connection"), request.user)
+    order = get_object_or_404(orders, pk=order_pk)
     context = {"order": order, **order_history_context(order=order, lines=list(order.lines.all()))}
     if htmx_partial(request):
         return render(request, "desk/partials/_order_history_list.html", context)

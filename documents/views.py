@@ -6,6 +6,8 @@ plain request with a page of its own (without JavaScript the incident page links
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.clients import client_for
 from core.htmx import htmx_partial
 from core.models import Order
+from core.scoping import scope_queryset
 from documents.forms import DocumentUploadForm
 from documents.panels import UPLOAD_PERMISSION, documents_panel_context
 from documents.selectors import order_document, upload_type_choices
@@ -31,8 +34,11 @@ BODY_TEMPLATE = "documents/partials/_documents_body.html"
 PAGE_TEMPLATE = "documents/order_documents.html"
 
 
-def _order(pk: int) -> Order:
-    return get_object_or_404(Order.objects.select_related("connection"), pk=pk)
+def _order(pk: int, user: Any) -> Order:
+    """The order, 404 when it is not there or not in a marketplace ``user`` sees."""
+    return get_object_or_404(
+        scope_queryset(Order.objects.select_related("connection"), user), pk=pk
+    )
 
 
 def _incident_pk(request: HttpRequest, order: Order) -> int | None:
@@ -61,14 +67,14 @@ def _render(request: HttpRequest, order: Order, **context: object) -> HttpRespon
 @permission_required("incidents.view_incident", raise_exception=True)
 def documents_panel(request: HttpRequest, order_pk: int) -> HttpResponse:
     """The order's documents: Mirakl's (OR72), our uploads, the upload form."""
-    return _render(request, _order(order_pk))
+    return _render(request, _order(order_pk, request.user))
 
 
 @require_POST
 @permission_required(UPLOAD_PERMISSION, raise_exception=True)
 def document_upload(request: HttpRequest, order_pk: int) -> HttpResponse:
     """Queue a document (an invoice) for OR74; the worker sends it."""
-    order = _order(order_pk)
+    order = _order(order_pk, request.user)
     form = DocumentUploadForm(
         request.POST, request.FILES, types=upload_type_choices(connection=order.connection)
     )
@@ -107,7 +113,7 @@ def document_download(request: HttpRequest, order_pk: int, document_id: str) -> 
 
     Only ids OR72 lists for this order are fetched.
     """
-    order = _order(order_pk)
+    order = _order(order_pk, request.user)
     document = order_document(order=order, document_id=document_id)
     if document is None:
         raise Http404(_("No such document on this order."))

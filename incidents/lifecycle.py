@@ -32,7 +32,7 @@ from core.bulk import update_rows
 from core.freshness import inbox_changed
 from incidents.audit import audit_entry
 from incidents.models import AuditEntry, Incident
-from incidents.signals import incidents_contested
+from incidents.signals import incidents_contested, incidents_written_after_resolved
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -43,6 +43,7 @@ __all__ = [
     "incident_opened_entry",
     "incident_transition",
     "incidents_refresh",
+    "register_customer_message",
     "register_operator_objection",
     "register_shop_action",
 ]
@@ -50,6 +51,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 State = Incident.State
+Watch = Incident.Watch
+CUSTOMER = Watch.CUSTOMER_WROTE
+OPERATOR = Watch.OPERATOR_WROTE
+#: The watches that say someone wrote after the resolution (set once per resolution).
+WRITTEN = frozenset({CUSTOMER, OPERATOR})
 Action = AuditEntry.Action
 Source = AuditEntry.Source
 
@@ -186,6 +192,10 @@ _shop_actions: dict[str, Callable[[], Subquery]] = {}
 #: over ``Incident`` using ``resolved_at``): the messaging app registers the operator's
 #: first message since.
 _operator_objections: dict[str, Callable[[], Subquery]] = {}
+#: When the customer wrote after the shop marked an incident resolved (a subquery over
+#: ``Incident`` using ``resolved_at``): the messaging app registers the customer's first
+#: message since. It puts the incident back in the queue (the watch after resolving).
+_customer_messages: dict[str, Callable[[], Subquery]] = {}
 
 
 def register_shop_action(name: str, subquery: Callable[[], Subquery]) -> None:
@@ -196,6 +206,11 @@ def register_shop_action(name: str, subquery: Callable[[], Subquery]) -> None:
 def register_operator_objection(name: str, subquery: Callable[[], Subquery]) -> None:
     """Count what ``subquery`` times as the operator contesting a resolution."""
     _operator_objections[name] = subquery
+
+
+def register_customer_message(name: str, subquery: Callable[[], Subquery]) -> None:
+    """Count what ``subquery`` times as the customer writing after a resolution."""
+    _customer_messages[name] = subquery
 
 
 def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) -> int:
@@ -211,6 +226,7 @@ def incidents_refresh(*, order_ids: Iterable[int], now: datetime | None = None) 
         return 0
     annotations = {f"shop_{name}_at": make() for name, make in _shop_actions.items()}
     annotations |= {f"operator_{name}_at": make() for name, make in _operator_objections.items()}
+    annotations |= {f"customer_{name}_at": make() for name, make in _customer_messages.items()}
     with transaction.atomic():
         # Locked so that an agent's "mark resolved" in between is not overwritten.
         incidents = list(
@@ -232,8 +248,10 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
     changed: list[dict[str, object]] = []
     entries: list[AuditEntry] = []
     contested: list[Incident] = []
+    written: list[Incident] = []
     shop_fields = [f"shop_{name}_at" for name in _shop_actions]
     operator_fields = [f"operator_{name}_at" for name in _operator_objections]
+    customer_fields = [f"customer_{name}_at" for name in _customer_messages]
     for incident in incidents:
         acted = [
             t
@@ -255,6 +273,12 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
         )
         dirty = first_action != incident.first_shop_action_at
         dirty |= contested_at != incident.contested_at
+        flagged = _watch_written(incident, _first(incident, customer_fields), objection_at)
+        if flagged is not None:
+            entries.append(flagged)
+            if incident.watch == Watch.CUSTOMER_WROTE:
+                written.append(incident)  # the operator's own: the contested alert
+            dirty = True
         if new_state != incident.state and new_state not in ALLOWED_TRANSITIONS[incident.state]:
             # The facts disagree with the state (e.g. a shop message deleted in Mirakl):
             # the state machine wins, but someone should know why the page disagrees.
@@ -294,13 +318,46 @@ def _refresh(incidents: list[Incident], at: datetime) -> int:
                     "state": incident.state,
                     "first_shop_action_at": first_action,
                     "contested_at": contested_at,
+                    "watch": incident.watch,
+                    "watch_at": incident.watch_at,
                     "updated_at": at,
                 }
             )
     update_rows(
-        Incident, changed, fields=["state", "first_shop_action_at", "contested_at", "updated_at"]
+        Incident,
+        changed,
+        fields=["state", "first_shop_action_at", "contested_at", "watch", "watch_at", "updated_at"],
     )
     AuditEntry.objects.bulk_create(entries)
     if contested:
         incidents_contested.send(sender=Incident, incidents=contested, now=at)
+    if written:
+        incidents_written_after_resolved.send(sender=Incident, incidents=written, now=at)
     return len(changed)
+
+
+def _watch_written(
+    incident: Incident, customer_at: datetime | None, operator_at: datetime | None
+) -> AuditEntry | None:
+    """Put a resolved incident back in the queue when the customer or the operator wrote
+    after the resolution (once per resolution); the unsaved entry saying so, or None.
+
+    The operator's message also makes it CONTESTED (its own alert); the customer's
+    leaves it awaiting close, but back in the queue, at once.
+    """
+    if incident.resolved_at is None or incident.watch in WRITTEN:
+        return None
+    candidates = [(t, w) for t, w in ((customer_at, CUSTOMER), (operator_at, OPERATOR)) if t]
+    if not candidates:
+        return None
+    written_at, watch = min(candidates)
+    incident.watch = watch
+    incident.watch_at = written_at
+    return audit_entry(
+        action=Action.BACK_IN_QUEUE,
+        source=Source.SYNC,
+        incident=incident,
+        detail=str(Watch(watch).label),
+        data={"watch": watch},
+        at=written_at,
+    )

@@ -40,6 +40,23 @@ class Incident(models.Model):
         RESOLVED = "resolved", _("Resolved, awaiting close"), Badge.OK
         CLOSED = "closed", _("Closed")
 
+    class Watch(BadgeChoices):
+        """Why an incident marked resolved is back in the queue (the watch after
+        resolving): someone wrote after the resolution, or the operator has not closed
+        it by the policy's expected close."""
+
+        CUSTOMER_WROTE = (
+            "customer_wrote",
+            _("The customer wrote after it was marked resolved"),
+            Badge.WARN,
+        )
+        OPERATOR_WROTE = (
+            "operator_wrote",
+            _("The operator wrote after it was marked resolved"),
+            Badge.BAD,
+        )
+        CLOSE_OVERDUE = "close_overdue", _("Awaiting close too long"), Badge.WARN
+
     connection = models.ForeignKey(
         MarketplaceConnection, on_delete=models.PROTECT, related_name="incidents"
     )
@@ -67,6 +84,17 @@ class Incident(models.Model):
     #: keeps (``sla.sweep.incident_reply_due_refresh``) so the inbox's default sort,
     #: most urgent first, reads one index instead of joining every open wait.
     reply_due_at = models.DateTimeField(_("reply due"), null=True, blank=True, editable=False)
+    #: When the operator is expected to close it once marked resolved: the policy's
+    #: close delay after the last activity (``sla.watch``; None unless RESOLVED).
+    close_expected_at = models.DateTimeField(
+        _("expected close"), null=True, blank=True, editable=False
+    )
+    #: Why it is back in the queue after being marked resolved, and since when (cleared
+    #: when it is marked resolved again).
+    watch = models.CharField(
+        _("back in the queue"), max_length=20, choices=Watch.choices, blank=True, default=""
+    )
+    watch_at = models.DateTimeField(_("back in the queue since"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -115,6 +143,12 @@ class Incident(models.Model):
                 condition=Q(closed_at__isnull=False),
                 name="incident_closed_opened_idx",
             ),
+            # The watch after resolving: incidents awaiting close, by expected close.
+            models.Index(
+                fields=("close_expected_at",),
+                condition=Q(closed_at__isnull=True, close_expected_at__isnull=False),
+                name="incident_close_expected_idx",
+            ),
             # By state, most urgent first; the order (last) answers "waiting for us" and
             # its count from the index alone. (Not INCLUDE: SQLite, the demo, has none.)
             models.Index(
@@ -130,6 +164,15 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def needs_attention(self) -> bool:
+        """Open, and either not resolved or back in the queue after resolving."""
+        return self.closed_at is None and (self.state != self.State.RESOLVED or bool(self.watch))
+
+    def get_watch_badge(self) -> str:
+        """The colour of the watch's badge (:class:`Incident.Watch`)."""
+        return self.Watch.badge_of(self.watch)
 
     def get_state_badge(self) -> str:
         """The colour of the state's badge (:class:`Incident.State`)."""
@@ -269,6 +312,7 @@ class AuditEntry(models.Model):
         RESOLVE_SENT = "resolve_sent", _("Resolution sent to Mirakl")
         RESOLVE_FAILED = "resolve_failed", _("Resolution refused by Mirakl")
         CONTESTED = "contested", _("Contested by the operator")
+        BACK_IN_QUEUE = "back_in_queue", _("Back in the queue after resolving")
         EXPORTED = "exported", _("Audit log exported")
         # order documents
         DOCUMENT_UPLOAD = "document_upload", _("Document upload queued")

@@ -176,6 +176,9 @@ def incident_resolve(
         locked.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
         locked.resolution_reason_code = reason_code
         locked.first_shop_action_at = locked.first_shop_action_at or now
+        # A new resolution starts a new watch: its expected close comes from the next
+        # SLA sweep, and only what is written from now on puts it back in the queue.
+        locked.watch, locked.watch_at, locked.close_expected_at = "", None, None
         locked.save(
             update_fields=[
                 "state",
@@ -183,6 +186,9 @@ def incident_resolve(
                 "resolved_by",
                 "resolution_reason_code",
                 "first_shop_action_at",
+                "watch",
+                "watch_at",
+                "close_expected_at",
                 "updated_at",
             ]
         )

@@ -33,6 +33,7 @@ from messaging.models import (
 from messaging.notices import is_opening_notice
 
 __all__ = [
+    "first_customer_message_since_resolved",
     "first_operator_message_since_resolved",
     "first_shop_message_since_opened",
     "incident_documents",
@@ -480,6 +481,22 @@ def first_operator_message_since_resolved() -> Subquery:
         Message.objects.filter(
             thread__order_id=OuterRef("order_id"),
             author_type=Party.OPERATOR,
+            date_created__gt=OuterRef("resolved_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def first_customer_message_since_resolved() -> Subquery:
+    """Over incidents: the customer's first message on the order since the shop marked
+    the incident resolved (what puts it back in the queue: the watch after resolving)."""
+    return Subquery(
+        Message.objects.filter(
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.CUSTOMER,
             date_created__gt=OuterRef("resolved_at"),
         )
         .order_by()

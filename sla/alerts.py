@@ -11,7 +11,8 @@ nobody is alerted twice.
 
 Recipients of an item: its incident's assignee (for a message, the assignee of an
 open incident on the same order), else every active agent; plus every active account
-manager (there is no per-marketplace account manager yet). Account managers of a
+manager; of these, only the users who see the item's marketplace (scoped to it, or not
+scoped: :mod:`core.scoping`). Account managers of a
 marketplace with the daily digest on get no e-mail per item, only the digest
 (:func:`alerts_digest_send`).
 
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -46,9 +47,17 @@ from core.models import MarketplaceConnection
 from core.outbox.engine import outbox_enqueue_many
 from core.outbox.kinds import OutboxKind
 from core.roles import Role
+from core.scoping import scoped_user_ids
 from core.sync.health import ConnectionHealth, connections_health, data_age_text
 from incidents.models import Incident, IncidentAssignment
-from sla.models import AlertDelivery, AlertSettings, Notification, SlaItem, SyncAlert
+from sla.models import (
+    AlertDelivery,
+    AlertSettings,
+    DigestDay,
+    Notification,
+    SlaItem,
+    SyncAlert,
+)
 from sla.tasks import sla_alerts_task
 
 __all__ = [
@@ -64,8 +73,10 @@ __all__ = [
     "alerts_dispatch",
     "digest_items",
     "incident_contested_notify",
+    "incident_watch_notify",
     "notifications_mark_read",
     "notifications_unread_count",
+    "on_incidents_written_after_resolved",
     "on_sla_state_changed",
     "sync_alert_message",
     "sync_alert_subject",
@@ -120,6 +131,12 @@ def _assignees(items: Sequence[SlaItem]) -> dict[int, int]:
         elif item.thread_id and item.thread.order_id in by_order:
             result[item.pk] = by_order[item.thread.order_id]
     return result
+
+
+def _sees(scopes: dict[int, frozenset[int]], user_id: int, connection_id: int) -> bool:
+    """Whether a user (scoped or not, :func:`core.scoping.scoped_user_ids`) sees it."""
+    scope = scopes.get(user_id)
+    return scope is None or connection_id in scope
 
 
 def _group_users(name: str) -> QuerySet:
@@ -261,6 +278,7 @@ def alerts_dispatch(
         }
         agents = set(_group_users(Role.AGENT).values_list("pk", flat=True))
         managers = set(_group_users(Role.ACCOUNT_MANAGER).values_list("pk", flat=True))
+        scopes = scoped_user_ids(set(users))
 
         deliveries: list[AlertDelivery] = []
         notifications: list[Notification] = []
@@ -272,7 +290,7 @@ def alerts_dispatch(
             workers = {assignees[item_id]} if item_id in assignees else agents
             for user_id in sorted(workers | managers):
                 user = users.get(user_id)
-                if user is None:
+                if user is None or not _sees(scopes, user_id, item.connection_id):
                     continue
                 if (item_id, state, Channel.IN_APP, user_id) not in done:
                     deliveries.append(
@@ -339,10 +357,30 @@ def digest_items(*, connection_ids: Iterable[int] | None = None) -> QuerySet[Sla
 def alerts_digest_send(*, now: datetime | None = None) -> int:
     """E-mail each account manager the nearing and breached items of digest marketplaces.
 
-    One e-mail per account manager with an address, nothing when no item waits.
-    Returns the number of e-mails sent.
+    Once a day (Madrid): the day is claimed first (:class:`~sla.models.DigestDay`, unique
+    per day), so a second beat tick, a retried task or two beats find it taken and send
+    nothing; a failure while sending gives the claim back for the next tick. Each
+    manager gets the items of the marketplaces they see (:mod:`core.scoping`); nothing
+    when none of theirs waits. Returns the number of e-mails sent.
     """
     now = now or timezone.now()
+    day = timezone.localdate(now)
+    try:
+        with transaction.atomic():
+            claim = DigestDay.objects.create(day=day, sent_at=now)
+    except IntegrityError:
+        logger.info("SLA digest of %s already sent; skipped", day)
+        return 0
+    try:
+        sent = _digest_send(now)
+    except Exception:
+        DigestDay.objects.filter(pk=claim.pk).delete()
+        raise
+    DigestDay.objects.filter(pk=claim.pk).update(emails=sent)
+    return sent
+
+
+def _digest_send(now: datetime) -> int:
     connection_ids = list(
         AlertSettings.objects.filter(digest=True).values_list("connection_id", flat=True)
     )
@@ -351,34 +389,37 @@ def alerts_digest_send(*, now: datetime | None = None) -> int:
     items = list(digest_items(connection_ids=connection_ids))
     if not items:
         return 0
-    grouped: dict[str, list[SlaItem]] = defaultdict(list)
-    for item in items:
-        grouped[item.connection.name].append(item)
-    recipients = [
-        u.email for u in _group_users(Role.ACCOUNT_MANAGER).exclude(email="").order_by("pk")
-    ]
-    if not recipients:
-        return 0
+    managers = list(_group_users(Role.ACCOUNT_MANAGER).exclude(email="").order_by("pk"))
+    scopes = scoped_user_ids(u.pk for u in managers)
+    sent = 0
     with translation.override(settings.LANGUAGE_CODE):
-        breached = sum(1 for i in items if i.state == State.BREACHED)
-        subject = _("[Incidesk] SLA digest: %(breached)d missed, %(nearing)d near") % {
-            "breached": breached,
-            "nearing": len(items) - breached,
-        }
-        body = render_to_string(
-            "sla/email/digest.txt",
-            {
-                "groups": [
-                    (name, [(i, alert_message(i, i.state)) for i in group])
-                    for name, group in sorted(grouped.items())
-                ],
-                "now": timezone.localtime(now),
-                "site_url": getattr(settings, "SITE_URL", "").rstrip("/"),
-            },
-        )
-    for address in recipients:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
-    return len(recipients)
+        for manager in managers:
+            scope = scopes.get(manager.pk)
+            theirs = [i for i in items if scope is None or i.connection_id in scope]
+            if not theirs:
+                continue
+            grouped: dict[str, list[SlaItem]] = defaultdict(list)
+            for item in theirs:
+                grouped[item.connection.name].append(item)
+            breached = sum(1 for i in theirs if i.state == State.BREACHED)
+            subject = _("[Incidesk] SLA digest: %(breached)d missed, %(nearing)d near") % {
+                "breached": breached,
+                "nearing": len(theirs) - breached,
+            }
+            body = render_to_string(
+                "sla/email/digest.txt",
+                {
+                    "groups": [
+                        (name, [(i, alert_message(i, i.state)) for i in group])
+                        for name, group in sorted(grouped.items())
+                    ],
+                    "now": timezone.localtime(now),
+                    "site_url": getattr(settings, "SITE_URL", "").rstrip("/"),
+                },
+            )
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [manager.email])
+            sent += 1
+    return sent
 
 
 def notifications_unread_count(*, user) -> int:
@@ -403,8 +444,43 @@ def on_incidents_contested(sender, incidents, now, **kwargs) -> None:
 def incident_contested_notify(*, incidents: Sequence[Any], now: datetime | None = None) -> int:
     """In-app notifications for incidents the operator contested after the shop resolved.
 
-    Each goes to the incident's assignee, or to every active agent when nobody has it.
-    Returns how many notifications were created.
+    Each goes to the incident's assignee, or to every active agent who sees its
+    marketplace when nobody has it. Returns how many notifications were created.
+    """
+    return incident_watch_notify(incidents=incidents, kind=Notification.Kind.CONTESTED, now=now)
+
+
+def on_incidents_written_after_resolved(sender, incidents, now, **kwargs) -> None:
+    """Receiver of :data:`incidents.signals.incidents_written_after_resolved`."""
+    incident_watch_notify(incidents=incidents, kind=Notification.Kind.WROTE_AFTER_RESOLVED, now=now)
+
+
+def _watch_message(kind: str, order: str) -> str:
+    if kind == Notification.Kind.CONTESTED:
+        text = _("The operator contested the resolution of the incident on order %(order)s.")
+    elif kind == Notification.Kind.WROTE_AFTER_RESOLVED:
+        text = _(
+            "The customer wrote after the incident on order %(order)s was marked resolved: "
+            "it is back in the queue."
+        )
+    else:
+        text = _(
+            "The incident on order %(order)s was marked resolved and the operator has not "
+            "closed it by its expected close: it is back in the queue."
+        )
+    return text % {"order": order}
+
+
+def incident_watch_notify(
+    *, incidents: Sequence[Any], kind: str, now: datetime | None = None
+) -> int:
+    """In-app notifications for incidents marked resolved that need the team again
+    (contested, the customer wrote, awaiting close too long).
+
+    Each goes to the incident's assignee, or to every active agent who sees its
+    marketplace (:mod:`core.scoping`) when nobody has it. The caller makes sure it
+    happens once (the state or the watch changes once per resolution). Returns how many
+    notifications were created.
     """
     if not incidents:
         return 0
@@ -415,6 +491,7 @@ def incident_contested_notify(*, incidents: Sequence[Any], now: datetime | None 
         ).values_list("incident_id", "assignee_id")
     )
     agents = list(_group_users(Role.AGENT).values_list("pk", flat=True))
+    scopes = scoped_user_ids([*agents, *assignees.values()])
     orders = dict(
         Incident.objects.filter(pk__in=[i.pk for i in incidents]).values_list(
             "pk", "order__mirakl_id"
@@ -423,14 +500,13 @@ def incident_contested_notify(*, incidents: Sequence[Any], now: datetime | None 
     notifications = []
     with translation.override(settings.LANGUAGE_CODE):
         for incident in incidents:
-            message = _(
-                "The operator contested the resolution of the incident on order %(order)s."
-            ) % {"order": orders.get(incident.pk, "")}
+            message = _watch_message(kind, orders.get(incident.pk, ""))
             users = [assignees[incident.pk]] if incident.pk in assignees else agents
+            users = [u for u in users if _sees(scopes, u, incident.connection_id)]
             notifications += [
                 Notification(
                     user_id=user_id,
-                    kind=Notification.Kind.CONTESTED,
+                    kind=kind,
                     incident_id=incident.pk,
                     message=message,
                     created_at=now,

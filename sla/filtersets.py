@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection
+from core.scoping import scope_queryset
 from sla.kpis import day_start
 from sla.models import SlaBreach, SlaItem
 
@@ -50,6 +52,14 @@ class SlaBreachFilterSet(django_filters.FilterSet):
     class Meta:
         model = SlaBreach
         fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the marketplaces the user sees (core.scoping) are offered.
+        user = getattr(self.request, "user", None)
+        if user is not None:
+            field = self.filters["marketplace"]
+            field.queryset = scope_queryset(field.queryset, user, "pk")
 
     def filter_date_from(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset.filter(due_at__gte=day_start(value))

@@ -32,10 +32,12 @@ from django.utils import timezone
 from core.freshness import inbox_changed
 from core.locks import AdvisoryLock, try_advisory_xact_lock
 from core.models import MarketplaceConnection
-from sla.models import SlaItem
+from sla.alerts import incident_watch_notify
+from sla.models import Notification, SlaItem
 from sla.policies import rule_for
 from sla.signals import sla_state_changed
 from sla.sweep import Sweep, SweepResult
+from sla.watch import close_overdue_flag
 
 __all__ = [
     "sla_deadline_compute",
@@ -70,6 +72,9 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
         sweep.recompute()
         sweep.flag_thresholds()
         sweep.record_breaches()
+        overdue = close_overdue_flag(now=now)
+        result.close_overdue = len(overdue)
+        incident_watch_notify(incidents=overdue, kind=Notification.Kind.CLOSE_OVERDUE, now=now)
     if result.changes:
         sla_state_changed.send(sender=SlaItem, changes=result.changes, now=now)
     counts = result.as_dict()

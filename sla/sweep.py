@@ -30,6 +30,7 @@ from sla.sweep_sql import (
     insert_items,
     update_returning,
 )
+from sla.watch import close_expected_refresh
 
 __all__ = [
     "SWEEP_OVERLAP",
@@ -80,6 +81,10 @@ class SweepResult:
     breaches_created: int = 0
     breaches_answered: int = 0
     breaches_removed: int = 0
+    #: Incidents awaiting close whose expected close changed, and those past it (the
+    #: watch after resolving, :mod:`sla.watch`).
+    close_expected: int = 0
+    close_overdue: int = 0
     changes: list[StateChange] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int | bool]:
@@ -96,6 +101,8 @@ class SweepResult:
             "breaches_created": self.breaches_created,
             "breaches_answered": self.breaches_answered,
             "breaches_removed": self.breaches_removed,
+            "close_expected": self.close_expected,
+            "close_overdue": self.close_overdue,
         }
 
 
@@ -311,6 +318,9 @@ class Sweep:
             rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
             marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
             self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
+            self.result.close_expected += close_expected_refresh(
+                incident_ids=chunk, rule_of=self.rule
+            )
         for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
             rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
             marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))

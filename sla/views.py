@@ -17,7 +17,9 @@ from django.views.decorators.http import require_GET
 
 from core.csv_safety import SafeCsvWriter
 from core.htmx import htmx_partial
+from core.models import MarketplaceConnection
 from core.params import query_int
+from core.scoping import scope_queryset
 from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
@@ -60,12 +62,22 @@ def _chart_data(kpis: list[MarketplaceKpis]) -> dict[str, Any]:
     }
 
 
+def _visible(request: HttpRequest) -> list[MarketplaceConnection]:
+    """The marketplaces the user sees (:mod:`core.scoping`), by name."""
+    connections = scope_queryset(MarketplaceConnection.objects.all(), request.user, "pk")
+    return list(connections.order_by("name", "pk"))
+
+
 @require_GET
 @permission_required("incidents.review_sla", raise_exception=True)
 def review(request: HttpRequest) -> HttpResponse:
     """Breaches by day, marketplace and agent (filterable) and KPIs per marketplace."""
     now = timezone.now()
-    filterset = SlaBreachFilterSet(request.GET, queryset=selectors.sla_breach_list(now=now))
+    filterset = SlaBreachFilterSet(
+        request.GET,
+        queryset=scope_queryset(selectors.sla_breach_list(now=now), request.user),
+        request=request,
+    )
     breaches = filterset.qs
     page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(query_int(request.GET, "page", default=1))
     for breach in page:
@@ -75,7 +87,7 @@ def review(request: HttpRequest) -> HttpResponse:
         return render(request, "sla/partials/_breach_table.html", context)
     period_form = KpiPeriodForm(request.GET)
     period = period_form.period(now=now)
-    kpis = kpis_compute(period=period, now=now)
+    kpis = kpis_compute(period=period, now=now, connections=_visible(request))
     for k in kpis:  # the policy in force, in words ("24 h en días laborables")
         k.policy_text = policy_summary(policy_for(k.connection))
     keep = request.GET.copy()
@@ -115,7 +127,11 @@ def _num(value) -> str:
 def breaches_csv(request: HttpRequest) -> HttpResponse:
     """The filtered breaches as CSV (times in Madrid, lateness in hours)."""
     now = timezone.now()
-    filterset = SlaBreachFilterSet(request.GET, queryset=selectors.sla_breach_list(now=now))
+    filterset = SlaBreachFilterSet(
+        request.GET,
+        queryset=scope_queryset(selectors.sla_breach_list(now=now), request.user),
+        request=request,
+    )
     response, writer = _csv_response("sla-breaches.csv")
     writer.writerow(
         ["marketplace", "kind", "incident", "order", "thread", "due_at", "breached_at",
@@ -142,7 +158,7 @@ def kpis_csv(request: HttpRequest) -> HttpResponse:
     """KPIs per marketplace: one row for the period, then one per day."""
     now = timezone.now()
     period = KpiPeriodForm(request.GET).period(now=now)
-    kpis = kpis_compute(period=period, now=now)
+    kpis = kpis_compute(period=period, now=now, connections=_visible(request))
     response, writer = _csv_response(f"sla-kpis-{period.first}-{period.last}.csv")
     writer.writerow(
         ["marketplace", "day", "items_due", "items_on_time", "compliance_pct",

@@ -18,6 +18,7 @@ from core.api.pagination import KeysetCursorPagination
 from core.api.permissions import READ, ApiView, StableCursorPagination
 from core.models import MarketplaceConnection, Order, OrderLine
 from core.params import query_identifier
+from core.scoping import scope_queryset
 from desk.api.filtersets import INCIDENT_ORDERINGS, ORDERING_DEFAULT, IncidentApiFilterSet
 from desk.api.serializers import (
     IncidentSerializer,
@@ -57,6 +58,10 @@ class MarketplaceConnectionViewSet(
 
     queryset = MarketplaceConnection.objects.prefetch_related("sync_cursors").order_by("name", "pk")
     serializer_class = MarketplaceConnectionSerializer
+
+    def get_queryset(self) -> QuerySet[MarketplaceConnection]:
+        return scope_queryset(super().get_queryset(), self.request.user, "pk")
+
     pagination_class = None
     filter_backends = ()
     required_permissions: ClassVar[dict[str, list[str]]] = {
@@ -87,7 +92,12 @@ class IncidentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Incident]:
         return incident_due_annotate(
-            Incident.objects.select_related("connection", "order", "line", "assignment__assignee")
+            scope_queryset(
+                Incident.objects.select_related(
+                    "connection", "order", "line", "assignment__assignee"
+                ),
+                self.request.user,
+            )
         )
 
 
@@ -119,7 +129,7 @@ class OrderViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         return OrderDetailSerializer if self.action == "retrieve" else OrderSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        orders = Order.objects.select_related("connection")
+        orders = scope_queryset(Order.objects.select_related("connection"), self.request.user)
         if self.action == "retrieve":
             lines = OrderLine.objects.order_by("index", "mirakl_id").prefetch_related(
                 Prefetch(
@@ -158,7 +168,7 @@ class IncidentResolveView(ApiView, generics.GenericAPIView):
     }
 
     def get_queryset(self) -> QuerySet[Order]:
-        return Order.objects.select_related("connection")
+        return scope_queryset(Order.objects.select_related("connection"), self.request.user)
 
     @extend_schema(
         summary="Mark an order's incident resolved (OR64 sent by a worker)",

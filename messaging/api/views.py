@@ -26,6 +26,7 @@ from core.api.lookups import MARKETPLACE_PARAMETER, get_by_mirakl_id
 from core.api.permissions import READ, ApiView, StableCursorPagination
 from core.models import Order
 from core.params import IDENTIFIER_SCHEMA, query_identifier
+from core.scoping import scope_queryset
 from incidents.models import AuditEntry
 from messaging.api.serializers import (
     RECIPIENTS,
@@ -93,7 +94,9 @@ class ThreadViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         return ThreadSerializer
 
     def get_queryset(self) -> QuerySet[Thread]:
-        threads = Thread.objects.select_related("connection", "order")
+        threads = scope_queryset(
+            Thread.objects.select_related("connection", "order"), self.request.user
+        )
         if self.action == "retrieve":
             threads = threads.prefetch_related(
                 Prefetch("messages", queryset=Message.objects.order_by("date_created", "pk"))
@@ -203,7 +206,7 @@ class OrderThreadCreateView(ApiView, generics.GenericAPIView):
     }
 
     def get_queryset(self) -> QuerySet[Order]:
-        return Order.objects.select_related("connection")
+        return scope_queryset(Order.objects.select_related("connection"), self.request.user)
 
     @extend_schema(
         summary="Start a conversation on an order (queued in the outbox, sent by a worker)",

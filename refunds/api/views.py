@@ -34,6 +34,7 @@ from core.params import (
     parse_identifier,
     query_identifier,
 )
+from core.scoping import scope_queryset
 from incidents.models import AuditEntry
 from refunds.api.serializers import (
     RefundCreateSerializer,
@@ -80,8 +81,10 @@ def _idempotency_key(request: Request) -> str:
     return key
 
 
-def _find_order(order_id: str, marketplace: str | None) -> Order:
-    orders = Order.objects.select_related("connection").filter(mirakl_id=order_id)
+def _find_order(order_id: str, marketplace: str | None, user: Any) -> Order:
+    orders = scope_queryset(
+        Order.objects.select_related("connection").filter(mirakl_id=order_id), user
+    )
     if marketplace:
         orders = orders.filter(connection__code=marketplace)
     found = list(orders[:2])
@@ -189,7 +192,11 @@ class RefundViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
         return RefundSerializer
 
     def get_queryset(self) -> QuerySet[Refund]:
-        refunds = Refund.objects.select_related("line__order__connection")
+        refunds = scope_queryset(
+            Refund.objects.select_related("line__order__connection"),
+            self.request.user,
+            "line__order__connection",
+        )
         if self.action != "list":
             return refunds
         params = self.request.query_params
@@ -206,7 +213,7 @@ class RefundViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer = RefundCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        order = _find_order(data["order"], data.get("marketplace") or None)
+        order = _find_order(data["order"], data.get("marketplace") or None, request.user)
         lines = _line_inputs(order, data.get("lines") or [])
         if data["kind"] == RefundRequest.Kind.FULL and lines:
             # A full refund is "everything left", computed under the order's lock.
@@ -277,7 +284,7 @@ class RefundRequestViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         return RefundRequestSerializer
 
     def get_queryset(self) -> QuerySet[RefundRequest]:
-        requests = _with_lines(RefundRequest.objects.all())
+        requests = _with_lines(scope_queryset(RefundRequest.objects.all(), self.request.user))
         params = self.request.query_params
         if self.action == "list":
             order = query_identifier(params, "order", strict=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,6 +17,7 @@ from core.api.pagination import KeysetCursorPagination, SortKey
 from core.api.permissions import ApiView
 from core.models import MarketplaceConnection
 from core.params import IDENTIFIER_SCHEMA, query_identifier
+from core.scoping import scope_queryset
 from incidents.models import Incident
 from sla.api.serializers import (
     BalanceSerializer,
@@ -69,7 +70,7 @@ class SlaBreachViewSet(ApiView, viewsets.GenericViewSet, mixins.ListModelMixin):
             connection = MarketplaceConnection.objects.filter(code=code).first()
             if connection is None:
                 return SlaBreach.objects.none()
-        return sla_breach_list(connection=connection)
+        return scope_queryset(sla_breach_list(connection=connection), self.request.user)
 
 
 class SlaKpiView(ApiView, APIView):
@@ -81,7 +82,8 @@ class SlaKpiView(ApiView, APIView):
     def get(self, request: Request) -> Response:
         now = timezone.now()
         rows = []
-        for connection in MarketplaceConnection.objects.order_by("name", "pk"):
+        connections = scope_queryset(MarketplaceConnection.objects.all(), request.user, "pk")
+        for connection in connections.order_by("name", "pk"):
             counts = sla_item_counts(connection=connection)
             breaches = sla_breach_list(connection=connection, now=now).order_by()
             rows.append(
@@ -103,10 +105,11 @@ class SlaKpiView(ApiView, APIView):
         return Response(SlaKpiSerializer(rows, many=True).data)
 
 
-def _connection(code: str) -> MarketplaceConnection:
+def _connection(code: str, user: Any) -> MarketplaceConnection:
     from django.shortcuts import get_object_or_404
 
-    return get_object_or_404(MarketplaceConnection, code=code)
+    connections = scope_queryset(MarketplaceConnection.objects.all(), user, "pk")
+    return get_object_or_404(connections, code=code)
 
 
 class ShopHealthListView(ApiView, APIView):
@@ -119,7 +122,11 @@ class ShopHealthListView(ApiView, APIView):
         responses=ShopHealthSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        return Response(ShopHealthSerializer(marketplaces_health(), many=True).data)
+        connections = scope_queryset(
+            MarketplaceConnection.objects.filter(is_active=True), request.user, "pk"
+        )
+        healths = marketplaces_health(connections=list(connections.order_by("name")))
+        return Response(ShopHealthSerializer(healths, many=True).data)
 
 
 class ShopHealthDetailView(ApiView, APIView):
@@ -131,7 +138,7 @@ class ShopHealthDetailView(ApiView, APIView):
         summary="Shop health of one marketplace (by code)", responses=ShopHealthSerializer
     )
     def get(self, request: Request, code: str) -> Response:
-        health = marketplace_health(connection=_connection(code))
+        health = marketplace_health(connection=_connection(code, request.user))
         return Response(ShopHealthSerializer(health).data)
 
 
@@ -150,7 +157,7 @@ class ShopBalanceView(ApiView, APIView):
         from incidents.selectors import orders_held_by_open_incidents
         from refunds.balance import refund_balance_check
 
-        connection = _connection(code)
+        connection = _connection(code, request.user)
         now = timezone.now()
         account = shop_account_last(connection=connection)
         check = refund_balance_check(connection=connection, total=Decimal(0), now=now)

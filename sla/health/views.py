@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import MarketplaceConnection
+from core.scoping import scope_queryset
 from sla.health.figures import marketplace_health, marketplaces_health
 from sla.health.summary import suspension_summary
 from sla.health.sync import shop_health_refresh
@@ -25,22 +26,32 @@ REVIEW = "incidents.review_sla"
 REFRESH = "sla.refresh_dailycall"
 
 
-def _connection(code: str) -> MarketplaceConnection:
-    return get_object_or_404(MarketplaceConnection, code=code)
+def _active(request: HttpRequest) -> list[MarketplaceConnection]:
+    connections = MarketplaceConnection.objects.filter(is_active=True)
+    return list(scope_queryset(connections, request.user, "pk").order_by("name"))
+
+
+def _connection(code: str, request: HttpRequest) -> MarketplaceConnection:
+    connections = scope_queryset(MarketplaceConnection.objects.all(), request.user, "pk")
+    return get_object_or_404(connections, code=code)
 
 
 @require_GET
 @permission_required(REVIEW, raise_exception=True)
 def health_index(request: HttpRequest) -> HttpResponse:
     """Every active marketplace: the shop's state, balance and each criterion's standing."""
-    return render(request, "sla/health/index.html", {"healths": marketplaces_health()})
+    return render(
+        request,
+        "sla/health/index.html",
+        {"healths": marketplaces_health(connections=_active(request))},
+    )
 
 
 @require_GET
 @permission_required(REVIEW, raise_exception=True)
 def health_detail(request: HttpRequest, code: str) -> HttpResponse:
     """One marketplace, criterion by criterion, with its projection and open incidents."""
-    connection = _connection(code)
+    connection = _connection(code, request)
     health = marketplace_health(connection=connection)
     return render(
         request,
@@ -61,7 +72,7 @@ def _when(moment) -> str:
 @permission_required(REFRESH, raise_exception=True)
 def health_refresh(request: HttpRequest, code: str) -> HttpResponse:
     """Ask Mirakl again now, as far as its once-a-day limit allows; say when it allows."""
-    connection = _connection(code)
+    connection = _connection(code, request)
     plan = shop_health_refresh(connection=connection)
     labels = dict(DailyCall.Call.choices)
     later = [
@@ -90,7 +101,7 @@ def health_refresh(request: HttpRequest, code: str) -> HttpResponse:
 @permission_required(REVIEW, raise_exception=True)
 def health_summary(request: HttpRequest, code: str) -> HttpResponse:
     """The summary to copy for the marketplace's account manager (loaded on demand)."""
-    connection = _connection(code)
+    connection = _connection(code, request)
     return render(
         request,
         "sla/health/partials/_summary.html",

@@ -35,6 +35,7 @@ from core.models import MarketplaceConnection
 from core.outbox.engine import outbox_enqueue_many
 from core.outbox.kinds import OutboxKind
 from core.roles import Role
+from core.scoping import users_seeing
 from mirakl.constants import ShopState
 from sla.health.banner import SUSPENSION_LABELS, shop_state_label
 from sla.health.figures import CriterionHealth, MarketplaceHealth, marketplaces_health
@@ -159,7 +160,8 @@ def _state_message(health: MarketplaceHealth, state: str) -> str:
 
 def health_recipients(connection: MarketplaceConnection) -> list:
     """The marketplace's account managers (its alert settings), else every account
-    manager; active users only."""
+    manager who sees it (scoped to it, or not scoped: :mod:`core.scoping`); active
+    users only."""
     users = get_user_model().objects.filter(is_active=True)
     chosen = users.filter(
         pk__in=AlertSettings.account_managers.through.objects.filter(
@@ -168,7 +170,8 @@ def health_recipients(connection: MarketplaceConnection) -> list:
     )
     if chosen.exists():
         return list(chosen.order_by("pk"))
-    return list(users.filter(groups__name=Role.ACCOUNT_MANAGER).distinct().order_by("pk"))
+    managers = users.filter(groups__name=Role.ACCOUNT_MANAGER).distinct()
+    return list(users_seeing(managers, connection.pk).order_by("pk"))
 
 
 def _watch_criteria(

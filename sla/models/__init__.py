@@ -1,7 +1,7 @@
 """SLA models (Django reads them here): the clock's (:mod:`sla.models.waits`),
 alerting's (:mod:`sla.models.alerts`) and shop health's (:mod:`sla.models.health`)."""
 
-from sla.models.alerts import AlertDelivery, AlertSettings, Notification, SyncAlert
+from sla.models.alerts import AlertDelivery, AlertSettings, DigestDay, Notification, SyncAlert
 from sla.models.health import (
     DailyCall,
     HealthEpisode,
@@ -27,6 +27,7 @@ __all__ = [
     "BusinessCalendar",
     "ClosedDay",
     "DailyCall",
+    "DigestDay",
     "HealthEpisode",
     "Notification",
     "Rulebook",

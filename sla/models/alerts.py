@@ -15,7 +15,7 @@ from core.models import MarketplaceConnection
 from sla.models.health import HealthEpisode
 from sla.models.waits import SlaItem
 
-__all__ = ["AlertDelivery", "AlertSettings", "Notification", "SyncAlert"]
+__all__ = ["AlertDelivery", "AlertSettings", "DigestDay", "Notification", "SyncAlert"]
 
 
 class AlertSettings(models.Model):
@@ -63,6 +63,26 @@ class AlertSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.connection)
+
+
+class DigestDay(models.Model):
+    """The daily digest went out for ``day`` (Madrid): one row per day, claimed first.
+
+    Beat may fire the digest twice (two beats during a deploy, a retried task); the
+    unique day makes the second claim fail, so the digest goes out once a day.
+    """
+
+    day = models.DateField(_("day"), unique=True)
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+    emails = models.PositiveIntegerField(_("e-mails"), default=0)
+
+    class Meta:
+        verbose_name = _("daily digest sent")
+        verbose_name_plural = _("daily digests sent")
+        ordering = ("-day",)
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}"
 
 
 class SyncAlert(models.Model):
@@ -117,6 +137,12 @@ class Notification(models.Model):
         SYNC_RECOVERED = "sync_recovered", _("Marketplace syncing again"), Badge.OK
         HEALTH = "health", _("Shop health"), Badge.WARN
         HEALTH_NORMAL = "health_normal", _("Shop health back to normal"), Badge.OK
+        CLOSE_OVERDUE = "close_overdue", _("Awaiting close too long"), Badge.WARN
+        WROTE_AFTER_RESOLVED = (
+            "wrote_after_resolved",
+            _("Message after marked resolved"),
+            Badge.WARN,
+        )
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
