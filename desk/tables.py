@@ -27,6 +27,12 @@ class IncidentTable(tables.Table):
     ``row_loader(ids)`` returns the full rows of one page (see ``paginate``).
     """
 
+    select = tables.Column(
+        accessor="pk",
+        verbose_name=_("Select"),
+        orderable=False,
+        attrs={"th": {"class": "select"}},
+    )
     connection = tables.Column(
         accessor="connection__name", verbose_name=_("Marketplace"), order_by=("connection__name",)
     )
@@ -65,6 +71,7 @@ class IncidentTable(tables.Table):
         model = Incident
         fields: tuple[str, ...] = ()
         sequence = (
+            "select",
             "connection",
             "order",
             "customer",

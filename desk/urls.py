@@ -9,6 +9,7 @@ app_name = "desk"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("incidents/", views.inbox, name="inbox"),
+    path("incidents/bulk/", views.queue_bulk, name="bulk"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("orders/<int:order_pk>/history/", views.order_history, name="order_history"),
 ]

@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import condition, require_GET
+from django.views.decorators.http import condition, require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
@@ -24,7 +25,9 @@ from core.htmx import htmx_partial
 from core.models import Order
 from core.scoping import can_see_connection, scope_queryset
 from desk import selectors
+from desk.bulk import BULK_PERMISSIONS, BulkAction, queue_bulk_apply
 from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
+from desk.forms import BulkForm
 from desk.pages.incident import TEMPLATE, incident_page_context
 from desk.pages.order_history import order_history_context
 from desk.tables import IncidentTable
@@ -32,7 +35,14 @@ from incidents.models import Incident
 from incidents.selectors import incident_detail as incident_read
 from incidents.services import incident_mark_seen
 
-__all__ = ["inbox", "incident_detail", "order_history", "overview"]
+__all__ = [
+    "bulk_bar_context",
+    "inbox",
+    "incident_detail",
+    "order_history",
+    "overview",
+    "queue_bulk",
+]
 
 INBOX_PAGE_SIZE = 25
 
@@ -89,6 +99,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
     if htmx_partial(request):
         return render(request, "desk/partials/_inbox_table.html", context)
+    context |= bulk_bar_context(request)
     return render(request, "desk/inbox.html", context)
 
 
@@ -126,3 +137,56 @@ def order_history(request: HttpRequest, order_pk: int) -> HttpResponse:
     if htmx_partial(request):
         return render(request, "desk/partials/_order_history_list.html", context)
     return render(request, "desk/order_history.html", context)
+
+
+def bulk_bar_context(request: HttpRequest) -> dict[str, Any]:
+    """The bulk action bar of the queue (``desk/partials/_bulk_bar.html``): the actions
+    the user may take, and its form."""
+    allowed = [
+        (value, label)
+        for value, label in BulkAction.choices
+        if request.user.has_perm(BULK_PERMISSIONS[value])
+    ]
+    return {"bulk_actions": allowed, "bulk_form": BulkForm(user=request.user) if allowed else None}
+
+
+@require_POST
+@permission_required("incidents.view_incident", raise_exception=True)
+def queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply a bulk action to the selected rows of the queue: one result per row.
+
+    Each row goes through the single action's service (:mod:`desk.bulk`); the action's
+    own permission is needed (403 otherwise). The answer lists each row, done or
+    refused with the reason; an htmx answer also tells the queue to refresh.
+    """
+    form = BulkForm(request.POST, user=request.user)
+    if not form.is_valid():
+        context: dict[str, Any] = {"errors": form.errors}
+        template = "desk/partials/_bulk_results.html"
+        if not htmx_partial(request):
+            template = "desk/bulk_results.html"
+        return render(request, template, context, status=400)
+    data = form.cleaned_data
+    if not request.user.has_perm(BULK_PERMISSIONS[data["action"]]):
+        raise PermissionDenied
+    results = queue_bulk_apply(
+        action=data["action"],
+        user=request.user,
+        incident_ids=data["incident_ids"],
+        thread_ids=data["thread_ids"],
+        assignee=data.get("assignee"),
+        reason=data.get("reason") or "",
+        reason_code=data.get("reason_code") or "",
+        confirmed=bool(data.get("confirm")),
+    )
+    context = {
+        "results": results,
+        "action_label": BulkAction(data["action"]).label,
+        "done": sum(1 for r in results if r.ok),
+        "refused": sum(1 for r in results if not r.ok),
+    }
+    if htmx_partial(request):
+        response = render(request, "desk/partials/_bulk_results.html", context)
+        response["HX-Trigger"] = "queue-changed"
+        return response
+    return render(request, "desk/bulk_results.html", context)

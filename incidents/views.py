@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.htmx import htmx_partial
 from core.models import Order
 from core.params import identifier_or_404, query_int
+from core.scoping import scope_queryset
 from incidents import selectors
 from incidents.audit_export import AuditExportForm, audit_csv_response, audit_entries_filter
 from incidents.forms import AssignForm, NoteForm, ResolveForm
@@ -68,7 +69,7 @@ def _reload_panels(
 @permission_required("incidents.assign_incident", raise_exception=True)
 def incident_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Assign the incident to someone, to me (``assignee`` = my id) or to nobody."""
-    incident = get_object_or_404(Incident, pk=pk)
+    incident = get_object_or_404(scope_queryset(Incident.objects.all(), request.user), pk=pk)
     form = AssignForm(request.POST)
     if form.is_valid():
         incident_assign(
@@ -85,7 +86,7 @@ def incident_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("incidents.reply_incident", raise_exception=True)
 def incident_note_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Add an internal note (never sent to Mirakl)."""
-    incident = get_object_or_404(Incident, pk=pk)
+    incident = get_object_or_404(scope_queryset(Incident.objects.all(), request.user), pk=pk)
     form = NoteForm(request.POST)
     if form.is_valid():
         incident_note_add(incident=incident, author=request.user, body=form.cleaned_data["body"])
@@ -109,7 +110,9 @@ def incident_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
     ``page`` is the incident whose page the form is on (another open incident of the
     same order can be resolved from it).
     """
-    target = get_object_or_404(Incident.objects.select_related("connection"), pk=pk)
+    target = get_object_or_404(
+        scope_queryset(Incident.objects.select_related("connection"), request.user), pk=pk
+    )
     page_pk = query_int(request.POST, "page")
     page = target
     if page_pk is not None and page_pk != target.pk:

@@ -22,6 +22,7 @@ from core.htmx import htmx_partial
 from core.pages import page_render
 from core.params import query_int
 from core.presence import presence_context
+from core.scoping import scope_queryset
 from incidents.models import Incident
 from incidents.selectors import incident_detail, incident_history
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
@@ -68,8 +69,10 @@ def _canned_texts(incident: Incident, canned: list[CannedReply]) -> list[str]:
     return [canned_reply_render(canned=c, order=incident.order) for c in canned]
 
 
-def _incident(pk: int) -> Incident:
-    return get_object_or_404(Incident.objects.select_related("order", "connection"), pk=pk)
+def _incident(pk: int, user: Any) -> Incident:
+    """The incident, 404 when it is not there or not in a marketplace ``user`` sees."""
+    incidents = scope_queryset(Incident.objects.select_related("order", "connection"), user)
+    return get_object_or_404(incidents, pk=pk)
 
 
 def _view_of(incident: Incident, thread_pk: int) -> ThreadView:
@@ -120,7 +123,7 @@ def _history(incident: Incident) -> list:
 def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> HttpResponse:
     """Queue a reply (M12). Asks for confirmation when a new message arrived meanwhile
     or the operator is copied without need; a resubmitted form queues nothing twice."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     view = _view_of(incident, thread_pk)
     form = reply_form(view, request.POST, request.FILES)
     confirm: list = []
@@ -177,7 +180,7 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
 @permission_required("incidents.reply_incident", raise_exception=True)
 def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """Start a conversation on the order (OR43) with a recipient and a subject."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     form = NewThreadForm(
         request.POST, request.FILES, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident)
     )
@@ -254,7 +257,7 @@ def _new_thread_form_response(
 @permission_required("incidents.reply_incident", raise_exception=True)
 def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> HttpResponse:
     """Mark the thread "no reply required", with who and why."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     view = _view_of(incident, thread_pk)
     form = NoReplyForm(request.POST, prefix=f"{thread_prefix(view)}-noreply")
     entry = thread_entry(view)
@@ -290,7 +293,7 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
 @permission_required("incidents.reply_incident", raise_exception=True)
 def outbound_retry(request: HttpRequest, incident_pk: int, outbound_pk: int) -> HttpResponse:
     """Send a failed message again (checking Mirakl first if it may have gone out)."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     outbound = get_object_or_404(OutboundMessage, pk=outbound_pk, order_id=incident.order_id)
     outbound_message_retry(outbound=outbound, user=request.user)
     if outbound.thread_id is not None and htmx_partial(request):
@@ -305,7 +308,7 @@ def outbound_retry(request: HttpRequest, incident_pk: int, outbound_pk: int) -> 
 @permission_required("incidents.reply_incident", raise_exception=True)
 def reply_lint_view(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """Live warnings of the linter for the text being written (never blocks)."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     body = next((v for k, v in request.POST.items() if k == "body" or k.endswith("-body")), "")
     warnings = reply_lint(
         body,
@@ -321,7 +324,7 @@ def reply_lint_view(request: HttpRequest, incident_pk: int) -> HttpResponse:
 @permission_required("incidents.reply_incident", raise_exception=True)
 def canned_reply_fill(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """The message box filled with a canned reply for this order, ready to edit."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     prefix = request.GET.get("prefix", "")
     if not (prefix == NEW_THREAD_PREFIX or prefix.startswith("thread-")):
         raise Http404
@@ -347,7 +350,7 @@ def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
     The reply boxes are not re-rendered, so nothing being typed is lost. ``n`` is the
     number of threads the page shows: more now means a new conversation arrived.
     """
-    incident = _detail(_incident(incident_pk))
+    incident = _detail(_incident(incident_pk, request.user))
     views = order_conversations(order_id=incident.order_id)
     shown = query_int(request.GET, "n", default=len(views), minimum=0)
     context = {
@@ -369,7 +372,7 @@ def attachment_download(request: HttpRequest, incident_pk: int, attachment_id: s
     Only ids found on the order's messages are proxied, and the file is always sent as
     a download, never rendered by the browser (it comes from a customer).
     """
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     documents = {d["id"]: d for d in incident_documents(order_id=incident.order_id)}
     document = documents.get(attachment_id)
     if document is None:

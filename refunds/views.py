@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.htmx import htmx_partial
+from core.scoping import scope_queryset
 from core.templatetags.incidesk import eur
 from incidents.models import Incident
 from refunds import selectors
@@ -54,8 +55,10 @@ __all__ = [
 ]
 
 
-def _incident(pk: int) -> Incident:
-    return get_object_or_404(Incident.objects.select_related("order", "connection", "line"), pk=pk)
+def _incident(pk: int, user: Any) -> Incident:
+    """The incident, 404 when it is not there or not in a marketplace ``user`` sees."""
+    incidents = scope_queryset(Incident.objects.select_related("order", "connection", "line"), user)
+    return get_object_or_404(incidents, pk=pk)
 
 
 def _panel_url(incident: Incident) -> str:
@@ -67,7 +70,7 @@ def _panel_url(incident: Incident) -> str:
 def refunds_panel(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """The refunds panel, polled while a request is pending: 204 when nothing changed
     (``v`` is the version the page shows), so nothing being typed is lost."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     context = panel_context(request, incident)
     if request.GET.get("v") == context["refunds"].version:
         return HttpResponse(status=204)
@@ -178,7 +181,7 @@ def _valid(
 @permission_required(REFUND_PERMISSION, raise_exception=True)
 def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """Refund everything left on the order: a reason, then the summary to confirm."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     reasons = refund_reason_choices(connection=incident.connection)
     form = FullRefundForm(request.POST or None, reasons=reasons)
     if (done := _already(request, incident, form)) is not None:
@@ -209,7 +212,7 @@ def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
 def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
     """A detailed refund: per line what to refund, then the summary with the total to
     confirm. "Change" (``edit``) goes back to the inputs with what was typed."""
-    incident = _incident(incident_pk)
+    incident = _incident(incident_pk, request.user)
     reasons = refund_reason_choices(connection=incident.connection)
     remainders = refund_remainders(order=incident.order)
     form = PartialRefundForm(request.POST or None, remainders=remainders, reasons=reasons)
@@ -294,19 +297,22 @@ def _approval_response(
     return render(
         request,
         "refunds/partials/_refunds.html",
-        panel_context(request, _incident(incident.pk), errors=errors, reject_forms=reject_forms),
+        panel_context(
+            request, _incident(incident.pk, request.user), errors=errors, reject_forms=reject_forms
+        ),
     )
 
 
-def _request(pk: int) -> RefundRequest:
-    return get_object_or_404(RefundRequest.objects.select_related("incident", "order"), pk=pk)
+def _request(pk: int, user: Any) -> RefundRequest:
+    requests = scope_queryset(RefundRequest.objects.select_related("incident", "order"), user)
+    return get_object_or_404(requests, pk=pk)
 
 
 @require_POST
 @permission_required(REFUND_PERMISSION, raise_exception=True)
 def refund_approve(request: HttpRequest, pk: int) -> HttpResponse:
     """A second person approves a request above its author's limit."""
-    refund_request = _request(pk)
+    refund_request = _request(pk, request.user)
     try:
         refund_request_approve(refund_request=refund_request, approver=request.user)
     except RefundApprovalError as exc:
@@ -320,7 +326,7 @@ def refund_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(REFUND_PERMISSION, raise_exception=True)
 def refund_reject(request: HttpRequest, pk: int) -> HttpResponse:
     """A second person rejects a request, saying why; nothing is sent to Mirakl."""
-    refund_request = _request(pk)
+    refund_request = _request(pk, request.user)
     form = RejectForm(request.POST, prefix=f"reject-{refund_request.pk}")
     if not form.is_valid():
         return _approval_response(request, refund_request, reject_form=form)

@@ -218,7 +218,7 @@ OUTBOX_CHECK_SKEW = timedelta(seconds=env.int("OUTBOX_CHECK_SKEW_SECONDS", defau
 # ``WWW-Authenticate: Token``; the browser's session works too (with CSRF).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

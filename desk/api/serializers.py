@@ -15,10 +15,15 @@ from rest_framework import serializers
 
 from core.models import MarketplaceConnection, Order, OrderLine
 from core.sync.health import HealthState, connection_health
+from desk.bulk import BULK_MAX_ROWS, BulkAction, RowKind
 from incidents.models import Incident
+from incidents.selectors import assignable_users
 from refunds.api.serializers import RefundSerializer
 
 __all__ = [
+    "BulkResponseSerializer",
+    "BulkResultSerializer",
+    "BulkSerializer",
     "IncidentSerializer",
     "ResourceHealthSerializer",
     "SyncHealthSerializer",
@@ -260,3 +265,79 @@ class ResolveSerializer(serializers.Serializer):
         allow_blank=True,
         help_text=_("Mirakl order line id; needed when the order has several open incidents."),
     )
+
+
+class BulkSerializer(serializers.Serializer):
+    """A bulk action on rows of the queue (``POST /api/v1/incidents/bulk/``)."""
+
+    action = serializers.ChoiceField(choices=BulkAction.choices)
+    incidents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
+        required=False,
+        default=list,
+        help_text=_("Incident ids."),
+    )
+    threads = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
+        required=False,
+        default=list,
+        help_text=_("Ids of conversations (threads) without an incident."),
+    )
+    assignee = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("User id (assign)."),
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text=_("Why (no reply required).")
+    )
+    reason_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("RE01 INCIDENT_CLOSE code of each incident's marketplace (resolve)."),
+    )
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("No reply required on an order whose incident is not resolved (rule N1)."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        rows = len(set(attrs["incidents"])) + len(set(attrs["threads"]))
+        if rows == 0:
+            raise serializers.ValidationError({"incidents": _("Name at least one row.")})
+        if rows > BULK_MAX_ROWS:
+            raise serializers.ValidationError(
+                {"incidents": _("At most %(max)d rows at a time.") % {"max": BULK_MAX_ROWS}}
+            )
+        action = attrs["action"]
+        if action == BulkAction.ASSIGN:
+            assignee = attrs.get("assignee")
+            user = assignable_users().filter(pk=assignee).first() if assignee else None
+            if user is None:
+                raise serializers.ValidationError(
+                    {"assignee": _("Name a user who can work incidents.")}
+                )
+            attrs["assignee_user"] = user
+        if action == BulkAction.NO_REPLY and not (attrs.get("reason") or "").strip():
+            raise serializers.ValidationError({"reason": _("Say why no reply is required.")})
+        if action == BulkAction.RESOLVE and not attrs.get("reason_code"):
+            raise serializers.ValidationError({"reason_code": _("Choose a resolution reason.")})
+        return attrs
+
+
+class BulkResultSerializer(serializers.Serializer):
+    """One row's result: done (``ok``) or refused, with the reason in ``message``."""
+
+    kind = serializers.ChoiceField(choices=RowKind.choices)
+    id = serializers.IntegerField(source="pk")
+    label = serializers.CharField(help_text=_("Order number and marketplace."))
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True)

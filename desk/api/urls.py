@@ -13,6 +13,8 @@ router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("orders", views.OrderViewSet, basename="order")
 
 urlpatterns = [
+    # Before the router: "bulk" is not an incident id.
+    re_path(r"^incidents/bulk/$", views.IncidentBulkView.as_view(), name="incident-bulk"),
     re_path(
         r"^incidents/(?P<order_id>[^/\x00]+)/resolve/$",
         views.IncidentResolveView.as_view(),

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,17 +21,21 @@ from core.params import query_identifier
 from core.scoping import scope_queryset
 from desk.api.filtersets import INCIDENT_ORDERINGS, ORDERING_DEFAULT, IncidentApiFilterSet
 from desk.api.serializers import (
+    BulkResponseSerializer,
+    BulkSerializer,
     IncidentSerializer,
     MarketplaceConnectionSerializer,
     OrderDetailSerializer,
     OrderSerializer,
     ResolveSerializer,
 )
+from desk.bulk import BULK_PERMISSIONS, queue_bulk_apply
 from incidents.models import Incident
 from refunds.models import Refund
 from sla.selectors import incident_due_annotate
 
 __all__ = [
+    "IncidentBulkView",
     "IncidentResolveView",
     "IncidentViewSet",
     "MarketplaceConnectionViewSet",
@@ -222,3 +226,41 @@ class IncidentResolveView(ApiView, generics.GenericAPIView):
             Incident.objects.select_related("connection", "order", "line", "assignment__assignee")
         ).get(pk=incident.pk)
         return Response(IncidentSerializer(incident).data, status=status.HTTP_202_ACCEPTED)
+
+
+class IncidentBulkView(ApiView, generics.GenericAPIView):
+    """``POST /api/v1/incidents/bulk/``: assign, "no reply required" or mark resolved on
+    several rows of the queue (incidents, conversations without an incident), each
+    through the single action's service; one result per row (done, or refused and why).
+    The action's own permission is needed (403 otherwise)."""
+
+    serializer_class = BulkSerializer
+    filter_backends = ()
+    pagination_class = None
+    required_permissions: ClassVar[dict[str, list[str]]] = {"POST": [READ]}
+
+    @extend_schema(
+        summary="Bulk action on queue rows: assign, no reply required, mark resolved",
+        request=BulkSerializer,
+        responses={200: BulkResponseSerializer, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        from incidents.models import AuditEntry
+
+        serializer = BulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not request.user.has_perm(BULK_PERMISSIONS[data["action"]]):
+            raise PermissionDenied
+        results = queue_bulk_apply(
+            action=data["action"],
+            user=request.user,
+            incident_ids=data["incidents"],
+            thread_ids=data["threads"],
+            assignee=data.get("assignee_user"),
+            reason=data.get("reason") or "",
+            reason_code=data.get("reason_code") or "",
+            confirmed=data["confirm"],
+            source=AuditEntry.Source.API,
+        )
+        return Response(BulkResponseSerializer({"results": results}).data)

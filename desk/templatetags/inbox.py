@@ -10,6 +10,7 @@ from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 from core.freshness import inbox_filters_version as filters_version
 from incidents.templatetags.incident_badges import state_badge
@@ -22,7 +23,8 @@ register = template.Library()
 
 @register.simple_tag
 def inbox_cells(record: Any) -> SafeString:
-    """The nine cells of an inbox row, in ``IncidentTable.Meta.sequence`` order.
+    """The ten cells of an inbox row (first the box that selects it for a bulk action),
+    in ``IncidentTable.Meta.sequence`` order.
 
     Built in Python, the badges by the same functions as on the incident page: 25 rows
     of 9 cells through django-tables2 or an included template per cell were the
@@ -32,9 +34,13 @@ def inbox_cells(record: Any) -> SafeString:
     assignee = getattr(getattr(record, "assignment", None), "assignee", None)
     unread = record.unread_count
     return format_html(
+        '<td class="select"><input type="checkbox" name="rows" value="incident:{}" form="bulk-form"'
+        ' data-bulk-row aria-label="{}"></td>'
         '<td>{}</td><td><a href="{}" class="order-link">{}</a></td><td>{}</td><td>{}</td>'
         '<td><time datetime="{}">{}</time></td><td>{}</td><td>{}</td>'
         '<td class="num">{}</td><td>{}</td>',
+        record.pk,
+        _("Select order %(order)s") % {"order": record.order.mirakl_id},
         record.connection.name,
         reverse("desk:incident", args=[record.pk]),
         record.order.mirakl_id,

@@ -298,7 +298,7 @@ def test_htmx_request_gets_the_table_only(agent_client) -> None:
     html = partial.content.decode()
     assert "<html" not in html
     assert 'id="incident-table"' in html
-    assert 'hx-trigger="every 10s"' in html  # live refresh of the rows
+    assert 'hx-trigger="every 10s' in html  # live refresh of the rows
     boosted = agent_client.get(URL, HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
     assert "<html" in boosted.content.decode()
 
