@@ -198,7 +198,8 @@ class IncidentFilterSet(django_filters.FilterSet):
     def filter_waiting(
         self, queryset: QuerySet[Incident], name: str, value: bool | None
     ) -> QuerySet:
-        """NEW incidents, and those with an order thread the shop owes an answer to.
+        """NEW incidents, those with an order thread the shop owes an answer to, and
+        resolved ones back in the queue (``Incident.watch``).
 
         A thread counts while Mirakl says it needs a reply, unless an agent marked it
         "no reply required" here and no message arrived since.
@@ -215,4 +216,7 @@ class IncidentFilterSet(django_filters.FilterSet):
             .exclude(Exists(marked))
             .values("order_id")
         )
-        return queryset.filter(Q(state=Incident.State.NEW) | Q(order_id__in=waiting_orders))
+        # Resolved ones back in the queue (the watch after resolving) wait for us too.
+        return queryset.filter(
+            Q(state=Incident.State.NEW) | Q(order_id__in=waiting_orders) | ~Q(watch="")
+        )

@@ -63,7 +63,9 @@ class BulkForm(forms.Form):
         assignee = cast(forms.ModelChoiceField, self.fields["assignee"])
         assignee.queryset = assignable_users()
         reason_code = cast(forms.ChoiceField, self.fields["reason_code"])
-        reason_code.choices = [("", "—"), *resolution_reasons(user)]
+        # Read when the form is drawn or checked: the inbox keeps the drawn bar in its
+        # cache, so a page served from it asks nothing.
+        reason_code.choices = lambda: [("", "—"), *resolution_reasons(user)]
         # Any "kind:id" is accepted here; parse_rows keeps the well-formed ones.
         values = self.data.getlist("rows") if hasattr(self.data, "getlist") else []
         rows = cast(forms.MultipleChoiceField, self.fields["rows"])

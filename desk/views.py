@@ -23,7 +23,7 @@ from django_tables2 import RequestConfig
 from core.freshness import inbox_etag
 from core.htmx import htmx_partial
 from core.models import Order
-from core.scoping import can_see_connection, scope_queryset
+from core.scoping import can_see_connection, scope_queryset, visible_connection_ids
 from desk import selectors
 from desk.bulk import BULK_PERMISSIONS, BulkAction, queue_bulk_apply
 from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
@@ -147,7 +147,16 @@ def bulk_bar_context(request: HttpRequest) -> dict[str, Any]:
         for value, label in BulkAction.choices
         if request.user.has_perm(BULK_PERMISSIONS[value])
     ]
-    return {"bulk_actions": allowed, "bulk_form": BulkForm(user=request.user) if allowed else None}
+    scope = visible_connection_ids(request.user)
+    return {
+        "bulk_actions": allowed,
+        "bulk_form": BulkForm(user=request.user) if allowed else None,
+        # What the drawn bar depends on besides the choices' version: the actions and
+        # the marketplaces whose reasons it offers.
+        "bulk_cache_key": ",".join(
+            [*(value for value, _label in allowed), *map(str, sorted(scope or ()))]
+        ),
+    }
 
 
 @require_POST

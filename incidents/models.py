@@ -92,7 +92,13 @@ class Incident(models.Model):
     #: Why it is back in the queue after being marked resolved, and since when (cleared
     #: when it is marked resolved again).
     watch = models.CharField(
-        _("back in the queue"), max_length=20, choices=Watch.choices, blank=True, default=""
+        _("back in the queue"),
+        max_length=20,
+        choices=Watch.choices,
+        blank=True,
+        default="",
+        # In the database too: rows written by code that predates the column.
+        db_default="",
     )
     watch_at = models.DateTimeField(_("back in the queue since"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

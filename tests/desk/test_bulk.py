@@ -194,6 +194,7 @@ def test_the_page_posts_with_csrf_and_shows_one_result_per_row(shop) -> None:
     a = incident(shop["pcc"], "A-9")
     b = incident(shop["pcc"], "B-9", state=S.CLOSED, closed_at=T0 + H)
     client = Client(enforce_csrf_checks=True)
+    client.cookies["django_language"] = "es"
     client.force_login(agent)
     inbox = client.get(reverse("desk:inbox"))
     page = inbox.content.decode()
@@ -218,7 +219,7 @@ def test_the_page_posts_with_csrf_and_shows_one_result_per_row(shop) -> None:
     body = response.content.decode()
     assert f'data-row="incident:{a.pk}" data-ok="1"' in body
     assert f'data-row="incident:{b.pk}" data-ok="0"' in body
-    assert "1 done, 1 refused." in body
+    assert "1 hechas, 1 rechazadas." in body
 
 
 def test_the_page_checks_the_role_and_the_form(client, shop) -> None:
@@ -232,6 +233,7 @@ def test_the_page_checks_the_role_and_the_form(client, shop) -> None:
     assert denied.status_code in (400, 403)
 
     client.force_login(UserFactory(role="agent"))
+    client.cookies["django_language"] = "en"
     empty = client.post(reverse("desk:bulk"), {"action": "no_reply", "rows": [f"incident:{a.pk}"]})
     assert empty.status_code == 400
     assert "Say why no reply is required." in empty.content.decode()

@@ -198,7 +198,9 @@ def test_refresh_operator_message_after_resolution_means_contested() -> None:
     incident.refresh_from_db()
     assert incident.state == S.CONTESTED
     assert incident.contested_at == T0 + 2 * H
-    entry = incident.audit_entries.get()
+    assert (incident.watch, incident.watch_at) == (Incident.Watch.OPERATOR_WROTE, T0 + 2 * H)
+    assert incident.audit_entries.filter(action="back_in_queue").count() == 1
+    entry = incident.audit_entries.get(action="contested")
     assert (entry.action, entry.from_state, entry.to_state) == (
         "contested",
         S.RESOLVED,

@@ -67,6 +67,11 @@ def _user_form(user: User, **changes: Any) -> dict[str, Any]:
         "last_login_0": "",
         "last_login_1": "",
         "groups": [str(pk) for pk in user.groups.values_list("pk", flat=True)],
+        # The inline of the marketplaces the user sees (none: every marketplace).
+        "marketplace_access-TOTAL_FORMS": "0",
+        "marketplace_access-INITIAL_FORMS": "0",
+        "marketplace_access-MIN_NUM_FORMS": "0",
+        "marketplace_access-MAX_NUM_FORMS": "1000",
     }
     if user.is_active:
         data["is_active"] = "on"

@@ -160,3 +160,28 @@ def test_marking_it_resolved_again_starts_a_new_watch(pccomponentes) -> None:
 
     incident.refresh_from_db()
     assert (incident.state, incident.watch, incident.watch_at) == (S.RESOLVED, "", None)
+
+
+def test_back_in_the_queue_shows_under_waiting_for_us_and_in_the_api(client, pccomponentes):
+    from rest_framework.test import APIClient
+
+    agent = UserFactory(role="agent")
+    quiet = resolved(pccomponentes, line__order__mirakl_id="QUIET-1")
+    back = resolved(
+        pccomponentes,
+        line__order__mirakl_id="BACK-1",
+        watch=W.CUSTOMER_WROTE,
+        watch_at=RESOLVED_AT + H,
+        close_expected_at=madrid(2026, 12, 14, 12),
+    )
+    client.force_login(agent)
+
+    page = client.get("/incidents/", {"waiting": "true"}).content.decode()
+
+    assert "BACK-1" in page and "QUIET-1" not in page
+    assert f'data-watch="{W.CUSTOMER_WROTE}"' in page
+    api = APIClient()
+    api.force_authenticate(agent)
+    row = api.get(f"/api/v1/incidents/{back.pk}/").json()
+    assert (row["watch"], row["close_expected_at"][:10]) == ("customer_wrote", "2026-12-14")
+    assert api.get(f"/api/v1/incidents/{quiet.pk}/").json()["watch"] == ""
