@@ -137,3 +137,23 @@ def test_the_admin_sets_a_users_marketplaces(client, two) -> None:
     page = client.get(url)
     assert page.status_code == 200
     assert "marketplace_access-TOTAL_FORMS" in page.content.decode()
+
+    form = {
+        "username": agent.username,
+        "first_name": agent.first_name,
+        "last_name": agent.last_name,
+        "email": agent.email,
+        "is_active": "on",
+        "date_joined_0": agent.date_joined.date().isoformat(),
+        "date_joined_1": agent.date_joined.strftime("%H:%M:%S"),
+        "groups": [str(pk) for pk in agent.groups.values_list("pk", flat=True)],
+        "marketplace_access-TOTAL_FORMS": "1",
+        "marketplace_access-INITIAL_FORMS": "0",
+        "marketplace_access-MIN_NUM_FORMS": "0",
+        "marketplace_access-MAX_NUM_FORMS": "1000",
+        "marketplace_access-0-connection": str(two["mm"]["connection"].pk),
+    }
+    saved = client.post(url, form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    agent = type(agent).objects.get(pk=agent.pk)  # a fresh user: nothing remembered
+    assert visible_connection_ids(agent) == frozenset({two["mm"]["connection"].pk})
