@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0004_alter_marketplaceconnection_sla_policy'),
+        ('core', '0005_order_dates_document_upload_kind'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
