@@ -8,7 +8,8 @@ page as one JSON document and lets the server expand it with ``json_to_recordset
     INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset(%s) AS x(a int, b text)
     ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING id
 
-so Python only runs ``json.dumps`` (in C), and looks for the two things Postgres
+so Python only runs msgspec's JSON encoder (in C, ``Decimal`` and aware ``datetime``
+included, without a Python call per value), and looks for the two things Postgres
 refuses in any text (a NUL character, a lone surrogate) in the document it produced
 (:func:`core.sync.storable.storable_document`). The statement goes through Django's cursor,
 so query counting and wrappers still see it. Other databases (the embedded SQLite
@@ -21,12 +22,10 @@ hold plain Python values: ``str``, ``int``, ``bool``, ``Decimal``, aware ``datet
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
+import msgspec
 from django.db import connections, models, router
 
 from core.sync.storable import storable_document
@@ -54,9 +53,51 @@ def upsert(
     if connection.vendor != "postgresql":
         return _upsert_with_orm(model, rows, unique_fields, update_fields, returning)
 
+    names = tuple(rows[0])
+    key = (
+        connection.alias,
+        model,
+        names,
+        tuple(unique_fields),
+        _key(update_fields),
+        tuple(returning),
+    )
+    sql, renamed = _UPSERT_SQL.get(key) or _UPSERT_SQL.setdefault(
+        key, _upsert_sql(connection, model, names, unique_fields, update_fields, returning)
+    )
+    if renamed:
+        rows = [{renamed.get(k, k): v for k, v in row.items()} for row in rows]
+    document = storable_document(list(rows), _dumps)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return [tuple(r) for r in cursor.fetchall()]
+
+
+#: ``Decimal`` as its exact digits in a JSON string, ``datetime`` in ISO 8601 (an aware
+#: one with its offset; Django's connections run in UTC, which is how Postgres reads a
+#: naive one). Anything else that JSON has no type for is refused (``TypeError``).
+_ENCODER = msgspec.json.Encoder(decimal_format="string")
+
+
+#: The statement of each shape of upsert, made once: (SQL, attname → column where they differ).
+_UPSERT_SQL: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
+
+
+def _key(names: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(names)
+
+
+def _upsert_sql(
+    connection: Any,
+    model: type[models.Model],
+    names: Sequence[str],
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str] | None,
+    returning: Sequence[str],
+) -> tuple[str, dict[str, str]]:
     quote = connection.ops.quote_name
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    fields = [by_attname[name] for name in rows[0]]
+    fields = [by_attname[name] for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
     record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
     conflict = ", ".join(quote(_column(model, name)) for name in unique_fields)
@@ -74,26 +115,11 @@ def upsert(
         f"SELECT {columns} FROM json_to_recordset(%s) AS x({record}) "
         f"ON CONFLICT ({conflict}) {action} RETURNING {result}"
     )
-    if any(f.column != f.attname for f in fields):
-        rows = [{by_attname[k].column: v for k, v in row.items()} for row in rows]
-    document = storable_document(list(rows), _dumps)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
-        return [tuple(r) for r in cursor.fetchall()]
+    return sql, {f.attname: f.column for f in fields if f.column != f.attname}
 
 
 def _dumps(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_json_default, separators=(",", ":"))
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime in a bulk row: {value!r}")
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a bulk row")
+    return _ENCODER.encode(rows).decode("utf-8")
 
 
 def _column(model: type[models.Model], name: str) -> str:

@@ -63,8 +63,13 @@ _THREAD_ROWS = RowCleaner(Thread)
 _MESSAGE_ROWS = RowCleaner(Message)
 
 
-def _participants(participants) -> list[dict[str, str]]:
-    return [p.model_dump(exclude_none=True) for p in participants]
+def _plain(records: list[Any]) -> list[dict[str, Any]]:
+    """``[r.model_dump(exclude_none=True) for r in records]`` for models of plain values
+    (participants, attachments): their fields read directly, without the serializer."""
+    return [{k: v for k, v in r.__dict__.items() if v is not None} for r in records]
+
+
+_participants = _plain
 
 
 def _thread_row(
@@ -111,7 +116,7 @@ def _message_row(thread_pk: int, message: MiraklMessage) -> dict[str, Any]:
         recipients=_participants(message.to),
         body=message.body or "",
         date_created=message.date_created,
-        attachments=[a.model_dump(exclude_none=True) for a in message.attachments],
+        attachments=_plain(message.attachments),
     )
 
 

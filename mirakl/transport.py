@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import requests
 from pydantic import BaseModel, ValidationError
 from requests.auth import AuthBase
@@ -94,9 +95,22 @@ _M = TypeVar("_M", bound=BaseModel)
 FilePart = tuple[str, bytes, str]
 
 
+#: msgspec's decoder, several times faster than the standard one on a page of orders,
+#: with the same result: numbers with a fraction or an exponent as exact ``Decimal``.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def decode_json(content: bytes | str) -> Any:
-    """Decode JSON with exact ``Decimal`` numbers (``11.24`` stays ``Decimal("11.24")``)."""
-    return json.loads(content, parse_float=Decimal, parse_constant=Decimal)
+    """Decode JSON with exact ``Decimal`` numbers (``11.24`` stays ``Decimal("11.24")``).
+
+    What msgspec refuses and the standard decoder reads (``NaN``, an escaped lone
+    surrogate) or refuses in its own words (bytes that are not UTF-8, which the caller
+    reads again with replacement characters) goes to the standard decoder.
+    """
+    try:
+        return _DECODER.decode(content)
+    except msgspec.DecodeError:
+        return json.loads(content, parse_float=Decimal, parse_constant=Decimal)
 
 
 def encode_json(value: Any) -> str:

@@ -71,17 +71,18 @@ def refund_requests_confirm(
 ) -> int:
     """Mark ``confirmed`` the sent requests whose refunds the sync now holds; returns how many.
 
-    Called once per OR11 page with the refund ids of that page: one query when none of
-    them is ours. OR28 creates all refunds of a request at once and OR11 returns every
+    Called once per OR11 page with the refund ids of that page: one ``EXISTS`` query when
+    none of them is ours. OR28 creates all refunds of a request at once and OR11 returns every
     line of an order, so one refund seen means the request's refunds are all there.
     """
     ids = {str(i) for i in mirakl_refund_ids if i}
     if not ids:
         return 0
-    return _confirm(
-        RefundRequest.objects.filter(connection=connection, lines__mirakl_refund_id__in=ids),
-        now=now or timezone.now(),
-    )
+    requests = RefundRequest.objects.filter(connection=connection, lines__mirakl_refund_id__in=ids)
+    # Nearly every page has none: a bare EXISTS costs less to build and to run.
+    if not requests.filter(state=State.SENT).exists():
+        return 0
+    return _confirm(requests, now=now or timezone.now())
 
 
 def refund_requests_confirm_synced(

@@ -109,9 +109,10 @@ def taxes_rows(taxes: Sequence[Tax]) -> list[dict[str, Any]]:
 
 
 def _address(address: Address | None) -> dict[str, Any]:
+    """``address.model_dump(exclude_none=True)``: its fields are all text, read directly."""
     if address is None:
         return {}
-    return address.model_dump(exclude_none=True)
+    return {name: value for name, value in address.__dict__.items() if value is not None}
 
 
 def _order_row(connection_id: int, order: MiraklOrder, now: datetime) -> dict[str, Any]:

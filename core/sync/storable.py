@@ -229,7 +229,8 @@ class RowCleaner:
         return value[: column.limit - 1] + ELLIPSIS  # type: ignore[operator]
 
 
-#: In JSON written with ``ensure_ascii``: a NUL character, and a UTF-16 surrogate.
+#: In JSON: a NUL character (escaped by every encoder), and a UTF-16 surrogate (as
+#: an encoder with ``ensure_ascii`` writes it; a UTF-8 one refuses it instead).
 _NUL_ESCAPE = "\\u0000"
 _SURROGATE_ESCAPE = "\\ud"
 #: A high surrogate not followed by a low one, or a low one not preceded by a high one.
@@ -242,15 +243,21 @@ _LONE_SURROGATE_ESCAPE = re.compile(
 def storable_document(
     rows: list[dict[str, Any]], dump: Callable[[list[dict[str, Any]]], str]
 ) -> str:
-    """``dump(rows)`` (JSON with ``ensure_ascii``), without NUL characters or lone
-    surrogates anywhere: Postgres refuses both in ``text`` and ``jsonb``.
+    """``dump(rows)`` as JSON without NUL characters or lone surrogates anywhere:
+    Postgres refuses both in ``text`` and ``jsonb``.
 
-    Looking for them in the document is a C-speed substring search; only a document
-    that has one has its rows cleaned value by value and dumped again.
+    Looking for them in the document is a C-speed substring search (a UTF-8 encoder
+    refuses a lone surrogate outright: ``UnicodeEncodeError``); only a document that has
+    one has its rows cleaned value by value and dumped again.
     """
-    document = dump(rows)
-    if _NUL_ESCAPE in document or (
-        _SURROGATE_ESCAPE in document and _LONE_SURROGATE_ESCAPE.search(document)
+    try:
+        document: str | None = dump(rows)
+    except UnicodeEncodeError:
+        document = None
+    if (
+        document is None
+        or _NUL_ESCAPE in document
+        or (_SURROGATE_ESCAPE in document and _LONE_SURROGATE_ESCAPE.search(document))
     ):
         logger.warning("A page held NUL characters or lone surrogates: removed")
         for row in rows:

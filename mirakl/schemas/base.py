@@ -18,6 +18,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from mirakl.errors import MiraklPayloadError
 
@@ -61,8 +63,34 @@ MiraklId = Annotated[str, BeforeValidator(_id_to_str)]
 MiraklDatetime = Annotated[datetime, BeforeValidator(_blank_to_none), AfterValidator(_as_utc)]
 
 
+def _null_means_default(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    # `"refunds": null` or `"has_incident": null` must not reject a whole order.
+    if value is None and info.field_name:
+        return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+    return value
+
+
+def _has_default_other_than_none(default: Any) -> bool:
+    """Whether a field declared with this class attribute has a default that is not None.
+
+    (A required field has no attribute, or a ``Field()`` without a default.)
+    """
+    if isinstance(default, FieldInfo):
+        if default.default_factory is not None:
+            return True
+        return default.default is not PydanticUndefined and default.default is not None
+    return default is not None
+
+
 class MiraklModel(BaseModel):
-    """Base of every Mirakl model: ignore unknown fields, coerce numbers to ``str``."""
+    """Base of every Mirakl model: ignore unknown fields, coerce numbers to ``str``.
+
+    ``null`` on a field whose default is not None (a list, ``0``, ``False``) gives the
+    default. The check is a Python validator, so it is put only on those fields, each
+    class naming its own when it is made (:meth:`__init_subclass__`): every other
+    value is validated by pydantic's core alone, which is what lets a page be validated
+    from its JSON bytes at core speed (:meth:`mirakl.schemas.OrderPage.from_json`).
+    """
 
     model_config = ConfigDict(
         extra="ignore",
@@ -70,15 +98,19 @@ class MiraklModel(BaseModel):
         populate_by_name=True,
     )
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _null_means_default(cls, value: Any, info: ValidationInfo) -> Any:
-        # `"refunds": null` or `"has_incident": null` must not reject a whole order.
-        if value is None and info.field_name:
-            field = cls.model_fields[info.field_name]
-            if not field.is_required():
-                return field.get_default(call_default_factory=True)
-        return value
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Runs while pydantic makes the class, before it collects the validators.
+        super().__init_subclass__(**kwargs)
+        names = [
+            name
+            for name in cls.__dict__.get("__annotations__", {})
+            if not name.startswith("_")
+            and name in cls.__dict__
+            and _has_default_other_than_none(cls.__dict__[name])
+        ]
+        if names:
+            validator = field_validator(*names, mode="before", check_fields=False)
+            setattr(cls, f"_null_means_default_{cls.__name__}", validator(_null_means_default))
 
 
 class InvalidRecord(MiraklModel):
