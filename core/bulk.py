@@ -30,7 +30,7 @@ from django.db import connections, models, router
 
 from core.sync.storable import storable_document
 
-__all__ = ["upsert"]
+__all__ = ["insert_rows", "instance_rows", "update_rows", "upsert"]
 
 
 def upsert(
@@ -120,6 +120,69 @@ def _upsert_sql(
 
 def _dumps(rows: list[dict[str, Any]]) -> str:
     return _ENCODER.encode(rows).decode("utf-8")
+
+
+def instance_rows(instances: Sequence[models.Model]) -> list[dict[str, Any]]:
+    """Unsaved model instances as rows for :func:`insert_rows` (every concrete field but
+    an automatic primary key, by attname, as the instances hold them).
+
+    Fields with ``auto_now``/``auto_now_add`` are sent as the instances hold them:
+    set them before.
+    """
+    if not instances:
+        return []
+    meta = instances[0]._meta
+    names = [
+        f.attname
+        for f in meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
+    ]
+    return [{name: getattr(instance, name) for name in names} for instance in instances]
+
+
+def insert_rows(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (no conflict expected) in one statement, as :func:`upsert` sends
+    them; returns the ``returning`` attnames of each row, in no particular order.
+
+    What Django's ``bulk_create`` costs per value (each field's preparation, a
+    parameter per value) is what a page of the sync cannot afford; signals are not sent,
+    as with ``bulk_create``.
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        objects = model._default_manager.bulk_create([model(**row) for row in rows])
+        return [tuple(getattr(o, name) for name in returning) for o in objects]
+    names = tuple(rows[0])
+    key = (connection.alias, model, names, "insert", tuple(returning))
+    sql, renamed = _UPSERT_SQL.get(key) or _UPSERT_SQL.setdefault(
+        key, _insert_sql(connection, model, names, returning)
+    )
+    if renamed:
+        rows = [{renamed.get(k, k): v for k, v in row.items()} for row in rows]
+    document = storable_document(list(rows), _dumps)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return [tuple(r) for r in cursor.fetchall()]
+
+
+def _insert_sql(
+    connection: Any, model: type[models.Model], names: Sequence[str], returning: Sequence[str]
+) -> tuple[str, dict[str, str]]:
+    quote = connection.ops.quote_name
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in names]
+    columns = ", ".join(quote(f.column) for f in fields)
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    result = ", ".join(quote(_column(model, name)) for name in returning)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from models
+        f"SELECT {columns} FROM json_to_recordset(%s) AS x({record}) RETURNING {result}"
+    )
+    return sql, {f.attname: f.column for f in fields if f.column != f.attname}
 
 
 def _column(model: type[models.Model], name: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Max
 
+from core.bulk import insert_rows, instance_rows
 from core.constants import INCIDENT_LINE_STATE, SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS
 from core.models import MarketplaceConnection
 from core.sync.registry import StoredOrder
@@ -89,7 +90,14 @@ class IncidentEpisodes:
                 )
             )
         if opened:
-            Incident.objects.bulk_create(opened)
+            stored = insert_rows(
+                Incident, instance_rows(opened), returning=("id", "line_id", "episode")
+            )
+            pks = {(line_id, episode): pk for pk, line_id, episode in stored}
+            for new in opened:
+                new.pk = pks[(new.line_id, new.episode)]
+                new._state.adding = False
+                new._state.db = Incident.objects.db
         events = [incident_opened_entry(incident=incident) for incident in opened]
 
         closed: list[Incident] = []
@@ -114,7 +122,7 @@ class IncidentEpisodes:
         if closed:
             Incident.objects.bulk_update(closed, ["state", "closed_at", "updated_at"])
         if events:
-            AuditEntry.objects.bulk_create(events)
+            insert_rows(AuditEntry, instance_rows(events), returning=("id",))
 
 
 def incidents_after_run(

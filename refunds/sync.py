@@ -65,9 +65,13 @@ class LineRefunds:
     def prepare(self, order: MiraklOrder, skipped: list[Skipped]) -> dict[str, list[dict]]:
         """The refunds' rows of each line (first occurrence of a line id), storable."""
         rows: dict[str, list[dict[str, Any]]] = {}
+        lines: set[str] = set()
         for line in order.order_lines:
-            if line.order_line_id in rows:
+            if line.order_line_id in lines:
                 continue  # a repeated line: the engine keeps the first and names it
+            lines.add(line.order_line_id)
+            if not line.refunds:
+                continue  # most lines: nothing to keep (``store`` reads a missing line as [])
             line_key = f"{order.order_id}/{line.order_line_id}"
             seen: set[str] = set()
             refunds = rows[line.order_line_id] = []
