@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -278,9 +279,25 @@ class MiraklTransport:
         self._key_is_sendable = all("!" <= ch <= "~" for ch in api_key)
         self._auth = _ApiKeyAuth(api_key)
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else self._new_session(self.base_url)
         self._sleep = sleep
         self.heartbeat = heartbeat
+
+    @staticmethod
+    def _new_session(base_url: str) -> requests.Session:
+        """A session that reads the environment's proxies and CA bundle once, here.
+
+        ``requests`` reads them again on every call (``trust_env``), which costs a page of
+        a sync more CPU than sending it; every call of this client goes to one host, so
+        what the environment says for that host is the same on every call.
+        """
+        session = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
+        return session
 
     def __repr__(self) -> str:
         return f"MiraklClient(base_url={self.base_url!r}, shop_id={self.shop_id!r})"
