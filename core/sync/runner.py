@@ -15,12 +15,13 @@ next beat tick, which also closes the runs it left "running" as "abandoned".
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
@@ -89,10 +90,11 @@ def marketplace_sync(
         # Every answer from Mirakl is progress: a slow page keeps the lock alive.
         heartbeat, client.heartbeat = client.heartbeat, lock.refresh
         try:
-            return [
-                _sync_resource(connection, resource, client, lock, full, progress)
-                for resource in resources()
-            ]
+            with _relaxed_durability():
+                return [
+                    _sync_resource(connection, resource, client, lock, full, progress)
+                    for resource in resources()
+                ]
         finally:
             client.heartbeat = heartbeat
             if own_client:
@@ -249,7 +251,6 @@ def _write_page(
     """
     try:
         with transaction.atomic():
-            _relax_durability()
             result = resource.store(connection, client, page.payload, cursor.run_full)
             pending_after = _page_done(connection, resource.name, page, cursor, result, pending)
         return result, pending_after
@@ -261,7 +262,6 @@ def _write_page(
             _first_line(exc),
         )
     with transaction.atomic():
-        _relax_durability()
         result = _store_one_by_one(resource, connection, client, page.payload, cursor.run_full)
         pending_after = _page_done(connection, resource.name, page, cursor, result, pending)
     return result, pending_after
@@ -333,16 +333,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500]
 
 
-def _relax_durability() -> None:
-    """Commit this page's transaction without waiting for the disk flush.
+@contextmanager
+def _relaxed_durability() -> Iterator[None]:
+    """Commit the sync's transactions without waiting for the disk flush.
 
-    Safe here because the page and the cursor position move together in one
-    transaction: if the database crashes before the flush, both are lost together and
-    the next run reads the page again (every write is an idempotent upsert).
+    Safe here because each page and the cursor position move together in one
+    transaction, and Postgres loses only the latest commits in a crash, in order: the
+    next run then reads those pages again (every write is an idempotent upsert), and
+    finds the run's record still "running" and closes it as abandoned. Set once for
+    the session and reset after (one statement per sync, not one per page: under load
+    every statement's round trip costs milliseconds).
     """
-    if db_connection.vendor == "postgresql":
-        with db_connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with db_connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:
+            # The connection is broken: Django discards it, and the setting with it.
+            logger.warning("Could not reset synchronous_commit after a sync", exc_info=True)
 
 
 def _after_run(
