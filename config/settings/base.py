@@ -179,6 +179,27 @@ CELERY_TASK_TIME_LIMIT = 660
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Three queues, each with workers of its own (Procfile.demo, docker-compose.yml, README
+# "Scaling out"), so that a slow or failing marketplace fills only the sync queue and
+# never delays a reply, a refund or an SLA alert:
+#   sync    reading Mirakl: every marketplace's sync, and its daily figures (A01, A21);
+#   outbox  every write to Mirakl (replies, new conversations, refunds, resolutions)
+#           and the SLA alert webhooks;
+#   sla     the SLA sweep, its alerts and digest, and the stale-sync alerts.
+# A task not named here goes to the default queue, "celery", which the sla workers
+# also read (tests/core/test_task_routes.py keeps every task of ours named).
+CELERY_TASK_ROUTES = {
+    "core.sync.tasks.sync_all_marketplaces_task": {"queue": "sync"},
+    "core.sync.tasks.sync_marketplace_task": {"queue": "sync"},
+    "sla.tasks.shop_health_task": {"queue": "sync"},
+    "sla.tasks.shop_health_sync_task": {"queue": "sync"},
+    "core.outbox.tasks.outbox_deliver_task": {"queue": "outbox"},
+    "core.outbox.tasks.outbox_deliver_pending_task": {"queue": "outbox"},
+    "sla.tasks.sla_sweep_task": {"queue": "sla"},
+    "sla.tasks.sla_alerts_task": {"queue": "sla"},
+    "sla.tasks.sla_alerts_digest_task": {"queue": "sla"},
+    "sla.tasks.sync_alerts_task": {"queue": "sla"},
+}
 #: Queue a sync of every marketplace as soon as a worker is ready, not a minute later.
 SYNC_ON_WORKER_START = env.bool("SYNC_ON_WORKER_START", default=True)
 

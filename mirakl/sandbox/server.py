@@ -37,6 +37,7 @@ from mirakl.sandbox.app import SandboxApp
 from mirakl.sandbox.catalog import default_shop
 from mirakl.sandbox.clock import SandboxClock
 from mirakl.sandbox.faults import FaultSpec
+from mirakl.sandbox.shops import ShopRouter
 from mirakl.sandbox.state import SandboxState
 from mirakl.sandbox.wire import Response
 
@@ -75,7 +76,7 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+    def __init__(self, address: tuple[str, int], app: SandboxApp | ShopRouter) -> None:
         self.app = app
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
@@ -231,6 +232,11 @@ class SandboxServer:
     shops and only calls with ``shop_id`` reach this one (see
     :class:`~mirakl.sandbox.app.SandboxApp`). ``channels`` are the shop's sales channels
     (A01 ``channels``, A21 ``channel_code``); its orders are all on channel ``ES``.
+
+    With ``shops`` > 1 the key reaches that many shops, ids ``shop_id``, ``shop_id`` + 1,
+    …, each with its own data (seeds ``seed``, ``seed`` + 1, …) and only reached with its
+    ``shop_id`` (:class:`~mirakl.sandbox.shops.ShopRouter`); ``state`` is the first one's,
+    ``states`` holds them all.
     """
 
     def __init__(
@@ -249,19 +255,38 @@ class SandboxServer:
         warm: bool = True,
         multi_shop_key: bool = False,
         channels: Iterable[str] = ("ES",),
+        shops: int = 1,
     ) -> None:
-        self.state = SandboxState(
-            seed=seed,
-            orders=orders,
-            shop=default_shop(shop_id),
-            auto_close_seconds=auto_close_seconds,
-            payable_balance=payable_balance,
-            clock=clock or SandboxClock(now),
-            faults=faults,
-            channels=channels,
-        )
-        self.app = SandboxApp(
-            self.state, api_key=api_key, shop_id=shop_id, multi_shop_key=multi_shop_key
+        clock = clock or SandboxClock(now)
+        if shops > 1:
+            first = int(shop_id) if shop_id is not None else int(default_shop().shop_id)
+            shop_ids: list[int | str | None] = [first + n for n in range(shops)]
+        else:
+            shop_ids = [shop_id]
+        #: Each shop's state, by shop id (one entry unless ``shops`` > 1).
+        self.states: dict[str, SandboxState] = {}
+        apps: dict[str, SandboxApp] = {}
+        for n, one_shop_id in enumerate(shop_ids):
+            state = SandboxState(
+                seed=seed + n,
+                orders=orders,
+                shop=default_shop(one_shop_id),
+                auto_close_seconds=auto_close_seconds,
+                payable_balance=payable_balance,
+                clock=clock,
+                faults=faults,
+                channels=channels,
+            )
+            self.states[state.shop.shop_id] = state
+            apps[state.shop.shop_id] = SandboxApp(
+                state,
+                api_key=api_key,
+                shop_id=one_shop_id,
+                multi_shop_key=multi_shop_key or shops > 1,
+            )
+        self.state = next(iter(self.states.values()))
+        self.app: SandboxApp | ShopRouter = (
+            ShopRouter(apps) if shops > 1 else next(iter(apps.values()))
         )
         self._httpd = _HTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
@@ -269,7 +294,8 @@ class SandboxServer:
         self._warmer: threading.Thread | None = None
         self._warm_stop = threading.Event()
         if warm:
-            self.state.warm_first(WARM_FIRST_ORDERS, WARM_FIRST_THREADS)
+            for state in self.states.values():
+                state.warm_first(WARM_FIRST_ORDERS, WARM_FIRST_THREADS)
 
     @property
     def host(self) -> str:

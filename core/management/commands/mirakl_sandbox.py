@@ -34,6 +34,13 @@ class Command(BaseCommand):
             action="store_true",
             help="the key has several shops: calls without shop_id read another, empty shop",
         )
+        parser.add_argument(
+            "--shops",
+            type=int,
+            default=1,
+            help="the key reaches this many shops (ids --shop-id, --shop-id + 1, …), each "
+            "with its own data; calls must name theirs with shop_id",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--orders", type=int, default=None, help="orders to generate")
         parser.add_argument(
@@ -59,6 +66,7 @@ class Command(BaseCommand):
         payable_balance: Decimal,
         channels: str,
         multi_shop_key: bool = False,
+        shops: int = 1,
         **options: object,
     ) -> None:
         try:
@@ -89,8 +97,11 @@ class Command(BaseCommand):
             payable_balance=payable_balance,
             multi_shop_key=multi_shop_key,
             channels=channel_codes,
+            shops=shops,
         )
         counts = server.state.snapshot()
+        if shops > 1:
+            self.stdout.write(f"One key, {shops} shops: {', '.join(server.states)}; the first:")
         self.stdout.write(
             f"Mirakl sandbox on {server.base_url} (shop {counts['shop']['id']}, seed {seed}): "
             f"{counts['orders']} orders, {counts['open_incidents']} open incidents, "
