@@ -23,6 +23,7 @@ BENCHMARKS = {
     "sync": "bench.sync_bench",
     "sla": "bench.sla_bench",
     "inbox": "bench.inbox_bench",
+    "fleet": "bench.fleet_bench",
 }
 
 

@@ -42,30 +42,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.common import ROOT, SANDBOX_KEY, sandbox_process, setup_django, truncate_synced_tables
+from bench.report import figure
 
 __all__ = ["main"]
 
 QUEUES = ("sync", "outbox", "sla", "celery")
 FIRST_SHOP_ID = 10_000
 SHOP_IDS_PER_SANDBOX = 1_000
-
-
-def _figure(name: str, value: float, unit: str, **kwargs: object) -> bool:
-    """Report a figure with ``bench.report`` (PASS/FAIL line and JSON line)."""
-    try:
-        from bench.report import figure
-    except ImportError:  # pragma: no cover - before the shared report format
-        target = kwargs.get("at_most", kwargs.get("at_least"))
-        passed = (
-            None
-            if target is None
-            else (value <= target if "at_most" in kwargs else value >= target)  # type: ignore[operator]
-        )
-        status = "info" if passed is None else "PASS" if passed else "FAIL"
-        print(f"{status:<5} {name:<48} {value:>12.4f} {unit}  target {target}")
-        print(json.dumps({"figure": name, "value": value, "unit": unit, "pass": passed}))
-        return passed is not False
-    return figure(name, value, unit, **kwargs)  # type: ignore[arg-type]
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -114,6 +97,38 @@ def _tree(root: int) -> list[int]:
 
 def _trees_cpu(processes: list[subprocess.Popen]) -> float:
     return sum(_cpu_seconds(pid) for p in processes for pid in _tree(p.pid))
+
+
+class _BackendCpu:
+    """CPU used by the Postgres backends serving one database, from samples of
+    ``/proc``: a backend seen for the first time counts from zero (persistent connections
+    are replaced every ``CONN_MAX_AGE``); one that ended between samples loses its last
+    seconds, so the figure is a floor."""
+
+    def __init__(self, database: str) -> None:
+        self.marker = f" {database} ".encode()
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.sample(baseline=True)
+
+    def sample(self, baseline: bool = False) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if not command.startswith(b"postgres: ") or self.marker not in command + b" ":
+                continue
+            pid = int(entry.name)
+            used = _cpu_seconds(pid)
+            self.first.setdefault(pid, used if baseline else 0.0)
+            self.last[pid] = used
+
+    @property
+    def used(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -370,11 +385,17 @@ def main(argv: list[str] | None = None) -> int:
         start, start_ts = timezone.now(), time.time()
         cpu_before = _trees_cpu(sync_workers)
         other_before = _trees_cpu(others)
-        time.sleep(args.minutes * 60)
+        database = str(settings.DATABASES["default"]["NAME"])
+        backends = _BackendCpu(database)
+        while time.time() < start_ts + args.minutes * 60:
+            backends.sample()
+            time.sleep(2)
+        backends.sample()
         end, end_ts = timezone.now(), time.time()
         cpu_used = _trees_cpu(sync_workers) - cpu_before
         other_used = _trees_cpu(others) - other_before
 
+    pg_used = backends.used
     result = _analyse(ids, last_resource, start, end)
     tasks = _probe_lines(probe, start_ts, end_ts)
     task_cpu = statistics.mean(t["cpu"] for t in tasks) if tasks else math.nan
@@ -385,37 +406,50 @@ def main(argv: list[str] | None = None) -> int:
         f"{int(result['syncs'])} syncs completed in {result['minutes']:.0f} min "
         f"({result['syncs'] / result['minutes']:.0f}/min), {len(tasks)} sync tasks; "
         f"sync workers used {cpu_used:.1f} s CPU, the outbox/SLA worker and beat "
-        f"{other_used:.1f} s"
+        f"{other_used:.1f} s, Postgres (this database's backends) about {pg_used:.1f} s"
     )
+    pg_per_sync = pg_used / syncs
     checks = [
-        _figure(
+        figure(
             "fleet.connections_synced_each_minute_pct",
             100 * result["covered"],
             "%",
             at_least=100.0,
             note=f"{args.connections} connections, {args.workers} workers × {args.concurrency}",
         ),
-        _figure("fleet.lag_p95_s", result["lag_p95"], "s", at_most=90.0, note="data age"),
-        _figure("fleet.lag_max_s", result["lag_max"], "s"),
-        _figure("fleet.overlapping_syncs", result["overlaps"], "runs", at_most=0.0),
-        _figure(
+        figure("fleet.lag_p95_s", result["lag_p95"], "s", at_most=90.0, note="data age"),
+        figure("fleet.lag_max_s", result["lag_max"], "s"),
+        figure("fleet.overlapping_syncs", result["overlaps"], "runs", at_most=0.0),
+        figure(
             "fleet.cpu_per_idle_sync_task_ms",
             1000 * task_cpu,
             "ms",
             note="in the task, nothing changed",
         ),
-        _figure(
+        figure(
             "fleet.cpu_per_idle_sync_worker_ms",
             1000 * per_sync,
             "ms",
             note="sync workers' CPU (Celery included) per completed sync",
         ),
-        _figure("fleet.sync_task_p95_ms", 1000 * _percentile(task_wall, 0.95), "ms"),
-        _figure(
-            "fleet.idle_syncs_per_min_per_core",
+        figure("fleet.sync_task_p95_ms", 1000 * _percentile(task_wall, 0.95), "ms"),
+        figure(
+            "fleet.postgres_cpu_per_idle_sync_ms",
+            1000 * pg_per_sync,
+            "ms",
+            note="every backend of this database (the sweep's too), per sync",
+        ),
+        figure(
+            "fleet.idle_syncs_per_min_per_worker_core",
             60 / per_sync if per_sync > 0 else math.nan,
             "syncs/min",
-            note="the sync workers' CPU only (Postgres and Mirakl apart)",
+            note="the sync workers' CPU only",
+        ),
+        figure(
+            "fleet.idle_syncs_per_min_per_core_with_postgres",
+            60 / (per_sync + pg_per_sync) if per_sync + pg_per_sync > 0 else math.nan,
+            "syncs/min",
+            note="sync workers and Postgres on one machine",
         ),
     ]
     failed = not all(checks)

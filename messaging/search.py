@@ -68,7 +68,13 @@ def order_search(value: str) -> QuerySet:
 
 def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     """Rebuild the search document of these orders from their messages; returns how many
-    orders were written (none outside Postgres).
+    orders were written (none outside Postgres): only those whose document changed.
+
+    Writing an order costs far more than computing its document: the document is
+    indexed, so the row is never updated in place and every index of the order table
+    (its number's and names' trigram indexes among them) takes a new entry. A sync that
+    reads a page again (the overlap) or a thread whose new message is not the order's
+    leaves the documents as they were, and the rows untouched.
 
     One statement per batch whatever its size: the batch's messages are read through
     the threads' order index and grouped once, then joined to the orders by key.
@@ -86,16 +92,19 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
         return 0
 
     quote = db_connection.ops.quote_name
+    # The documents are computed once (a materialised CTE), then compared and written.
     sql = (
-        f"UPDATE {quote(Order._meta.db_table)} o "  # noqa: S608 - names from the models
-        "SET search_document = to_tsvector(%s::regconfig, COALESCE(s.text, '')) "
+        "WITH d AS MATERIALIZED ("  # noqa: S608 - names from the models
+        "SELECT batch.id, to_tsvector(%s::regconfig, COALESCE(s.text, '')) AS document "
         "FROM unnest(%s::bigint[]) AS batch(id) LEFT JOIN ("
         "SELECT t.order_id, string_agg(m.body, %s "
         "ORDER BY t.mirakl_id, m.date_created, m.mirakl_id) AS text "
         f"FROM {quote(Message._meta.db_table)} m "
         f"JOIN {quote(Thread._meta.db_table)} t ON t.id = m.thread_id "
         "WHERE t.order_id = ANY(%s::bigint[]) GROUP BY t.order_id"
-        ") s ON s.order_id = batch.id WHERE o.id = batch.id"
+        ") s ON s.order_id = batch.id) "
+        f"UPDATE {quote(Order._meta.db_table)} o SET search_document = d.document FROM d "
+        "WHERE o.id = d.id AND o.search_document IS DISTINCT FROM d.document"
     )
     written = 0
     with db_connection.cursor() as cursor:

@@ -155,3 +155,49 @@ def test_the_connections_own_client_sends_its_shop_id(multi_shop_sandbox) -> Non
     results = by_resource(marketplace_sync(connection=without))
     assert all(r.ok for r in results.values())
     assert not Order.objects.filter(connection=without).exists()
+
+
+@pytest.fixture
+def shared_sandbox():
+    """One sandbox, one key, three shops: connections that share it differ by shop id."""
+    from mirakl.sandbox import SandboxServer
+
+    server = SandboxServer(
+        host="127.0.0.1", port=0, api_key=SANDBOX_KEY, seed=11, shop_id=6000, shops=3, orders=8
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_connections_sharing_a_sandbox_each_sync_their_own_shop(shared_sandbox) -> None:
+    connections = {
+        shop_id: MarketplaceConnectionFactory(
+            code=f"shop-{shop_id}",
+            base_url=shared_sandbox.base_url,
+            api_key=SANDBOX_KEY,
+            shop_id=shop_id,
+        )
+        for shop_id in ("6000", "6001")
+    }
+    for connection in connections.values():
+        assert all(r.ok for r in by_resource(marketplace_sync(connection=connection)).values())
+
+    for shop_id, connection in connections.items():
+        state = shared_sandbox.states[shop_id]
+        assert set(
+            Order.objects.filter(connection=connection).values_list("mirakl_id", flat=True)
+        ) == set(state.orders)
+        # An idle incremental sync: one request per resource at most, nothing written.
+        again = by_resource(marketplace_sync(connection=connection))
+        assert all(r.ok and r.requests <= 2 for r in again.values())
+
+    # A shop the key does not reach: Mirakl's 403, recorded, nothing stored.
+    stranger = MarketplaceConnectionFactory(
+        code="shop-6009", base_url=shared_sandbox.base_url, api_key=SANDBOX_KEY, shop_id="6009"
+    )
+    results = by_resource(marketplace_sync(connection=stranger))
+    assert not all(r.ok for r in results.values())
+    assert not Order.objects.filter(connection=stranger).exists()
