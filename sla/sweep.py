@@ -318,13 +318,15 @@ class Sweep:
             rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
             marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
             self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
-            self.result.close_expected += close_expected_refresh(
-                incident_ids=chunk, rule_of=self.rule
-            )
         for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
             rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
             marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
             self._reconcile(_thread_sources(rows), self._existing(Kind.THREAD, chunk))
+
+        # The watch after resolving: the expected close of what was read (sla.watch).
+        self.result.close_expected = close_expected_refresh(
+            incident_ids=incident_ids, rule_of=self.rule
+        )
 
         dirty = []
         for name, seen in marks.items():

@@ -27,11 +27,13 @@ from incidents.audit import audit_entry
 from incidents.models import AuditEntry, Incident
 from messaging.models import Message
 from sla.policies import DeadlineRule
+from sla.sweep_sql import id_in
 
 __all__ = ["close_expected_refresh", "close_overdue_flag", "last_activity"]
 
 State = Incident.State
 Watch = Incident.Watch
+_BATCH = 10_000
 
 
 def _last_message() -> Subquery:
@@ -58,34 +60,41 @@ def close_expected_refresh(
     the last activity for those awaiting close, None for the others. Writes only what
     changed; returns how many changed.
 
+    The incidents that may need it (awaiting close, or holding an expected close) are
+    found on their indexes first, so a sweep over a shop with few resolved incidents
+    costs one small query whatever it recomputed.
+
     :param rule_of: the deadline rule of a connection id.
     """
     if not incident_ids:
         return 0
-    changed: list[dict[str, object]] = []
-    rows = (
-        Incident.objects.filter(pk__in=incident_ids)
-        .filter(
-            Q(state=State.RESOLVED, closed_at__isnull=True) | Q(close_expected_at__isnull=False)
-        )
-        .annotate(last_message_at=_last_message())
-        .values_list(
-            "pk",
-            "connection_id",
-            "state",
-            "closed_at",
-            "resolved_at",
-            "last_message_at",
-            "close_expected_at",
-        )
+    watched = Q(state=State.RESOLVED, closed_at__isnull=True) | Q(close_expected_at__isnull=False)
+    candidates = sorted(
+        set(Incident.objects.filter(watched).values_list("pk", flat=True)) & set(incident_ids)
     )
-    for pk, connection_id, state, closed_at, resolved_at, last_message_at, current in rows:
-        expected = None
-        if state == State.RESOLVED and closed_at is None and resolved_at is not None:
-            activity = last_activity(resolved_at, last_message_at)
-            expected = rule_of(connection_id).expected_close(activity)
-        if expected != current:
-            changed.append({"id": pk, "close_expected_at": expected})
+    changed: list[dict[str, object]] = []
+    for start in range(0, len(candidates), _BATCH):
+        rows = (
+            Incident.objects.filter(pk__in=id_in(candidates[start : start + _BATCH]))
+            .annotate(last_message_at=_last_message())
+            .order_by()
+            .values_list(
+                "pk",
+                "connection_id",
+                "state",
+                "closed_at",
+                "resolved_at",
+                "last_message_at",
+                "close_expected_at",
+            )
+        )
+        for pk, connection_id, state, closed_at, resolved_at, last_message_at, current in rows:
+            expected = None
+            if state == State.RESOLVED and closed_at is None and resolved_at is not None:
+                activity = last_activity(resolved_at, last_message_at)
+                expected = rule_of(connection_id).expected_close(activity)
+            if expected != current:
+                changed.append({"id": pk, "close_expected_at": expected})
     update_rows(Incident, changed, fields=["close_expected_at"])
     return len(changed)
 
