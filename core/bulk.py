@@ -27,6 +27,8 @@ from typing import Any
 
 import msgspec
 from django.db import connections, models, router
+from django.db.models.expressions import DatabaseDefault, Value
+from django.db.models.fields import NOT_PROVIDED
 
 from core.sync.storable import storable_document
 
@@ -132,12 +134,27 @@ def instance_rows(instances: Sequence[models.Model]) -> list[dict[str, Any]]:
     if not instances:
         return []
     meta = instances[0]._meta
-    names = [
-        f.attname
+    fields = [
+        f
         for f in meta.concrete_fields
         if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
     ]
-    return [{name: getattr(instance, name) for name in names} for instance in instances]
+    names = [f.attname for f in fields]
+    rows = [{name: getattr(instance, name) for name in names} for instance in instances]
+    # A field left to its database default holds an expression, not a value: send the
+    # default's value (a computed one cannot travel in the document).
+    for field in fields:
+        default = getattr(field, "db_default", NOT_PROVIDED)
+        if default is NOT_PROVIDED:
+            continue
+        if hasattr(default, "resolve_expression"):
+            if not isinstance(default, Value):
+                raise ValueError(f"{field.attname}: a computed database default")
+            default = default.value
+        for row in rows:
+            if isinstance(row[field.attname], DatabaseDefault):
+                row[field.attname] = default
+    return rows
 
 
 def insert_rows(

@@ -486,3 +486,28 @@ def test_non_utc_offset_is_converted() -> None:
     assert message.id == "7"
     assert message.date_created == datetime(2024, 5, 17, 11, 0, tzinfo=UTC)
     assert message.date_created.tzinfo == UTC
+
+
+def _models(base: type) -> list[type]:
+    found = []
+    for sub in base.__subclasses__():
+        found += [sub, *_models(sub)]
+    return found
+
+
+def test_null_means_the_default_on_every_field_whose_default_is_not_none() -> None:
+    """The null-to-default validator is put only on those fields: none is left out."""
+    from mirakl.schemas.base import MiraklModel
+
+    for model in _models(MiraklModel):
+        covered = {
+            name
+            for decorator in model.__pydantic_decorators__.field_validators.values()
+            if decorator.cls_var_name.startswith("_null_means_default")
+            for name in decorator.info.fields
+        }
+        for name, field in model.model_fields.items():
+            if field.is_required():
+                continue
+            if field.default_factory is not None or field.default is not None:
+                assert name in covered, f"{model.__name__}.{name}"

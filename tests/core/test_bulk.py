@@ -1,0 +1,88 @@
+"""core.bulk: rows written in one statement, as Postgres holds them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db.models.expressions import DatabaseDefault, Value
+from django.utils import timezone
+
+from core.bulk import insert_rows, instance_rows, upsert
+from core.models import Order
+from incidents.models import AuditEntry, Incident
+from tests.factories.core import OrderFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_insert_rows_returns_the_keys_of_every_row() -> None:
+    line = OrderLineFactory()
+    now = timezone.now()
+    incidents = [
+        Incident(
+            connection_id=line.order.connection_id,
+            order_id=line.order_id,
+            line_id=line.pk,
+            episode=episode,
+            opened_at=now,
+            closed_at=now if episode == 1 else None,
+            created_at=now,
+            updated_at=now,
+        )
+        for episode in (1, 2)
+    ]
+    rows = instance_rows(incidents)
+    assert "id" not in rows[0]
+    stored = insert_rows(Incident, rows, returning=("id", "episode"))
+    assert sorted(episode for _pk, episode in stored) == [1, 2]
+    assert {pk for pk, _episode in stored} == set(
+        Incident.objects.filter(line=line).values_list("pk", flat=True)
+    )
+
+
+def test_a_field_left_to_its_database_default_is_sent_with_the_default() -> None:
+    line = OrderLineFactory()
+    now = timezone.now()
+    incident = Incident(
+        connection_id=line.order.connection_id,
+        order_id=line.order_id,
+        line_id=line.pk,
+        opened_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    field = Incident._meta.get_field("watch")
+    incident.watch = DatabaseDefault(Value(""), output_field=field)
+    (pk,) = insert_rows(Incident, instance_rows([incident]), returning=("id",))[0]
+    assert Incident.objects.get(pk=pk).watch == ""
+
+
+def test_audit_entries_keep_their_data() -> None:
+    order = OrderFactory()
+    entry = AuditEntry(
+        connection_id=order.connection_id,
+        order_id=order.pk,
+        source=AuditEntry.Source.SYNC,
+        action=AuditEntry.Action.INCIDENT_OPENED,
+        data={"episode": 2, "text": "año"},
+    )
+    ((pk,),) = insert_rows(AuditEntry, instance_rows([entry]), returning=("id",))
+    assert AuditEntry.objects.get(pk=pk).data == {"episode": 2, "text": "año"}
+
+
+def test_upsert_keeps_exact_amounts_and_cleans_nul_characters() -> None:
+    order = OrderFactory()
+    row = instance_rows([order])[0]
+    row["customer_first_name"] = "Ana\x00"
+    row["total_price"] = Decimal("10.50")
+    (stored,) = upsert(
+        Order,
+        [row],
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=["customer_first_name", "total_price"],
+    )
+    order.refresh_from_db()
+    assert stored == (order.pk,)
+    assert order.customer_first_name == "Ana"
+    assert order.total_price == Decimal("10.50")
