@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import F, Min
 
 from core.models import MarketplaceConnection
 from core.sync.locks import SyncLockLost
@@ -20,12 +22,21 @@ def sync_all_marketplaces_task() -> int:
     """Queue one sync per active connection (run by beat, every ``SYNC_INTERVAL_SECONDS``).
 
     Each connection gets its own task, so a slow or failing marketplace never delays or
-    stops another one.
+    stops another one. The least recently synced go first, and a sync still queued when
+    the next tick comes expires (that tick queues it again, near the front): when the
+    workers fall behind, the queue stays one round long instead of growing, and no
+    connection waits behind the same others tick after tick.
     """
 
-    ids = list(MarketplaceConnection.objects.filter(is_active=True).values_list("pk", flat=True))
+    interval = settings.SYNC_INTERVAL_SECONDS
+    ids = list(
+        MarketplaceConnection.objects.filter(is_active=True)
+        .annotate(last_success=Min("sync_cursors__last_success_at"))
+        .order_by(F("last_success").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
     for connection_id in ids:
-        sync_marketplace_task.delay(connection_id)
+        sync_marketplace_task.apply_async((connection_id,), expires=interval)
     return len(ids)
 
 

@@ -150,3 +150,39 @@ def test_a_lock_that_expired_during_a_slow_request_is_taken_again_or_lost(settin
         with pytest.raises(SyncLockLost):
             lock.refresh()
     assert client.get("incidesk:lock:sync-test") == b"another sync"
+
+
+def test_the_least_recently_synced_are_queued_first_and_expire_at_the_next_tick(
+    db, settings, monkeypatch
+) -> None:
+    """When the workers fall behind, the queue stays one round long and the connections
+    the last round did not reach go first."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.sync import tasks
+    from core.sync.models import SyncCursor
+    from tests.factories.core import MarketplaceConnectionFactory
+
+    settings.SYNC_INTERVAL_SECONDS = 60
+    now = timezone.now()
+    recent, old, never = (MarketplaceConnectionFactory(code=c) for c in ("recent", "old", "never"))
+    for connection, ago in ((recent, 1), (old, 30)):
+        for resource in ("orders", "threads"):
+            SyncCursor.objects.create(
+                connection=connection,
+                resource=resource,
+                last_success_at=now - timedelta(minutes=ago if resource == "orders" else 0),
+            )
+    MarketplaceConnectionFactory(code="off", is_active=False)
+    queued = []
+    monkeypatch.setattr(
+        tasks.sync_marketplace_task,
+        "apply_async",
+        lambda args, **options: queued.append((args[0], options)),
+    )
+
+    assert tasks.sync_all_marketplaces_task() == 3
+    assert [pk for pk, _ in queued] == [never.pk, old.pk, recent.pk]
+    assert all(options == {"expires": 60} for _, options in queued)
