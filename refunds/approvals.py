@@ -9,17 +9,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q, Sum
 
 from core.models import Order
 from refunds.constants import ZERO
 from refunds.models import RefundLimit, RefundRequest
-from refunds.rules import quantize_cents
+from refunds.rules import REFUND_PERMISSION, quantize_cents
 
 __all__ = [
     "ApprovalCheck",
     "refund_approval_check",
     "refund_approval_limit",
+    "refund_approvers",
     "refund_requested_total",
 ]
 
@@ -34,6 +37,31 @@ def refund_approval_limit(user: Any) -> Decimal | None:
     if row is not None:
         return row.limit
     return Decimal(str(settings.REFUND_APPROVAL_LIMIT))
+
+
+def refund_approvers(refund_request: RefundRequest) -> list[Any]:
+    """Who may approve ``refund_request``: active users allowed to refund, other than its
+    author, whose own limit covers its total (a superuser has none)."""
+    app_label, codename = REFUND_PERMISSION.split(".", 1)
+    permission = Permission.objects.filter(
+        content_type__app_label=app_label, codename=codename
+    ).first()
+    allowed = Q(is_superuser=True)
+    if permission is not None:
+        allowed |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+    users = (
+        get_user_model()
+        .objects.filter(allowed, is_active=True)
+        .exclude(pk=refund_request.requested_by_id)
+        .distinct()
+        .order_by("pk")
+    )
+    approvers = []
+    for user in users:
+        limit = refund_approval_limit(user)
+        if limit is None or refund_request.total <= limit:
+            approvers.append(user)
+    return approvers
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -55,6 +56,7 @@ from refunds.rules import (
     refund_request_data,
     validate_lines,
 )
+from refunds.signals import refund_awaiting_approval
 
 __all__ = [
     "refund_request_approve",
@@ -267,6 +269,13 @@ def refund_request_create(
         ),
         at=now,
     )
+    if needs_approval:
+        # Once committed: the approvers are told in the app (the SLA app listens).
+        transaction.on_commit(
+            partial(
+                refund_awaiting_approval.send, sender=RefundRequest, refund_request=request, now=now
+            )
+        )
     return request, True
 
 

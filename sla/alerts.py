@@ -50,6 +50,8 @@ from core.roles import Role
 from core.scoping import scoped_user_ids
 from core.sync.health import ConnectionHealth, connections_health, data_age_text
 from incidents.models import Incident, IncidentAssignment
+from refunds.approvals import refund_approvers
+from refunds.rules import money_text
 from sla.models import (
     AlertDelivery,
     AlertSettings,
@@ -74,6 +76,8 @@ __all__ = [
     "digest_items",
     "incident_contested_notify",
     "incident_watch_notify",
+    "on_refund_awaiting_approval",
+    "refund_approval_notify",
     "notifications_mark_read",
     "notifications_unread_count",
     "on_incidents_written_after_resolved",
@@ -433,6 +437,41 @@ def notifications_mark_read(*, user, now: datetime | None = None) -> int:
     """Mark every unread notification of the user read; returns how many."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=now or timezone.now()
+    )
+
+
+def on_refund_awaiting_approval(sender, refund_request, now, **kwargs) -> None:
+    """Receiver of :data:`refunds.signals.refund_awaiting_approval`."""
+    refund_approval_notify(refund_request=refund_request, now=now)
+
+
+def refund_approval_notify(*, refund_request: Any, now: datetime | None = None) -> int:
+    """In-app notifications to the users who may approve a refund waiting for a second
+    person (:func:`refunds.approvals.refund_approvers`); how many were created."""
+    approvers = refund_approvers(refund_request)
+    if not approvers:
+        return 0
+    author = refund_request.requested_by
+    with translation.override(settings.LANGUAGE_CODE):
+        message = _(
+            "A refund of %(total)s EUR on order %(order)s, asked by %(author)s, waits for "
+            "your approval."
+        ) % {
+            "total": money_text(refund_request.total),
+            "order": refund_request.order.mirakl_id,
+            "author": (author.get_full_name() or author.username) if author else "—",
+        }
+    return len(
+        Notification.objects.bulk_create(
+            Notification(
+                user_id=user.pk,
+                kind=Notification.Kind.REFUND_APPROVAL,
+                incident_id=refund_request.incident_id,
+                message=message,
+                created_at=now or timezone.now(),
+            )
+            for user in approvers
+        )
     )
 
 

@@ -12,10 +12,12 @@ class SlaConfig(AppConfig):
         from incidents.selectors import incident_page_annotations
         from incidents.signals import incidents_contested, incidents_written_after_resolved
         from messaging.selectors import thread_annotations
+        from refunds.signals import refund_awaiting_approval
         from sla import outbox  # noqa: F401 - registers the alert webhook and e-mail adapters
         from sla.alerts import (
             on_incidents_contested,
             on_incidents_written_after_resolved,
+            on_refund_awaiting_approval,
             on_sla_state_changed,
         )
         from sla.selectors import incident_next_due_annotate, thread_due_annotate
@@ -25,6 +27,9 @@ class SlaConfig(AppConfig):
         incidents_contested.connect(on_incidents_contested, dispatch_uid="sla.contested")
         incidents_written_after_resolved.connect(
             on_incidents_written_after_resolved, dispatch_uid="sla.written_after_resolved"
+        )
+        refund_awaiting_approval.connect(
+            on_refund_awaiting_approval, dispatch_uid="sla.refund_approval"
         )
         # The incident page's header shows the soonest open wait of the incident and its
         # conversations; each conversation its own.

@@ -91,14 +91,15 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'incidesk.sqlite3'}")
-}
+#: Where the embedded default keeps its files (SQLite, the broker's messages, the cache).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'incidesk.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default is shared by the web server, the worker and beat.
-    (BASE_DIR / "var").mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -125,13 +126,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / "var" / "media"
+MEDIA_ROOT = VAR_DIR / "media"
 
 # Redis: the Celery broker, the cache and the sync locks. Without it, the embedded
 # default keeps everything on the local disk.
@@ -148,7 +149,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(BASE_DIR / "var" / "cache"),
+            "LOCATION": str(VAR_DIR / "cache"),
         }
     }
 
@@ -157,9 +158,9 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesyste
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default: messages are files under var/celery, shared by the
     # web server, the worker and beat on one machine.
-    _queue = BASE_DIR / "var" / "celery" / "queue"
-    _processed = BASE_DIR / "var" / "celery" / "processed"
-    _control = BASE_DIR / "var" / "celery" / "control"
+    _queue = VAR_DIR / "celery" / "queue"
+    _processed = VAR_DIR / "celery" / "processed"
+    _control = VAR_DIR / "celery" / "control"
     for _folder in (_queue, _processed, _control):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -143,6 +143,7 @@ class Notification(models.Model):
             _("Message after marked resolved"),
             Badge.WARN,
         )
+        REFUND_APPROVAL = "refund_approval", _("Refund awaiting approval"), Badge.WARN
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,10 +1,20 @@
-"""``manage.py demo_setup``: a demo admin and two connections to the bundled sandbox."""
+"""``manage.py demo_setup``: a demo user per role and two connections to the bundled
+sandbox."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 
 from core.models import MarketplaceConnection
+from core.roles import Role, roles_sync
 from core.services import marketplace_connection_save
+
+#: (username, password, first name, last name, role) of the demo's team, for the demo
+#: only (README, "Two commands"); ``admin`` is also a superuser (it sets the demo up).
+DEMO_USERS = (
+    ("agente", "agente", "Marta", "Ruiz", Role.AGENT),
+    ("gestor", "gestor", "Luis", "Ortega", Role.ACCOUNT_MANAGER),
+)
 
 #: (code, name, port, api key, shop id, policy) — must match Procfile.demo.
 DEMO_MARKETPLACES = (
@@ -28,19 +38,42 @@ DEMO_MARKETPLACES = (
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin user and the demo connections to the Mirakl sandbox."
+    help = (
+        "Create the demo users (agente, gestor, admin) and the demo connections to the "
+        "Mirakl sandbox."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default="admin")
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--ports",
+            default="",
+            help="The sandboxes' ports, comma-separated in the order of the connections "
+            "(default: Procfile.demo's, 8765,8766)",
+        )
 
-    def handle(self, *args, username: str, password: str, host: str, **options) -> None:
+    def handle(self, *args, username: str, password: str, host: str, ports: str, **options) -> None:
+        chosen = [int(p) for p in ports.split(",") if p.strip()] if ports else []
         user_model = get_user_model()
+        roles_sync()  # the role groups, should the migrations' data be gone
         if not user_model.objects.filter(username=username).exists():
-            user_model.objects.create_superuser(username, f"{username}@example.com", password)
+            admin = user_model.objects.create_superuser(
+                username, f"{username}@example.com", password
+            )
+            admin.groups.add(Group.objects.get(name=Role.ADMIN))
             self.stdout.write(f"Created the demo admin {username!r} (password {password!r}).")
-        for code, name, port, key, shop_id, policy in DEMO_MARKETPLACES:
+        for name, secret, first, last, role in DEMO_USERS:
+            if user_model.objects.filter(username=name).exists():
+                continue
+            user = user_model.objects.create_user(
+                name, f"{name}@example.com", secret, first_name=first, last_name=last
+            )
+            user.groups.add(Group.objects.get(name=role))
+            self.stdout.write(f"Created the demo {role} {name!r} (password {secret!r}).")
+        for n, (code, name, port, key, shop_id, policy) in enumerate(DEMO_MARKETPLACES):
+            port = chosen[n] if n < len(chosen) else port
             marketplace_connection_save(
                 code=code,
                 name=name,
