@@ -13,7 +13,8 @@ seller's admin opens, once in each language, and the test fails on:
 - a page wider than a phone (390 px) for the queue and the incident or order page:
   a support agent uses them on a phone without scrolling sideways.
 
-Screenshots of every page at 1440×900 and 390×844 go to ``artifacts/walk/``.
+Screenshots of every page at 1440×900 and 390×844 (the top of the page, as a screen
+shows it) go to ``artifacts/walk/``.
 """
 
 from __future__ import annotations
@@ -346,12 +347,12 @@ def test_every_page_in_both_languages(
                 assert page.evaluate("document.documentElement.lang") == lang, (lang, name)
                 _check(page, lang, name, walk, tells, findings)
                 _layout(page, lang, name, findings)
-                page.screenshot(path=str(SHOTS / f"{lang}-{name}-1440.png"), full_page=True)
+                page.screenshot(path=str(SHOTS / f"{lang}-{name}-1440.png"))
                 if name in walk.admin_pages:
                     continue
                 page.set_viewport_size(PHONE)
                 page.wait_for_timeout(50)
-                page.screenshot(path=str(SHOTS / f"{lang}-{name}-390.png"), full_page=True)
+                page.screenshot(path=str(SHOTS / f"{lang}-{name}-390.png"))
                 if name in walk.phone_pages:
                     scroll_width, width = page.evaluate(WIDTH_JS)
                     if scroll_width > width:
