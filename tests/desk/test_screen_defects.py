@@ -304,3 +304,16 @@ def test_login_page_switches_language(client, settings) -> None:
     assert response["Location"] == "/accounts/login/"
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
     assert "Log in" in client.get(reverse("login")).content.decode()
+
+
+def test_attachment_help_follows_the_language() -> None:
+    from messaging.forms import NewThreadForm, ReplyForm
+
+    for form_class in (ReplyForm, NewThreadForm):
+        field = form_class.base_fields.get("attachments")
+        if field is None:
+            continue
+        with translation.override("es"):
+            assert str(field.help_text).startswith("Hasta ")
+        with translation.override("en"):
+            assert str(field.help_text).startswith("Up to ")
