@@ -34,6 +34,8 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 #: (api key, shop id, seed) of each demo sandbox (Procfile.demo, demo_setup).
 SHOPS = (("demo-pccomponentes-key", "2051", 1), ("demo-mediamarkt-key", "4552", 2))
 STEP_TIMEOUT = 240
+#: Every queue (Procfile.demo has a worker per queue; one reads them all here).
+QUEUES = "sync,outbox,sla,celery"
 
 
 @pytest.fixture
@@ -120,7 +122,7 @@ def test_the_embedded_default_end_to_end(embedded_env, sandboxes, tmp_path) -> N
 
     # The worker syncs every marketplace once it is ready, through the file-system broker.
     worker = subprocess.Popen(  # noqa: S603 - our own command
-        [CELERY, "-A", "config", "worker", "--pool", "solo", "-l", "info"],
+        [CELERY, "-A", "config", "worker", "--pool", "solo", "-l", "info", "-Q", QUEUES],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
