@@ -17,6 +17,7 @@ from typing import Final
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = [
     "LINE_STATES",
@@ -41,7 +42,8 @@ ORDER_STATES: Final[dict[str, Promise]] = {
     "SHIPPED": _("Shipped"),
     "TO_COLLECT": _("Ready for collection"),
     "RECEIVED": _("Received"),
-    "CLOSED": _("Closed"),
+    # "Closed" alone is an incident's state ("Cerrada"); an order is "Cerrado".
+    "CLOSED": pgettext_lazy("Mirakl order state", "Closed"),
     "REFUSED": _("Refused"),
     "CANCELED": _("Cancelled"),
 }
