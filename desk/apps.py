@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class DeskConfig(AppConfig):
-    """The top floor: the pages that compose several apps (overview, inbox, incident)."""
+    """The top floor: the pages that compose several apps (overview, queue, order page)."""
 
     name = "desk"
     verbose_name = _("Desk")
@@ -13,5 +13,7 @@ class DeskConfig(AppConfig):
         # only once every app is loaded.
         from core.pages import page_register
         from desk.pages.incident import incident_page
+        from desk.pages.order import order_page
 
         page_register("incident", incident_page)
+        page_register("order", order_page)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("incidents/bulk/", views.queue_bulk, name="bulk"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("orders/<int:order_pk>/history/", views.order_history, name="order_history"),
+    path("orders/<int:pk>/", views.order_detail, name="order"),
 ]

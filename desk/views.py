@@ -1,4 +1,5 @@
-"""The pages that compose several apps: the overview, the inbox, the incident page.
+"""The pages that compose several apps: the overview, the queue, the order and incident
+pages.
 
 Views stay thin: a selector or a page module, a template. An htmx request that is not
 a boosted navigation gets the partial it targets (:func:`core.htmx.htmx_partial`).
@@ -28,7 +29,8 @@ from desk import selectors
 from desk.bulk import BULK_PERMISSIONS, BulkAction, queue_bulk_apply
 from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
 from desk.forms import BulkForm
-from desk.pages.incident import TEMPLATE, incident_page_context
+from desk.pages.incident import incident_page_context
+from desk.pages.order import TEMPLATE, order_page_context
 from desk.pages.order_history import order_history_context
 from desk.tables import IncidentTable
 from incidents.models import Incident
@@ -39,6 +41,7 @@ __all__ = [
     "bulk_bar_context",
     "inbox",
     "incident_detail",
+    "order_detail",
     "order_history",
     "overview",
     "queue_bulk",
@@ -199,3 +202,15 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
         response["HX-Trigger"] = "queue-changed"
         return response
     return render(request, "desk/bulk_results.html", context)
+
+
+@require_GET
+@permission_required("incidents.view_incident", raise_exception=True)
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The order page: lines, shipping, every conversation, refunds, history, documents,
+    whether or not the order has an incident."""
+    try:
+        order = scope_queryset(Order.objects.select_related("connection"), request.user).get(pk=pk)
+    except Order.DoesNotExist:
+        raise Http404(_("No such order.")) from None
+    return render(request, TEMPLATE, order_page_context(request, order))

@@ -22,6 +22,7 @@ __all__ = [
     "incident_history",
     "incident_notes",
     "incident_page_annotations",
+    "order_history",
     "orders_held_by_open_incidents",
 ]
 
@@ -51,7 +52,7 @@ def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
         incident_page_annotations.apply(
             queryset.select_related(
                 "connection",
-                "order",
+                "order__connection",
                 "line",
                 "resolved_by",
                 "assignment__assignee",
@@ -84,15 +85,25 @@ class HistoryEntry:
     to_state: str = ""
     from_label: str = ""
     to_label: str = ""
+    incident_id: int | None = None
 
 
 def incident_history(*, incident: Incident) -> list[HistoryEntry]:
     """The incident's audit entries, oldest first (one query)."""
-    entries = (
-        AuditEntry.objects.filter(incident=incident).select_related("actor").order_by("at", "pk")
-    )
-    return [
-        HistoryEntry(
+    entries = AuditEntry.objects.filter(incident=incident)
+    return [e for e in _history_entries(entries) if e.incident_id == incident.pk]
+
+
+def order_history(*, order: Order) -> list[HistoryEntry]:
+    """Everything the audit log says of the order and its incidents, oldest first
+    (one query): the order page's history."""
+    entries = AuditEntry.objects.filter(Q(order=order) | Q(incident__order=order))
+    return list(_history_entries(entries))
+
+
+def _history_entries(entries: QuerySet[AuditEntry]) -> Iterable[HistoryEntry]:
+    for entry in entries.select_related("actor").order_by("at", "pk"):
+        yield HistoryEntry(
             at=entry.at,
             label=str(entry.get_action_display()),
             actor=entry.actor,
@@ -104,10 +115,8 @@ def incident_history(*, incident: Incident) -> list[HistoryEntry]:
             to_state=entry.to_state,
             from_label=str(entry.get_from_state_display()) if entry.from_state else "",
             to_label=str(entry.get_to_state_display()) if entry.to_state else "",
+            incident_id=entry.incident_id,
         )
-        for entry in entries
-        if entry.incident_id == incident.pk
-    ]
 
 
 def incident_notes(*, incident: Incident) -> QuerySet[IncidentNote]:

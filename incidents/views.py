@@ -7,7 +7,7 @@ not a boosted navigation gets the partial it targets (NetBox's ``htmx_partial``)
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -37,13 +37,14 @@ __all__ = [
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_by_order(request: HttpRequest, connection: str, order_id: str) -> HttpResponse:
-    """``/incidents/order/<marketplace>/<Mirakl order id>/``: the order's latest incident."""
+    """``/incidents/order/<marketplace>/<Mirakl order id>/``: the order's latest incident,
+    or the order's page when it has none."""
     order = get_object_or_404(
         Order, connection__code=connection, mirakl_id=identifier_or_404(order_id)
     )
     incident = order.incidents.order_by("-opened_at", "-pk").first()
     if incident is None:
-        raise Http404(_("This order has no incident."))
+        return redirect("desk:order", pk=order.pk)
     return redirect("desk:incident", pk=incident.pk)
 
 

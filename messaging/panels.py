@@ -1,6 +1,6 @@
-"""The messages panel of the incident page: threads with their reply boxes.
+"""The messages panel of the order and incident pages: threads with their reply boxes.
 
-Asked for by the page (:mod:`desk.pages.incident`) and by this app's views when they
+Asked for by the page (:mod:`desk.pages.order`) and by this app's views when they
 re-render a thread.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from core.models import Order
 from core.reasons import order_reasons
-from incidents.models import Incident
 from messaging.constants import BACK_OFFICE_ORDER_PATH, MESSAGING_REASON_TYPE
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
 from messaging.selectors import ThreadView, canned_replies_cached, order_conversations
@@ -58,13 +58,13 @@ def thread_entry(
     }
 
 
-def new_thread_reasons(incident: Incident) -> list[tuple[str, str]]:
-    return order_reasons(connection_id=incident.connection_id, reason_type=MESSAGING_REASON_TYPE)
+def new_thread_reasons(order: Order) -> list[tuple[str, str]]:
+    return order_reasons(connection_id=order.connection_id, reason_type=MESSAGING_REASON_TYPE)
 
 
 def conversation_context(
     request: HttpRequest,
-    incident: Incident,
+    order: Order,
     *,
     overrides: dict[str, dict[str, Any]] | None = None,
     new_thread_form: NewThreadForm | None = None,
@@ -78,7 +78,7 @@ def conversation_context(
     page already read them."""
     overrides = overrides or {}
     if views is None:
-        views = order_conversations(order_id=incident.order_id)
+        views = order_conversations(order_id=order.pk)
     canned = canned_replies_cached()
     return {
         "threads": [{**thread_entry(view), **overrides.get(view.key, {})} for view in views],
@@ -86,16 +86,16 @@ def conversation_context(
         "new_thread_form": new_thread_form
         or NewThreadForm(
             prefix=NEW_THREAD_PREFIX,
-            reasons=new_thread_reasons(incident) if reasons is None else reasons,
+            reasons=new_thread_reasons(order) if reasons is None else reasons,
         ),
         "new_thread_confirm": new_thread_confirm or [],
         "canned_replies": canned,
         "can_reply": request.user.has_perm("incidents.reply_incident"),
-        "back_office_url": back_office_url(incident),
+        "back_office_url": back_office_url(order),
     }
 
 
-def back_office_url(incident: Incident) -> str:
+def back_office_url(order: Order) -> str:
     """The order in the seller back office (where "no reply required" can be set)."""
-    base = incident.connection.base_url.rstrip("/")
-    return base + BACK_OFFICE_ORDER_PATH.format(order_id=incident.order.mirakl_id)
+    base = order.connection.base_url.rstrip("/")
+    return base + BACK_OFFICE_ORDER_PATH.format(order_id=order.mirakl_id)

@@ -1,7 +1,9 @@
-"""The incident page's conversations: reply, start a thread, no reply, retry, poll.
+"""The conversations of the order and incident pages: reply, start a thread, no reply,
+retry, poll.
 
 Each POST validates a form, calls one service and answers with the fragment it
-changed (htmx) or a redirect back to the incident page (plain form post).
+changed (htmx) or a redirect back to the page it came from (plain form post). Each is
+reachable under ``/incidents/<pk>/`` and ``/orders/<pk>/`` (:mod:`incidents.subject`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -22,9 +23,8 @@ from core.htmx import htmx_partial
 from core.pages import page_render
 from core.params import query_int
 from core.presence import presence_context
-from core.scoping import scope_queryset
-from incidents.models import Incident
-from incidents.selectors import incident_detail, incident_history
+from incidents.selectors import incident_detail
+from incidents.subject import PageSubject, page_subject
 from messaging.forms import NewThreadForm, NoReplyForm, ReplyForm
 from messaging.linter import is_withdrawal_reason, reply_confirmations, reply_lint
 from messaging.models import CannedReply, OutboundMessage
@@ -65,66 +65,69 @@ __all__ = [
 ]
 
 
-def _canned_texts(incident: Incident, canned: list[CannedReply]) -> list[str]:
-    return [canned_reply_render(canned=c, order=incident.order) for c in canned]
+def _canned_texts(subject: PageSubject, canned: list[CannedReply]) -> list[str]:
+    return [canned_reply_render(canned=c, order=subject.order) for c in canned]
 
 
-def _incident(pk: int, user: Any) -> Incident:
-    """The incident, 404 when it is not there or not in a marketplace ``user`` sees."""
-    incidents = scope_queryset(Incident.objects.select_related("order", "connection"), user)
-    return get_object_or_404(incidents, pk=pk)
+def _subject(incident_pk: int | None, order_pk: int | None, user: Any) -> PageSubject:
+    """The page's order (and incident): 404 when not there or not in a marketplace
+    ``user`` sees."""
+    return page_subject(incident_pk=incident_pk, order_pk=order_pk, user=user)
 
 
-def _view_of(incident: Incident, thread_pk: int) -> ThreadView:
-    for view in order_conversations(order_id=incident.order_id):
+def _view_of(subject: PageSubject, thread_pk: int) -> ThreadView:
+    for view in order_conversations(order_id=subject.order.pk):
         if view.thread is not None and view.thread.pk == thread_pk:
             return view
     raise Http404(_("No such conversation on this order."))
 
 
-def _page_url(incident: Incident, anchor: str = "") -> str:
-    url = reverse("desk:incident", args=[incident.pk])
-    return f"{url}#{anchor}" if anchor else url
-
-
 def _render_thread(
-    request: HttpRequest, incident: Incident, entry: dict[str, Any], *, full_page_key: str
+    request: HttpRequest, subject: PageSubject, entry: dict[str, Any], *, full_page_key: str
 ) -> HttpResponse:
     """The thread's fragment (htmx), or the whole page with this thread's form in place."""
     if htmx_partial(request):
         context = {
-            "incident": incident,
+            **_page_keys(subject),
             "entry": entry,
             "can_reply": request.user.has_perm("incidents.reply_incident"),
             "canned_replies": canned_replies_cached(),
-            "back_office_url": back_office_url(incident),
+            "back_office_url": back_office_url(subject.order),
             "oob_history": True,
-            "history": _history(incident),
+            "history": subject.history(),
         }
         return render(request, "messaging/partials/_thread.html", context)
-    return page_render(
-        "incident",
+    return _page(
         request,
-        _detail(incident),
+        subject,
         overrides={full_page_key: {k: v for k, v in entry.items() if k != "view"}},
     )
 
 
-def _detail(incident: Incident) -> Incident:
-    return incident_detail(pk=incident.pk)
+def _page_keys(subject: PageSubject) -> dict[str, Any]:
+    """What the panels' templates read to address the page (``page_url``)."""
+    return {"incident": subject.incident, "order": subject.order}
 
 
-def _history(incident: Incident) -> list:
-    return incident_history(incident=incident)
+def _page(request: HttpRequest, subject: PageSubject, **kwargs: Any) -> HttpResponse:
+    """The whole page the form was posted from, with what the caller puts in place."""
+    if subject.incident is not None:
+        return page_render("incident", request, incident_detail(pk=subject.incident.pk), **kwargs)
+    return page_render("order", request, subject.order, **kwargs)
 
 
 @require_POST
 @permission_required("incidents.reply_incident", raise_exception=True)
-def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> HttpResponse:
+def thread_reply(
+    request: HttpRequest,
+    thread_pk: int,
+    incident_pk: int | None = None,
+    order_pk: int | None = None,
+) -> HttpResponse:
     """Queue a reply (M12). Asks for confirmation when a new message arrived meanwhile
     or the operator is copied without need; a resubmitted form queues nothing twice."""
-    incident = _incident(incident_pk, request.user)
-    view = _view_of(incident, thread_pk)
+    subject = _subject(incident_pk, order_pk, request.user)
+    view = _view_of(subject, thread_pk)
     form = reply_form(view, request.POST, request.FILES)
     confirm: list = []
     if form.is_valid():
@@ -147,17 +150,17 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
                     user=request.user,
                     idempotency_key=data["idempotency_key"],
                     attachments=data["attachments"],
-                    incident=incident,
+                    incident=subject.incident,
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 if not htmx_partial(request):
-                    return redirect(_page_url(incident, f"thread-{view.key}"))
+                    return redirect(subject.url(f"thread-{view.key}"))
                 return _render_thread(
                     request,
-                    incident,
-                    thread_entry(_view_of(incident, thread_pk)),
+                    subject,
+                    thread_entry(_view_of(subject, thread_pk)),
                     full_page_key=view.key,
                 )
         if confirm and not data["confirmed"]:
@@ -170,7 +173,7 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
             form.files_dropped = bool(data["attachments"])
     return _render_thread(
         request,
-        incident,
+        subject,
         thread_entry(view, form=form, confirm=confirm),
         full_page_key=view.key,
     )
@@ -178,11 +181,16 @@ def thread_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> Http
 
 @require_POST
 @permission_required("incidents.reply_incident", raise_exception=True)
-def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def new_thread(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """Start a conversation on the order (OR43) with a recipient and a subject."""
-    incident = _incident(incident_pk, request.user)
+    subject = _subject(incident_pk, order_pk, request.user)
     form = NewThreadForm(
-        request.POST, request.FILES, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident)
+        request.POST,
+        request.FILES,
+        prefix=NEW_THREAD_PREFIX,
+        reasons=new_thread_reasons(subject.order),
     )
     confirm: list = []
     if form.is_valid():
@@ -198,7 +206,7 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
             topic_type, topic_value = form.topic()
             try:
                 outbound, _created = outbound_thread_queue(
-                    order=incident.order,
+                    order=subject.order,
                     topic_type=topic_type,
                     topic_value=topic_value,
                     body=data["body"],
@@ -206,59 +214,64 @@ def new_thread(request: HttpRequest, incident_pk: int) -> HttpResponse:
                     user=request.user,
                     idempotency_key=data["idempotency_key"],
                     attachments=data["attachments"],
-                    incident=incident,
+                    incident=subject.incident,
                 )
             except ValidationError as exc:
                 # The reasons changed since the form was read (a sync in between).
                 form.add_error("reason" if data.get("reason") else "subject", exc)
-                return _new_thread_form_response(request, incident, form, [])
+                return _new_thread_form_response(request, subject, form, [])
             if not htmx_partial(request):
-                return redirect(_page_url(incident, "conversations"))
+                return redirect(subject.url("conversations"))
             views = [
                 v
-                for v in order_conversations(order_id=incident.order_id)
+                for v in order_conversations(order_id=subject.order.pk)
                 if v.pending_outbound is not None and v.pending_outbound.pk == outbound.pk
             ]
             context = {
-                "incident": incident,
+                **_page_keys(subject),
                 "new_thread_form": NewThreadForm(
-                    prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident)
+                    prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(subject.order)
                 ),
                 "created_entry": thread_entry(views[0]) if views else None,
                 "can_reply": True,
                 "oob_history": True,
-                "history": _history(incident),
+                "history": subject.history(),
             }
             return render(request, "messaging/partials/_new_thread_form.html", context)
         post = request.POST.copy()
         post[form.add_prefix("confirmed")] = "on"
-        form = NewThreadForm(post, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(incident))
+        form = NewThreadForm(
+            post, prefix=NEW_THREAD_PREFIX, reasons=new_thread_reasons(subject.order)
+        )
         form.is_valid()
         form.files_dropped = bool(data["attachments"])
-    return _new_thread_form_response(request, incident, form, confirm)
+    return _new_thread_form_response(request, subject, form, confirm)
 
 
 def _new_thread_form_response(
-    request: HttpRequest, incident: Incident, form: NewThreadForm, confirm: list
+    request: HttpRequest, subject: PageSubject, form: NewThreadForm, confirm: list
 ) -> HttpResponse:
     """The new-conversation form again, with its errors or warnings."""
     if htmx_partial(request):
         return render(
             request,
             "messaging/partials/_new_thread_form.html",
-            {"incident": incident, "new_thread_form": form, "new_thread_confirm": confirm},
+            {**_page_keys(subject), "new_thread_form": form, "new_thread_confirm": confirm},
         )
-    return page_render(
-        "incident", request, _detail(incident), new_thread_form=form, new_thread_confirm=confirm
-    )
+    return _page(request, subject, new_thread_form=form, new_thread_confirm=confirm)
 
 
 @require_POST
 @permission_required("incidents.reply_incident", raise_exception=True)
-def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> HttpResponse:
+def thread_no_reply(
+    request: HttpRequest,
+    thread_pk: int,
+    incident_pk: int | None = None,
+    order_pk: int | None = None,
+) -> HttpResponse:
     """Mark the thread "no reply required", with who and why."""
-    incident = _incident(incident_pk, request.user)
-    view = _view_of(incident, thread_pk)
+    subject = _subject(incident_pk, order_pk, request.user)
+    view = _view_of(subject, thread_pk)
     form = NoReplyForm(request.POST, prefix=f"{thread_prefix(view)}-noreply")
     entry = thread_entry(view)
     if form.is_valid():
@@ -267,7 +280,7 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
                 thread=view.thread,
                 user=request.user,
                 reason=form.cleaned_data["reason"],
-                incident=incident,
+                incident=subject.incident,
                 confirmed=form.cleaned_data["confirmed"],
             )
         except NoReplyNeedsConfirmation as exc:
@@ -281,39 +294,46 @@ def thread_no_reply(request: HttpRequest, incident_pk: int, thread_pk: int) -> H
             form.add_error(None, exc)
         else:
             if not htmx_partial(request):
-                return redirect(_page_url(incident, f"thread-{view.key}"))
-            entry = thread_entry(_view_of(incident, thread_pk))
+                return redirect(subject.url(f"thread-{view.key}"))
+            entry = thread_entry(_view_of(subject, thread_pk))
     if form.errors or entry.get("no_reply_confirm"):
         entry["no_reply_form"] = form
         entry["no_reply_open"] = True
-    return _render_thread(request, incident, entry, full_page_key=view.key)
+    return _render_thread(request, subject, entry, full_page_key=view.key)
 
 
 @require_POST
 @permission_required("incidents.reply_incident", raise_exception=True)
-def outbound_retry(request: HttpRequest, incident_pk: int, outbound_pk: int) -> HttpResponse:
+def outbound_retry(
+    request: HttpRequest,
+    outbound_pk: int,
+    incident_pk: int | None = None,
+    order_pk: int | None = None,
+) -> HttpResponse:
     """Send a failed message again (checking Mirakl first if it may have gone out)."""
-    incident = _incident(incident_pk, request.user)
-    outbound = get_object_or_404(OutboundMessage, pk=outbound_pk, order_id=incident.order_id)
+    subject = _subject(incident_pk, order_pk, request.user)
+    outbound = get_object_or_404(OutboundMessage, pk=outbound_pk, order_id=subject.order.pk)
     outbound_message_retry(outbound=outbound, user=request.user)
     if outbound.thread_id is not None and htmx_partial(request):
-        view = _view_of(incident, outbound.thread_id)
-        return _render_thread(request, incident, thread_entry(view), full_page_key=view.key)
+        view = _view_of(subject, outbound.thread_id)
+        return _render_thread(request, subject, thread_entry(view), full_page_key=view.key)
     if htmx_partial(request):
-        return conversations_poll(request, incident_pk)
-    return redirect(_page_url(incident, "conversations"))
+        return conversations_poll(request, incident_pk, order_pk)
+    return redirect(subject.url("conversations"))
 
 
 @require_POST
 @permission_required("incidents.reply_incident", raise_exception=True)
-def reply_lint_view(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def reply_lint_view(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """Live warnings of the linter for the text being written (never blocks)."""
-    incident = _incident(incident_pk, request.user)
+    subject = _subject(incident_pk, order_pk, request.user)
     body = next((v for k, v in request.POST.items() if k == "body" or k.endswith("-body")), "")
     warnings = reply_lint(
         body,
-        withdrawal=is_withdrawal_reason(incident.reason_label),
-        templates=_canned_texts(incident, list(canned_replies_active())),
+        withdrawal=is_withdrawal_reason(subject.reason_label),
+        templates=_canned_texts(subject, list(canned_replies_active())),
     )
     if not body.strip():
         warnings = []
@@ -322,9 +342,11 @@ def reply_lint_view(request: HttpRequest, incident_pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("incidents.reply_incident", raise_exception=True)
-def canned_reply_fill(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def canned_reply_fill(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """The message box filled with a canned reply for this order, ready to edit."""
-    incident = _incident(incident_pk, request.user)
+    subject = _subject(incident_pk, order_pk, request.user)
     prefix = request.GET.get("prefix", "")
     if not (prefix == NEW_THREAD_PREFIX or prefix.startswith("thread-")):
         raise Http404
@@ -333,52 +355,61 @@ def canned_reply_fill(request: HttpRequest, incident_pk: int) -> HttpResponse:
         raise Http404
     canned = get_object_or_404(CannedReply, pk=canned_pk, is_active=True)
     form = ReplyForm(
-        prefix=prefix, initial={"body": canned_reply_render(canned=canned, order=incident.order)}
+        prefix=prefix, initial={"body": canned_reply_render(canned=canned, order=subject.order)}
     )
     return render(
         request,
         "messaging/partials/_body_field.html",
-        {"field": form["body"], "incident": incident},
+        {"field": form["body"], **_page_keys(subject)},
     )
 
 
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
-def conversations_poll(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def conversations_poll(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """Fresh messages, delivery states and who else is here, swapped out-of-band.
 
     The reply boxes are not re-rendered, so nothing being typed is lost. ``n`` is the
     number of threads the page shows: more now means a new conversation arrived.
     """
-    incident = _detail(_incident(incident_pk, request.user))
-    views = order_conversations(order_id=incident.order_id)
+    subject = _subject(incident_pk, order_pk, request.user)
+    views = order_conversations(order_id=subject.order.pk)
     shown = query_int(request.GET, "n", default=len(views), minimum=0)
     context = {
-        "incident": incident,
+        **_page_keys(subject),
         "views": views,
-        **presence_context(request, incident),
         "new_conversations": len(views) > shown,
         "can_reply": request.user.has_perm("incidents.reply_incident"),
-        "back_office_url": back_office_url(incident),
+        "back_office_url": back_office_url(subject.order),
     }
+    if subject.incident is not None:
+        context["incident"] = incident_detail(pk=subject.incident.pk)
+        context.update(presence_context(request, subject.incident))
     return render(request, "messaging/partials/_poll.html", context)
 
 
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
-def attachment_download(request: HttpRequest, incident_pk: int, attachment_id: str) -> HttpResponse:
+def attachment_download(
+    request: HttpRequest,
+    attachment_id: str,
+    incident_pk: int | None = None,
+    order_pk: int | None = None,
+) -> HttpResponse:
     """An attachment of one of the order's messages, fetched from Mirakl (M13).
 
     Only ids found on the order's messages are proxied, and the file is always sent as
     a download, never rendered by the browser (it comes from a customer).
     """
-    incident = _incident(incident_pk, request.user)
-    documents = {d["id"]: d for d in incident_documents(order_id=incident.order_id)}
+    subject = _subject(incident_pk, order_pk, request.user)
+    documents = {d["id"]: d for d in incident_documents(order_id=subject.order.pk)}
     document = documents.get(attachment_id)
     if document is None:
         raise Http404(_("No such attachment on this order."))
     try:
-        with client_for(incident.connection) as client:
+        with client_for(subject.connection) as client:
             file = client.download_attachment(attachment_id)
     except MiraklError as exc:
         return HttpResponse(

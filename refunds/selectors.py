@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.db.models import Min, OuterRef, Prefetch, QuerySet, Subquery
 
 from core.models import MarketplaceConnection, Order, OrderLine
-from incidents.models import Incident
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
 from refunds.rules import LineRemainder, RefundLineInput, refund_remainders_compute
@@ -61,14 +60,13 @@ def _request_lines_prefetch() -> Prefetch:
     return Prefetch("lines", queryset=RefundRequestLine.objects.select_related("line"))
 
 
-def refund_panel(*, incident: Incident) -> RefundPanel:
-    """The refunds of the incident's order, line by line, with the requests made here.
+def refund_panel(*, order: Order) -> RefundPanel:
+    """The refunds of the order, line by line, with the requests made here.
 
     Three queries whatever the data: the order's lines, its synced refunds, the lines of
     its requests with the requests; what is left on each line is computed from
     those rows (:func:`refunds.rules.refund_remainders_compute`).
     """
-    order = incident.order
     lines = list(OrderLine.objects.filter(order=order).order_by("index", "mirakl_id", "pk"))
     synced: dict[int, list[Refund]] = defaultdict(list)
     synced_rows = []

@@ -1,4 +1,5 @@
-"""URLs of the refund pages (under ``/refunds/``)."""
+"""URLs of the refund pages (under ``/refunds/``): the panel and the refund forms under
+an incident (``refunds:full``) or an order (``refunds:order_full``), approvals."""
 
 from django.urls import path
 
@@ -11,6 +12,9 @@ urlpatterns = [
     path("incidents/<int:incident_pk>/", views.refunds_panel, name="panel"),
     path("incidents/<int:incident_pk>/full/", views.refund_full, name="full"),
     path("incidents/<int:incident_pk>/partial/", views.refund_partial, name="partial"),
+    path("orders/<int:order_pk>/", views.refunds_panel, name="order_panel"),
+    path("orders/<int:order_pk>/full/", views.refund_full, name="order_full"),
+    path("orders/<int:order_pk>/partial/", views.refund_partial, name="order_partial"),
     path("requests/<int:pk>/approve/", views.refund_approve, name="approve"),
     path("requests/<int:pk>/reject/", views.refund_reject, name="reject"),
 ]

@@ -1,4 +1,5 @@
-"""Refund pages: the incident page's refunds panel, full and partial refunds, approvals.
+"""Refund pages: the refunds panel of the order and incident pages, full and partial
+refunds, approvals.
 
 Views stay thin: a form, one service, a template. Both refund forms have two steps:
 the server validates what was typed and shows the exact total, then a confirm POST
@@ -14,7 +15,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.htmx import htmx_partial
 from core.scoping import scope_queryset
 from core.templatetags.incidesk import eur
-from incidents.models import Incident
+from incidents.subject import PageSubject, page_subject
 from refunds import selectors
 from refunds.approvals import refund_approval_check
 from refunds.balance import refund_balance_check
@@ -55,32 +55,33 @@ __all__ = [
 ]
 
 
-def _incident(pk: int, user: Any) -> Incident:
-    """The incident, 404 when it is not there or not in a marketplace ``user`` sees."""
-    incidents = scope_queryset(Incident.objects.select_related("order", "connection", "line"), user)
-    return get_object_or_404(incidents, pk=pk)
+def _subject(incident_pk: int | None, order_pk: int | None, user: Any) -> PageSubject:
+    """The page's order (and incident): 404 when not there or not in a marketplace
+    ``user`` sees."""
+    return page_subject(incident_pk=incident_pk, order_pk=order_pk, user=user)
 
 
-def _panel_url(incident: Incident) -> str:
-    return f"{reverse('desk:incident', args=[incident.pk])}#refunds"
+def _panel_url(subject: PageSubject) -> str:
+    return subject.url("refunds")
 
 
 @require_GET
 @permission_required("incidents.view_incident", raise_exception=True)
-def refunds_panel(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def refunds_panel(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """The refunds panel, polled while a request is pending: 204 when nothing changed
     (``v`` is the version the page shows), so nothing being typed is lost."""
-    incident = _incident(incident_pk, request.user)
-    context = panel_context(request, incident)
+    context = panel_context(request, _subject(incident_pk, order_pk, request.user))
     if request.GET.get("v") == context["refunds"].version:
         return HttpResponse(status=204)
     return render(request, "refunds/partials/_refunds.html", context)
 
 
 def _created(
-    request: HttpRequest, incident: Incident, refund_request: RefundRequest, created: bool
+    request: HttpRequest, subject: PageSubject, refund_request: RefundRequest, created: bool
 ) -> HttpResponse:
-    """Back to the incident page, with what happened."""
+    """Back to the page the refund was asked from, with what happened."""
     if not created:
         messages.info(request, _("This refund was already requested; nothing was sent twice."))
     elif refund_request.needs_approval:
@@ -96,36 +97,36 @@ def _created(
             % {"total": eur(refund_request.total)},
         )
     if htmx_partial(request):
-        return HttpResponseClientRedirect(_panel_url(incident))
-    return redirect(_panel_url(incident))
+        return HttpResponseClientRedirect(_panel_url(subject))
+    return redirect(_panel_url(subject))
 
 
 def _already(
-    request: HttpRequest, incident: Incident, form: FullRefundForm | PartialRefundForm
+    request: HttpRequest, subject: PageSubject, form: FullRefundForm | PartialRefundForm
 ) -> HttpResponse | None:
     """The request made with this form's key already (double click, resubmit)."""
     if not form.is_valid() or not form.cleaned_data.get("confirmed"):
         return None
     existing = selectors.refund_request_by_key(
-        connection=incident.connection,
+        connection=subject.connection,
         idempotency_key=str(form.cleaned_data["idempotency_key"]),
     )
-    return _created(request, incident, existing, False) if existing else None
+    return _created(request, subject, existing, False) if existing else None
 
 
 def _render_form(
-    request: HttpRequest, incident: Incident, kind: str, context: dict[str, Any]
+    request: HttpRequest, subject: PageSubject, kind: str, context: dict[str, Any]
 ) -> HttpResponse:
     summary = context.get("summary")
     context = {
-        "incident": incident,
-        "order": incident.order,
+        "incident": subject.incident,
+        "order": subject.order,
         "approval": refund_approval_check(
-            user=request.user, order=incident.order, total=summary.total
+            user=request.user, order=subject.order, total=summary.total
         )
         if summary is not None
         else None,
-        "balance": refund_balance_check(connection=incident.connection, total=summary.total)
+        "balance": refund_balance_check(connection=subject.connection, total=summary.total)
         if summary is not None
         else None,
         **context,
@@ -137,7 +138,7 @@ def _render_form(
 
 def _create(
     request: HttpRequest,
-    incident: Incident,
+    subject: PageSubject,
     form: FullRefundForm | PartialRefundForm,
     *,
     lines: list,
@@ -146,27 +147,27 @@ def _create(
     """Ask the service for the refund; None (and errors on the form) when it refuses."""
     try:
         refund_request, created = refund_request_create(
-            order=incident.order,
+            order=subject.order,
             lines=lines,
             reason_code=form.cleaned_data["reason_code"],
             actor=request.user,
             idempotency_key=str(form.cleaned_data["idempotency_key"]),
             kind=kind,
-            incident=incident,
+            incident=subject.incident,
         )
     except RefundValidationError as exc:
         form.apply_service_errors(exc.errors)
         return None
-    return _created(request, incident, refund_request, created)
+    return _created(request, subject, refund_request, created)
 
 
 def _valid(
-    incident: Incident, form: FullRefundForm | PartialRefundForm, *, lines: list, kind: str
+    subject: PageSubject, form: FullRefundForm | PartialRefundForm, *, lines: list, kind: str
 ) -> bool:
     """Whether the service would take this refund now; its errors go on the form."""
     try:
         refund_request_validate(
-            order=incident.order,
+            order=subject.order,
             lines=lines,
             kind=kind,
             reason_code=form.cleaned_data["reason_code"],
@@ -179,29 +180,31 @@ def _valid(
 
 @require_http_methods(["GET", "POST"])
 @permission_required(REFUND_PERMISSION, raise_exception=True)
-def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def refund_full(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """Refund everything left on the order: a reason, then the summary to confirm."""
-    incident = _incident(incident_pk, request.user)
-    reasons = refund_reason_choices(connection=incident.connection)
+    subject = _subject(incident_pk, order_pk, request.user)
+    reasons = refund_reason_choices(connection=subject.connection)
     form = FullRefundForm(request.POST or None, reasons=reasons)
-    if (done := _already(request, incident, form)) is not None:
+    if (done := _already(request, subject, form)) is not None:
         return done
-    lines = refund_full_lines(order=incident.order)
-    summary = selectors.refund_summary(order=incident.order, lines=lines)
+    lines = refund_full_lines(order=subject.order)
+    summary = selectors.refund_summary(order=subject.order, lines=lines)
     changed = confirm = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if data["confirmed"] and data["expected_total"] == summary.total:
-            response = _create(request, incident, form, lines=lines, kind=RefundRequest.Kind.FULL)
+            response = _create(request, subject, form, lines=lines, kind=RefundRequest.Kind.FULL)
             if response is not None:
                 return response
-        elif _valid(incident, form, lines=lines, kind=RefundRequest.Kind.FULL):
+        elif _valid(subject, form, lines=lines, kind=RefundRequest.Kind.FULL):
             changed = bool(data["confirmed"])
             form.confirm_step(summary.total)
             confirm = True
     return _render_form(
         request,
-        incident,
+        subject,
         "full",
         {"form": form, "summary": summary, "changed": changed, "confirm": confirm},
     )
@@ -209,12 +212,14 @@ def refund_full(request: HttpRequest, incident_pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(REFUND_PERMISSION, raise_exception=True)
-def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
+def refund_partial(
+    request: HttpRequest, incident_pk: int | None = None, order_pk: int | None = None
+) -> HttpResponse:
     """A detailed refund: per line what to refund, then the summary with the total to
     confirm. "Change" (``edit``) goes back to the inputs with what was typed."""
-    incident = _incident(incident_pk, request.user)
-    reasons = refund_reason_choices(connection=incident.connection)
-    remainders = refund_remainders(order=incident.order)
+    subject = _subject(incident_pk, order_pk, request.user)
+    reasons = refund_reason_choices(connection=subject.connection)
+    remainders = refund_remainders(order=subject.order)
     form = PartialRefundForm(request.POST or None, remainders=remainders, reasons=reasons)
     if request.method == "POST" and (line := request.POST.get("propose")):
         # Amounts and taxes proposed from the quantities, shown for the agent to edit.
@@ -223,25 +228,23 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
             remainders=remainders,
             reasons=reasons,
         )
-        return _render_form(request, incident, "partial", {"form": form, "summary": None})
-    if (done := _already(request, incident, form)) is not None:
+        return _render_form(request, subject, "partial", {"form": form, "summary": None})
+    if (done := _already(request, subject, form)) is not None:
         return done
     summary = None
     changed = confirm = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         lines = form.refund_lines()
-        summary = selectors.refund_summary(order=incident.order, lines=lines)
+        summary = selectors.refund_summary(order=subject.order, lines=lines)
         if "edit" in request.POST:
             summary = None
         elif data["confirmed"] and data["expected_total"] == summary.total:
-            response = _create(
-                request, incident, form, lines=lines, kind=RefundRequest.Kind.PARTIAL
-            )
+            response = _create(request, subject, form, lines=lines, kind=RefundRequest.Kind.PARTIAL)
             if response is not None:
                 return response
             summary = None
-        elif _valid(incident, form, lines=lines, kind=RefundRequest.Kind.PARTIAL):
+        elif _valid(subject, form, lines=lines, kind=RefundRequest.Kind.PARTIAL):
             changed = bool(data["confirmed"])
             form.confirm_step(summary.total)
             confirm = True
@@ -249,7 +252,7 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
             summary = None
     return _render_form(
         request,
-        incident,
+        subject,
         "partial",
         {
             "form": form,
@@ -259,7 +262,7 @@ def refund_partial(request: HttpRequest, incident_pk: int) -> HttpResponse:
             "withdrawal_shipping": WITHDRAWAL_SHIPPING_WARNING
             if summary is not None
             and withdrawal_shipping_left_out(
-                reason_label=incident.reason_label,
+                reason_label=subject.reason_label,
                 lines=form.refund_lines(),
                 remainders=remainders,
             )
@@ -275,17 +278,18 @@ def _approval_response(
     error: str | None = None,
     reject_form: RejectForm | None = None,
 ) -> HttpResponse:
-    """The refunds panel (incident page) or the approvals list, whichever posted."""
+    """The refunds panel (order or incident page) or the approvals list, whichever
+    posted."""
     from_approvals = request.POST.get("origin") == "approvals"
-    incident = refund_request.incident
-    if not htmx_partial(request) or (incident is None and not from_approvals):
+    subject = _subject(refund_request.incident_id, refund_request.order_id, request.user)
+    if not htmx_partial(request):
         if error:
             messages.error(request, error)
         elif reject_form is not None and reject_form.errors:
             messages.error(request, reject_form.errors.as_text())
-        if from_approvals or incident is None:
+        if from_approvals:
             return redirect("refunds:approvals")
-        return redirect(_panel_url(incident))
+        return redirect(_panel_url(subject))
     errors = {refund_request.pk: [error]} if error else {}
     reject_forms = {refund_request.pk: reject_form} if reject_form is not None else {}
     if from_approvals:
@@ -297,9 +301,7 @@ def _approval_response(
     return render(
         request,
         "refunds/partials/_refunds.html",
-        panel_context(
-            request, _incident(incident.pk, request.user), errors=errors, reject_forms=reject_forms
-        ),
+        panel_context(request, subject, errors=errors, reject_forms=reject_forms),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
+from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -19,6 +20,8 @@ __all__ = [
     "http_url",
     "mirakl",
     "participant",
+    "page_href",
+    "page_url",
     "party",
     "parties",
 ]
@@ -114,3 +117,26 @@ def address_lines(address: dict[str, Any] | None) -> list[str]:
         address.get("phone"),
     ]
     return [str(line) for line in lines if line]
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: template.Context, name: str, *args: Any) -> str:
+    """The address of a panel's action on the page being drawn: under the incident on an
+    incident's page (``name``), under the order on the order page (``app:order_<name>``).
+
+    Reads ``incident`` and ``order`` from the context (see :mod:`incidents.subject`).
+    """
+    incident = context.get("incident")
+    if incident:
+        return reverse(name, args=[incident.pk, *args])
+    app, _sep, view = name.partition(":")
+    return reverse(f"{app}:order_{view}", args=[context["order"].pk, *args])
+
+
+@register.simple_tag(takes_context=True)
+def page_href(context: template.Context) -> str:
+    """The address of the page being drawn: the incident's, or else the order's."""
+    incident = context.get("incident")
+    if incident:
+        return reverse("desk:incident", args=[incident.pk])
+    return reverse("desk:order", args=[context["order"].pk])

@@ -36,14 +36,21 @@ def _party(kind: str) -> str:
     return str(member.label) if isinstance(member, Party) else kind.title()
 
 
-def _files(item: ConversationItem, incident: Any) -> str:
+def _page_action(name: str, incident: Any, order: Any, *args: Any) -> str:
+    """An action's address under the page's incident, or else under its order."""
+    if incident:
+        return reverse(f"messaging:{name}", args=[incident.pk, *args])
+    return reverse(f"messaging:order_{name}", args=[order.pk, *args])
+
+
+def _files(item: ConversationItem, incident: Any, order: Any) -> str:
     files = []
     for attachment in item.attachments or []:
         if not isinstance(attachment, dict):
             continue  # Mirakl's payload is not trusted to hold objects only
         name = attachment.get("name") or ""
         if item.message is not None and attachment.get("id"):
-            url = reverse("messaging:attachment", args=[incident.pk, attachment["id"]])
+            url = _page_action("attachment", incident, order, attachment["id"])
             link = f'<a href="{esc(url)}" download>{esc(name or attachment["id"])}</a>'
         else:
             link = esc(name)
@@ -80,6 +87,7 @@ def _delivery_after(
     outbound: OutboundMessage,
     *,
     incident: Any,
+    order: Any,
     can_reply: bool,
     csrf_token: Any,
 ) -> str:
@@ -98,7 +106,7 @@ def _delivery_after(
                 f"{esc(delivery.last_error)}</p>\n"
             )
     if outbound.state == OutboundMessage.State.FAILED and can_reply:
-        url = esc(reverse("messaging:retry", args=[incident.pk, outbound.pk]))
+        url = esc(_page_action("retry", incident, order, outbound.pk))
         if outbound.thread_id:
             target = f' hx-target="#thread-{outbound.thread_id}" hx-swap="outerHTML"'
         else:
@@ -118,6 +126,7 @@ def message_html(
     item: ConversationItem,
     *,
     incident: Any,
+    order: Any = None,
     can_reply: bool = False,
     csrf_token: Any = None,
 ) -> SafeString:
@@ -137,7 +146,12 @@ def message_html(
     meta = _delivery_meta(item, outbound) if outbound is not None else ""
     after = (
         _delivery_after(
-            item, outbound, incident=incident, can_reply=can_reply, csrf_token=csrf_token
+            item,
+            outbound,
+            incident=incident,
+            order=order,
+            can_reply=can_reply,
+            csrf_token=csrf_token,
         )
         if outbound is not None
         else ""
@@ -149,17 +163,18 @@ def message_html(
         f'    · <time datetime="{at.isoformat()}">{at:%d/%m/%Y %H:%M}</time>\n'
         f"{meta}  </div>\n"
         f'  <div class="msg-body">{linebreaksbr(item.body or "", autoescape=True)}</div>\n'
-        f"{_files(item, incident)}{after}</div>\n"
+        f"{_files(item, incident, order)}{after}</div>\n"
     )
 
 
 @register.simple_tag(takes_context=True)
 def conversation_message(context: template.Context, item: ConversationItem) -> SafeString:
     """``{% conversation_message item %}``: :func:`message_html` with the page's
-    ``incident``, ``can_reply`` and CSRF token."""
+    ``incident`` (or ``order`` on the order page), ``can_reply`` and CSRF token."""
     return message_html(
         item,
         incident=context.get("incident"),
+        order=context.get("order"),
         can_reply=bool(context.get("can_reply")),
         csrf_token=context.get("csrf_token"),
     )
