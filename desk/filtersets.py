@@ -1,4 +1,5 @@
-"""The inbox's filters: one FilterSet for the page and, later, the API (NetBox style)."""
+"""The filters of the queue and of the API's incidents: one FilterSet for a page and the
+API (NetBox style)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection, MarketplaceReason
 from core.params import search_text
 from core.scoping import scope_queryset
-from incidents.models import Incident
+from incidents.models import Incident, IncidentAssignment
 from messaging.search import order_search
+from sla.models import QueueEntry
 
 __all__ = [
     "ASSIGNEE_ME",
@@ -23,7 +26,9 @@ __all__ = [
     "STATUS_ALL",
     "STATUS_CLOSED",
     "STATUS_OPEN",
+    "QUEUE_VIEWS",
     "IncidentFilterSet",
+    "QueueFilterSet",
 ]
 
 STATUS_OPEN = "open"
@@ -220,3 +225,111 @@ class IncidentFilterSet(django_filters.FilterSet):
         return queryset.filter(
             Q(state=Incident.State.NEW) | Q(order_id__in=waiting_orders) | ~Q(watch="")
         )
+
+
+# --------------------------------------------------------------------------- the queue
+
+KIND_CHOICES = QueueEntry.Kind.choices
+OWED_CHOICES = (
+    (QueueEntry.Owed.CUSTOMER, _("Customer")),
+    (QueueEntry.Owed.OPERATOR, _("Operator")),
+    (QueueEntry.Owed.BOTH, _("Both")),
+)
+
+#: Saved views of the queue: (key, label, query). The page links to each; the API's
+#: queue applies the same query for ``?view=<key>``.
+QUEUE_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+    ("mine", _("My queue"), {"assignee": ASSIGNEE_ME}),
+    ("waiting", _("Waiting for us"), {"waiting": "true"}),
+    ("breaching", _("Breaching"), {"sla": ["nearing", "breached"]}),
+    ("contested", _("Contested"), {"state": ["contested"]}),
+    ("open", _("Open"), {"status": STATUS_OPEN}),
+    ("closed", _("Closed"), {"status": STATUS_CLOSED}),
+)
+
+
+class QueueFilterSet(IncidentFilterSet):
+    """Filters of the queue (:class:`sla.models.QueueEntry`): the inbox's, plus what is
+    owed (kind, to whom), over incidents and conversations without incident.
+
+    Without ``status`` only open rows are listed: incidents not closed, and anything
+    that waits for the shop. Every filter is a condition on the queue's table (or a
+    subquery of ids): nothing is joined at read time.
+    """
+
+    kind = django_filters.ChoiceFilter(
+        choices=KIND_CHOICES, label=_("Kind"), empty_label=_("Incidents and conversations")
+    )
+    owed = django_filters.ChoiceFilter(
+        choices=OWED_CHOICES,
+        method="filter_owed",
+        label=_("Reply owed to"),
+        empty_label=_("Anyone"),
+    )
+    state = django_filters.MultipleChoiceFilter(
+        field_name="incident_state",
+        choices=Incident.State.choices,
+        label=_("State"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,
+    )
+
+    class Meta:
+        model = QueueEntry
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(order_id__in=order_search(value))
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == STATUS_OPEN:
+            return queryset.filter(is_open=True)
+        if value == STATUS_CLOSED:
+            return queryset.filter(is_open=False)
+        return queryset
+
+    def filter_owed(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Customer (or both), operator (or both), or both."""
+        if value == QueueEntry.Owed.BOTH:
+            return queryset.filter(owed_to=value)
+        return queryset.filter(owed_to__in=(value, QueueEntry.Owed.BOTH))
+
+    def filter_sla(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        """By the row's earliest wait: missed, nearing (in its warning window) or on
+        time, at the time of the request."""
+        if not value:
+            return queryset
+        now = timezone.now()
+        conditions = {
+            "breached": Q(due_at__lt=now),
+            "nearing": Q(warn_at__lte=now, due_at__gte=now),
+            "on_time": Q(warn_at__gt=now),
+        }
+        condition = Q()
+        for state in value:
+            condition |= conditions[state]
+        return queryset.filter(condition)
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        assignments = IncidentAssignment.objects.all()
+        if value == ASSIGNEE_ME:
+            user = self.user
+            if user is None or not user.is_authenticated:
+                return queryset.none()
+            assignments = assignments.filter(assignee=user)
+        elif value == ASSIGNEE_NONE:
+            return queryset.exclude(
+                incident_id__in=IncidentAssignment.objects.values("incident_id")
+            )
+        else:
+            assignments = assignments.filter(assignee_id=value)
+        return queryset.filter(incident_id__in=assignments.values("incident_id"))
+
+    def filter_waiting(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Every row with an open wait: a first reply or a follow-up, to anyone."""
+        if not value:
+            return queryset
+        return queryset.filter(due_at__isnull=False)

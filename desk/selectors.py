@@ -16,13 +16,22 @@ from core.models import MarketplaceConnection, Order
 from core.scoping import scope_queryset
 from core.sync.health import ConnectionHealth, connection_health
 from core.sync.models import SyncCursor
-from desk.filtersets import STATUS_CLOSED, IncidentFilterSet
+from desk.filtersets import STATUS_CLOSED, IncidentFilterSet, QueueFilterSet
 from incidents.models import Incident, IncidentSeen
 from incidents.selectors import orders_held_by_open_incidents
 from messaging.models import Message, Party, Thread
+from sla.models import QueueEntry
 from sla.selectors import incident_due_annotate
 
-__all__ = ["ConnectionOverview", "connections_overview", "incident_list", "incident_rows"]
+__all__ = [
+    "ConnectionOverview",
+    "connections_overview",
+    "incident_list",
+    "incident_rows",
+    "queue_entries",
+    "queue_list",
+    "queue_rows",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -160,4 +169,53 @@ def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
         )
     ).annotate(unread_count=_unread_count(user))
     by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def queue_entries(*, user: Any) -> QuerySet[QueueEntry]:
+    """Every row of the queue ``user`` may see: what the page and the API filter."""
+    return QueueEntry.objects.all()
+
+
+def queue_list(
+    *, filters: Any, user: Any, request: Any = None
+) -> tuple[QueueFilterSet, QuerySet[QueueEntry]]:
+    """The queue of what the shop owes: the FilterSet (for its form) and the filtered
+    rows, sorted. The one place the queue's query is built (page and API).
+
+    Narrow on purpose, ids and sort keys only: most urgent first (the earliest open
+    deadline of any wait on the row, none last, then the oldest), closed rows latest
+    first; :func:`queue_rows` loads the rows of one page. Both orders are walked on an
+    index of the queue's table (``queue_open_due_idx``, ``queue_closed_idx``).
+    """
+    filterset = QueueFilterSet(filters, queryset=queue_entries(user=user), request=request)
+    entries = filterset.qs.only("pk")
+    if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
+        return filterset, entries.order_by(F("opened_at").desc(), F("id").desc())
+    return filterset, entries.order_by(F("due_at").asc(nulls_last=True), "opened_at", "id")
+
+
+def queue_rows(*, ids: list[int], user: Any) -> list[QueueEntry]:
+    """The queue rows of these ids, in this order: two queries (the rows with their
+    marketplace, order and assignee; the unread counts of the incidents among them).
+
+    An incident's row carries ``unread_count`` (:func:`_unread_count`); a
+    conversation's, 0.
+    """
+    rows = QueueEntry.objects.filter(pk__in=ids).select_related(
+        "connection", "order", "incident__assignment__assignee"
+    )
+    by_pk = {row.pk: row for row in rows}
+    incident_ids = [row.incident_id for row in by_pk.values() if row.incident_id is not None]
+    unread = (
+        dict(
+            Incident.objects.filter(pk__in=incident_ids)
+            .annotate(n=_unread_count(user))
+            .values_list("pk", "n")
+        )
+        if incident_ids
+        else {}
+    )
+    for row in by_pk.values():
+        row.unread_count = unread.get(row.incident_id, 0) if row.incident_id else 0  # type: ignore[attr-defined]
     return [by_pk[pk] for pk in ids if pk in by_pk]

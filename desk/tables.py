@@ -1,4 +1,4 @@
-"""The inbox table (django-tables2), re-rendered by htmx when sorted or paged."""
+"""The queue's table (django-tables2), re-rendered by htmx when sorted or paged."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ from django_tables2.paginators import LazyPaginator
 from django_tables2.rows import BoundRows
 
 from core.params import query_int
-from incidents.models import Incident
+from sla.models import QueueEntry
 
-__all__ = ["IncidentTable"]
+__all__ = ["QueueTable"]
 
 
-class IncidentTable(tables.Table):
-    """One row per incident; the order number links to the incident page.
+class QueueTable(tables.Table):
+    """One row per thing the shop owes: an incident, or a conversation of an order
+    without incident; the order number links to the incident's or the order's page.
 
     The columns give the headers and the sorting; the cells are written by
-    ``inbox_cells`` (``desk/templatetags/inbox.py``, see ``desk/partials/_table.html``).
-    ``data`` is the narrow, sorted queryset of :func:`incidents.selectors.incident_list`;
+    ``queue_cells`` (``desk/templatetags/inbox.py``, see ``desk/partials/_table.html``).
+    ``data`` is the narrow, sorted queryset of :func:`desk.selectors.queue_list`;
     ``row_loader(ids)`` returns the full rows of one page (see ``paginate``).
     """
 
@@ -33,59 +34,62 @@ class IncidentTable(tables.Table):
         orderable=False,
         attrs={"th": {"class": "select"}},
     )
+    kind = tables.Column(verbose_name=_("Kind"), order_by=("kind", "due_at", "id"))
     connection = tables.Column(
         accessor="connection__name", verbose_name=_("Marketplace"), order_by=("connection__name",)
     )
     order = tables.Column(
-        accessor="order__mirakl_id",
-        verbose_name=_("Order"),
-        order_by=("order__mirakl_id",),
-    )
-    customer = tables.Column(
-        accessor="order__customer_name",
-        verbose_name=_("Customer"),
-        order_by=("order__customer_last_name", "order__customer_first_name"),
+        accessor="order_number", verbose_name=_("Order"), order_by=("order_number",)
     )
     reason = tables.Column(
-        accessor="reason_label", verbose_name=_("Reason"), order_by=("reason_label",)
+        accessor="reason_label",
+        verbose_name=_("Reason and last message"),
+        order_by=("reason_label",),
     )
     opened_at = tables.Column(verbose_name=_("Opened"))
-    state = tables.Column(verbose_name=_("State"))
-    sla = tables.Column(
-        accessor="sla_due_at",
-        verbose_name=_("SLA"),
+    state = tables.Column(
+        accessor="incident_state", verbose_name=_("State"), order_by=("incident_state",)
     )
-    unread = tables.Column(
-        accessor="unread_count",
-        verbose_name=_("Unread"),
-        orderable=False,
+    owed = tables.Column(
+        accessor="owed_to", verbose_name=_("Reply owed to"), order_by=("owed_to", "due_at", "id")
+    )
+    sla = tables.Column(accessor="due_at", verbose_name=_("By when"))
+    messages = tables.Column(
+        accessor="message_count",
+        verbose_name=_("Messages"),
+        order_by=("message_count",),
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
     assignee = tables.Column(
-        accessor="assignment__assignee",
+        accessor="incident__assignment__assignee",
         verbose_name=_("Assigned to"),
-        order_by=("assignment__assignee__username",),
+        order_by=("incident__assignment__assignee__username",),
     )
 
     class Meta:
-        model = Incident
+        model = QueueEntry
         fields: tuple[str, ...] = ()
         sequence = (
             "select",
+            "kind",
             "connection",
             "order",
-            "customer",
             "reason",
             "opened_at",
             "state",
+            "owed",
             "sla",
-            "unread",
+            "messages",
             "assignee",
         )
         template_name = "desk/partials/_table.html"
-        empty_text = _("No incident matches these filters.")
-        attrs = {"class": "inbox-table"}
-        row_attrs = {"data-incident": lambda record: record.pk}
+        empty_text = _("Nothing waits for the shop with these filters.")
+        attrs = {"class": "inbox-table queue-table"}
+        row_attrs = {
+            "data-incident": lambda record: record.incident_id or "",
+            "data-thread": lambda record: record.thread_id or "",
+            "data-kind": lambda record: record.kind,
+        }
         order_by_field = "sort"
         page_field = "page"
 
@@ -132,13 +136,13 @@ class IncidentTable(tables.Table):
         self.shown_from = (self.page.number - 1) * self.paginator.per_page + 1 if shown else 0
         self.shown_to = self.shown_from + shown - 1 if shown else 0
         self.page.object_list = BoundRows(
-            data=self.row_loader([incident.pk for incident in records]),
+            data=self.row_loader([record.pk for record in records]),
             table=self,
             pinned_data=pinned,
         )
 
     def order_sla(self, queryset: QuerySet, is_descending: bool) -> tuple[QuerySet[Any], bool]:
-        """By due time of the open SLA wait (none last), then oldest opened."""
-        due = F("reply_due_at")  # the SLA sweep's copy (see incidents.selectors)
+        """By the earliest open deadline on the row (none last), then oldest opened."""
+        due = F("due_at")
         key = due.desc(nulls_last=True) if is_descending else due.asc(nulls_last=True)
         return queryset.order_by(key, "opened_at", "id"), True

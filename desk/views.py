@@ -27,12 +27,12 @@ from core.models import Order
 from core.scoping import can_see_connection, scope_queryset, visible_connection_ids
 from desk import selectors
 from desk.bulk import BULK_PERMISSIONS, BulkAction, queue_bulk_apply
-from desk.filtersets import SAVED_VIEWS, STATUS_OPEN
+from desk.filtersets import QUEUE_VIEWS, STATUS_OPEN
 from desk.forms import BulkForm
 from desk.pages.incident import incident_page_context
 from desk.pages.order import TEMPLATE, order_page_context
 from desk.pages.order_history import order_history_context
-from desk.tables import IncidentTable
+from desk.tables import QueueTable
 from incidents.models import Incident
 from incidents.selectors import incident_detail as incident_read
 from incidents.services import incident_mark_seen
@@ -67,7 +67,7 @@ def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
     if not current:
         current = {"status": [STATUS_OPEN]}  # what the inbox lists by default
     views = []
-    for key, label, query in SAVED_VIEWS:
+    for key, label, query in QUEUE_VIEWS:
         normalised = {k: sorted(v if isinstance(v, list) else [v]) for k, v in query.items()}
         views.append(
             {
@@ -86,16 +86,17 @@ def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
 @cache_control(private=True, no_cache=True)
 @condition(etag_func=lambda request: inbox_etag(request))
 def inbox(request: HttpRequest) -> HttpResponse:
-    """The inbox: filters, saved views, the sortable and paginated table.
+    """The queue of what the shop owes (incidents and conversations without incident):
+    filters, saved views, the sortable and paginated table.
 
     Its live refresh (the htmx partial) carries an ETag: unchanged, it is a 304
     (:mod:`core.freshness`)."""
-    filterset, incidents = selectors.incident_list(
+    filterset, entries = selectors.queue_list(
         filters=request.GET, user=request.user, request=request
     )
-    table = IncidentTable(
-        incidents,
-        row_loader=lambda ids: selectors.incident_rows(ids=ids, user=request.user),
+    table = QueueTable(
+        entries,
+        row_loader=lambda ids: selectors.queue_rows(ids=ids, user=request.user),
         page_size=INBOX_PAGE_SIZE,
     )
     RequestConfig(request, paginate=True).configure(table)

@@ -287,7 +287,7 @@ def _approval_response(
             messages.error(request, error)
         elif reject_form is not None and reject_form.errors:
             messages.error(request, reject_form.errors.as_text())
-        if from_approvals:
+        if from_approvals or subject.incident is None:
             return redirect("refunds:approvals")
         return redirect(_panel_url(subject))
     errors = {refund_request.pk: [error]} if error else {}

@@ -60,6 +60,7 @@ from sla.models import (
     SlaItem,
     SyncAlert,
 )
+from sla.subjects import wait_order_number, wait_path, wait_reason_label
 from sla.tasks import sla_alerts_task
 
 __all__ = [
@@ -148,10 +149,10 @@ def _group_users(name: str) -> QuerySet:
 
 
 def alert_url(item: SlaItem) -> str:
+    """The page where the wait is answered: the incident's, or the order's at the
+    conversation (:func:`sla.subjects.wait_path`)."""
     base = getattr(settings, "SITE_URL", "").rstrip("/")
-    if item.incident_id:
-        return f"{base}/incidents/{item.incident_id}/"
-    return f"{base}/sla/"
+    return base + wait_path(incident_id=item.incident_id, thread=item.thread)
 
 
 def alert_message(item: SlaItem, state: str, *, escape: Any = str) -> str:
@@ -160,12 +161,22 @@ def alert_message(item: SlaItem, state: str, *, escape: Any = str) -> str:
     ``escape`` is applied to every value that comes from outside (the order id, the
     conversation's subject, the marketplace's name) before it goes into the text."""
     due = timezone.localtime(item.due_at).strftime("%d/%m/%Y %H:%M")
-    if item.incident_id:
-        subject = _("incident on order %(order)s") % {
-            "order": escape(item.incident.order.mirakl_id)
+    order = wait_order_number(incident=item.incident, thread=item.thread)
+    reason = wait_reason_label(incident=item.incident, thread=item.thread)
+    if item.incident_id and reason:
+        subject = _("incident “%(reason)s” on order %(order)s") % {
+            "reason": escape(reason),
+            "order": escape(order),
+        }
+    elif item.incident_id:
+        subject = _("incident on order %(order)s") % {"order": escape(order)}
+    elif order:
+        subject = _("message “%(topic)s” on order %(order)s") % {
+            "topic": escape(reason or _("Conversation")),
+            "order": escape(order),
         }
     else:
-        subject = _("message “%(topic)s”") % {"topic": escape(str(item.thread))}
+        subject = _("message “%(topic)s”") % {"topic": escape(reason or str(item.thread))}
     if state == State.BREACHED:
         text = _("Deadline missed: %(subject)s on %(marketplace)s was due %(due)s.")
     else:
@@ -249,7 +260,7 @@ def alerts_dispatch(
         items = {
             i.pk: i
             for i in SlaItem.objects.filter(pk__in={i for i, _ in wanted}).select_related(
-                "connection", "incident__order", "thread"
+                "connection", "incident__order", "thread__order"
             )
         }
         done = set(
@@ -353,7 +364,7 @@ def digest_items(*, connection_ids: Iterable[int] | None = None) -> QuerySet[Sla
     items = SlaItem.objects.filter(stopped_at__isnull=True, state__in=ALERT_STATES)
     if connection_ids is not None:
         items = items.filter(connection_id__in=list(connection_ids))
-    return items.select_related("connection", "incident__order", "thread").order_by(
+    return items.select_related("connection", "incident__order", "thread__order").order_by(
         "connection__name", "due_at", "pk"
     )
 

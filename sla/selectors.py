@@ -46,7 +46,9 @@ def sla_items_open(*, connection: MarketplaceConnection | None = None) -> QueryS
     items = SlaItem.objects.filter(stopped_at__isnull=True)
     if connection is not None:
         items = items.filter(connection=connection)
-    return items.select_related("connection", "incident__order", "thread").order_by("due_at", "pk")
+    return items.select_related("connection", "incident__order", "thread__order").order_by(
+        "due_at", "pk"
+    )
 
 
 def _annotate_open_item(queryset: QuerySet, items: QuerySet[SlaItem]) -> QuerySet:
@@ -186,6 +188,6 @@ def notification_list(*, user, limit: int = 100) -> list:
 
     return list(
         Notification.objects.filter(user=user)
-        .select_related("item", "connection")
+        .select_related("item__thread", "connection")
         .order_by("-created_at", "-pk")[:limit]
     )

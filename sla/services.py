@@ -14,6 +14,9 @@ c. *Record breaches*: one :class:`~sla.models.SlaBreach` per item, ever
    (``INSERT … SELECT … ON CONFLICT (item_id) DO NOTHING`` on a one-to-one key),
    answered when the item stops later.
 
+d. *The queue*: the rows of the orders read again in (a) are written again
+   (:mod:`sla.queue`).
+
 A re-run with nothing new reads only the rows changed within the overlap before the
 last change it saw, finds them unchanged, and writes nothing. The items
 that turned nearing or breached are returned and sent with the
@@ -33,8 +36,9 @@ from core.freshness import inbox_changed
 from core.locks import AdvisoryLock, try_advisory_xact_lock
 from core.models import MarketplaceConnection
 from sla.alerts import incident_watch_notify
-from sla.models import Notification, SlaItem
+from sla.models import Notification, QueueEntry, SlaItem
 from sla.policies import rule_for
+from sla.queue import queue_entries_refresh, queue_orders_of
 from sla.signals import sla_state_changed
 from sla.sweep import Sweep, SweepResult
 from sla.watch import close_overdue_flag
@@ -75,14 +79,24 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
         overdue = close_overdue_flag(now=now)
         result.close_overdue = len(overdue)
         incident_watch_notify(incidents=overdue, kind=Notification.Kind.CLOSE_OVERDUE, now=now)
+        queued = _queue_refresh(sweep, now)
     if result.changes:
         sla_state_changed.send(sender=SlaItem, changes=result.changes, now=now)
     counts = result.as_dict()
-    quiet = not any(v for k, v in counts.items() if not k.startswith("scanned"))
+    quiet = not queued and not any(v for k, v in counts.items() if not k.startswith("scanned"))
     if not quiet:
         inbox_changed()
     logger.log(logging.DEBUG if quiet else logging.INFO, "SLA sweep: %s", counts)
     return result
+
+
+def _queue_refresh(sweep: Sweep, now: datetime) -> int:
+    """The queue's rows of the orders the sweep read again (all of them on a first or
+    full sweep, or when the queue is still empty). Returns how many were written."""
+    if sweep.read_all or not QueueEntry.objects.exists():
+        return queue_entries_refresh(now=now)
+    orders = queue_orders_of(incident_ids=sweep.incident_ids, thread_ids=sweep.thread_ids)
+    return queue_entries_refresh(order_ids=orders, now=now) if orders else 0
 
 
 def _try_lock() -> bool:

@@ -276,6 +276,11 @@ class Sweep:
         self.answer_ids: list[int] = []
         #: Breached items whose answer turned out to be on time after all.
         self.unbreach_ids: list[int] = []
+        #: What ``recompute`` read again (the queue's rows of their orders follow), and
+        #: whether it read everything.
+        self.incident_ids: list[int] = []
+        self.thread_ids: list[int] = []
+        self.read_all = full
 
     # (a) ------------------------------------------------------------------------------
 
@@ -293,6 +298,8 @@ class Sweep:
         state, _ = SweepState.objects.get_or_create(key="default")
         last_message_id = Message.objects.aggregate(m=Max("pk"))["m"] or 0
 
+        if state.threads_seen_at is None or state.incidents_seen_at is None:
+            self.read_all = True
         if self.full or state.threads_seen_at is None:
             threads = Thread.objects.all()
         else:
@@ -313,6 +320,7 @@ class Sweep:
         thread_ids = list(threads.order_by("pk").values_list("pk", flat=True))
         self.result.scanned_incidents = len(incident_ids)
         self.result.scanned_threads = len(thread_ids)
+        self.incident_ids, self.thread_ids = incident_ids, thread_ids
         marks: dict[str, datetime | None] = {"incidents_seen_at": None, "threads_seen_at": None}
         for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
             rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))

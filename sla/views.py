@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +27,7 @@ from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
 from sla.kpis import MarketplaceKpis, kpis_compute
 from sla.policies import policy_for, policy_summary
+from sla.subjects import wait_order_number, wait_path, wait_reason_label
 
 __all__ = ["breaches_csv", "kpis_csv", "notification_bell", "notification_list", "review"]
 
@@ -82,6 +84,7 @@ def review(request: HttpRequest) -> HttpResponse:
     page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(query_int(request.GET, "page", default=1))
     for breach in page:
         breach.late_hours = breach.lateness_at_now.total_seconds() / 3600
+        breach.reason_label = wait_reason_label(incident=breach.incident, thread=breach.thread)
     context: dict[str, Any] = {"filterset": filterset, "page": page, "now": now}
     if htmx_partial(request):
         return render(request, "sla/partials/_breach_table.html", context)
@@ -134,19 +137,19 @@ def breaches_csv(request: HttpRequest) -> HttpResponse:
     )
     response, writer = _csv_response("sla-breaches.csv")
     writer.writerow(
-        ["marketplace", "kind", "incident", "order", "thread", "due_at", "breached_at",
-         "answered_at", "lateness_hours"]
+        ["marketplace", "kind", "incident", "order", "thread", "reason", "due_at",
+         "breached_at", "answered_at", "lateness_hours", "url"]
     )  # fmt: skip
+    base = getattr(settings, "SITE_URL", "").rstrip("/")
     for b in filterset.qs.iterator(chunk_size=2000):
-        order = (
-            b.incident.order.mirakl_id
-            if b.incident_id
-            else (b.thread.order.mirakl_id if b.thread_id and b.thread.order_id else "")
-        )
+        order = wait_order_number(incident=b.incident, thread=b.thread)
+        reason = wait_reason_label(incident=b.incident, thread=b.thread)
+        url = base + wait_path(incident_id=b.incident_id, thread=b.thread)
         lateness = round(b.lateness_at_now.total_seconds() / 3600, 1)
         writer.writerow(
-            [b.connection.name, b.kind, b.incident_id or "", order, b.thread_id or "",
-             _local(b.due_at), _local(b.breached_at), _local(b.answered_at), f"{lateness:.1f}"]
+            [b.connection.name, b.kind, b.incident_id or "", order, b.thread_id or "", reason,
+             _local(b.due_at), _local(b.breached_at), _local(b.answered_at), f"{lateness:.1f}",
+             url]
         )  # fmt: skip
     return response
 

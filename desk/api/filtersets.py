@@ -21,13 +21,23 @@ from core.params import parse_int, validate_identifier
 from desk.filtersets import (
     ASSIGNEE_ME,
     ASSIGNEE_NONE,
+    QUEUE_VIEWS,
     SAVED_VIEWS,
     STATUS_ALL,
     IncidentFilterSet,
+    QueueFilterSet,
 )
 from incidents.models import Incident
+from sla.models import QueueEntry
 
-__all__ = ["INCIDENT_ORDERINGS", "ORDERING_DEFAULT", "IncidentApiFilterSet"]
+__all__ = [
+    "INCIDENT_ORDERINGS",
+    "ORDERING_DEFAULT",
+    "QUEUE_ORDERINGS",
+    "QUEUE_ORDERING_DEFAULT",
+    "IncidentApiFilterSet",
+    "QueueApiFilterSet",
+]
 
 ORDERING_DEFAULT = "-opened_at"
 
@@ -122,3 +132,77 @@ class IncidentApiFilterSet(IncidentFilterSet):
     def filter_ordering(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
         # The cursor pagination sorts the page itself, with the same keys.
         return queryset.order_by(*keyset_order_by(INCIDENT_ORDERINGS[value or ORDERING_DEFAULT]))
+
+
+#: ``?ordering=`` of the queue: its own sort (the earliest open deadline on the row,
+#: none last, then the oldest), or the latest opened first.
+QUEUE_ORDERING_DEFAULT = "due"
+QUEUE_ORDERINGS: dict[str, tuple[SortKey, ...]] = {
+    QUEUE_ORDERING_DEFAULT: (
+        SortKey("due_at", nullable=True),
+        SortKey("opened_at"),
+        SortKey("pk"),
+    ),
+    "-opened_at": (SortKey("opened_at", descending=True), SortKey("pk", descending=True)),
+}
+
+_QUEUE_ORDERING_LABELS = {
+    QUEUE_ORDERING_DEFAULT: _("Earliest deadline first (nothing owed last)"),
+    "-opened_at": _("Latest opened first"),
+}
+
+_QUEUE_API_VIEWS = {key: query for key, _label, query in QUEUE_VIEWS if set(query) != {"status"}}
+
+
+class QueueApiFilterSet(QueueFilterSet):
+    """The queue's filters (:class:`desk.filtersets.QueueFilterSet`), with plain values
+    where the page's choices come from the database, and ``view`` / ``ordering``."""
+
+    marketplace = django_filters.CharFilter(
+        field_name="connection__code",
+        label=_("Marketplace code"),
+        validators=[validate_identifier],
+    )
+    order = django_filters.CharFilter(
+        field_name="order_number", label=_("Mirakl order id"), validators=[validate_identifier]
+    )
+    reason = django_filters.CharFilter(
+        field_name="reason_code", label=_("Reason code"), validators=[validate_identifier]
+    )
+    assignee = django_filters.CharFilter(
+        method="filter_assignee",
+        label=_("Assigned to: me, none or a user id"),
+        validators=[_validate_assignee],
+    )
+    view = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, label, _query in QUEUE_VIEWS if key in _QUEUE_API_VIEWS],
+        method="filter_view",
+        label=_("A saved view of the queue, on top of the other filters"),
+    )
+    ordering = django_filters.ChoiceFilter(
+        choices=list(_QUEUE_ORDERING_LABELS.items()),
+        method="filter_ordering",
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = QueueEntry
+        fields: list[str] = []
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if value not in (ASSIGNEE_ME, ASSIGNEE_NONE):
+            value = str(parse_int(value, minimum=1))
+        return super().filter_assignee(queryset, name, value)
+
+    def filter_view(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
+            return queryset
+        query = QueryDict(mutable=True)
+        for key, item in _QUEUE_API_VIEWS[value].items():
+            query.setlist(key, item if isinstance(item, list) else [item])
+        query["status"] = STATUS_ALL
+        return type(self)(query, queryset=queryset, request=self.request).qs
+
+    def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.order_by(*keyset_order_by(QUEUE_ORDERINGS[value or QUEUE_ORDERING_DEFAULT]))

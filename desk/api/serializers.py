@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from desk.bulk import BULK_MAX_ROWS, BulkAction, RowKind
 from incidents.models import Incident
 from incidents.selectors import assignable_users
 from refunds.api.serializers import RefundSerializer
+from sla.models import QueueEntry
 
 __all__ = [
     "BulkResponseSerializer",
@@ -31,6 +33,7 @@ __all__ = [
     "OrderDetailSerializer",
     "OrderLineSerializer",
     "OrderSerializer",
+    "QueueEntrySerializer",
     "ResolveSerializer",
 ]
 
@@ -344,3 +347,57 @@ class BulkResultSerializer(serializers.Serializer):
 
 class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
+
+
+class QueueEntrySerializer(serializers.ModelSerializer):
+    """A row of the queue of what the shop owes: an incident, or a conversation of an
+    order without incident; to whom a reply is owed and by when (the earliest open wait
+    on the row), its messages and the last one received."""
+
+    marketplace = serializers.CharField(source="connection.code", read_only=True)
+    order = serializers.CharField(source="order_number", read_only=True)
+    incident = serializers.IntegerField(source="incident_id", read_only=True, allow_null=True)
+    thread = serializers.IntegerField(source="thread_id", read_only=True, allow_null=True)
+    sla_state = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QueueEntry
+        fields = (
+            "id",
+            "kind",
+            "marketplace",
+            "order",
+            "incident",
+            "thread",
+            "reason_code",
+            "reason_label",
+            "incident_state",
+            "opened_at",
+            "owed_to",
+            "due_at",
+            "warn_at",
+            "sla_state",
+            "message_count",
+            "last_inbound_at",
+            "last_inbound_author",
+            "last_inbound_preview",
+            "assignee",
+            "url",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["", "on_time", "nearing", "breached"]))
+    def get_sla_state(self, entry: QueueEntry) -> str:
+        return entry.sla_state()
+
+    def get_assignee(self, entry: QueueEntry) -> str | None:
+        assignment = getattr(entry.incident, "assignment", None) if entry.incident else None
+        return assignment.assignee.get_username() if assignment is not None else None
+
+    def get_url(self, entry: QueueEntry) -> str:
+        """The page where it is answered (the incident's, or the order's)."""
+        if entry.incident_id is not None:
+            return reverse("desk:incident", args=[entry.incident_id])
+        return f"{reverse('desk:order', args=[entry.order_id])}#thread-{entry.thread_id}"

@@ -1,4 +1,4 @@
-"""API routes of marketplaces, incidents and orders."""
+"""API routes of marketplaces, incidents, orders and the queue."""
 
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
@@ -11,6 +11,7 @@ router = SimpleRouter()
 router.register("marketplaces", views.MarketplaceConnectionViewSet, basename="marketplace")
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("orders", views.OrderViewSet, basename="order")
+router.register("queue", views.QueueViewSet, basename="queue")
 
 urlpatterns = [
     # Before the router: "bulk" is not an incident id.

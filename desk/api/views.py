@@ -19,7 +19,14 @@ from core.api.permissions import READ, ApiView, StableCursorPagination
 from core.models import MarketplaceConnection, Order, OrderLine
 from core.params import query_identifier
 from core.scoping import scope_queryset
-from desk.api.filtersets import INCIDENT_ORDERINGS, ORDERING_DEFAULT, IncidentApiFilterSet
+from desk.api.filtersets import (
+    INCIDENT_ORDERINGS,
+    ORDERING_DEFAULT,
+    QUEUE_ORDERING_DEFAULT,
+    QUEUE_ORDERINGS,
+    IncidentApiFilterSet,
+    QueueApiFilterSet,
+)
 from desk.api.serializers import (
     BulkResponseSerializer,
     BulkSerializer,
@@ -27,11 +34,14 @@ from desk.api.serializers import (
     MarketplaceConnectionSerializer,
     OrderDetailSerializer,
     OrderSerializer,
+    QueueEntrySerializer,
     ResolveSerializer,
 )
 from desk.bulk import BULK_PERMISSIONS, queue_bulk_apply
+from desk.selectors import queue_entries
 from incidents.models import Incident
 from refunds.models import Refund
+from sla.models import QueueEntry
 from sla.selectors import incident_due_annotate
 
 __all__ = [
@@ -40,6 +50,7 @@ __all__ = [
     "IncidentViewSet",
     "MarketplaceConnectionViewSet",
     "OrderViewSet",
+    "QueueViewSet",
 ]
 
 
@@ -102,6 +113,34 @@ class IncidentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
                 ),
                 self.request.user,
             )
+        )
+
+
+class QueuePagination(KeysetCursorPagination):
+    """The queue's own sort (earliest deadline first), or what ``?ordering=`` names."""
+
+    orderings = QUEUE_ORDERINGS
+    default_ordering = QUEUE_ORDERING_DEFAULT
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The queue of what the shop owes (incidents and conversations; open rows by "
+        "default, earliest deadline first)"
+    ),
+    retrieve=extend_schema(summary="One row of the queue"),
+)
+class QueueViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+    """What the shop owes, as the queue page lists it: one row per incident and per
+    conversation of an order without incident, filtered by the same FilterSet."""
+
+    serializer_class = QueueEntrySerializer
+    filterset_class = QueueApiFilterSet
+    pagination_class = QueuePagination
+
+    def get_queryset(self) -> QuerySet[QueueEntry]:
+        return queue_entries(user=self.request.user).select_related(
+            "connection", "incident__assignment__assignee"
         )
 
 

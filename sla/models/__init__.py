@@ -1,5 +1,6 @@
 """SLA models (Django reads them here): the clock's (:mod:`sla.models.waits`),
-alerting's (:mod:`sla.models.alerts`) and shop health's (:mod:`sla.models.health`)."""
+alerting's (:mod:`sla.models.alerts`) and shop health's (:mod:`sla.models.health`), the queue's
+(:mod:`sla.models.queue`)."""
 
 from sla.models.alerts import AlertDelivery, AlertSettings, DigestDay, Notification, SyncAlert
 from sla.models.health import (
@@ -10,6 +11,7 @@ from sla.models.health import (
     RulebookVersion,
     ShopStatisticsSnapshot,
 )
+from sla.models.queue import QueueEntry
 from sla.models.waits import (
     BusinessCalendar,
     ClosedDay,
@@ -30,6 +32,7 @@ __all__ = [
     "DigestDay",
     "HealthEpisode",
     "Notification",
+    "QueueEntry",
     "Rulebook",
     "RulebookThreshold",
     "RulebookVersion",

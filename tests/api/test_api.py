@@ -270,6 +270,8 @@ def test_openapi_schema_is_valid(tmp_path) -> None:
     schema = (tmp_path / "schema.yml").read_text()
     for path in (
         "/api/v1/incidents/",
+        "/api/v1/queue/",
+        "/api/v1/queue/{id}/",
         "/api/v1/orders/{mirakl_id}/",
         "/api/v1/threads/{mirakl_id}/replies/",
         "/api/v1/threads/{mirakl_id}/no-reply/",

@@ -1,4 +1,5 @@
-"""The inbox at /incidents/: filters, search, sorting, pages, saved views, query budget."""
+"""The queue at /incidents/ (incidents and conversations without incident): filters,
+search, sorting, pages, saved views, query budget."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.utils import timezone
 from incidents.models import Incident
 from messaging.models import Party
 from messaging.search import order_search, order_search_documents_refresh
+from sla.models import QueueEntry
+from sla.queue import queue_entries_refresh
 from tests.factories.core import (
     MarketplaceConnectionFactory,
     MarketplaceReasonFactory,
@@ -33,15 +36,34 @@ pytestmark = pytest.mark.django_db
 
 # Fixtures shared with the messaging tests.
 agent = fixtures.agent
-agent_client = fixtures.agent_client
 synced = fixtures.synced
+
+
+@pytest.fixture
+def agent_client(client, agent, settings):
+    """The agent's client (English); each ``get`` first writes the queue's rows again,
+    as the SLA sweep does every minute. ``plain_get`` does not (query budgets)."""
+    client.force_login(agent)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    get = client.get
+
+    def refreshed_get(*args, **kwargs):
+        queue_entries_refresh()
+        return get(*args, **kwargs)
+
+    client.get = refreshed_get
+    client.plain_get = get
+    return client
+
 
 URL = reverse("desk:inbox")
 
 
-def rows(response) -> list[int]:
-    """Incident ids of the table's rows, in order."""
-    return [int(pk) for pk in re.findall(r'data-incident="(\d+)"', response.content.decode())]
+def rows(response, pattern: str = r"\d+") -> list[int]:
+    """Incident ids of the table's rows, in order (every row's with ``pattern``
+    ``\\d*``: a conversation's is 0)."""
+    found = re.findall(rf'data-incident="({pattern})"', response.content.decode())
+    return [int(pk or 0) for pk in found]
 
 
 def incident(**kwargs) -> Incident:
@@ -152,7 +174,7 @@ def test_filters(agent_client, agent) -> None:
     IncidentAssignmentFactory(incident=a, assignee=agent)
     IncidentAssignmentFactory(incident=c, assignee=UserFactory(username="otro"))
     SlaItemFactory(incident=b, state="breached", started_at=now - timedelta(hours=60))
-    SlaItemFactory(incident=c, state="nearing")
+    SlaItemFactory(incident=c, state="nearing", started_at=now - timedelta(hours=40))
 
     def ids(**query) -> set[int]:
         return set(rows(agent_client.get(URL, query)))
@@ -171,25 +193,35 @@ def test_filters(agent_client, agent) -> None:
     assert ids(assignee="me") == {a.pk}
     assert ids(assignee="none") == {b.pk}
     assert ids(assignee=str(agent.pk)) == {a.pk}
-    assert ids(waiting="on") == {a.pk}  # only NEW; nothing waits on a thread yet
+    assert ids(waiting="on") == {b.pk, c.pk}  # what has an open wait
 
 
-def test_waiting_for_us_counts_threads_unless_marked_no_reply(agent_client) -> None:
+def test_waiting_for_us_lists_follow_ups_unless_marked_no_reply(agent_client) -> None:
+    """Once the shop answered an incident, the customer's next message puts it back."""
+    from sla.services import sla_sweep
+
     now = timezone.now()
-    waiting = incident(state=Incident.State.IN_PROGRESS)
-    marked = incident(state=Incident.State.IN_PROGRESS)
-    answered = incident(state=Incident.State.IN_PROGRESS)
-    for row, needed in ((waiting, now), (marked, now), (answered, None)):
+    waiting = incident(state=Incident.State.IN_PROGRESS, opened_at=now - timedelta(hours=3))
+    marked = incident(state=Incident.State.IN_PROGRESS, opened_at=now - timedelta(hours=3))
+    answered = incident(state=Incident.State.IN_PROGRESS, opened_at=now - timedelta(hours=3))
+    for row in (waiting, marked, answered):
         thread = ThreadFactory(
-            connection=row.connection,
-            order=row.order,
-            shop_reply_needed_since=needed,
-            last_message_at=now - timedelta(minutes=5),
+            connection=row.connection, order=row.order, last_message_at=now - timedelta(minutes=5)
         )
+        MessageFactory(thread=thread, date_created=now - timedelta(hours=2, minutes=50))
+        MessageFactory(thread=thread, author_type=Party.SHOP, date_created=now - timedelta(hours=2))
+        MessageFactory(thread=thread, date_created=now - timedelta(minutes=5))
+        if row is answered:
+            MessageFactory(
+                thread=thread, author_type=Party.SHOP, date_created=now - timedelta(minutes=1)
+            )
         if row is marked:
             ThreadNoReplyFactory(thread=thread, last_message_at=now - timedelta(minutes=5))
+    sla_sweep()
 
     assert set(rows(agent_client.get(URL, {"waiting": "on"}))) == {waiting.pk}
+    breaching = {"sla": ["nearing", "breached", "on_time"]}
+    assert set(rows(agent_client.get(URL, breaching))) == {waiting.pk}
 
 
 def test_search_by_order_customer_and_message_text(agent_client) -> None:
@@ -225,8 +257,9 @@ def test_search_pages_without_counting_every_match(
     matching = [incident(order_customer_last_name="Zubizarreta") for _ in range(3)]
     incident(order_customer_last_name="Otro")
 
+    queue_entries_refresh()
     with django_assert_max_num_queries(15) as captured:
-        first = agent_client.get(URL, {"q": "zubizarreta"})
+        first = agent_client.plain_get(URL, {"q": "zubizarreta"})
     assert not [q for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT(")]
     assert "Matches 1–2, more on the next page" in first.content.decode()
     second = agent_client.get(URL, {"q": "zubizarreta", "page": 2})
@@ -235,7 +268,7 @@ def test_search_pages_without_counting_every_match(
 
     assert "1 match" in agent_client.get(URL, {"q": "otro"}).content.decode()
     # Without a search, the inbox counts every row.
-    assert "4 incidents" in agent_client.get(URL).content.decode()
+    assert "4 rows" in agent_client.get(URL).content.decode()
 
 
 def test_search_finds_synced_messages_and_follows_new_ones(
@@ -288,7 +321,7 @@ def test_sorting_and_pages(agent_client) -> None:
     assert rows(newest_first)[0] == made[0].pk
     html = first.content.decode()
     assert 'hx-push-url="true"' in html and "sort=opened_at" in html
-    assert "30 incidents" in html
+    assert "30 rows" in html
 
 
 def test_htmx_request_gets_the_table_only(agent_client) -> None:
@@ -330,20 +363,25 @@ def test_queries_do_not_grow_with_the_data(
         MessageFactory(thread=thread)
     order_search_documents_refresh(order_ids=Incident.objects.values_list("order_id", flat=True))
     query = {"q": "pedido", "waiting": "on", "sla": "on_time", "state": "new"}
+    queue_entries_refresh()
     with django_assert_max_num_queries(15):
-        full = agent_client.get(URL, query)
+        full = agent_client.plain_get(URL, query)
     with django_assert_max_num_queries(15):
-        partial = agent_client.get(URL, query, HTTP_HX_REQUEST="true")
+        partial = agent_client.plain_get(URL, query, HTTP_HX_REQUEST="true")
     assert len(rows(full)) == min(count, 25)
     assert len(rows(partial)) == min(count, 25)
 
 
 def test_synced_shop_inbox(agent_client, synced, django_assert_max_num_queries) -> None:
+    from sla.services import sla_sweep
+
+    sla_sweep()
     with django_assert_max_num_queries(15) as captured:
-        response = agent_client.get(URL)
-    open_count = Incident.objects.filter(closed_at__isnull=True).count()
+        response = agent_client.plain_get(URL)
+    open_count = QueueEntry.objects.filter(is_open=True).count()
+    assert open_count > Incident.objects.filter(closed_at__isnull=True).count()
     assert response.context["table"].paginator.count == open_count
-    assert len(rows(response)) == min(open_count, 25)
+    assert len(rows(response, "\\d*")) == min(open_count, 25)
     assert len(captured.captured_queries) <= 15
 
 
@@ -382,7 +420,7 @@ def test_unchanged_refresh_is_a_304(
     assert "no-cache" in first["Cache-Control"]
     assert "HX-Request" in first["Vary"]
     with django_assert_max_num_queries(1):  # the session's user, nothing rendered
-        again = agent_client.get(URL, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
+        again = agent_client.plain_get(URL, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     # Another view of the inbox, or the whole page, is never answered from the refresh.
     assert agent_client.get(URL, {"status": "closed"}, HTTP_HX_REQUEST="true").status_code == 200

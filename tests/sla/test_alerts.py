@@ -171,10 +171,11 @@ def test_digest_lists_nearing_and_breached_items_per_marketplace(
     assert message.to == ["marta@tienda.example"]
     assert message.subject == "[Incidesk] SLA digest: 1 missed, 1 near"
     assert "== MediaMarkt (2) ==" in message.body
-    assert "Deadline missed: incident on order 5940-A on MediaMarkt was due 03/12/2026 10:00." in (
-        message.body
+    assert (
+        "Deadline missed: incident “Artículo defectuoso” on order 5940-A on MediaMarkt was due "
+        "03/12/2026 10:00." in message.body
     )
-    assert "Deadline near: incident on order 7777-B" in message.body
+    assert "Deadline near: incident “Artículo defectuoso” on order 7777-B" in message.body
     assert f"/incidents/{late.pk}/" in message.body
     assert "8888-C" not in message.body  # that marketplace has no digest
 

@@ -167,8 +167,11 @@ def test_breaches_csv_follows_the_filters(client, manager, breaches) -> None:
     assert len(rows) == 3
     last = rows[-1]
     assert last[0] == "PcComponentes"
-    assert last[5] == "2026-01-05T12:00:00+01:00"  # Madrid time
-    assert last[-1] == "6.0"
+    assert last[rows[0].index("due_at")] == "2026-01-05T12:00:00+01:00"  # Madrid time
+    assert last[rows[0].index("lateness_hours")] == "6.0"
+    # The order, the reason in words and the page where it is answered.
+    assert last[rows[0].index("reason")] == "Artículo defectuoso"
+    assert last[rows[0].index("url")].endswith(f"/incidents/{last[2]}/")
 
 
 def test_kpis_csv_has_a_period_row_then_days(client, manager, breaches) -> None:

@@ -1,0 +1,149 @@
+"""The queue of what the shop owes, kept as a narrow table (one row per incident, and per
+conversation of an order without incident).
+
+The queue page and the API read this table alone, sorted and filtered on its indexes,
+instead of joining incidents, threads, messages and SLA waits at read time. The SLA
+sweep keeps it (:func:`sla.queue.queue_entries_refresh`) for the orders whose incidents,
+threads or messages it saw change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import MarketplaceConnection
+
+__all__ = ["QueueEntry"]
+
+
+class QueueEntry(models.Model):
+    """A row of the queue: an incident, or a conversation on an order without incident.
+
+    ``due_at`` is the earliest deadline of any open wait on the row (the incident's
+    first reply, every follow-up on the order's threads, to the customer and to the
+    operator), ``warn_at`` the earliest warning; both are empty when nothing is owed.
+    ``is_open``: the incident is not closed, or something is owed.
+    """
+
+    class Kind(models.TextChoices):
+        INCIDENT = "incident", _("Incident")
+        CONVERSATION = "conversation", _("Conversation")
+
+    class Owed(models.TextChoices):
+        NONE = "", _("Nobody")
+        CUSTOMER = "customer", _("Customer")
+        OPERATOR = "operator", _("Operator")
+        BOTH = "both", _("Both")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    connection = models.ForeignKey(
+        MarketplaceConnection,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("marketplace"),
+        db_index=False,
+        db_constraint=False,
+    )
+    incident = models.OneToOneField(
+        "incidents.Incident",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="queue_entry",
+        db_constraint=False,
+    )
+    thread = models.OneToOneField(
+        "messaging.Thread",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="queue_entry",
+        db_constraint=False,
+    )
+    order = models.ForeignKey(
+        "core.Order",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    order_number = models.CharField(_("order"), max_length=64)
+    reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
+    reason_label = models.CharField(_("reason"), max_length=255, blank=True)
+    incident_state = models.CharField(_("incident state"), max_length=20, blank=True)
+    is_open = models.BooleanField(_("open"), default=True)
+    owed_to = models.CharField(
+        _("reply owed to"), max_length=10, choices=Owed.choices, blank=True, default=""
+    )
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("warn from"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"))
+    message_count = models.PositiveIntegerField(_("messages"), default=0)
+    last_inbound_at = models.DateTimeField(_("last message received"), null=True, blank=True)
+    last_inbound_author = models.CharField(max_length=20, blank=True)
+    last_inbound_preview = models.CharField(_("last message"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("queue row")
+        verbose_name_plural = _("queue rows")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="incident", incident__isnull=False, thread__isnull=True)
+                    | Q(kind="conversation", thread__isnull=False, incident__isnull=True)
+                ),
+                name="%(app_label)s_%(class)s_one_object",
+            ),
+        ]
+        # The queue's default order (due time, nulls last, then oldest) walked on an
+        # index, alone or after one equality filter.
+        indexes = [
+            models.Index(
+                fields=("due_at", "opened_at", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_due_idx",
+            ),
+            models.Index(
+                fields=("connection", "due_at", "opened_at", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_conn_due_idx",
+            ),
+            models.Index(
+                fields=("kind", "due_at", "opened_at", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_kind_due_idx",
+            ),
+            models.Index(
+                fields=("owed_to", "due_at", "opened_at", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_owed_due_idx",
+            ),
+            models.Index(
+                fields=("warn_at",),
+                condition=Q(is_open=True, warn_at__isnull=False),
+                name="queue_open_warn_idx",
+            ),
+            models.Index(
+                fields=("-opened_at", "-id"), condition=Q(is_open=False), name="queue_closed_idx"
+            ),
+            models.Index(fields=("order",), name="queue_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.order_number}"
+
+    def sla_state(self, now: datetime | None = None) -> str:
+        """``breached``, ``nearing``, ``on_time``, or "" when nothing is owed."""
+        if self.due_at is None or self.warn_at is None:
+            return ""
+        now = now or timezone.now()
+        if self.due_at < now:
+            return "breached"
+        if self.warn_at <= now:
+            return "nearing"
+        return "on_time"

@@ -1,0 +1,195 @@
+"""The queue of what the shop owes: conversations without incident, follow-ups on
+incidents, who is owed and by when, the default sort over every wait, kept by the sweep."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import Incident
+from messaging.models import Party
+from sla.models import QueueEntry
+from sla.services import sla_sweep
+from tests.factories.core import MarketplaceConnectionFactory, OrderFactory, OrderLineFactory
+from tests.factories.incidents import IncidentFactory
+from tests.factories.messaging import MessageFactory, ThreadFactory
+from tests.messaging import fixtures
+
+pytestmark = pytest.mark.django_db
+
+agent = fixtures.agent
+agent_client = fixtures.agent_client
+
+URL = reverse("desk:inbox")
+CUSTOMER = [{"type": Party.CUSTOMER}]
+OPERATOR = [{"type": Party.OPERATOR}]
+
+
+def keys(response) -> list[str]:
+    """``incident:<pk>`` or ``conversation:<thread pk>`` of each row, in order."""
+    html = response.content.decode()
+    found = re.findall(r'<tr [^>]*data-incident="(\d*)"[^>]*data-thread="(\d*)"', html)
+    return [f"incident:{i}" if i else f"conversation:{t}" for i, t in found]
+
+
+@pytest.fixture
+def pcc(db):
+    return MarketplaceConnectionFactory(code="pcc", name="PcComponentes")
+
+
+def conversation(connection, *, hours_ago: float, author: str = Party.CUSTOMER, body: str = ""):
+    """A thread on an order without incident, its last message ``hours_ago``."""
+    order = OrderFactory(connection=connection)
+    thread = ThreadFactory(
+        connection=connection,
+        order=order,
+        authorized_participants=[{"type": Party.CUSTOMER}, {"type": Party.OPERATOR}],
+    )
+    at = timezone.now() - timedelta(hours=hours_ago)
+    MessageFactory(
+        thread=thread, author_type=author, date_created=at, body=body or "¿Dónde está mi pedido?"
+    )
+    return thread
+
+
+def answered_incident(connection, *, follow_up_hours_ago: float | None = None):
+    """An incident the shop answered once; a customer follow-up ``follow_up_hours_ago``."""
+    now = timezone.now()
+    order = OrderFactory(connection=connection)
+    line = OrderLineFactory(order=order, state="INCIDENT_OPEN")
+    incident = IncidentFactory(
+        line=line,
+        state=Incident.State.IN_PROGRESS,
+        opened_at=now - timedelta(hours=80),
+        reason_label="Artículo defectuoso",
+    )
+    thread = ThreadFactory(connection=connection, order=order)
+    MessageFactory(thread=thread, date_created=now - timedelta(hours=79))
+    MessageFactory(
+        thread=thread,
+        author_type=Party.SHOP,
+        recipients=CUSTOMER,
+        date_created=now - timedelta(hours=78),
+    )
+    if follow_up_hours_ago is not None:
+        MessageFactory(
+            thread=thread,
+            date_created=now - timedelta(hours=follow_up_hours_ago),
+            body="Sigo sin noticias,\n  ¿me decís algo?",
+        )
+    return incident
+
+
+def test_conversation_without_incident_is_a_row(agent_client, pcc) -> None:
+    thread = conversation(pcc, hours_ago=2, body="Quiero cambiar la dirección de entrega")
+    sla_sweep()
+
+    entry = QueueEntry.objects.get()
+    assert entry.kind == QueueEntry.Kind.CONVERSATION and entry.thread == thread
+    assert entry.owed_to == QueueEntry.Owed.CUSTOMER and entry.due_at is not None
+    assert entry.message_count == 1
+    response = agent_client.get(URL)
+    assert keys(response) == [f"conversation:{thread.pk}"]
+    html = response.content.decode()
+    assert f'href="/orders/{thread.order_id}/#thread-{thread.pk}"' in html
+    assert "Customer: Quiero cambiar la dirección de entrega" in html
+    assert 'data-owed="customer"' in html and 'data-kind="conversation"' in html
+    assert 'data-sla="on_time"' in html
+
+
+def test_follow_up_on_an_answered_incident_is_owed_and_sorted_by_its_deadline(
+    agent_client, pcc
+) -> None:
+    quiet = answered_incident(pcc)
+    late = answered_incident(pcc, follow_up_hours_ago=58)
+    recent = conversation(pcc, hours_ago=1)
+    sla_sweep()
+
+    response = agent_client.get(URL)
+    # The follow-up's deadline passed: first. The conversation next; nothing owed last.
+    assert keys(response) == [
+        f"incident:{late.pk}",
+        f"conversation:{recent.pk}",
+        f"incident:{quiet.pk}",
+    ]
+    row = QueueEntry.objects.get(incident=late)
+    assert row.sla_state() == "breached" and row.message_count == 3
+    assert row.last_inbound_preview == "Sigo sin noticias, ¿me decís algo?"
+    breaching = agent_client.get(URL, {"sla": ["nearing", "breached"]})
+    assert keys(breaching) == [f"incident:{late.pk}"]
+    assert 'data-sla="breached"' in breaching.content.decode()
+    waiting = agent_client.get(URL, {"waiting": "true"})
+    assert keys(waiting) == [f"incident:{late.pk}", f"conversation:{recent.pk}"]
+
+
+def test_filters_by_kind_owed_and_marketplace(agent_client, pcc) -> None:
+    mm = MarketplaceConnectionFactory(code="mm", name="MediaMarkt")
+    to_customer = conversation(pcc, hours_ago=3)
+    to_operator = conversation(mm, hours_ago=2, author=Party.OPERATOR)
+    incident = answered_incident(pcc, follow_up_hours_ago=1)
+    sla_sweep()
+
+    def rows(**query) -> set[str]:
+        return set(keys(agent_client.get(URL, query)))
+
+    assert rows(kind="incident") == {f"incident:{incident.pk}"}
+    assert rows(kind="conversation") == {
+        f"conversation:{to_customer.pk}",
+        f"conversation:{to_operator.pk}",
+    }
+    assert rows(owed="operator") == {f"conversation:{to_operator.pk}"}
+    assert rows(owed="customer") == {
+        f"conversation:{to_customer.pk}",
+        f"incident:{incident.pk}",
+    }
+    assert rows(owed="both") == set()
+    assert rows(connection=mm.pk) == {f"conversation:{to_operator.pk}"}
+    assert rows(connection=mm.pk, kind="incident") == set()
+
+
+def test_an_answer_takes_the_row_off_the_open_queue(agent_client, pcc) -> None:
+    thread = conversation(pcc, hours_ago=2)
+    sla_sweep()
+    assert keys(agent_client.get(URL)) == [f"conversation:{thread.pk}"]
+
+    MessageFactory(thread=thread, author_type=Party.SHOP, recipients=CUSTOMER)
+    sla_sweep()
+
+    assert keys(agent_client.get(URL)) == []
+    assert keys(agent_client.get(URL, {"status": "closed"})) == [f"conversation:{thread.pk}"]
+    assert QueueEntry.objects.get().message_count == 2
+
+
+def test_an_order_that_gets_an_incident_has_one_row(agent_client, pcc) -> None:
+    thread = conversation(pcc, hours_ago=2)
+    sla_sweep()
+    line = OrderLineFactory(order=thread.order, state="INCIDENT_OPEN")
+    incident = IncidentFactory(line=line)
+    sla_sweep()
+
+    assert keys(agent_client.get(URL)) == [f"incident:{incident.pk}"]
+    entry = QueueEntry.objects.get()
+    assert entry.message_count == 1 and entry.owed_to == QueueEntry.Owed.CUSTOMER
+
+
+def test_saved_views_are_the_queue_s(agent_client) -> None:
+    response = agent_client.get(URL)
+    views = {v["key"]: v for v in response.context["saved_views"]}
+    assert views["waiting"]["url"].endswith("waiting=true")
+    assert views["breaching"]["url"].endswith("sla=nearing&sla=breached")
+    html = agent_client.get(URL, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Reply owed to" in html
+
+
+def test_spanish_labels(client, agent, pcc) -> None:
+    conversation(pcc, hours_ago=2)
+    sla_sweep()
+    client.force_login(agent)
+    client.cookies["django_language"] = "es"
+    html = client.get(URL).content.decode()
+    for text in ("Cola", "Conversación", "Esperando nuestra respuesta", "Vencidas o por vencer"):
+        assert text in html, text
