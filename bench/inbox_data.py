@@ -1,5 +1,7 @@
 """The inbox benchmark's data set: 100,000 incidents and 300,000 messages on 90,000
-orders, written with set-based statements into a fresh database (ids from 1)."""
+orders, and 100,000 conversations without incident on orders of their own (about
+200,000 messages more), written with set-based statements into a fresh database (ids
+from 1); then the queue's rows, as the SLA sweep writes them."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime
 
 __all__ = [
     "BIG_ORDER",
+    "CONVERSATIONS",
     "INCIDENTS",
     "MESSAGES",
     "ORDERS",
@@ -22,6 +25,10 @@ ORDERS = 90_000
 
 
 INCIDENTS = 100_000
+
+
+#: Orders ORDERS + 1 … ORDERS + CONVERSATIONS: no incident, one conversation each.
+CONVERSATIONS = 100_000
 
 
 MESSAGES = 300_000
@@ -202,11 +209,13 @@ def _sql_array(values: tuple[str, ...]) -> str:
 def data_loaded() -> bool:
     from incidents.models import Incident
     from messaging.models import Message
+    from sla.models import QueueEntry
 
     return (
         Incident.objects.count() == INCIDENTS
-        and Message.objects.count() == MESSAGES
+        and Message.objects.filter(thread__order_id__lte=ORDERS).count() == MESSAGES
         and Incident.objects.filter(order__mirakl_id=f"{59_400_000 + BIG_ORDER}-A").exists()
+        and QueueEntry.objects.filter(kind=QueueEntry.Kind.CONVERSATION).count() == CONVERSATIONS
     )
 
 
@@ -217,6 +226,7 @@ def data_load(now: datetime) -> None:
 
     from core.models import MarketplaceConnection, MarketplaceReason
     from messaging.search import order_search_documents_refresh
+    from sla.queue import queue_entries_refresh
     from sla.sweep import incident_reply_due_refresh
 
     started = time.perf_counter()
@@ -249,6 +259,7 @@ def data_load(now: datetime) -> None:
             "big": BIG_ORDER,
             "big_n": BIG_THREAD_MESSAGES,
             "every": SECOND_THREAD_EVERY,
+            "conversations": CONVERSATIONS,
         }
         with connection.cursor() as cursor:
             for label, sql in _statements(conn_ids, user_ids, tables):
@@ -257,9 +268,13 @@ def data_load(now: datetime) -> None:
                 print(f"  {label}: {cursor.rowcount:,} rows, {time.perf_counter() - step:.1f} s")
         step = time.perf_counter()
         # What the threads sync keeps: each order's search document (messaging.search).
-        written = order_search_documents_refresh(order_ids=range(1, ORDERS + 1))
+        written = order_search_documents_refresh(order_ids=range(1, ORDERS + CONVERSATIONS + 1))
         print(f"  order search documents: {written:,} rows, {time.perf_counter() - step:.1f} s")
         incident_reply_due_refresh()
+        step = time.perf_counter()
+        # What the first SLA sweep writes last: the queue's rows (sla.queue).
+        written = queue_entries_refresh(now=now)
+        print(f"  queue rows: {written:,} rows, {time.perf_counter() - step:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"loaded in {time.perf_counter() - started:.1f} s")
@@ -489,6 +504,7 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
             FROM messaging_thread t WHERE t.shop_reply_needed_since IS NOT NULL
             """,
         ),
+        *_conversation_statements(customer, nc, operator, no, shop, ns),
         (
             "assignments",
             f"""
@@ -504,6 +520,119 @@ def _statements(conn_ids: str, user_ids: str, tables: list[str]) -> list[tuple[s
             SELECT id, ({user_ids})[1], %(now)s - interval '1 day'
             FROM incidents_incident WHERE closed_at IS NULL AND id %% 7 = 0
             """,  # noqa: S608 - our own constants
+        ),
+    ]
+
+
+def _conversation_statements(
+    customer: str, nc: int, operator: str, no: int, shop: str, ns: int
+) -> list[tuple[str, str]]:
+    """Orders ORDERS + 1 … ORDERS + CONVERSATIONS, created over the last month, each with
+    one conversation and no incident. Odd threads wait for a first answer; even ones
+    were answered, and every fourth was written to again since (a follow-up); every
+    tenth (from 5) is the operator's. Waits started up to four days ago: on time,
+    nearing and missed mix."""
+    # Thread id of conversation c (1…CONVERSATIONS) is not known in advance: the
+    # statements join on the order, whose id is ORDERS + c.
+    waited = "%(now)s::timestamptz - ((o.id %% 96) * interval '1 hour') - interval '1 minute'"
+    return [
+        (
+            "orders of conversations",
+            """
+            INSERT INTO core_order (
+                connection_id, mirakl_id, commercial_id, state, state_reason_code,
+                state_reason_label, currency, price, shipping_price, total_price,
+                has_incident, has_customer_message, fully_refunded, customer_mirakl_id,
+                customer_first_name, customer_last_name, customer_locale, customer_email,
+                billing_address, shipping_address, shipping_company, shipping_tracking,
+                shipping_tracking_url, shipping_type, created_date, last_updated_date,
+                synced_at)
+            SELECT c.connection_id, (59400000 + n)::text || '-A', (59400000 + n)::text,
+                'SHIPPED', '', '', 'EUR', 30, 4.95, 34.95, false, true, false,
+                'C' || (n %% 40000), c.customer_first_name, c.customer_last_name, 'es_ES',
+                'cliente' || n || '@correo.example', c.billing_address, c.shipping_address,
+                'SEUR', 'TRK' || n, '', 'STANDARD',
+                %(now)s::timestamptz - ((%(orders)s + %(conversations)s - n)
+                                        * interval '25 s') - interval '4 days',
+                %(now)s, %(now)s
+            FROM generate_series(%(orders)s + 1, %(orders)s + %(conversations)s) AS n
+            JOIN core_order c ON c.id = 1 + n %% %(orders)s
+            """,
+        ),
+        (
+            "conversations without incident",
+            """
+            INSERT INTO messaging_thread (
+                connection_id, mirakl_id, order_id, entity_type, entity_id, topic_type,
+                topic_value, date_created, date_updated, authorized_participants,
+                current_participants, last_message_at, message_count, shop_reply_needed_since,
+                last_sender_type, last_sender_name, no_store_reply_needed, synced_at)
+            SELECT o.connection_id, 'T' || o.id || '-1', o.id, 'MMP_ORDER', o.mirakl_id,
+                'FREE_TEXT', 'Consulta sobre el pedido', o.created_date, o.created_date,
+                '[{"type": "CUSTOMER"}, {"type": "SHOP"}, {"type": "OPERATOR"}]'::jsonb,
+                '[]', NULL, 0, NULL, '', '', '[]', %(now)s
+            FROM core_order o WHERE o.id > %(orders)s ORDER BY o.id
+            """,
+        ),
+        (
+            "their messages",
+            f"""
+            INSERT INTO messaging_message (thread_id, mirakl_id, author_type, author_role,
+                author_name, recipients, body, date_created, attachments)
+            SELECT t.id, 'C' || t.id || '-' || k,
+                CASE WHEN k = 2 THEN 'SHOP'
+                     WHEN o.id %% 10 = 5 THEN 'OPERATOR' ELSE 'CUSTOMER' END,
+                '', '',
+                CASE WHEN k = 2 THEN '[{{"type": "CUSTOMER"}}]'::jsonb
+                     ELSE '[{{"type": "SHOP"}}]'::jsonb END,
+                CASE WHEN k = 2 THEN ({shop})[1 + o.id %% {ns}]
+                     WHEN o.id %% 10 = 5 THEN ({operator})[1 + o.id %% {no}]
+                     ELSE ({customer})[1 + (o.id + k) %% {nc}] || ' Pedido ' || o.mirakl_id
+                          || '.' END,
+                CASE WHEN k = 3 OR (k = 1 AND o.id %% 2 = 1) THEN {waited}
+                     ELSE {waited} - (4 - k) * interval '2 hours' END,
+                '[]'::jsonb
+            FROM core_order o
+            JOIN messaging_thread t ON t.order_id = o.id
+            CROSS JOIN generate_series(1, 3) AS k
+            WHERE o.id > %(orders)s
+              AND (k = 1 OR (k = 2 AND o.id %% 2 = 0) OR (k = 3 AND o.id %% 4 = 0))
+            """,  # noqa: S608 - our own constants
+        ),
+        (
+            "their summaries",
+            """
+            UPDATE messaging_thread t SET message_count = s.n, last_message_at = s.last,
+                date_updated = s.last, last_sender_type = s.author,
+                shop_reply_needed_since = CASE WHEN s.author <> 'SHOP' THEN s.last END
+            FROM (SELECT DISTINCT ON (thread_id) thread_id, author_type AS author,
+                         date_created AS last,
+                         count(*) OVER (PARTITION BY thread_id) AS n
+                  FROM messaging_message m
+                  WHERE m.thread_id IN (SELECT id FROM messaging_thread
+                                        WHERE order_id > %(orders)s)
+                  ORDER BY thread_id, date_created DESC) AS s
+            WHERE s.thread_id = t.id
+            """,
+        ),
+        (
+            "SLA items of conversations",
+            """
+            INSERT INTO sla_slaitem (kind, connection_id, thread_id, audience, started_at,
+                due_at, warn_at, state, stopped_at, stop_reason, created_at, updated_at)
+            SELECT 'thread', t.connection_id, t.id,
+                CASE WHEN t.last_sender_type = 'OPERATOR' THEN 'OPERATOR' ELSE 'CUSTOMER' END,
+                t.shop_reply_needed_since,
+                t.shop_reply_needed_since + interval '48 hours',
+                t.shop_reply_needed_since + interval '36 hours',
+                CASE WHEN t.shop_reply_needed_since + interval '48 hours' < %(now)s
+                     THEN 'breached'
+                     WHEN t.shop_reply_needed_since + interval '36 hours' <= %(now)s
+                     THEN 'nearing' ELSE 'on_time' END,
+                NULL, '', %(now)s, %(now)s
+            FROM messaging_thread t
+            WHERE t.order_id > %(orders)s AND t.shop_reply_needed_since IS NOT NULL
+            """,
         ),
     ]
 

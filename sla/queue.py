@@ -232,9 +232,59 @@ def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
                 is_open=thread.waits.due_at is not None,
             )
         )
-    QueueEntry.objects.filter(order_id__in=order_ids).delete()
-    QueueEntry.objects.bulk_create(entries, batch_size=1000)
+    _write(order_ids, entries)
     return len(entries)
+
+
+#: What a row's refresh writes (its key, ``incident`` or ``thread``, stays).
+_FIELDS = (
+    "kind",
+    "connection",
+    "order",
+    "order_number",
+    "reason_code",
+    "reason_label",
+    "incident_state",
+    "is_open",
+    "owed_to",
+    "due_at",
+    "warn_at",
+    "opened_at",
+    "message_count",
+    "last_inbound_at",
+    "last_inbound_author",
+    "last_inbound_preview",
+    "updated_at",
+)
+
+
+def _write(order_ids: Sequence[int], entries: list[QueueEntry]) -> None:
+    """Upsert the rows (a row keeps its id: links and selections stay valid) and remove
+    the orders' rows that are no longer (a conversation whose order got an incident)."""
+    incidents = [e for e in entries if e.incident_id is not None]
+    threads = [e for e in entries if e.thread_id is not None]
+    kept_incidents = {e.incident_id for e in incidents}
+    kept_threads = {e.thread_id for e in threads}
+    stale = [
+        pk
+        for pk, incident_id, thread_id in QueueEntry.objects.filter(
+            order_id__in=order_ids
+        ).values_list("pk", "incident_id", "thread_id")
+        if incident_id not in kept_incidents
+        and thread_id not in kept_threads
+        or (incident_id is None and thread_id is None)
+    ]
+    if stale:
+        QueueEntry.objects.filter(pk__in=stale).delete()
+    for rows, key in ((incidents, "incident"), (threads, "thread")):
+        if rows:
+            QueueEntry.objects.bulk_create(
+                rows,
+                batch_size=1000,
+                update_conflicts=True,
+                unique_fields=[key],
+                update_fields=list(_FIELDS),
+            )
 
 
 def _entry(
