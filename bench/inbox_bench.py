@@ -152,7 +152,7 @@ def _pages() -> list[Page]:
         ),
         Page("search: message text", f"{inbox}?q=ratón+inalámbrico"),
         Page("search: broad text", f"{inbox}?q=pedido", weight=0.25),
-        Page("page 500", f"{inbox}?page=500", weight=0.5),
+        Page("page 300", f"{inbox}?page=300", weight=0.5),
         # Every open inbox asks for its rows again every 10 s; the browser sends the ETag
         # of the rows it shows (``If-None-Match``): unchanged, they are a 304.
         Page("htmx refresh (partial)", inbox, weight=0, htmx=True),

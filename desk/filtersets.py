@@ -248,6 +248,10 @@ QUEUE_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
 )
 
 
+#: A search matching more orders than this filters the queue by a subquery instead.
+SEARCH_IDS_AT_MOST = 1000
+
+
 class QueueFilterSet(IncidentFilterSet):
     """Filters of the queue (:class:`sla.models.QueueEntry`): the inbox's, plus what is
     owed (kind, to whom), over incidents and conversations without incident.
@@ -279,10 +283,17 @@ class QueueFilterSet(IncidentFilterSet):
         fields: list[str] = []
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """The matching orders' ids are read first when they are few (an order number, a
+        name): as a subquery, Postgres walked the queue's due-time index and probed the
+        orders for every open row."""
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(order_id__in=order_search(value))
+        matching = order_search(value)
+        ids = list(matching.values_list("pk", flat=True)[: SEARCH_IDS_AT_MOST + 1])
+        if len(ids) <= SEARCH_IDS_AT_MOST:
+            return queryset.filter(order_id__in=ids)
+        return queryset.filter(order_id__in=matching)
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == STATUS_OPEN:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import django_tables2 as tables
-from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import F, QuerySet
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_tables2.paginators import LazyPaginator
 from django_tables2.rows import BoundRows
@@ -15,7 +16,31 @@ from django_tables2.rows import BoundRows
 from core.params import query_int
 from sla.models import QueueEntry
 
-__all__ = ["QueueTable"]
+__all__ = ["COUNT_AT_MOST", "CappedPaginator", "QueueTable"]
+
+
+#: The queue counts its rows up to this many ("more than 10,000"): counting a hundred
+#: thousand open rows cost more than the rest of the page.
+COUNT_AT_MOST = 10_000
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at :data:`COUNT_AT_MOST` (``capped`` says so); the
+    pages past it are not offered."""
+
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        # The table's rows (django-tables2's BoundRows) hold the sorted queryset.
+        rows = getattr(getattr(self.object_list, "data", None), "data", self.object_list)
+        counted = (
+            rows[: COUNT_AT_MOST + 1].count()
+            if isinstance(rows, QuerySet)
+            else len(self.object_list)
+        )
+        self.capped = counted > COUNT_AT_MOST
+        return min(counted, COUNT_AT_MOST)
 
 
 class QueueTable(tables.Table):
@@ -118,6 +143,8 @@ class QueueTable(tables.Table):
         self.searching = bool(params.get("q", "").strip())
         if self.searching:
             kwargs["paginator_class"] = LazyPaginator
+        else:
+            kwargs["paginator_class"] = CappedPaginator
         # The page as typed (``?page=٣``, ``-1``, a huge number) is not trusted: a bad
         # value, or a page past the last, shows the first page. The size is the inbox's.
         kwargs["page"] = query_int(params, self.page_field, default=1)

@@ -146,7 +146,9 @@ def queue_entries_refresh(
 
 
 def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
-    incidents = list(
+    numbers: dict[int, str] = {}
+    incidents: list[tuple[int, int, int, str, str, str, datetime | None, datetime]] = []
+    for pk, order_id, connection_id, code, label, state, closed_at, opened_at, number in (
         Incident.objects.filter(order_id__in=order_ids)
         .order_by()
         .values_list(
@@ -158,22 +160,34 @@ def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
             "state",
             "closed_at",
             "opened_at",
+            "order__mirakl_id",
         )
-    )
-    threads = {
-        row[0]: _Thread(*row)
-        for row in Thread.objects.filter(order_id__in=order_ids)
+    ):
+        incidents.append((pk, order_id, connection_id, code, label, state, closed_at, opened_at))
+        numbers[order_id] = number
+    threads: dict[int, _Thread] = {}
+    for pk, order_id, connection_id, topic_type, topic_value, created, number in (
+        Thread.objects.filter(order_id__in=order_ids)
         .order_by()
-        .values_list("pk", "order_id", "connection_id", "topic_type", "topic_value", "date_created")
-    }
-    numbers = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "mirakl_id"))
+        .values_list(
+            "pk",
+            "order_id",
+            "connection_id",
+            "topic_type",
+            "topic_value",
+            "date_created",
+            "order__mirakl_id",
+        )
+    ):
+        threads[pk] = _Thread(pk, order_id, connection_id, topic_type, topic_value, created)
+        numbers[order_id] = number
     incident_waits: dict[int, _Waits] = defaultdict(_Waits)
-    open_items = SlaItem.objects.filter(stopped_at__isnull=True).order_by()
-    columns = ("incident_id", "thread_id", "audience", "due_at", "warn_at")
-    rows = list(
-        open_items.filter(incident_id__in=[row[0] for row in incidents]).values_list(*columns)
+    rows = (
+        SlaItem.objects.filter(stopped_at__isnull=True)
+        .filter(Q(incident_id__in=[row[0] for row in incidents]) | Q(thread_id__in=list(threads)))
+        .order_by()
+        .values_list("incident_id", "thread_id", "audience", "due_at", "warn_at")
     )
-    rows += list(open_items.filter(thread_id__in=list(threads)).values_list(*columns))
     for incident_id, thread_id, audience, due_at, warn_at in rows:
         if incident_id is not None:
             incident_waits[incident_id].add(audience, due_at, warn_at)
@@ -232,8 +246,7 @@ def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
                 is_open=thread.waits.due_at is not None,
             )
         )
-    _write(order_ids, entries)
-    return len(entries)
+    return _write(order_ids, entries)
 
 
 #: What a row's refresh writes (its key, ``incident`` or ``thread``, stays).
@@ -258,24 +271,35 @@ _FIELDS = (
 )
 
 
-def _write(order_ids: Sequence[int], entries: list[QueueEntry]) -> None:
-    """Upsert the rows (a row keeps its id: links and selections stay valid) and remove
-    the orders' rows that are no longer (a conversation whose order got an incident)."""
-    incidents = [e for e in entries if e.incident_id is not None]
-    threads = [e for e in entries if e.thread_id is not None]
-    kept_incidents = {e.incident_id for e in incidents}
-    kept_threads = {e.thread_id for e in threads}
-    stale = [
-        pk
-        for pk, incident_id, thread_id in QueueEntry.objects.filter(
-            order_id__in=order_ids
-        ).values_list("pk", "incident_id", "thread_id")
-        if incident_id not in kept_incidents
-        and thread_id not in kept_threads
-        or (incident_id is None and thread_id is None)
-    ]
+#: The values compared to tell whether a row changed (all it shows but its time stamp).
+_COMPARED = tuple(
+    f"{name}_id" if name in ("connection", "order") else name
+    for name in _FIELDS
+    if name != "updated_at"
+)
+
+
+def _write(order_ids: Sequence[int], entries: list[QueueEntry]) -> int:
+    """Upsert the rows that changed (a row keeps its id: links and selections stay
+    valid) and remove the orders' rows that are no longer (a conversation whose order
+    got an incident). Returns how many rows were written: a re-run with nothing new
+    writes nothing."""
+    existing = {
+        (row["incident_id"], row["thread_id"]): row
+        for row in QueueEntry.objects.filter(order_id__in=order_ids).values(
+            "pk", "incident_id", "thread_id", *_COMPARED
+        )
+    }
+    changed = []
+    for entry in entries:
+        old = existing.pop((entry.incident_id, entry.thread_id), None)
+        if old is None or any(getattr(entry, name) != old[name] for name in _COMPARED):
+            changed.append(entry)
+    stale = [row["pk"] for row in existing.values()]
     if stale:
         QueueEntry.objects.filter(pk__in=stale).delete()
+    incidents = [e for e in changed if e.incident_id is not None]
+    threads = [e for e in changed if e.thread_id is not None]
     for rows, key in ((incidents, "incident"), (threads, "thread")):
         if rows:
             QueueEntry.objects.bulk_create(
@@ -285,6 +309,7 @@ def _write(order_ids: Sequence[int], entries: list[QueueEntry]) -> None:
                 unique_fields=[key],
                 update_fields=list(_FIELDS),
             )
+    return len(changed)
 
 
 def _entry(

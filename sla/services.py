@@ -36,7 +36,7 @@ from core.freshness import inbox_changed
 from core.locks import AdvisoryLock, try_advisory_xact_lock
 from core.models import MarketplaceConnection
 from sla.alerts import incident_watch_notify
-from sla.models import Notification, QueueEntry, SlaItem
+from sla.models import Notification, SlaItem
 from sla.policies import rule_for
 from sla.queue import queue_entries_refresh, queue_orders_of
 from sla.signals import sla_state_changed
@@ -92,8 +92,9 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
 
 def _queue_refresh(sweep: Sweep, now: datetime) -> int:
     """The queue's rows of the orders the sweep read again (all of them on a first or
-    full sweep, or when the queue is still empty). Returns how many were written."""
-    if sweep.read_all or not QueueEntry.objects.exists():
+    full sweep: the migration that made the queue asks for one). Returns how many rows
+    were written."""
+    if sweep.read_all:
         return queue_entries_refresh(now=now)
     orders = queue_orders_of(incident_ids=sweep.incident_ids, thread_ids=sweep.thread_ids)
     return queue_entries_refresh(order_ids=orders, now=now) if orders else 0

@@ -5,6 +5,14 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def read_everything_again(apps, schema_editor):
+    """The next sweep reads every incident and thread again, and so writes the queue's
+    rows of every order (sla.queue)."""
+    apps.get_model("sla", "SweepState").objects.update(
+        incidents_seen_at=None, threads_seen_at=None
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -46,4 +54,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('incident__isnull', False), ('kind', 'incident'), ('thread__isnull', True)), models.Q(('incident__isnull', True), ('kind', 'conversation'), ('thread__isnull', False)), _connector='OR'), name='sla_queueentry_one_object')],
             },
         ),
-    ]
+        migrations.RunPython(read_everything_again, migrations.RunPython.noop),
+]

@@ -99,6 +99,10 @@ def desk(db) -> dict[str, Any]:
     )
     RefundRequestLineFactory(request=refund_request, line=line, amount="20.00")
     breach = SlaBreachFactory(item__incident=incident)
+    # The queue's rows, as the SLA sweep writes them every minute.
+    from sla.queue import queue_entries_refresh
+
+    queue_entries_refresh()
     return {
         "connection": connection,
         "order": order,

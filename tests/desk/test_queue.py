@@ -193,3 +193,21 @@ def test_spanish_labels(client, agent, pcc) -> None:
     html = client.get(URL).content.decode()
     for text in ("Cola", "Conversación", "Esperando nuestra respuesta", "Vencidas o por vencer"):
         assert text in html, text
+
+
+def test_the_count_stops_at_a_cap(
+    agent_client, pcc, monkeypatch, django_assert_max_num_queries
+) -> None:
+    from desk import tables, views
+
+    monkeypatch.setattr(tables, "COUNT_AT_MOST", 3)
+    monkeypatch.setattr(views, "INBOX_PAGE_SIZE", 2)
+    for hours in range(5):
+        conversation(pcc, hours_ago=hours + 1)
+    sla_sweep()
+    with django_assert_max_num_queries(15) as captured:
+        response = agent_client.get(URL)
+    assert len(keys(response)) == 2
+    assert "More than 3 rows" in response.content.decode()
+    counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"]]
+    assert counts and all("LIMIT 4" in sql for sql in counts)
