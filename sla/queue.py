@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
@@ -24,11 +24,10 @@ from core.models import MarketplaceReason, Order
 from incidents.models import Incident
 from messaging.models import Message, Party, Thread
 from sla.models import QueueEntry, SlaItem
+from sla.models.queue import PREVIEW_CHARS
+from sla.queue_sql import queue_entries_rebuild
 
 __all__ = ["PREVIEW_CHARS", "queue_entries_refresh", "queue_orders_of"]
-
-#: The last inbound message's first characters, shown on one line of the queue.
-PREVIEW_CHARS = 160
 
 _BATCH = 2000
 
@@ -127,6 +126,9 @@ def queue_entries_refresh(
     or its own.
     """
     now = now or timezone.now()
+    if order_ids is None and connection.vendor == "postgresql":
+        with transaction.atomic():
+            return queue_entries_rebuild(now=now)
     if order_ids is None:
         with_rows = Q(pk__in=Incident.objects.values("order_id")) | Q(
             pk__in=Thread.objects.filter(order__isnull=False).values("order_id")

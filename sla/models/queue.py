@@ -18,7 +18,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection
 
-__all__ = ["QueueEntry"]
+__all__ = ["PREVIEW_CHARS", "QueueEntry"]
+
+#: The last inbound message's first characters, shown on one line of the queue.
+PREVIEW_CHARS = 160
 
 
 class QueueEntry(models.Model):

@@ -1,0 +1,161 @@
+"""The queue's every row in three statements (Postgres): the first sweep of a large shop,
+or a full one.
+
+What :mod:`sla.queue` computes in Python for a few orders, computed here by Postgres for
+all of them: an incident's row carries its own open wait and every open wait of its
+order's threads; an order without incident has a row per conversation. Rows keep their
+id (``ON CONFLICT … DO UPDATE``); the rows this refresh did not write are removed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+from sla.models.queue import PREVIEW_CHARS
+
+__all__ = ["queue_entries_rebuild"]
+
+_FIELDS = (
+    "kind, connection_id, incident_id, thread_id, order_id, order_number, reason_code, "
+    "reason_label, incident_state, is_open, owed_to, due_at, warn_at, opened_at, "
+    "message_count, last_inbound_at, last_inbound_author, last_inbound_preview, updated_at"
+)
+
+_UPDATE = ", ".join(
+    f"{name} = EXCLUDED.{name}"
+    for name in [
+        "kind",
+        "connection_id",
+        "order_id",
+        "order_number",
+        "reason_code",
+        "reason_label",
+        "incident_state",
+        "is_open",
+        "owed_to",
+        "due_at",
+        "warn_at",
+        "opened_at",
+        "message_count",
+        "last_inbound_at",
+        "last_inbound_author",
+        "last_inbound_preview",
+        "updated_at",
+    ]
+)
+
+#: Per thread: its open waits (earliest deadline and warning, to whom), its messages
+#: (how many, the last one received).
+_THREADS = """
+    thread_waits AS (
+        SELECT thread_id, min(due_at) AS due, min(warn_at) AS warn,
+               bool_or(audience <> 'OPERATOR') AS customer,
+               bool_or(audience = 'OPERATOR') AS operator
+        FROM sla_slaitem
+        WHERE kind = 'thread' AND stopped_at IS NULL
+        GROUP BY thread_id
+    ),
+    thread_messages AS (
+        SELECT thread_id, count(*) AS n,
+               max(id) FILTER (WHERE author_type IN ('CUSTOMER', 'OPERATOR')) AS last_in
+        FROM messaging_message
+        GROUP BY thread_id
+    )
+"""
+
+_PREVIEW = f"""
+    CASE WHEN length(p.text) > {PREVIEW_CHARS}
+         THEN left(p.text, {PREVIEW_CHARS - 1}) || '…' ELSE p.text END
+"""
+
+
+def _preview_of(message: str) -> str:
+    """The one-line preview of the message ``message`` (an alias), as ``_one_line``."""
+    return (
+        f"CROSS JOIN LATERAL (SELECT btrim(regexp_replace("
+        f"substr(coalesce({message}.body, ''), 1, {PREVIEW_CHARS * 2}), '\\s+', ' ', 'g'))"
+        f" AS text) AS p"
+    )
+
+
+_INCIDENTS = f"""
+    WITH {_THREADS},
+    order_waits AS (
+        SELECT t.order_id, min(w.due) AS due, min(w.warn) AS warn,
+               bool_or(w.customer) AS customer, bool_or(w.operator) AS operator
+        FROM thread_waits w JOIN messaging_thread t ON t.id = w.thread_id
+        WHERE t.order_id IS NOT NULL
+        GROUP BY t.order_id
+    ),
+    order_messages AS (
+        SELECT t.order_id, sum(m.n) AS n, max(m.last_in) AS last_in
+        FROM thread_messages m JOIN messaging_thread t ON t.id = m.thread_id
+        WHERE t.order_id IS NOT NULL
+        GROUP BY t.order_id
+    ),
+    incident_waits AS (
+        SELECT incident_id, min(due_at) AS due, min(warn_at) AS warn
+        FROM sla_slaitem
+        WHERE kind = 'incident' AND stopped_at IS NULL
+        GROUP BY incident_id
+    )
+    INSERT INTO sla_queueentry ({_FIELDS})
+    SELECT 'incident', i.connection_id, i.id, NULL, i.order_id, o.mirakl_id, i.reason_code,
+        coalesce(nullif(i.reason_label, ''), i.reason_code), i.state,
+        i.closed_at IS NULL OR iw.due IS NOT NULL OR ow.due IS NOT NULL,
+        CASE WHEN coalesce(ow.operator, false)
+                  AND (iw.due IS NOT NULL OR coalesce(ow.customer, false)) THEN 'both'
+             WHEN coalesce(ow.operator, false) THEN 'operator'
+             WHEN iw.due IS NOT NULL OR coalesce(ow.customer, false) THEN 'customer'
+             ELSE '' END,
+        least(iw.due, ow.due), least(iw.warn, ow.warn), i.opened_at, coalesce(om.n, 0),
+        lm.date_created, coalesce(lm.author_type, ''), {_PREVIEW}, %(now)s
+    FROM incidents_incident i
+    JOIN core_order o ON o.id = i.order_id
+    LEFT JOIN incident_waits iw ON iw.incident_id = i.id
+    LEFT JOIN order_waits ow ON ow.order_id = i.order_id
+    LEFT JOIN order_messages om ON om.order_id = i.order_id
+    LEFT JOIN messaging_message lm ON lm.id = om.last_in
+    {_preview_of("lm")}
+    ON CONFLICT (incident_id) DO UPDATE SET {_UPDATE}
+"""  # noqa: S608 - our own constants
+
+_CONVERSATIONS = f"""
+    WITH {_THREADS}
+    INSERT INTO sla_queueentry ({_FIELDS})
+    SELECT 'conversation', t.connection_id, NULL, t.id, t.order_id, o.mirakl_id,
+        CASE WHEN t.topic_type = 'REASON_CODE' THEN t.topic_value ELSE '' END,
+        CASE WHEN t.topic_type = 'REASON_CODE'
+             THEN coalesce((SELECT coalesce(nullif(r.label, ''), r.code)
+                            FROM core_marketplacereason r
+                            WHERE r.connection_id = t.connection_id AND r.code = t.topic_value
+                            ORDER BY r.id LIMIT 1), '')
+             ELSE t.topic_value END,
+        '', w.due IS NOT NULL,
+        CASE WHEN w.customer AND w.operator THEN 'both' WHEN w.operator THEN 'operator'
+             WHEN w.customer THEN 'customer' ELSE '' END,
+        w.due, w.warn, t.date_created, coalesce(m.n, 0),
+        lm.date_created, coalesce(lm.author_type, ''), {_PREVIEW}, %(now)s
+    FROM messaging_thread t
+    JOIN core_order o ON o.id = t.order_id
+    LEFT JOIN thread_waits w ON w.thread_id = t.id
+    LEFT JOIN thread_messages m ON m.thread_id = t.id
+    LEFT JOIN messaging_message lm ON lm.id = m.last_in
+    {_preview_of("lm")}
+    WHERE NOT EXISTS (SELECT 1 FROM incidents_incident i WHERE i.order_id = t.order_id)
+    ON CONFLICT (thread_id) DO UPDATE SET {_UPDATE}
+"""  # noqa: S608 - our own constants
+
+
+def queue_entries_rebuild(*, now: datetime) -> int:
+    """Write every row of the queue (Postgres); returns how many were written."""
+    written = 0
+    with connection.cursor() as cursor:
+        for sql in (_INCIDENTS, _CONVERSATIONS):
+            cursor.execute(sql, {"now": now})
+            written += cursor.rowcount
+        # What this refresh did not write is no longer in the queue.
+        cursor.execute("DELETE FROM sla_queueentry WHERE updated_at <> %(now)s", {"now": now})
+    return written
