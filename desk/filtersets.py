@@ -340,7 +340,9 @@ class QueueFilterSet(IncidentFilterSet):
         return queryset.filter(incident_id__in=assignments.values("incident_id"))
 
     def filter_waiting(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
-        """Every row with an open wait: a first reply or a follow-up, to anyone."""
+        """Every row with an open wait (a first reply or a follow-up, to anyone), and the
+        resolved incidents back in the queue (the watch after resolving)."""
         if not value:
             return queryset
-        return queryset.filter(due_at__isnull=False)
+        watched = Incident.objects.exclude(watch="").values("pk")
+        return queryset.filter(Q(due_at__isnull=False) | Q(incident_id__in=watched))

@@ -173,8 +173,9 @@ def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
 
 
 def queue_entries(*, user: Any) -> QuerySet[QueueEntry]:
-    """Every row of the queue ``user`` may see: what the page and the API filter."""
-    return QueueEntry.objects.all()
+    """Every row of the queue ``user`` may see (the marketplaces they are scoped to):
+    what the page and the API filter."""
+    return scope_queryset(QueueEntry.objects.all(), user)
 
 
 def queue_list(

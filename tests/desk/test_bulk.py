@@ -15,6 +15,7 @@ from core.scoping import MarketplaceAccess
 from desk.bulk import BulkAction, queue_bulk_apply
 from incidents.models import AuditEntry, Incident, IncidentAssignment, ResolutionRequest
 from messaging.models import Party, ThreadNoReply
+from sla.queue import queue_entries_refresh
 from tests.factories.core import (
     MarketplaceConnectionFactory,
     MarketplaceReasonFactory,
@@ -196,6 +197,7 @@ def test_the_page_posts_with_csrf_and_shows_one_result_per_row(shop) -> None:
     client = Client(enforce_csrf_checks=True)
     client.cookies["django_language"] = "es"
     client.force_login(agent)
+    queue_entries_refresh()  # what the SLA sweep does every minute
     inbox = client.get(reverse("desk:inbox"))
     page = inbox.content.decode()
     assert 'id="bulk-form"' in page and f'value="incident:{a.pk}"' in page
