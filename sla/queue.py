@@ -83,7 +83,8 @@ class _Messages:
 
     def merge(self, other: _Messages) -> None:
         self.count += other.count
-        if other.last_at is not None and (self.last_at is None or other.last_at > self.last_at):
+        # The latest received is the one with the highest id (as in sla.queue_sql).
+        if other.last_id is not None and (self.last_id is None or other.last_id > self.last_id):
             self.last_id, self.last_at = other.last_id, other.last_at
             self.last_author, self.preview = other.last_author, other.preview
 
