@@ -56,7 +56,7 @@ def queue_cells(record: QueueEntry) -> SafeString:
         ' data-bulk-row aria-label="{}"></td>'
         '<td><span class="badge {}" data-kind="{}">{}</span></td><td>{}</td>'
         '<td><a href="{}" class="order-link">{}</a><br><span class="muted">{}</span></td>'
-        "<td>{}{}</td>"
+        '<td class="reason">{}{}</td>'
         '<td><time datetime="{}">{}</time></td><td>{}</td><td data-owed="{}">{}</td><td>{}</td>'
         '<td class="num">{}{}</td><td>{}</td>',
         f"incident:{record.incident_id}" if incident is not None else f"thread:{record.thread_id}",
