@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         ('core', '0004_alter_marketplaceconnection_sla_policy'),
         ('incidents', '0002_audit_append_only'),
         ('messaging', '0002_canned_replies'),
-        ('sla', '0007_digest_day'),
+        ('sla', '0008_notification_refund_approval'),
     ]
 
     operations = [
