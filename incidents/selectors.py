@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.annotations import Annotations
+from core.expressions import in_subquery
 from core.models import Order
 from incidents.models import AuditEntry, Incident, IncidentNote, IncidentSeen
 
@@ -97,7 +98,10 @@ def incident_history(*, incident: Incident) -> list[HistoryEntry]:
 def order_history(*, order: Order) -> list[HistoryEntry]:
     """Everything the audit log says of the order and its incidents, oldest first
     (one query): the order page's history."""
-    entries = AuditEntry.objects.filter(Q(order=order) | Q(incident__order=order))
+    # Not ``incident__order``: with that join in the OR, Postgres read the whole audit
+    # log and every incident (50-100 ms); the incidents' ids as an array use the indexes.
+    incidents = Incident.objects.filter(order=order).values("pk")
+    entries = AuditEntry.objects.filter(Q(order=order) | in_subquery("incident_id", incidents))
     return list(_history_entries(entries))
 
 
