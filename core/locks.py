@@ -27,7 +27,7 @@ class AdvisoryLock(IntEnum):
     SLA_SWEEP = 1743827167
     #: Recording SLA alerts (``sla.alerts.alerts_dispatch``): each alert once.
     SLA_ALERTS = 690914572
-    #: Opening and closing sync alert episodes (``sla.alerts.sync_alerts_dispatch``).
+    #: Opening and closing sync alert episodes (``sla.sync_alerts.sync_alerts_dispatch``).
     SYNC_ALERTS = 287130649
     #: The shop health watchdog (``sla.health.watchdog.health_watch``): each crossing once.
     SHOP_HEALTH = 3921532300

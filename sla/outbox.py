@@ -33,10 +33,9 @@ from sla.alerts import (
     health_subject,
     health_url,
     health_webhook_text,
-    sync_alert_message,
-    sync_alert_subject,
 )
 from sla.models import AlertDelivery, SlaItem
+from sla.sync_alerts import sync_alert_message, sync_alert_subject
 
 __all__ = ["WEBHOOK_TIMEOUT_SECONDS", "AlertEmailAdapter", "AlertWebhookAdapter"]
 

@@ -65,7 +65,7 @@ def sync_alerts_task() -> int:
 
     :returns: the in-app notifications created.
     """
-    from sla.alerts import sync_alerts_dispatch
+    from sla.sync_alerts import sync_alerts_dispatch
 
     return sync_alerts_dispatch().notifications
 

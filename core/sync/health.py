@@ -4,7 +4,7 @@ went wrong last (in words an admin can act on), how many records were skipped.
 Everything here is computed from the connection's :class:`~core.sync.models.SyncCursor`
 rows, which the overview, the admin and the API read anyway: no query of its own
 beyond :func:`connections_health`'s one. The SLA app alerts on it
-(``sla.alerts.sync_alerts_dispatch``).
+(``sla.sync_alerts.sync_alerts_dispatch``).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class SyncAlert(models.Model):
     """One episode of a marketplace not syncing, from the alert to the recovery.
 
     Opened when the marketplace has not synced successfully for ``SYNC_STALE_ALERT``
-    (``sla.alerts.sync_alerts_dispatch``, every minute), closed when it syncs again; a
+    (``sla.sync_alerts.sync_alerts_dispatch``, every minute), closed when it syncs again; a
     marketplace has one open at most, so admins hear of each episode once when it
     starts and once when it ends.
     """

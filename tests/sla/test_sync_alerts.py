@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from core.sync.models import SyncCursor
 from core.sync.runner import marketplace_sync
-from sla.alerts import sync_alerts_dispatch
 from sla.models import AlertDelivery, Notification, SyncAlert
+from sla.sync_alerts import sync_alerts_dispatch
 from sla.tasks import sync_alerts_task
 from tests.factories.core import MarketplaceConnectionFactory, UserFactory
 
