@@ -82,7 +82,7 @@ class QueueTable(tables.Table):
     messages = tables.Column(
         accessor="message_count",
         verbose_name=_("Messages"),
-        order_by=("message_count",),
+        order_by=("message_count", "id"),
         attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
     assignee = tables.Column(

@@ -127,6 +127,17 @@ class QueueEntry(models.Model):
                 name="queue_open_owed_due_idx",
             ),
             models.Index(
+                fields=("incident_state", "due_at", "opened_at", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_state_due_idx",
+            ),
+            # The "Messages" column's sort (ties by id, so pages neither skip nor repeat).
+            models.Index(
+                fields=("message_count", "id"),
+                condition=Q(is_open=True),
+                name="queue_open_messages_idx",
+            ),
+            models.Index(
                 fields=("warn_at",),
                 condition=Q(is_open=True, warn_at__isnull=False),
                 name="queue_open_warn_idx",
