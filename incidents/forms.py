@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.form_rendering import WIDGET_RENDERER
 from incidents.resolution import resolution_reason_choices
 from incidents.selectors import assignable_users
 
@@ -13,6 +14,8 @@ __all__ = ["AssignForm", "NoteForm", "ResolveForm"]
 
 class AssignForm(forms.Form):
     """Who works the incident; empty means nobody."""
+
+    default_renderer = WIDGET_RENDERER
 
     assignee = forms.ModelChoiceField(
         label=_("Assign to"),
@@ -31,6 +34,8 @@ class AssignForm(forms.Form):
 class NoteForm(forms.Form):
     """An internal note: the team sees it, Mirakl never does."""
 
+    default_renderer = WIDGET_RENDERER
+
     body = forms.CharField(
         label=_("Internal note"),
         max_length=5000,
@@ -43,6 +48,8 @@ class NoteForm(forms.Form):
 
 class ResolveForm(forms.Form):
     """Mark one incident resolved: a reason from the marketplace's INCIDENT_CLOSE list."""
+
+    default_renderer = WIDGET_RENDERER
 
     reason_code = forms.ChoiceField(label=_("Resolution reason"), choices=())
 

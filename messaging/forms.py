@@ -13,6 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from core.form_rendering import WIDGET_RENDERER
 from core.validators import ALLOWED_UPLOAD_TYPES, validate_upload
 from messaging.constants import (
     MAX_ATTACHMENTS,
@@ -96,6 +97,8 @@ class RecipientSelect(forms.RadioSelect):
 
 
 class _MessageForm(forms.Form):
+    default_renderer = WIDGET_RENDERER
+
     recipient = forms.ChoiceField(
         label=_("To"), choices=RecipientChoice.choices, widget=RecipientSelect
     )
@@ -164,6 +167,8 @@ class NewThreadForm(_MessageForm):
 
 class NoReplyForm(forms.Form):
     """Why this conversation needs no answer."""
+
+    default_renderer = WIDGET_RENDERER
 
     reason = forms.CharField(
         label=_("Why no reply is required"),

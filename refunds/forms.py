@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.form_rendering import WIDGET_RENDERER
 from refunds.guides import refund_line_proposal
 from refunds.rules import LineRemainder, RefundLineInput
 from refunds.selectors import remainder_refundable
@@ -39,6 +40,8 @@ def _money_field(label: Any) -> forms.DecimalField:
 
 class _RefundForm(forms.Form):
     """A reason from the marketplace's REFUND list, and the keys of a safe resubmit."""
+
+    default_renderer = WIDGET_RENDERER
 
     reason_code = forms.ChoiceField(label=_("Reason"))
     #: Generated when the form is first shown: a double click or a resubmitted form
@@ -264,6 +267,8 @@ class PartialRefundForm(_RefundForm):
 
 class RejectForm(forms.Form):
     """Why the second person does not approve a refund (kept in the audit log)."""
+
+    default_renderer = WIDGET_RENDERER
 
     reason = forms.CharField(
         label=_("Why not"),
