@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET, require_POST
@@ -124,7 +125,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     views = [entry["view"] for entry in context["threads"]]
     unanswered = [at for at in (view.unanswered_since for view in views) if at is not None]
     if seen_at is None or (unanswered and max(unanswered) > seen_at):
-        incident_mark_seen(incident=incident, user=request.user)
+        # Seen up to the newest message shown, even one dated after our clock (the
+        # marketplace's runs ahead at times): otherwise it stays unread, and every later
+        # visit writes again.
+        now = timezone.now()
+        incident_mark_seen(incident=incident, user=request.user, now=max([now, *unanswered]))
     return render(request, TEMPLATE, context)
 
 

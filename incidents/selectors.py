@@ -36,9 +36,11 @@ incident_page_annotations = Annotations("incident page")
 def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
     """One incident with what its page header needs (SLA included), in one query.
 
-    The same query brings the order's other open incidents (the resolution panel offers
-    them too), in ``order_open_incidents``: by line, the incident itself excluded. With
-    a ``viewer``, ``viewer_seen_at`` is when they last saw it (None: never).
+    The same query brings the order's other incidents: the open ones (the resolution panel
+    offers them too) in ``order_open_incidents``, by line, the incident itself excluded;
+    when each of them opened in ``order_incident_openings`` (the conversations tell the
+    marketplace's notice of an opening by it). With a ``viewer``, ``viewer_seen_at`` is
+    when they last saw it (None: never).
     """
     queryset = Incident.objects.all()
     if viewer is not None:
@@ -61,13 +63,13 @@ def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
             )
         )
         .filter(order_id=Subquery(Incident.objects.filter(pk=pk).values("order_id")[:1]))
-        .filter(Q(pk=pk) | Q(closed_at__isnull=True))
         .order_by("line__index", "line__mirakl_id", "pk")
     )
     incident = next((row for row in rows if row.pk == pk), None)
     if incident is None:
         raise Incident.DoesNotExist(f"Incident {pk} does not exist.")
-    incident.order_open_incidents = [row for row in rows if row.pk != pk]
+    incident.order_open_incidents = [row for row in rows if row.pk != pk and row.closed_at is None]
+    incident.order_incident_openings = tuple(row.opened_at for row in rows)
     return incident
 
 

@@ -298,10 +298,13 @@ def _outbound_item(outbound: OutboundMessage) -> ConversationItem:
 thread_annotations = Annotations("order conversations")
 
 
-def order_conversations(*, order_id: int) -> list[ThreadView]:
+def order_conversations(
+    *, order_id: int, incident_openings: Iterable[datetime] | None = None
+) -> list[ThreadView]:
     """Every thread of the order with its messages merged with the outbox, newest first.
 
-    Six queries whatever the number of threads and messages.
+    Six queries whatever the number of threads and messages, five with
+    ``incident_openings`` (when the order's incidents opened) already read by the page.
     """
     threads = list(
         thread_annotations.apply(Thread.objects.filter(order_id=order_id))
@@ -331,7 +334,11 @@ def order_conversations(*, order_id: int) -> list[ThreadView]:
         else:
             new_threads.append(o)
 
-    openings = tuple(Incident.objects.filter(order_id=order_id).values_list("opened_at", flat=True))
+    openings = tuple(
+        Incident.objects.filter(order_id=order_id).values_list("opened_at", flat=True)
+        if incident_openings is None
+        else incident_openings
+    )
     views: list[ThreadView] = []
     synced_thread_ids = {t.mirakl_id for t in threads}
     for thread in threads:

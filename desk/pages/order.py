@@ -124,7 +124,15 @@ def order_page_context(
     """
     subject = PageSubject(order=order, incident=incident)
     reasons = connection_reasons(connection_id=order.connection_id)
-    views = order_conversations(order_id=order.pk)
+    order_incidents: list[Incident] = []
+    openings = None
+    if incident is not None:
+        # Read with the incident (:func:`incidents.selectors.incident_detail`).
+        openings = getattr(incident, "order_incident_openings", None)
+    else:
+        order_incidents = list(order.incidents.select_related("line").order_by("-opened_at", "-pk"))
+        openings = tuple(row.opened_at for row in order_incidents)
+    views = order_conversations(order_id=order.pk, incident_openings=openings)
     refunds = panel_context(request, subject)
     lines = [row.line for row in refunds["refunds"].lines]
     context: dict[str, Any] = {
@@ -155,9 +163,7 @@ def order_page_context(
         )
     else:
         context["history"] = order_history(order=order)
-        context["order_incidents"] = list(
-            order.incidents.select_related("line").order_by("-opened_at", "-pk")
-        )
+        context["order_incidents"] = order_incidents
     for add in _contexts:
         context.update(add(request, subject, context))
     return context
