@@ -211,3 +211,36 @@ def test_the_tag_takes_the_incident_the_permission_and_the_csrf_token_from_the_p
     # Without a token (no request), the form has none rather than a bogus one.
     bare = tag.render(Context({"item": item, "incident": incident, "can_reply": True}))
     assert "<form" in bare and "csrfmiddlewaretoken" not in bare
+
+
+def test_a_conversations_synced_messages_are_drawn_once_then_read_from_the_cache(
+    django_assert_num_queries,
+) -> None:
+    from messaging.templatetags.conversation import messages_html
+
+    incident = IncidentFactory()
+    synced = _synced(incident, body="Hola <b>")
+    failed = _outbound(incident, state=OutboundMessage.State.FAILED, attempts=2, last_error="x")
+    items = [synced, failed]
+    with translation.override("es"):
+        first = messages_html(items, incident=incident, can_reply=True, csrf_token="t0k")
+        drawn = "".join(
+            message_html(item, incident=incident, can_reply=True, csrf_token="t0k")
+            for item in items
+        )
+        assert first == drawn
+        with django_assert_num_queries(0):
+            again = messages_html(items, incident=incident, can_reply=True, csrf_token="n3w")
+    # The synced message from the cache; the failed reply drawn again, with this
+    # request's CSRF token.
+    assert again == first.replace("t0k", "n3w")
+    assert 'value="n3w"' in again
+
+    # A message whose content changed is drawn again; so is a page in another language.
+    synced.body = "Hola otra vez"
+    with translation.override("es"):
+        assert "Hola otra vez" in messages_html([synced], incident=incident)
+    with translation.override("en"):
+        english = messages_html([synced], incident=incident)
+        assert english == message_html(synced, incident=incident)
+    assert "Customer" in english
