@@ -45,13 +45,13 @@ def fetch_only(base_url: str) -> tuple[float, int, float]:
     with MiraklClient(base_url=base_url, api_key=SANDBOX_KEY) as client:
         started = time.perf_counter()
         cpu = time.process_time()
-        for _page in client.iter_order_pages():
+        for _page in client.iter_order_record_pages():
             pass
-        for page in client.iter_thread_pages():
+        for page in client.iter_thread_record_pages():
             for thread in page.data:
                 total = thread.metadata.total_count if thread.metadata else 0
                 if total and total > len(thread.messages):
-                    client.get_thread(thread.id)
+                    client.get_thread_record(thread.id)
         client.list_reasons()
         return time.perf_counter() - started, client.request_count, time.process_time() - cpu
 

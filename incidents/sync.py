@@ -21,7 +21,7 @@ from core.sync.registry import StoredOrder
 from core.sync.results import Skipped
 from incidents.lifecycle import incident_opened_entry, incident_transition, incidents_refresh
 from incidents.models import AuditEntry, Incident
-from mirakl.schemas import Order as MiraklOrder
+from mirakl.schemas import OrderRecord as MiraklOrder
 
 __all__ = ["IncidentEpisodes", "incidents_after_run"]
 

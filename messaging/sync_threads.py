@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db import connection as db_connection
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from core.bulk import upsert
+from core.bulk import upsert, values_by_keys
 from core.constants import SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS
 from core.freshness import inbox_changed
 from core.models import MarketplaceConnection, Order
@@ -29,9 +30,9 @@ from core.sync.storable import RowCleaner, Unstorable, excerpt
 from messaging.models import Message, Thread
 from messaging.search import order_search_documents_refresh
 from mirakl.client import MiraklClient
-from mirakl.schemas import Message as MiraklMessage
-from mirakl.schemas import Thread as MiraklThread
-from mirakl.schemas import ThreadPage
+from mirakl.schemas import MessageRecord as MiraklMessage
+from mirakl.schemas import ThreadRecord as MiraklThread
+from mirakl.schemas import ThreadRecordPage, record_json
 
 __all__ = ["THREADS", "orphan_threads_link", "threads_after_run", "threads_page_store"]
 
@@ -63,15 +64,6 @@ _THREAD_ROWS = RowCleaner(Thread)
 _MESSAGE_ROWS = RowCleaner(Message)
 
 
-def _plain(records: list[Any]) -> list[dict[str, Any]]:
-    """``[r.model_dump(exclude_none=True) for r in records]`` for models of plain values
-    (participants, attachments): their fields read directly, without the serializer."""
-    return [{k: v for k, v in r.__dict__.items() if v is not None} for r in records]
-
-
-_participants = _plain
-
-
 def _thread_row(
     connection_id: int,
     thread: MiraklThread,
@@ -92,16 +84,16 @@ def _thread_row(
         topic_value=thread.topic.value if thread.topic else "",
         date_created=thread.date_created,
         date_updated=thread.date_updated,
-        authorized_participants=_participants(thread.authorized_participants),
-        current_participants=_participants(thread.current_participants),
+        # Participants and attachments are kept as they are: encoded without their
+        # missing fields (ParticipantRecord, AttachmentRecord).
+        authorized_participants=thread.authorized_participants,
+        current_participants=thread.current_participants,
         last_message_at=meta.last_message_date if meta else None,
         message_count=(meta.total_count or 0) if meta else len(thread.messages),
         shop_reply_needed_since=meta.shop_reply_needed_since if meta else None,
         last_sender_type=last_sender.party if last_sender else "",
         last_sender_name=(last_sender.display_name or "") if last_sender else "",
-        no_store_reply_needed=[
-            n.model_dump(mode="json", exclude_none=True) for n in thread.no_store_reply_needed
-        ],
+        no_store_reply_needed=[record_json(n) for n in thread.no_store_reply_needed],
         synced_at=now,
     )
 
@@ -113,17 +105,17 @@ def _message_row(thread_pk: int, message: MiraklMessage) -> dict[str, Any]:
         author_type=message.from_.party,
         author_role=message.from_.type,
         author_name=message.from_.display_name or "",
-        recipients=_participants(message.to),
+        recipients=message.to,
         body=message.body or "",
         date_created=message.date_created,
-        attachments=_plain(message.attachments),
+        attachments=message.attachments,
     )
 
 
 def threads_page_store(
     *,
     connection: MarketplaceConnection,
-    page: ThreadPage,
+    page: ThreadRecordPage,
     client: MiraklClient,
     force: bool = False,
     now: datetime | None = None,
@@ -158,12 +150,7 @@ def threads_page_store(
     by_id = {thread.id: thread for thread in page.data}
     if not by_id:
         return result
-    known = {
-        mirakl_id: (pk, date_updated)
-        for mirakl_id, pk, date_updated in Thread.objects.filter(
-            connection=connection, mirakl_id__in=by_id
-        ).values_list("mirakl_id", "pk", "date_updated")
-    }
+    known, order_pks, asked = _page_keys(connection, list(by_id.values()))
     to_write: list[MiraklThread] = []
     for mirakl_id, thread in by_id.items():
         if not force and mirakl_id in known and known[mirakl_id][1] == thread.date_updated:
@@ -184,14 +171,12 @@ def threads_page_store(
         carried = len(thread.messages) + len(thread.invalid_messages)
         have = held.get(known[thread.id][0], 0) if thread.id in known else 0
         if total and total > carried and total - have > carried:
-            to_write[index] = client.get_thread(thread.id)
+            to_write[index] = client.get_thread_record(thread.id)
 
     order_ids = {t.order_id for t in to_write if t.order_id}
-    order_pks = dict(
-        Order.objects.filter(connection=connection, mirakl_id__in=order_ids).values_list(
-            "mirakl_id", "pk"
-        )
-    )
+    if order_ids - asked:  # a thread read again with M10 is about another order now
+        order_pks |= dict(_order_keys(connection, order_ids - asked))
+    order_pks = {mirakl_id: order_pks[mirakl_id] for mirakl_id in order_ids & set(order_pks)}
     rows: list[dict[str, Any]] = []
     storable: list[MiraklThread] = []
     for thread in to_write:
@@ -270,6 +255,51 @@ def threads_page_store(
     return result
 
 
+def _page_keys(
+    connection: MarketplaceConnection, threads: list[MiraklThread]
+) -> tuple[dict[str, tuple[int, datetime]], dict[str, int], set[str]]:
+    """The page's threads we hold (their key and update date) and the keys of the orders
+    they are about, in one statement; and the order ids asked for."""
+    thread_ids = [thread.id for thread in threads]
+    order_ids = {thread.order_id for thread in threads if thread.order_id}
+    if db_connection.vendor != "postgresql":
+        held = values_by_keys(
+            Thread,
+            ("mirakl_id", "id", "date_updated"),
+            key="mirakl_id",
+            keys=thread_ids,
+            scope={"connection_id": connection.pk},
+        )
+        known = {mirakl_id: (pk, date_updated) for mirakl_id, pk, date_updated in held}
+        return known, dict(_order_keys(connection, order_ids)), order_ids
+    quote = db_connection.ops.quote_name
+    sql = (
+        "SELECT true, mirakl_id, id, date_updated "  # noqa: S608 - names from the models
+        f"FROM {quote(Thread._meta.db_table)} WHERE connection_id = %s AND mirakl_id = ANY(%s) "
+        "UNION ALL SELECT false, mirakl_id, id, NULL "
+        f"FROM {quote(Order._meta.db_table)} WHERE connection_id = %s AND mirakl_id = ANY(%s)"
+    )
+    known, order_pks = {}, {}
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [connection.pk, thread_ids, connection.pk, sorted(order_ids)])
+        for is_thread, mirakl_id, pk, date_updated in cursor.fetchall():
+            if is_thread:
+                known[mirakl_id] = (pk, date_updated)
+            else:
+                order_pks[mirakl_id] = pk
+    return known, order_pks, order_ids
+
+
+def _order_keys(connection: MarketplaceConnection, order_ids: set[str]) -> list[tuple[Any, ...]]:
+    return values_by_keys(
+        Order,
+        ("mirakl_id", "id"),
+        key="mirakl_id",
+        keys=list(order_ids),
+        scope={"connection_id": connection.pk},
+    )
+
+
 def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
     """Attach threads synced before their order arrived; returns how many.
 
@@ -303,22 +333,22 @@ def threads_after_run(
 
 
 def _pages(client: MiraklClient, cursor: SyncCursor) -> Iterator[Page]:
-    for page in client.iter_thread_pages(
+    for page in client.iter_thread_record_pages(
         updated_since=cursor.run_since, page_token=cursor.run_page_token or None
     ):
         yield Page(page, page_token=page.next_page_token or "")
 
 
-def _records(payload: ThreadPage) -> RecordSplit:
+def _records(payload: ThreadRecordPage) -> RecordSplit:
     """The page's unreadable threads first, in a page of their own, then each thread."""
     Kind = SkippedRecord.Kind
-    yield Kind.THREAD, "", ThreadPage.model_construct(invalid=payload.invalid), None
+    yield Kind.THREAD, "", ThreadRecordPage(invalid=payload.invalid), None
     for thread in payload.data:
-        yield Kind.THREAD, thread.id, ThreadPage.model_construct(data=[thread]), thread
+        yield Kind.THREAD, thread.id, ThreadRecordPage(data=[thread]), thread
 
 
 def _store(
-    connection: MarketplaceConnection, client: MiraklClient, page: ThreadPage, force: bool
+    connection: MarketplaceConnection, client: MiraklClient, page: ThreadRecordPage, force: bool
 ) -> PageResult:
     return threads_page_store(connection=connection, page=page, client=client, force=force)
 

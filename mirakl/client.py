@@ -43,6 +43,12 @@ from mirakl.schemas import (
     Topic,
     summarize_validation_error,
 )
+from mirakl.schemas.records import (
+    OrderRecordPage,
+    ThreadRecord,
+    ThreadRecordPage,
+    thread_record_from_json,
+)
 from mirakl.transport import (
     DEFAULT_TIMEOUT,
     MAX_ARCHIVE_BYTES,
@@ -86,24 +92,7 @@ class MiraklClient(OrderDocumentsApi):
         ``updated_since`` maps to ``start_update_date`` (Mirakl subtracts its own safety
         delta). ``has_incident=None`` returns orders with and without incidents.
         """
-        _check_page_size(max, "max")
-        if offset < 0:
-            raise ValueError("offset must be >= 0")
-        params: dict[str, str] = {
-            "sort": "dateCreated",
-            "order": "asc",
-            "max": str(max),
-            "offset": str(offset),
-        }
-        if updated_since is not None:
-            params["start_update_date"] = format_datetime(updated_since)
-        if order_ids:
-            ids = [str(order_id) for order_id in order_ids]
-            if len(ids) > MAX_ORDER_IDS:
-                raise ValueError(f"OR11 accepts at most {MAX_ORDER_IDS} order_ids")
-            params["order_ids"] = ",".join(ids)
-        if has_incident is not None:
-            params["has_incident"] = _bool(has_incident)
+        params = _order_params(updated_since, order_ids, has_incident, offset, max)
         response = self._request("GET", "/api/orders", call=Call.OR11, params=params)
         page = OrderPage.from_payload(self._json(response, Call.OR11), offset=offset, max=max)
         self._log_invalid(Call.OR11, page.invalid)
@@ -121,6 +110,46 @@ class MiraklClient(OrderDocumentsApi):
         offset: int | None = start_offset
         while offset is not None:
             page = self.list_orders(
+                updated_since=updated_since, has_incident=has_incident, offset=offset, max=max
+            )
+            yield page
+            if page.next_offset is not None and page.next_offset <= offset:
+                raise MiraklPayloadError("pagination did not move forward", call=Call.OR11)
+            offset = page.next_offset
+
+    def list_order_records(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        has_incident: bool | None = None,
+        offset: int = 0,
+        max: int = 100,
+    ) -> OrderRecordPage:
+        """OR11 as :meth:`list_orders`, the orders decoded into structs
+        (:mod:`mirakl.schemas.records`): what the sync reads, at a fraction of the CPU."""
+        params = _order_params(updated_since, None, has_incident, offset, max)
+        response = self._request("GET", "/api/orders", call=Call.OR11, params=params)
+        page = OrderRecordPage.from_json(
+            response.content,
+            offset=offset,
+            max=max,
+            payload=lambda: self._json(response, Call.OR11),
+        )
+        self._log_invalid(Call.OR11, page.invalid)
+        return page
+
+    def iter_order_record_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        has_incident: bool | None = None,
+        start_offset: int = 0,
+        max: int = 100,
+    ) -> Iterator[OrderRecordPage]:
+        """:meth:`iter_order_pages` with the pages of :meth:`list_order_records`."""
+        offset: int | None = start_offset
+        while offset is not None:
+            page = self.list_order_records(
                 updated_since=updated_since, has_incident=has_incident, offset=offset, max=max
             )
             yield page
@@ -147,20 +176,9 @@ class MiraklClient(OrderDocumentsApi):
         ``with_messages`` returns at most the last 100 messages of each thread; use
         :meth:`get_thread` when ``metadata.total_count`` is larger.
         """
-        _check_page_size(limit, "limit")
-        params: dict[str, str] = {"limit": str(limit)}
-        if page_token:
-            params["page_token"] = page_token
-        else:
-            params["with_messages"] = _bool(with_messages)
-            if updated_since is not None:
-                params["updated_since"] = format_datetime(updated_since)
-            if entity_ids:
-                if not entity_type:
-                    raise ValueError("entity_ids requires entity_type (Mirakl answers 400)")
-                params["entity_id"] = ",".join(str(entity_id) for entity_id in entity_ids)
-            if entity_type:
-                params["entity_type"] = entity_type
+        params = _thread_params(
+            updated_since, entity_type, entity_ids, with_messages, limit, page_token
+        )
         response = self._request("GET", "/api/inbox/threads", call=Call.M11, params=params)
         page = ThreadPage.from_payload(self._json(response, Call.M11))
         self._log_invalid(Call.M11, page.invalid)
@@ -196,11 +214,67 @@ class MiraklClient(OrderDocumentsApi):
                 raise MiraklPayloadError("next_page_token repeats itself", call=Call.M11)
             seen.add(token)
 
+    def list_thread_records(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> ThreadRecordPage:
+        """M11 with messages as :meth:`list_threads`, the threads decoded into structs
+        (:mod:`mirakl.schemas.records`): what the sync reads."""
+        params = _thread_params(updated_since, None, None, True, limit, page_token)
+        response = self._request("GET", "/api/inbox/threads", call=Call.M11, params=params)
+        page = ThreadRecordPage.from_json(
+            response.content, payload=lambda: self._json(response, Call.M11)
+        )
+        self._log_invalid(Call.M11, page.invalid)
+        return page
+
+    def iter_thread_record_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Iterator[ThreadRecordPage]:
+        """:meth:`iter_thread_pages` (with messages) with the pages of
+        :meth:`list_thread_records`."""
+        seen: set[str] = set()
+        token = page_token
+        while True:
+            page = self.list_thread_records(
+                updated_since=updated_since, limit=limit, page_token=token
+            )
+            yield page
+            token = page.next_page_token
+            if token is None:
+                return
+            if token in seen:
+                raise MiraklPayloadError("next_page_token repeats itself", call=Call.M11)
+            seen.add(token)
+
     def get_thread(self, thread_id: str) -> Thread:
         """M10: one thread with its messages."""
         path = f"/api/inbox/threads/{_segment(thread_id)}"
         response = self._request("GET", path, call=Call.M10)
         return self._model(Thread, self._json(response, Call.M10), Call.M10, response)
+
+    def get_thread_record(self, thread_id: str) -> ThreadRecord:
+        """M10 as :meth:`get_thread`, the thread decoded into a struct."""
+        path = f"/api/inbox/threads/{_segment(thread_id)}"
+        response = self._request("GET", path, call=Call.M10)
+        try:
+            return thread_record_from_json(
+                response.content, payload=lambda: self._json(response, Call.M10)
+            )
+        except ValidationError as exc:
+            raise MiraklPayloadError(
+                f"unexpected Thread shape: {summarize_validation_error(exc)}",
+                call=Call.M10,
+                status=response.status_code,
+                body=self._scrub(response.text),
+            ) from None
 
     def reply_to_thread(
         self,
@@ -337,6 +411,59 @@ class MiraklClient(OrderDocumentsApi):
         return self._model(ShopStatistics, self._json(response, Call.A21), Call.A21, response)
 
     # ---------------------------------------------------------------- order documents
+
+
+def _order_params(
+    updated_since: datetime | None,
+    order_ids: Sequence[str] | None,
+    has_incident: bool | None,
+    offset: int,
+    max: int,
+) -> dict[str, str]:
+    _check_page_size(max, "max")
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    params: dict[str, str] = {
+        "sort": "dateCreated",
+        "order": "asc",
+        "max": str(max),
+        "offset": str(offset),
+    }
+    if updated_since is not None:
+        params["start_update_date"] = format_datetime(updated_since)
+    if order_ids:
+        ids = [str(order_id) for order_id in order_ids]
+        if len(ids) > MAX_ORDER_IDS:
+            raise ValueError(f"OR11 accepts at most {MAX_ORDER_IDS} order_ids")
+        params["order_ids"] = ",".join(ids)
+    if has_incident is not None:
+        params["has_incident"] = _bool(has_incident)
+    return params
+
+
+def _thread_params(
+    updated_since: datetime | None,
+    entity_type: str | None,
+    entity_ids: Sequence[str] | None,
+    with_messages: bool,
+    limit: int,
+    page_token: str | None,
+) -> dict[str, str]:
+    _check_page_size(limit, "limit")
+    params: dict[str, str] = {"limit": str(limit)}
+    if page_token:
+        params["page_token"] = page_token
+        return params
+    params["with_messages"] = _bool(with_messages)
+    if updated_since is not None:
+        params["updated_since"] = format_datetime(updated_since)
+    if entity_ids:
+        if not entity_type:
+            raise ValueError("entity_ids requires entity_type (Mirakl answers 400)")
+        params["entity_id"] = ",".join(str(entity_id) for entity_id in entity_ids)
+    if entity_type:
+        params["entity_type"] = entity_type
+    return params
 
 
 def _check_page_size(value: int, name: str) -> None:

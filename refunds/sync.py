@@ -20,8 +20,8 @@ from core.sync.orders import money, taxes_rows
 from core.sync.registry import StoredOrder
 from core.sync.results import Skipped
 from core.sync.storable import RowCleaner, excerpt
-from mirakl.schemas import LineRefund
-from mirakl.schemas import Order as MiraklOrder
+from mirakl.schemas import LineRefundRecord as LineRefund
+from mirakl.schemas import OrderRecord as MiraklOrder
 from refunds.delivery import refund_requests_confirm
 from refunds.models import Refund
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from core.bulk import upsert
+from core.bulk import upsert, values_by_keys
 from core.constants import SYNC_RESOURCE_ORDERS
 from core.freshness import inbox_changed
 from core.models import MarketplaceConnection, Order, OrderLine
@@ -30,9 +30,9 @@ from core.sync.registry import Page, RecordSplit, Resource, StoredOrder, order_p
 from core.sync.results import PageResult, Skipped
 from core.sync.storable import RowCleaner, Unstorable, excerpt
 from mirakl.client import MiraklClient
-from mirakl.schemas import Address, OrderPage, Tax
-from mirakl.schemas import Order as MiraklOrder
-from mirakl.schemas import OrderLine as MiraklLine
+from mirakl.schemas import AddressRecord, OrderRecordPage, TaxRecord, record_json
+from mirakl.schemas import OrderLineRecord as MiraklLine
+from mirakl.schemas import OrderRecord as MiraklOrder
 
 __all__ = ["ORDERS", "money", "orders_page_store", "taxes_rows"]
 
@@ -103,16 +103,15 @@ def money(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
-def taxes_rows(taxes: Sequence[Tax]) -> list[dict[str, Any]]:
+def taxes_rows(taxes: Sequence[TaxRecord]) -> list[dict[str, Any]]:
     """Mirakl's taxes as the JSON the rows keep."""
     return [{"code": t.code, "amount": str(t.amount)} for t in taxes]
 
 
-def _address(address: Address | None) -> dict[str, Any]:
-    """``address.model_dump(exclude_none=True)``: its fields are all text, read directly."""
-    if address is None:
-        return {}
-    return {name: value for name, value in address.__dict__.items() if value is not None}
+def _address(address: AddressRecord | None) -> AddressRecord | dict[str, Any]:
+    """The address as the row keeps it: the record itself, encoded without its missing
+    fields (:class:`~mirakl.schemas.AddressRecord`), or ``{}``."""
+    return {} if address is None else address
 
 
 def _order_row(connection_id: int, order: MiraklOrder, now: datetime) -> dict[str, Any]:
@@ -170,7 +169,7 @@ def _line_row(line: MiraklLine) -> dict[str, Any]:
         total_price=money(line.total_price),
         taxes=taxes_rows(line.taxes),
         shipping_taxes=taxes_rows(line.shipping_taxes),
-        cancelations=[c.model_dump(mode="json", exclude_none=True) for c in line.cancelations],
+        cancelations=[record_json(c) for c in line.cancelations],
         can_refund=line.can_refund,
         created_date=line.created_date,
         last_updated_date=line.last_updated_date,
@@ -226,7 +225,7 @@ def _prepare(
 def orders_page_store(
     *,
     connection: MarketplaceConnection,
-    page: OrderPage,
+    page: OrderRecordPage,
     force: bool = False,
     now: datetime | None = None,
 ) -> PageResult:
@@ -263,9 +262,13 @@ def orders_page_store(
     if not by_id:
         return result
 
-    known = dict(
-        Order.objects.filter(connection=connection, mirakl_id__in=by_id).values_list(
-            "mirakl_id", "last_updated_date"
+    known: dict[str, datetime] = dict(
+        values_by_keys(
+            Order,
+            ("mirakl_id", "last_updated_date"),
+            key="mirakl_id",
+            keys=list(by_id),
+            scope={"connection_id": connection.pk},
         )
     )
     to_write: list[_Prepared] = []
@@ -337,7 +340,7 @@ def orders_page_store(
 
 
 def _pages(client: MiraklClient, cursor: SyncCursor) -> Iterator[Page]:
-    for page in client.iter_order_pages(
+    for page in client.iter_order_record_pages(
         updated_since=cursor.run_since, start_offset=cursor.run_offset
     ):
         next_offset = page.next_offset
@@ -346,16 +349,16 @@ def _pages(client: MiraklClient, cursor: SyncCursor) -> Iterator[Page]:
         yield Page(page, offset=next_offset)
 
 
-def _records(payload: OrderPage) -> RecordSplit:
+def _records(payload: OrderRecordPage) -> RecordSplit:
     """The page's unreadable orders first, in a page of their own, then each order."""
     Kind = SkippedRecord.Kind
-    yield Kind.ORDER, "", OrderPage.model_construct(invalid=payload.invalid), None
+    yield Kind.ORDER, "", OrderRecordPage(invalid=payload.invalid), None
     for order in payload.orders:
-        yield Kind.ORDER, order.order_id, OrderPage.model_construct(orders=[order]), order
+        yield Kind.ORDER, order.order_id, OrderRecordPage(orders=[order]), order
 
 
 def _store(
-    connection: MarketplaceConnection, client: MiraklClient, page: OrderPage, force: bool
+    connection: MarketplaceConnection, client: MiraklClient, page: OrderRecordPage, force: bool
 ) -> PageResult:
     return orders_page_store(connection=connection, page=page, force=force)
 

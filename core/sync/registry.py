@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from core.sync.models import SyncCursor
     from core.sync.results import PageResult, Skipped
     from mirakl.client import MiraklClient
-    from mirakl.schemas import Order as MiraklOrder
-    from mirakl.schemas import OrderLine as MiraklLine
+    from mirakl.schemas import OrderLineRecord as MiraklLine
+    from mirakl.schemas import OrderRecord as MiraklOrder
 
 __all__ = [
     "OrderPageHandler",

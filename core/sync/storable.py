@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from django.db import connections, models, router
+
+from mirakl.schemas import record_json
 
 __all__ = [
     "ELLIPSIS",
@@ -69,6 +72,8 @@ def clean_text(value: str) -> str:
 def _clean_json(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, msgspec.Struct):  # a record kept as it is (an address)
+        return _clean_json(msgspec.to_builtins(value))
     if isinstance(value, Mapping):
         return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -80,6 +85,8 @@ def excerpt(record: Any, *, length: int = EXCERPT_LENGTH) -> str:
     """The beginning of a record as compact JSON, storable itself."""
     if hasattr(record, "model_dump"):
         record = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    elif isinstance(record, msgspec.Struct):
+        record = record_json(record)
     text = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
     text = clean_text(text)
     return text if len(text) <= length else text[: length - 1] + ELLIPSIS
@@ -262,7 +269,7 @@ def storable_document(
         logger.warning("A page held NUL characters or lone surrogates: removed")
         for row in rows:
             for name, value in row.items():
-                if isinstance(value, str | dict | list):
+                if isinstance(value, str | dict | list | msgspec.Struct):
                     row[name] = _clean_json(value)
         document = dump(rows)
     return document

@@ -8,9 +8,10 @@ import pytest
 from django.db.models.expressions import DatabaseDefault, Value
 from django.utils import timezone
 
-from core.bulk import insert_rows, instance_rows, upsert
+from core.bulk import insert_rows, instance_rows, upsert, values_by_keys
 from core.models import Order
 from incidents.models import AuditEntry, Incident
+from mirakl.schemas import AddressRecord
 from tests.factories.core import OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +87,38 @@ def test_upsert_keeps_exact_amounts_and_cleans_nul_characters() -> None:
     assert stored == (order.pk,)
     assert order.customer_first_name == "Ana"
     assert order.total_price == Decimal("10.50")
+
+
+def test_values_by_keys_reads_the_rows_of_those_keys_within_the_scope() -> None:
+    ours = OrderFactory(mirakl_id="A-1")
+    OrderFactory(connection=ours.connection, mirakl_id="A-2")
+    OrderFactory(mirakl_id="A-1")  # another connection's order of the same number
+    found = values_by_keys(
+        Order,
+        ("mirakl_id", "id", "last_updated_date"),
+        key="mirakl_id",
+        keys=["A-1", "A-404"],
+        scope={"connection_id": ours.connection_id},
+    )
+    assert found == [("A-1", ours.pk, ours.last_updated_date)]
+    assert (
+        values_by_keys(
+            Order, ("id",), key="mirakl_id", keys=[], scope={"connection_id": ours.connection_id}
+        )
+        == []
+    )
+
+
+def test_a_record_kept_as_it_is_in_a_json_value_is_stored_without_its_missing_fields() -> None:
+    order = OrderFactory()
+    (row,) = instance_rows([order])
+    row["billing_address"] = AddressRecord(city="Mad\x00rid", zip_code="28001")
+    upsert(
+        Order,
+        [row],
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=["billing_address"],
+    )
+    order.refresh_from_db()
+    # The NUL character Postgres refuses is removed, as from any other value.
+    assert order.billing_address == {"city": "Madrid", "zip_code": "28001"}

@@ -178,8 +178,8 @@ def test_crash_mid_sync_resumes_without_losing_or_duplicating(
     # Small pages so that the crash happens in the middle.
     monkeypatch.setattr(
         MiraklClient,
-        "iter_order_pages",
-        _with_page_size(MiraklClient.iter_order_pages, 25),
+        "iter_order_record_pages",
+        _with_page_size(MiraklClient.iter_order_record_pages, 25),
     )
     first = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
     assert not first["orders"].ok

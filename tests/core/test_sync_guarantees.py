@@ -30,7 +30,9 @@ def test_an_order_changed_while_a_sync_runs_is_picked_up_by_the_next_sync(
     connection, sandbox, sandbox_client, monkeypatch
 ) -> None:
     monkeypatch.setattr(
-        MiraklClient, "iter_order_pages", _with_page_size(MiraklClient.iter_order_pages, 25)
+        MiraklClient,
+        "iter_order_record_pages",
+        _with_page_size(MiraklClient.iter_order_record_pages, 25),
     )
     real_store = sync_orders.orders_page_store
     changed: dict[str, str] = {}
@@ -95,7 +97,7 @@ def test_the_cursor_is_where_the_run_started_minus_the_overlap(
 
     # The next run asks Mirakl for everything updated since that instant.
     asked: dict[str, object] = {}
-    real_orders, real_threads = MiraklClient.list_orders, MiraklClient.list_threads
+    real_orders, real_threads = MiraklClient.list_order_records, MiraklClient.list_thread_records
 
     def list_orders(self, **kwargs):
         asked.setdefault("orders", kwargs.get("updated_since"))
@@ -105,8 +107,8 @@ def test_the_cursor_is_where_the_run_started_minus_the_overlap(
         asked.setdefault("threads", kwargs.get("updated_since"))
         return real_threads(self, **kwargs)
 
-    monkeypatch.setattr(MiraklClient, "list_orders", list_orders)
-    monkeypatch.setattr(MiraklClient, "list_threads", list_threads)
+    monkeypatch.setattr(MiraklClient, "list_order_records", list_orders)
+    monkeypatch.setattr(MiraklClient, "list_thread_records", list_threads)
     marketplace_sync(connection=connection, client=sandbox_client)
     assert asked == {
         "orders": started - timedelta(seconds=60),
