@@ -21,10 +21,12 @@ from incidents.models import Incident, IncidentSeen
 from incidents.selectors import orders_held_by_open_incidents
 from messaging.models import Message, Party, Thread
 from sla.models import QueueEntry
+from sla.models.queue import queue_sla_state
 from sla.selectors import incident_due_annotate
 
 __all__ = [
     "ConnectionOverview",
+    "QueueRow",
     "connections_overview",
     "incident_list",
     "incident_rows",
@@ -196,27 +198,126 @@ def queue_list(
     return filterset, entries.order_by(F("due_at").asc(nulls_last=True), "opened_at", "id")
 
 
-def queue_rows(*, ids: list[int], user: Any) -> list[QueueEntry]:
+@dataclass(slots=True)
+class QueueRow:
+    """What the queue shows of one row (:class:`sla.models.QueueEntry`), with its
+    marketplace's name, the order's customer, the incident's state and the assignee."""
+
+    pk: int
+    kind: str
+    connection_name: str
+    incident_id: int | None
+    thread_id: int | None
+    order_id: int
+    order_number: str
+    customer_name: str
+    reason_label: str
+    incident_state: str
+    incident_watch: str
+    incident_close_expected_at: datetime | None
+    incident_closed_at: datetime | None
+    owed_to: str
+    due_at: datetime | None
+    warn_at: datetime | None
+    opened_at: datetime
+    message_count: int
+    last_inbound_author: str
+    last_inbound_preview: str
+    assignee_name: str
+    #: Inbound messages on the incident's order the user has not seen (0: a conversation).
+    unread_count: int = 0
+
+    def sla_state(self, now: datetime | None = None) -> str:
+        """``breached``, ``nearing``, ``on_time``, or "" when nothing is owed."""
+        return queue_sla_state(self.due_at, self.warn_at, now or timezone.now())
+
+    def cache_parts(self) -> tuple[object, ...]:
+        """Every value the row's cells show but the deadline (which changes with time)."""
+        return (
+            self.pk, self.kind, self.connection_name, self.incident_id, self.thread_id,
+            self.order_id, self.order_number, self.customer_name, self.reason_label,
+            self.incident_state, self.incident_watch, self.incident_close_expected_at,
+            self.incident_closed_at, self.owed_to, self.opened_at, self.message_count,
+            self.last_inbound_author, self.last_inbound_preview, self.assignee_name,
+            self.unread_count,
+        )  # fmt: skip
+
+
+_QUEUE_ROW_FIELDS = (
+    "pk",
+    "kind",
+    "connection__name",
+    "incident_id",
+    "thread_id",
+    "order_id",
+    "order_number",
+    "order__customer_first_name",
+    "order__customer_last_name",
+    "reason_label",
+    "incident__state",
+    "incident__watch",
+    "incident__close_expected_at",
+    "incident__closed_at",
+    "owed_to",
+    "due_at",
+    "warn_at",
+    "opened_at",
+    "message_count",
+    "last_inbound_author",
+    "last_inbound_preview",
+    "incident__assignment__assignee__first_name",
+    "incident__assignment__assignee__last_name",
+    "incident__assignment__assignee__username",
+)
+
+
+def queue_rows(*, ids: list[int], user: Any) -> list[QueueRow]:
     """The queue rows of these ids, in this order: two queries (the rows with their
-    marketplace, order and assignee; the unread counts of the incidents among them).
+    marketplace, order, incident and assignee, as values; the unread counts of the
+    incidents among them).
 
     An incident's row carries ``unread_count`` (:func:`_unread_count`); a
     conversation's, 0.
     """
-    rows = QueueEntry.objects.filter(pk__in=ids).select_related(
-        "connection", "order", "incident__assignment__assignee"
-    )
-    by_pk = {row.pk: row for row in rows}
+    if not ids:
+        return []
+    by_pk: dict[int, QueueRow] = {}
+    for (
+        pk, kind, connection_name, incident_id, thread_id, order_id, order_number, first,
+        last, reason_label, state, watch, close_expected_at, closed_at, owed_to, due_at,
+        warn_at, opened_at, message_count, author, preview, a_first, a_last, a_username,
+    ) in QueueEntry.objects.filter(pk__in=ids).values_list(*_QUEUE_ROW_FIELDS):  # fmt: skip
+        by_pk[pk] = QueueRow(
+            pk=pk,
+            kind=kind,
+            connection_name=connection_name,
+            incident_id=incident_id,
+            thread_id=thread_id,
+            order_id=order_id,
+            order_number=order_number,
+            customer_name=f"{first} {last}".strip(),
+            reason_label=reason_label,
+            incident_state=state or "",
+            incident_watch=watch or "",
+            incident_close_expected_at=close_expected_at,
+            incident_closed_at=closed_at,
+            owed_to=owed_to,
+            due_at=due_at,
+            warn_at=warn_at,
+            opened_at=opened_at,
+            message_count=message_count,
+            last_inbound_author=author,
+            last_inbound_preview=preview,
+            assignee_name=(f"{a_first} {a_last}".strip() or a_username) if a_username else "",
+        )
     incident_ids = [row.incident_id for row in by_pk.values() if row.incident_id is not None]
-    unread = (
-        dict(
+    if incident_ids:
+        unread = dict(
             Incident.objects.filter(pk__in=incident_ids)
             .annotate(n=_unread_count(user))
             .values_list("pk", "n")
         )
-        if incident_ids
-        else {}
-    )
-    for row in by_pk.values():
-        row.unread_count = unread.get(row.incident_id, 0) if row.incident_id else 0  # type: ignore[attr-defined]
+        for row in by_pk.values():
+            if row.incident_id is not None:
+                row.unread_count = unread.get(row.incident_id, 0)
     return [by_pk[pk] for pk in ids if pk in by_pk]

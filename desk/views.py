@@ -16,11 +16,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_tables2 import RequestConfig
 
 from core.freshness import inbox_etag
 from core.htmx import htmx_partial
@@ -97,10 +97,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     table = QueueTable(
         entries,
+        request=request,
         row_loader=lambda ids: selectors.queue_rows(ids=ids, user=request.user),
         page_size=INBOX_PAGE_SIZE,
     )
-    RequestConfig(request, paginate=True).configure(table)
     context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
     if htmx_partial(request):
         return render(request, "desk/partials/_inbox_table.html", context)
@@ -159,7 +159,8 @@ def bulk_bar_context(request: HttpRequest) -> dict[str, Any]:
     scope = visible_connection_ids(request.user)
     return {
         "bulk_actions": allowed,
-        "bulk_form": BulkForm(user=request.user) if allowed else None,
+        # Made only when the bar is drawn: the inbox keeps the drawn bar in its cache.
+        "bulk_form": SimpleLazyObject(lambda: BulkForm(user=request.user)) if allowed else None,
         # What the drawn bar depends on besides the choices' version: the actions and
         # the marketplaces whose reasons it offers.
         "bulk_cache_key": ",".join(

@@ -18,10 +18,21 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceConnection
 
-__all__ = ["PREVIEW_CHARS", "QueueEntry"]
+__all__ = ["PREVIEW_CHARS", "QueueEntry", "queue_sla_state"]
 
 #: The last inbound message's first characters, shown on one line of the queue.
 PREVIEW_CHARS = 160
+
+
+def queue_sla_state(due_at: datetime | None, warn_at: datetime | None, now: datetime) -> str:
+    """``breached``, ``nearing``, ``on_time``, or "" when nothing is owed."""
+    if due_at is None or warn_at is None:
+        return ""
+    if due_at < now:
+        return "breached"
+    if warn_at <= now:
+        return "nearing"
+    return "on_time"
 
 
 class QueueEntry(models.Model):
@@ -153,11 +164,4 @@ class QueueEntry(models.Model):
 
     def sla_state(self, now: datetime | None = None) -> str:
         """``breached``, ``nearing``, ``on_time``, or "" when nothing is owed."""
-        if self.due_at is None or self.warn_at is None:
-            return ""
-        now = now or timezone.now()
-        if self.due_at < now:
-            return "breached"
-        if self.warn_at <= now:
-            return "nearing"
-        return "on_time"
+        return queue_sla_state(self.due_at, self.warn_at, now or timezone.now())

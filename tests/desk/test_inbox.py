@@ -151,11 +151,11 @@ def test_unread_counts_inbound_messages_not_answered_nor_seen(agent_client, agen
     MessageFactory(thread=thread, author_type=Party.OPERATOR, date_created=now - timedelta(hours=2))
 
     table = agent_client.get(URL).context["table"]
-    assert table.page.object_list.data[0].unread_count == 2  # after the shop's answer
+    assert table.rows[0].unread_count == 2  # after the shop's answer
 
     IncidentSeenFactory(incident=row, user=agent, seen_at=now - timedelta(hours=2, minutes=30))
     table = agent_client.get(URL).context["table"]
-    assert table.page.object_list.data[0].unread_count == 1  # the operator's, after the visit
+    assert table.rows[0].unread_count == 1  # the operator's, after the visit
 
 
 # --------------------------------------------------------------------------- filters
@@ -322,6 +322,40 @@ def test_sorting_and_pages(agent_client) -> None:
     html = first.content.decode()
     assert 'hx-push-url="true"' in html and "sort=opened_at" in html
     assert "30 rows" in html
+
+
+def test_sort_links_say_the_order_and_keep_the_query(agent_client) -> None:
+    incident()
+    html = agent_client.get(URL, {"sort": "-messages", "page": 1, "kind": "incident"})
+    html = html.content.decode()
+    # The sorted column says which way and links to the other; the others sort up.
+    assert '<th class="desc num orderable">' in html
+    assert 'href="?sort=messages&amp;page=1&amp;kind=incident"' in html
+    assert "Messages ↓" in html
+    assert 'href="?sort=opened_at&amp;page=1&amp;kind=incident"' in html
+    assert "?sort=-opened_at" not in html
+    # Unknown columns are left out, as are unsortable ones.
+    assert rows(agent_client.get(URL, {"sort": "nope,select"}))
+
+
+def test_a_row_shows_its_changes_at_once(agent_client, agent) -> None:
+    """The rows' cells are kept in the cache by what they show: an assignment, a new
+    state or a new reason shows on the next request."""
+    from incidents.services import incident_assign
+
+    row = incident(state=Incident.State.NEW, reason_label="Artículo defectuoso")
+    before = agent_client.get(URL, HTTP_HX_REQUEST="true").content.decode()
+    assert "Artículo defectuoso" in before and 'data-state="new"' in before
+    assert agent.get_full_name() not in before
+
+    incident_assign(incident=row, assignee=agent, actor=agent)
+    Incident.objects.filter(pk=row.pk).update(
+        state=Incident.State.IN_PROGRESS, reason_label="Pedido incompleto"
+    )
+    after = agent_client.get(URL, HTTP_HX_REQUEST="true").content.decode()
+    assert agent.get_full_name() in after
+    assert 'data-state="in_progress"' in after
+    assert "Pedido incompleto" in after and "Artículo defectuoso" not in after
 
 
 def test_htmx_request_gets_the_table_only(agent_client) -> None:
