@@ -98,6 +98,8 @@ class Page:
     queue: bool = True
     #: Sent with the ETag of the previous answer (``If-None-Match``), as a browser does.
     conditional: bool = False
+    #: Who asks in process (the load test's clients are agents: give others weight 0).
+    username: str = USERNAME
     times: list[float] = field(default_factory=list)
     #: CPU seconds of this process per request (Django's share; Postgres's is apart).
     cpu: list[float] = field(default_factory=list)
@@ -168,6 +170,10 @@ def _pages() -> list[Page]:
         pages.append(
             Page(label, reverse("desk:incident", args=[incident.pk]), weight=3, queue=False)
         )
+    # The account managers' SLA review: KPIs per marketplace over the last 30 days.
+    pages.append(
+        Page("sla review", reverse("sla:review"), weight=0, queue=False, username=_manager())
+    )
     thread = Thread.objects.filter(order_id=ORDERS + CONVERSATIONS // 2).get()
     pages.append(
         Page(
@@ -180,6 +186,21 @@ def _pages() -> list[Page]:
     return pages
 
 
+def _manager() -> str:
+    """An account manager (the bench agent's password): the SLA review is theirs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    model = get_user_model()
+    agent = model.objects.get(username=USERNAME)
+    user, _ = model.objects.get_or_create(
+        username="bench-manager",
+        defaults={"first_name": "Bench", "last_name": "Manager", "password": agent.password},
+    )
+    user.groups.set([Group.objects.get(name="account_manager")])
+    return user.username
+
+
 def _measure(pages: list[Page]) -> None:
     from django.db import connection
     from django.test import Client
@@ -189,9 +210,12 @@ def _measure(pages: list[Page]) -> None:
     from incidents.models import IncidentSeen
 
     since = timezone.now()
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(username=USERNAME, password=PASSWORD)
+    clients: dict[str, Client] = {}
     for page in pages:
+        client = clients.get(page.username)
+        if client is None:
+            client = clients[page.username] = Client(HTTP_HOST="localhost")
+            assert client.login(username=page.username, password=PASSWORD)
         headers = {"HTTP_HX_REQUEST": "true"} if page.htmx else {}
         if page.conditional:
             headers["HTTP_IF_NONE_MATCH"] = client.get(page.url, **headers)["ETag"]

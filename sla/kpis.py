@@ -23,18 +23,27 @@ runs from the start of its first day to the end of its last (both included). Def
 Each KPI with a threshold in the marketplace's quality rulebook (incident rate, average
 active incidents, replies within the deadline) is marked at its **alert** or its
 **limit** (:mod:`sla.health.rules`); an unknown threshold marks nothing and says so.
+
+The review page reads them through :func:`kpis_cached`: computed once per SLA sweep (the
+sweep stamps the cache once it has run, :func:`kpis_stamp_bump`), period and set of
+marketplaces, since reading a month of waits, orders and incidents costs a few hundred
+milliseconds. The CSV computes them afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import time as clock
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -52,14 +61,19 @@ __all__ = [
     "DEFAULT_PERIOD_DAYS",
     "INCIDENT_RATE_MIN_ORDERS",
     "INCIDENT_RATE_WINDOW_DAYS",
+    "KPIS_CACHE_SECONDS",
     "MarketplaceKpis",
     "Period",
     "active_counts",
+    "kpis_cached",
     "kpis_compute",
+    "kpis_stamp_bump",
     "percentile",
     "period_default",
     "risk_of",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PERIOD_DAYS = 30
 ACTIVE_WINDOW_DAYS = 30
@@ -67,6 +81,10 @@ ACTIVE_WINDOW_DAYS = 30
 INCIDENT_RATE_WINDOW_DAYS = 7
 INCIDENT_RATE_MIN_ORDERS = 20
 _ONE_DECIMAL = Decimal("0.1")
+#: Changed by every SLA sweep (:func:`kpis_stamp_bump`): the KPIs kept before it are old.
+KPIS_STAMP_KEY = "sla:kpis-stamp"
+#: The longest the review page shows KPIs kept in the cache (should the sweep stop).
+KPIS_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +159,23 @@ def active_counts(
     span that ever opened (closed after it opened, or not closed), "closed at or before
     ``at``" implies "opened before ``at``", hence open = opened before - closed by.
     """
+    return _open_at_day_ends(_sorted_ends(spans), days, now)
+
+
+def _sorted_ends(
+    spans: Sequence[tuple[datetime, datetime | None]],
+) -> tuple[list[datetime], list[datetime]]:
+    """The opening and closing instants of the spans that ever opened, each sorted."""
     valid = [(o, c) for o, c in spans if c is None or c > o]
     opens = sorted(o for o, _ in valid)
     closes = sorted(c for _, c in valid if c is not None)
+    return opens, closes
+
+
+def _open_at_day_ends(
+    ends: tuple[list[datetime], list[datetime]], days: Sequence[date], now: datetime
+) -> list[int]:
+    opens, closes = ends
     counts = []
     for day in days:
         at = min(day_start(day + timedelta(days=1)), now)
@@ -240,8 +272,11 @@ def kpis_compute(
         .annotate(day=TruncDate("due_at", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
         .annotate(
-            due=Count("pk"),
-            on_time=Count("pk", filter=Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))),
+            # Counted from the index alone (``slaitem_conn_due_idx``): no column outside it.
+            due=Count("*"),
+            on_time=Count(
+                "stopped_at", filter=Q(stopped_at__isnull=False, stopped_at__lte=F("due_at"))
+            ),
         )
         .order_by()
     )
@@ -255,7 +290,9 @@ def kpis_compute(
         )
         .annotate(day=TruncDate("created_date", tzinfo=timezone.get_default_timezone()))
         .values("connection_id", "day")
-        .annotate(n=Count("pk"))
+        # COUNT(*), not of the id: read from ``order_conn_created_idx`` alone (a month of
+        # orders was a scan of the whole table).
+        .annotate(n=Count("*"))
         .order_by()
     )
     orders_by_day = _by_day(orders)
@@ -337,14 +374,15 @@ def kpis_compute(
         kpis.incidents_opened = len(incidents)
         kpis.open_breaches = open_breaches.get(conn.pk, 0)
 
-        conn_spans = spans_by_conn.get(conn.pk, [])
-        window_counts = active_counts(conn_spans, window_days, now)
+        # Sorted once for both series (the window's average and the chart).
+        conn_ends = _sorted_ends(spans_by_conn.get(conn.pk, []))
+        window_counts = _open_at_day_ends(conn_ends, window_days, now)
         if window_counts:
             kpis.active_incidents_avg = (
                 Decimal(sum(window_counts)) / Decimal(len(window_counts))
             ).quantize(_ONE_DECIMAL, ROUND_HALF_UP)
         active_by_day = dict(
-            zip(chart_days, active_counts(conn_spans, chart_days, now), strict=True)
+            zip(chart_days, _open_at_day_ends(conn_ends, chart_days, now), strict=True)
         )
 
         delays_by_day: dict[date, list[float]] = defaultdict(list)
@@ -388,3 +426,65 @@ def kpis_compute(
         kpis.compliance_risk = risk_of(kpis.compliance_pct, kpis.compliance_thresholds)
         results.append(kpis)
     return results
+
+
+def kpis_stamp_bump() -> None:
+    """A sweep has run: the review page computes its KPIs again (called by
+    :func:`sla.services.sla_sweep` once its transaction is over)."""
+    try:
+        cache.set(KPIS_STAMP_KEY, clock.time_ns(), timeout=None)
+    except Exception:  # the cache is down: kept KPIs expire after KPIS_CACHE_SECONDS
+        logger.warning("Could not stamp the KPIs", exc_info=True)
+
+
+def _kpis_stamp() -> int | None:
+    try:
+        stamp = cache.get(KPIS_STAMP_KEY)
+        if stamp is None:  # no sweep stamped yet (or the key was evicted): start one
+            cache.add(KPIS_STAMP_KEY, clock.time_ns(), timeout=None)
+            stamp = cache.get(KPIS_STAMP_KEY)
+    except Exception:
+        logger.warning("Could not read the KPIs stamp", exc_info=True)
+        return None
+    return None if stamp is None else int(stamp)
+
+
+def kpis_cached(
+    *,
+    period: Period,
+    now: datetime | None = None,
+    connections: Sequence[MarketplaceConnection],
+) -> list[MarketplaceKpis]:
+    """:func:`kpis_compute`, kept in the cache until the next SLA sweep (at most
+    :data:`KPIS_CACHE_SECONDS`) for this period and these marketplaces.
+
+    The figures are those of the first request after the sweep: what a sweep changes
+    (deadlines met or missed, replies, incidents and orders it read) shows after it, as
+    on the queue; the marketplaces' names and policies are part of the key.
+    """
+    stamp = _kpis_stamp()
+    if stamp is None:
+        return kpis_compute(period=period, now=now, connections=connections)
+    scope = [(c.pk, c.name, c.sla_policy) for c in connections]
+    digest = hashlib.blake2b(repr((period, scope)).encode(), digest_size=16).hexdigest()
+    key = f"sla:kpis:{stamp}:{digest}"
+    try:
+        kept = cache.get(key)
+    except Exception:
+        logger.warning("Could not read the kept KPIs", exc_info=True)
+        kept = None
+    if kept is not None:
+        by_pk = {c.pk: c for c in connections}
+        return [MarketplaceKpis(connection=by_pk[pk], **values) for pk, values in kept]
+    kpis = kpis_compute(period=period, now=now, connections=connections)
+    # The figures without the connection objects: those carry the marketplace's API key,
+    # which never leaves the database decrypted.
+    kept = [
+        (k.connection.pk, {f.name: getattr(k, f.name) for f in fields(k) if f.name != "connection"})
+        for k in kpis
+    ]
+    try:
+        cache.set(key, kept, KPIS_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Could not keep the KPIs", exc_info=True)
+    return kpis

@@ -36,6 +36,7 @@ from core.freshness import inbox_changed
 from core.locks import AdvisoryLock, try_advisory_xact_lock
 from core.models import MarketplaceConnection
 from sla.alerts import incident_watch_notify
+from sla.kpis import kpis_stamp_bump
 from sla.models import Notification, SlaItem
 from sla.policies import rule_for
 from sla.queue import queue_entries_refresh, queue_orders_of
@@ -80,6 +81,8 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
         result.close_overdue = len(overdue)
         incident_watch_notify(incidents=overdue, kind=Notification.Kind.CLOSE_OVERDUE, now=now)
         queued = _queue_refresh(sweep, now)
+    # The review page's KPIs are kept until a sweep has run (sla.kpis.kpis_cached).
+    kpis_stamp_bump()
     if result.changes:
         sla_state_changed.send(sender=SlaItem, changes=result.changes, now=now)
     counts = result.as_dict()

@@ -25,7 +25,7 @@ from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
-from sla.kpis import MarketplaceKpis, kpis_compute
+from sla.kpis import MarketplaceKpis, kpis_cached, kpis_compute
 from sla.policies import policy_for, policy_summary
 from sla.subjects import wait_order_number, wait_path, wait_reason_label
 
@@ -90,7 +90,7 @@ def review(request: HttpRequest) -> HttpResponse:
         return render(request, "sla/partials/_breach_table.html", context)
     period_form = KpiPeriodForm(request.GET)
     period = period_form.period(now=now)
-    kpis = kpis_compute(period=period, now=now, connections=_visible(request))
+    kpis = kpis_cached(period=period, now=now, connections=_visible(request))
     for k in kpis:  # the policy in force, in words ("24 h en días laborables")
         k.policy_text = policy_summary(policy_for(k.connection))
     keep = request.GET.copy()

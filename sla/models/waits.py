@@ -406,6 +406,10 @@ class SlaItem(models.Model):
             models.Index(
                 fields=("warn_at",), condition=Q(state="on_time"), name="slaitem_on_time_warn_idx"
             ),
+            # The KPIs: the waits due in a period, per marketplace, counted from the index.
+            models.Index(
+                fields=("connection", "due_at", "stopped_at"), name="slaitem_conn_due_idx"
+            ),
             # The inbox's SLA filter ("breaching"): open incident waits by state.
             models.Index(
                 fields=("state", "incident"),

@@ -9,7 +9,16 @@ import pytest
 
 from messaging.models import Party
 from sla.health.rules import Comparison, Threshold
-from sla.kpis import Period, active_counts, kpis_compute, percentile, period_default, risk_of
+from sla.kpis import (
+    Period,
+    active_counts,
+    kpis_cached,
+    kpis_compute,
+    kpis_stamp_bump,
+    percentile,
+    period_default,
+    risk_of,
+)
 from sla.models import Rulebook, SlaItem
 from tests.factories.core import OrderFactory
 from tests.factories.incidents import IncidentFactory
@@ -122,6 +131,54 @@ def test_every_kpi_on_the_known_data_set(data_set, django_assert_max_num_queries
     assert pcc.compliance_pct is None and pcc.incident_rate_pct is None
     assert pcc.first_reply_median_h is None and pcc.active_incidents_avg == Decimal("0.0")
     assert not pcc.at_risk
+
+
+def test_the_review_keeps_the_kpis_until_the_next_sweep(
+    data_set, django_assert_num_queries
+) -> None:
+    """Kept for a period and a set of marketplaces until a sweep runs: the same
+    figures as computed afresh, and the sweep's changes show after it."""
+    from core.models import MarketplaceConnection
+    from sla.services import sla_sweep
+
+    connections = list(MarketplaceConnection.objects.order_by("name", "pk"))
+    first = kpis_cached(period=DEC_1_10, now=NOW, connections=connections)
+    assert first == kpis_compute(period=DEC_1_10, now=NOW, connections=connections)
+    with django_assert_num_queries(0):
+        assert kpis_cached(period=DEC_1_10, now=NOW, connections=connections) == first
+    # Another period, or another set of marketplaces, is computed apart.
+    other = kpis_cached(period=DEC_1_10, now=NOW, connections=connections[:1])
+    assert [k.connection for k in other] == connections[:1]
+
+    mediamarkt = data_set[0]
+    OrderFactory.create_batch(10, connection=mediamarkt, created_date=madrid(2026, 12, 5, 12))
+    assert kpis_cached(period=DEC_1_10, now=NOW, connections=connections)[0].orders_created == 40
+    sla_sweep(now=NOW)
+    assert kpis_cached(period=DEC_1_10, now=NOW, connections=connections)[0].orders_created == 50
+    kpis_stamp_bump()
+    assert kpis_cached(period=DEC_1_10, now=NOW, connections=connections)[0].orders_created == 50
+
+
+def test_the_kept_kpis_carry_no_api_key(data_set, monkeypatch) -> None:
+    import pickle
+
+    from django.core.cache import cache
+
+    from core.models import MarketplaceConnection
+
+    kept: list[bytes] = []
+    set_ = cache.set
+    monkeypatch.setattr(
+        cache,
+        "set",
+        lambda key, value, *a, **kw: (kept.append(pickle.dumps(value)), set_(key, value, *a, **kw)),
+    )
+    connections = list(MarketplaceConnection.objects.order_by("name", "pk"))
+    kpis = kpis_cached(period=DEC_1_10, now=NOW, connections=connections)
+    again = kpis_cached(period=DEC_1_10, now=NOW, connections=connections)
+    assert again == kpis and again[0].connection is connections[0]
+    secret = connections[0].api_key
+    assert kept and secret and not any(secret.encode() in blob for blob in kept)
 
 
 def test_daily_series_use_madrid_days(data_set) -> None:
