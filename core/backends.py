@@ -14,12 +14,41 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.db import connections, router
-from django.db.models import F, OuterRef, Q, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 
+from core.precompiled import PrecompiledQuery
 from core.scoping import MarketplaceAccess, scope_remember
 
 __all__ = ["UserWithPermissionsBackend"]
+
+
+#: Stands in for the user's id in the query compiled once (:func:`_user_query`).
+_USER_STAND_IN = -1_999_999_001
+
+
+def _user_with_permissions(*, user_id: Any) -> QuerySet[Any]:
+    """The user, with their permission names and the marketplaces they see as arrays."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    names = (
+        Permission.objects.filter(Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk")))
+        .annotate(perm=Concat(F("content_type__app_label"), Value("."), F("codename")))
+        .values("perm")
+        .distinct()
+    )
+    scope = MarketplaceAccess.objects.filter(user_id=OuterRef("pk")).values("connection_id")
+    return (
+        get_user_model()
+        ._default_manager.annotate(
+            permission_names=ArraySubquery(names), scope_ids=ArraySubquery(scope)
+        )
+        .filter(pk=user_id)
+    )
+
+
+#: Its SQL is written once per process: compiling it cost every page a few milliseconds.
+_USER_QUERY = PrecompiledQuery(_user_with_permissions, user_id=_USER_STAND_IN)
 
 
 class UserWithPermissionsBackend(ModelBackend):
@@ -27,24 +56,12 @@ class UserWithPermissionsBackend(ModelBackend):
 
     def get_user(self, user_id: Any) -> Any:
         user_model = get_user_model()
-        if connections[router.db_for_read(user_model)].vendor != "postgresql":
+        using = router.db_for_read(user_model)
+        if connections[using].vendor != "postgresql":
             return super().get_user(user_id)
-        from django.contrib.postgres.expressions import ArraySubquery
-
-        names = (
-            Permission.objects.filter(Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk")))
-            .annotate(perm=Concat(F("content_type__app_label"), Value("."), F("codename")))
-            .values("perm")
-            .distinct()
-        )
-        scope = MarketplaceAccess.objects.filter(user_id=OuterRef("pk")).values("connection_id")
-        user = (
-            user_model._default_manager.annotate(
-                permission_names=ArraySubquery(names), scope_ids=ArraySubquery(scope)
-            )
-            .filter(pk=user_id)
-            .first()
-        )
+        pk = user_model._meta.pk.get_prep_value(user_id)
+        sql, params = _USER_QUERY.bind(using, {"user_id": pk})
+        user = next(iter(user_model._default_manager.db_manager(using).raw(sql, params)), None)
         if user is None or not self.user_can_authenticate(user):
             return None
         if not user.is_superuser:

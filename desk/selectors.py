@@ -8,11 +8,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db import connections, router
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.expressions import AnyOf
 from core.models import MarketplaceConnection, Order
+from core.precompiled import PrecompiledQuery
 from core.scoping import scope_queryset
 from core.sync.health import ConnectionHealth, connection_health
 from core.sync.models import SyncCursor
@@ -136,6 +148,25 @@ def _unread_count(user: Any) -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(unread), Value(0))
+
+
+def _unread_counts(*, incident_ids: list[int], user_id: int) -> QuerySet[Any, Any]:
+    """(incident id, :func:`_unread_count`) of these incidents (Postgres: the ids as one
+    array, so the query's SQL is the same for any page)."""
+    from django.contrib.postgres.fields import ArrayField
+
+    ids = Value(incident_ids, output_field=ArrayField(BigIntegerField()))
+    return (
+        Incident.objects.filter(AnyOf(F("pk"), ids))
+        .annotate(n=_unread_count(user_id))
+        .values_list("pk", "n")
+    )
+
+
+#: Written once per process: compiling its nested subqueries cost more than running it.
+_UNREAD_QUERY = PrecompiledQuery(
+    _unread_counts, incident_ids=[-1_999_999_003], user_id=-1_999_999_002
+)
 
 
 def incident_list(
@@ -312,11 +343,16 @@ def queue_rows(*, ids: list[int], user: Any) -> list[QueueRow]:
         )
     incident_ids = [row.incident_id for row in by_pk.values() if row.incident_id is not None]
     if incident_ids:
-        unread = dict(
-            Incident.objects.filter(pk__in=incident_ids)
-            .annotate(n=_unread_count(user))
-            .values_list("pk", "n")
-        )
+        using = router.db_for_read(Incident)
+        if connections[using].vendor == "postgresql":
+            counted = _UNREAD_QUERY.rows(using, incident_ids=incident_ids, user_id=user.pk)
+        else:
+            counted = list(
+                Incident.objects.filter(pk__in=incident_ids)
+                .annotate(n=_unread_count(user))
+                .values_list("pk", "n")
+            )
+        unread = dict(counted)
         for row in by_pk.values():
             if row.incident_id is not None:
                 row.unread_count = unread.get(row.incident_id, 0)
