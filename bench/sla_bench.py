@@ -5,7 +5,8 @@ and migrated if missing; its synced and SLA tables are emptied first). Prints fi
 not part of the test suite. Reports each figure with PASS/FAIL (``bench.report``).
 Targets: the first sweep ever over 100,000 open waits ≤ 5 s; a later sweep (six hours
 on) ≤ 0.5 s and one with nothing changed ≤ 0.1 s; ≥ 100,000 deadlines per second for
-each kind of policy.
+each kind of policy; the search documents of 90,000 orders with 300,000 messages (what
+the threads sync keeps beside the SLA: ``messaging.search``) built in ≤ 10 s.
 
 The open items are made by the sweep itself, from 100,000 open incidents and waiting
 threads (the "initial backfill", timed and printed apart: a one-off that inserts
@@ -29,6 +30,7 @@ from bench.report import failed, figure
 __all__ = ["main"]
 
 ITEMS = int(os.environ.get("SLA_BENCH_ITEMS", "100000"))
+SEARCH_ORDERS = int(os.environ.get("SLA_BENCH_SEARCH_ORDERS", "90000"))
 DEADLINE_CALLS = 200_000
 BATCH = 5000
 SPREAD = timedelta(hours=96)
@@ -117,6 +119,68 @@ def _load(now: datetime) -> None:
         )
 
 
+def _load_conversations(now: datetime) -> list[int]:
+    """SEARCH_ORDERS orders more, each with a thread (every tenth a second one) of three
+    messages, alternately the customer's and the shop's (about 300,000 for 90,000
+    orders), as the inbox benchmark's; returns their ids."""
+    from django.db import connection
+
+    from bench.inbox_data import CUSTOMER_PHRASES, SHOP_PHRASES, _sql_array
+
+    customer, shop = _sql_array(CUSTOMER_PHRASES), _sql_array(SHOP_PHRASES)
+    nc, ns = len(CUSTOMER_PHRASES), len(SHOP_PHRASES)
+    params = {"now": now, "orders": SEARCH_ORDERS}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO core_order (connection_id, mirakl_id, commercial_id, state,
+                state_reason_code, state_reason_label, currency, price, shipping_price,
+                total_price, has_incident, has_customer_message, fully_refunded,
+                customer_mirakl_id, customer_first_name, customer_last_name, customer_locale,
+                customer_email, billing_address, shipping_address, shipping_company,
+                shipping_tracking, shipping_tracking_url, shipping_type, created_date,
+                last_updated_date, synced_at)
+            SELECT (SELECT min(id) FROM core_marketplaceconnection), 'S' || n || '-A',
+                'S' || n, 'SHIPPED', '', '', 'EUR', 20, 4.95, 24.95, false, true, false,
+                'C' || n, 'Lucía', 'Martín', 'es_ES', '', '{}', '{}', 'SEUR', '', '', '',
+                %(now)s - interval '3 days', %(now)s - interval '3 days', %(now)s
+            FROM generate_series(1, %(orders)s) AS n
+            RETURNING id
+            """,
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            """
+            INSERT INTO messaging_thread (connection_id, mirakl_id, order_id, entity_type,
+                entity_id, topic_type, topic_value, date_created, date_updated,
+                authorized_participants, current_participants, message_count,
+                last_sender_type, last_sender_name, no_store_reply_needed, synced_at)
+            SELECT o.connection_id, 'S' || o.id || '-' || t, o.id, 'MMP_ORDER', o.mirakl_id,
+                'FREE_TEXT', 'Pedido', o.created_date, o.created_date, '[]', '[]', 3, 'SHOP',
+                '', '[]', %(now)s
+            FROM core_order o, generate_series(1, 2) AS t
+            WHERE o.mirakl_id LIKE 'S%%' AND (t = 1 OR o.id %% 10 = 0)
+            """,
+            params,
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO messaging_message (thread_id, mirakl_id, author_type, author_role,
+                author_name, recipients, body, date_created, attachments)
+            SELECT t.id, 'M' || k, CASE WHEN k = 2 THEN 'SHOP' ELSE 'CUSTOMER' END, '', '',
+                '[]', CASE WHEN k = 2 THEN ({shop})[1 + (t.id + k) %% {ns}]
+                           ELSE ({customer})[1 + (t.id + k) %% {nc}] || ' Pedido '
+                                || t.entity_id || '.' END,
+                t.date_created + k * interval '5 hours', '[]'
+            FROM messaging_thread t, generate_series(1, 3) AS k
+            WHERE t.mirakl_id LIKE 'S%%'
+            """,  # noqa: S608 - our own constants
+            params,
+        )
+    return ids
+
+
 #: CPU seconds of the last :func:`_timed` run: this process's, and its Postgres backend's.
 LAST_CPU: dict[str, float] = {"python": 0.0, "postgres": 0.0}
 
@@ -172,6 +236,7 @@ def main() -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from messaging.search import order_search_documents_refresh
     from sla.models import SlaBreach, SlaItem
     from sla.policies import rule_resolve, rules_by_preset
     from sla.services import sla_sweep
@@ -210,6 +275,25 @@ def main() -> int:
     print(describe(result))
     print(f"    breaches kept {SlaBreach.objects.count():,}")
 
+    started = time.perf_counter()
+    search_ids = _load_conversations(now)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"loaded {len(search_ids):,} orders with conversations in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    search, written = _timed(
+        f"search documents of {len(search_ids):,} orders, the first time",
+        lambda: order_search_documents_refresh(order_ids=search_ids),
+    )
+    search_cpu = dict(LAST_CPU)
+    print(f"    written {written:,}")
+    _timed(
+        "  then again, nothing changed",
+        lambda: order_search_documents_refresh(order_ids=search_ids),
+    )
+
     rules = rules_by_preset()
     business = rule_resolve(rules, "pccomponentes")
     wall = rule_resolve(rules, "mediamarkt")
@@ -240,6 +324,16 @@ def main() -> int:
     )
     figure("sla.later_sweep_s", first, "s", at_most=0.5, note="six hours later")
     figure("sla.idle_sweep_s", idle, "s", at_most=0.1, note="nothing changed")
+    figure(
+        "sla.search_documents_s",
+        search,
+        "s",
+        at_most=10.0,
+        note=(
+            f"{len(search_ids):,} orders' documents built; CPU {search_cpu['python']:.2f} s "
+            f"Python + {search_cpu['postgres']:.2f} s Postgres"
+        ),
+    )
     figure("sla.business_deadlines_per_s", business_rate, "calls/s", at_least=100_000)
     figure("sla.wall_deadlines_per_s", wall_rate, "calls/s", at_least=100_000)
     return 1 if failed() else 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -136,9 +135,6 @@ class Order(models.Model):
     acceptance_decision_date = models.DateTimeField(_("accepted"), null=True, blank=True)
     shipping_deadline = models.DateTimeField(_("shipping deadline"), null=True, blank=True)
     synced_at = models.DateTimeField(_("synced"), default=timezone.now)
-    #: The text of the order's messages for the inbox's search (Postgres full text), a
-    #: copy the threads sync keeps (:mod:`messaging.search`); empty elsewhere.
-    search_document = SearchVectorField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("order")

@@ -16,7 +16,7 @@ from core.models import MarketplaceConnection, MarketplaceReason
 from core.params import search_text
 from core.scoping import scope_queryset
 from incidents.models import Incident, IncidentAssignment
-from messaging.search import order_search
+from messaging.search import order_search, order_search_ids
 from sla.models import QueueEntry
 
 __all__ = [
@@ -77,6 +77,10 @@ def _assignee_choices() -> list[tuple[str, StrOrPromise]]:
         (ASSIGNEE_NONE, _("Nobody")),
         *((str(u.pk), u.get_full_name() or u.get_username()) for u in users),
     ]
+
+
+#: A search matching more orders than this filters the queue by a subquery instead.
+SEARCH_IDS_AT_MOST = 1000
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -164,12 +168,17 @@ class IncidentFilterSet(django_filters.FilterSet):
     def user(self) -> Any:
         return getattr(self.request, "user", None)
 
-    def filter_q(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
+    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Order number, customer name (every word) or message text
-        (:func:`messaging.search.order_search`)."""
+        (:mod:`messaging.search`). The matching orders' ids are read first when they
+        are few (an order number, a name): as a subquery, Postgres walked the queue's
+        due-time index and probed the orders for every open row."""
         value = value.strip()
         if not value:
             return queryset
+        ids = order_search_ids(value, limit=SEARCH_IDS_AT_MOST + 1)
+        if len(ids) <= SEARCH_IDS_AT_MOST:
+            return queryset.filter(order_id__in=ids)
         return queryset.filter(order_id__in=order_search(value))
 
     def filter_status(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
@@ -248,10 +257,6 @@ QUEUE_VIEWS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
 )
 
 
-#: A search matching more orders than this filters the queue by a subquery instead.
-SEARCH_IDS_AT_MOST = 1000
-
-
 class QueueFilterSet(IncidentFilterSet):
     """Filters of the queue (:class:`sla.models.QueueEntry`): the inbox's, plus what is
     owed (kind, to whom), over incidents and conversations without incident.
@@ -281,19 +286,6 @@ class QueueFilterSet(IncidentFilterSet):
     class Meta:
         model = QueueEntry
         fields: list[str] = []
-
-    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """The matching orders' ids are read first when they are few (an order number, a
-        name): as a subquery, Postgres walked the queue's due-time index and probed the
-        orders for every open row."""
-        value = value.strip()
-        if not value:
-            return queryset
-        matching = order_search(value)
-        ids = list(matching.values_list("pk", flat=True)[: SEARCH_IDS_AT_MOST + 1])
-        if len(ids) <= SEARCH_IDS_AT_MOST:
-            return queryset.filter(order_id__in=ids)
-        return queryset.filter(order_id__in=matching)
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == STATUS_OPEN:

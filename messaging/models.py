@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from core.choices import Badge, BadgeChoices
 __all__ = [
     "CannedReply",
     "Message",
+    "OrderSearchDocument",
     "OutboundAttachment",
     "OutboundMessage",
     "Party",
@@ -125,6 +127,28 @@ class Message(models.Model):
     @property
     def recipient_types(self) -> list[str]:
         return [r.get("type", "") for r in self.recipients]
+
+
+class OrderSearchDocument(models.Model):
+    """The Spanish full-text vector of every message of an order's threads, for the
+    inbox's search (:mod:`messaging.search`, which keeps it; Postgres only).
+
+    A narrow table of its own rather than a column of the order: rewriting a document
+    then writes this row and its GIN index, not a new version of the order through its
+    ten indexes. An order without messages has no row.
+    """
+
+    order = models.OneToOneField(
+        "core.Order", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    document = SearchVectorField()
+
+    class Meta:
+        verbose_name = _("order search document")
+        verbose_name_plural = _("order search documents")
+
+    def __str__(self) -> str:
+        return str(self.order_id)
 
 
 class OutboundMessage(models.Model):

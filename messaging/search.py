@@ -1,18 +1,19 @@
 """The inbox's search: order numbers, customer names and the text of the order's messages.
 
-One condition on the order table answers every search (:func:`order_search`), so
-Postgres can combine its indexes (trigram indexes on the order number and the names,
-migration ``incidents.0005``; a GIN index on ``Order.search_document``, migration
-``incidents.0009``) and choose its plan from what the words match: a precise search
-reads a handful of orders through the indexes, a broad one ("pedido") walks the inbox
-in its own order and stops at the page's last row.
+A search reads the orders whose number or customer's names match (trigram indexes on
+the order table, migration ``core.0002``, combined in one bitmap) and the orders whose
+messages match (the GIN index of the search documents, migration ``messaging.0004``):
+a precise search reads a handful of ids from each (:func:`order_search_ids`); a broad
+one is a condition per order (:func:`order_search`) that Postgres checks while walking
+the inbox in its own order, stopping at the page's last row.
 
-``Order.search_document`` is the Spanish full-text vector of every message of the
+``OrderSearchDocument`` holds the Spanish full-text vector of every message of an
 order's threads, one after the other in a fixed order. It is a copy: the threads sync
 rebuilds it for the orders of each page it writes (:func:`order_search_documents_refresh`,
 in the page's transaction), and so does the linking of threads that arrived before
-their order. Searching one vector per
-order rather than 300,000 message rows is what keeps a broad search fast.
+their order. Searching one vector per order rather than 300,000 message rows is what
+keeps a broad search fast; keeping it in a narrow table of its own rather than on the
+order keeps its rewriting cheap (the order table has ten indexes).
 
 Other databases (the SQLite demo) keep no document and search the messages with
 ``icontains``.
@@ -24,12 +25,18 @@ from collections.abc import Iterable
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection as db_connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.models import Order
-from messaging.models import Message, Thread
+from messaging.models import Message, OrderSearchDocument, Thread
 
-__all__ = ["SEARCH_CONFIG", "order_search", "order_search_documents_refresh"]
+__all__ = [
+    "SEARCH_CONFIG",
+    "order_search",
+    "order_search_candidates",
+    "order_search_documents_refresh",
+    "order_search_ids",
+]
 
 #: The text search configuration of the documents and of the queries (they must agree).
 SEARCH_CONFIG = "spanish"
@@ -46,17 +53,31 @@ def _postgres() -> bool:
     return db_connection.vendor == "postgresql"
 
 
-def order_search(value: str) -> QuerySet:
-    """Ids (``pk``) of the orders whose number contains ``value``, whose customer's names
-    hold every word of it, or whose messages match it (Spanish full text, web-search
-    syntax: quotes for a phrase, ``-`` to exclude a word)."""
+def _by_number_or_name(value: str) -> Q:
     by_name = Q()
     for word in value.split()[:NAME_WORDS]:
         by_name &= Q(customer_first_name__icontains=word) | Q(customer_last_name__icontains=word)
-    matches = Q(mirakl_id__icontains=value) | Q(commercial_id__icontains=value) | by_name
+    return Q(mirakl_id__icontains=value) | Q(commercial_id__icontains=value) | by_name
+
+
+def _documents_matching(value: str) -> QuerySet:
+    query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+    return OrderSearchDocument.objects.filter(document=query).order_by()
+
+
+def order_search(value: str) -> QuerySet:
+    """Ids (``pk``) of the orders whose number contains ``value``, whose customer's names
+    hold every word of it, or whose messages match it (Spanish full text, web-search
+    syntax: quotes for a phrase, ``-`` to exclude a word).
+
+    The shape for a subquery over many matches (a broad search): one condition per
+    order, its document probed by key, so Postgres walks the queue in its own order
+    and stops at the page's last row. Few matches are read faster by
+    :func:`order_search_ids`.
+    """
+    matches = _by_number_or_name(value)
     if _postgres():
-        query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
-        matches |= Q(search_document=query)
+        matches |= Q(Exists(_documents_matching(value).filter(order_id=OuterRef("pk"))))
     else:
         matches |= Q(
             pk__in=Message.objects.filter(body__icontains=value, thread__order__isnull=False)
@@ -66,15 +87,40 @@ def order_search(value: str) -> QuerySet:
     return Order.objects.filter(matches).order_by().values("pk")
 
 
+def order_search_candidates(value: str) -> QuerySet:
+    """The ids of :func:`order_search` read from the indexes (Postgres; an id may come
+    twice): ``UNION ALL`` of the orders matched by number or names (their trigram
+    indexes, in one bitmap) and of the documents matched by text (their GIN index).
+
+    A condition across the two tables cannot use both kinds of index: Postgres would
+    read every order.
+    """
+    if not _postgres():
+        return order_search(value)
+    by_text = _documents_matching(value).values("order_id")
+    return (
+        Order.objects.filter(_by_number_or_name(value))
+        .order_by()
+        .values("pk")
+        .union(by_text, all=True)
+    )
+
+
+def order_search_ids(value: str, *, limit: int) -> list[int]:
+    """At most ``limit`` ids of the orders :func:`order_search` matches (maybe fewer
+    distinct ones): what a precise search (an order number, a name, rare words) reads
+    first, in milliseconds."""
+    return list(order_search_candidates(value).values_list("pk", flat=True)[:limit])
+
+
 def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     """Rebuild the search document of these orders from their messages; returns how many
-    orders were written (none outside Postgres): only those whose document changed.
+    orders' documents were written or removed (none outside Postgres): only those whose
+    document changed.
 
-    Writing an order costs far more than computing its document: the document is
-    indexed, so the row is never updated in place and every index of the order table
-    (its number's and names' trigram indexes among them) takes a new entry. A sync that
-    reads a page again (the overlap) or a thread whose new message is not the order's
-    leaves the documents as they were, and the rows untouched.
+    A document is written only when it changed: a sync that reads a page again (the
+    overlap) or a thread whose new message is not the order's leaves the rows
+    untouched. An order left without messages loses its row.
 
     One statement per batch whatever its size: the batch's messages are read through
     the threads' order index and grouped once, then joined to the orders by key.
@@ -92,24 +138,28 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
         return 0
 
     quote = db_connection.ops.quote_name
-    # The documents are computed once (a materialised CTE), then compared and written.
+    documents = quote(OrderSearchDocument._meta.db_table)
+    # The documents are computed once (a materialised CTE), then written where they
+    # changed; the rows of orders without messages go.
     sql = (
         "WITH d AS MATERIALIZED ("  # noqa: S608 - names from the models
-        "SELECT batch.id, to_tsvector(%s::regconfig, COALESCE(s.text, '')) AS document "
-        "FROM unnest(%s::bigint[]) AS batch(id) LEFT JOIN ("
-        "SELECT t.order_id, string_agg(m.body, %s "
-        "ORDER BY t.mirakl_id, m.date_created, m.mirakl_id) AS text "
+        "SELECT t.order_id, to_tsvector(%s::regconfig, string_agg(m.body, %s "
+        "ORDER BY t.mirakl_id, m.date_created, m.mirakl_id)) AS document "
         f"FROM {quote(Message._meta.db_table)} m "
         f"JOIN {quote(Thread._meta.db_table)} t ON t.id = m.thread_id "
-        "WHERE t.order_id = ANY(%s::bigint[]) GROUP BY t.order_id"
-        ") s ON s.order_id = batch.id) "
-        f"UPDATE {quote(Order._meta.db_table)} o SET search_document = d.document FROM d "
-        "WHERE o.id = d.id AND o.search_document IS DISTINCT FROM d.document"
+        "WHERE t.order_id = ANY(%s::bigint[]) GROUP BY t.order_id), "
+        f"gone AS (DELETE FROM {documents} x WHERE x.order_id = ANY(%s::bigint[]) "
+        "AND NOT EXISTS (SELECT 1 FROM d WHERE d.order_id = x.order_id) RETURNING 1), "
+        f"written AS (INSERT INTO {documents} AS x (order_id, document) "
+        "SELECT order_id, document FROM d ON CONFLICT (order_id) DO UPDATE "
+        "SET document = EXCLUDED.document WHERE x.document IS DISTINCT FROM EXCLUDED.document "
+        "RETURNING 1) "
+        "SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM written)"
     )
     written = 0
     with db_connection.cursor() as cursor:
         for start in range(0, len(ids), REFRESH_BATCH):
             batch = ids[start : start + REFRESH_BATCH]
-            cursor.execute(sql, [SEARCH_CONFIG, batch, MESSAGE_SEPARATOR, batch])
-            written += cursor.rowcount
+            cursor.execute(sql, [SEARCH_CONFIG, MESSAGE_SEPARATOR, batch, batch])
+            written += cursor.fetchone()[0]
     return written

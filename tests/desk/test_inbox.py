@@ -13,7 +13,10 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from messaging.models import Party
-from messaging.search import order_search, order_search_documents_refresh
+from messaging.search import (
+    order_search_candidates,
+    order_search_documents_refresh,
+)
 from sla.models import QueueEntry
 from sla.queue import queue_entries_refresh
 from tests.factories.core import (
@@ -290,18 +293,20 @@ def test_search_finds_synced_messages_and_follows_new_ones(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres indexes")
 def test_search_uses_the_order_indexes(db) -> None:
-    """One condition on the order table: trigram indexes and the document's GIN index."""
-    sql, params = order_search("59400 pérez").query.sql_with_params()
+    """A precise search reads the orders by number and name on their trigram indexes,
+    and the documents by text on their GIN index."""
+
+    sql, params = order_search_candidates("59400 pérez").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+        candidates = "\n".join(row[0] for row in cursor.fetchall())
     for index in (
         "order_mirakl_id_trgm_idx",
         "order_last_name_trgm_idx",
-        "order_search_document_idx",
+        "order_search_doc_gin_idx",
     ):
-        assert index in plan
+        assert index in candidates
 
 
 # --------------------------------------------------------------------------- table

@@ -6,7 +6,7 @@ import factory
 from django.utils import timezone
 
 from core.outbox.kinds import OutboxKind
-from messaging.models import Message, Party, Thread
+from messaging.models import Message, OrderSearchDocument, Party, Thread
 from tests.factories.core import MarketplaceConnectionFactory, OrderFactory, OutboxEntryFactory
 
 
@@ -72,3 +72,13 @@ class CannedReplyFactory(factory.django.DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Respuesta {n}")
     body = "Hola {customer_name}, tu pedido {order_number} va con {carrier} ({tracking})."
+
+
+class OrderSearchDocumentFactory(factory.django.DjangoModelFactory):
+    """A document as the threads sync writes it (Postgres; ``messaging.search``)."""
+
+    class Meta:
+        model = OrderSearchDocument
+
+    order = factory.SubFactory(OrderFactory)
+    document = "'pedid':1"

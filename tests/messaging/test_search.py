@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Order
+from messaging.models import OrderSearchDocument
 from messaging.search import order_search, order_search_documents_refresh
 from tests.factories.core import MarketplaceConnectionFactory, OrderFactory, OrderLineFactory
 from tests.factories.incidents import IncidentFactory
@@ -57,7 +58,10 @@ def _matches(value: str) -> set[int]:
 
 def _document(order: Order) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT search_document::text FROM core_order WHERE id = %s", [order.pk])
+        cursor.execute(
+            "SELECT document::text FROM messaging_ordersearchdocument WHERE order_id = %s",
+            [order.pk],
+        )
         return cursor.fetchone()[0]
 
 
@@ -110,3 +114,19 @@ def test_a_document_does_not_depend_on_the_order_rows_were_written_in() -> None:
             ["\n".join(["primero del primer hilo", "segundo del primer hilo", SECOND_THREAD])],
         )
         assert _document(forwards) == cursor.fetchone()[0]
+
+
+def test_documents_are_written_when_they_change_and_go_with_the_messages() -> None:
+    marketplace = MarketplaceConnectionFactory(code="pcc")
+    order = _order_with_messages(marketplace, "Y-1", [("t", "1", FIRST)])
+    assert order_search_documents_refresh(order_ids=[order.pk]) == 1
+    assert order_search_documents_refresh(order_ids=[order.pk]) == 0
+
+    MessageFactory(thread=order.threads.get(), mirakl_id="2", body=SECOND)
+    assert order_search_documents_refresh(order_ids=[order.pk]) == 1
+    assert _matches("mañana") == {order.pk}
+
+    order.threads.all().delete()
+    assert order_search_documents_refresh(order_ids=[order.pk]) == 1
+    assert not OrderSearchDocument.objects.filter(order=order).exists()
+    assert _matches("roto") == set()
