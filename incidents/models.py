@@ -57,6 +57,18 @@ class Incident(models.Model):
         )
         CLOSE_OVERDUE = "close_overdue", _("Awaiting close too long"), Badge.WARN
 
+    class OpeningSource(models.TextChoices):
+        """Where ``opened_at`` comes from. Mirakl keeps no incident dates: the sync takes
+        the line's last update when it sees the line turn ``INCIDENT_OPEN`` (observed).
+        A line already open the first time the sync sees its order was last updated by
+        whatever came last (a resolution, a contest): that incident is dated from the
+        marketplace's notice once the order's threads are synced (pending, then
+        estimated; ``incidents.lifecycle``)."""
+
+        OBSERVED = "observed", _("Seen opening by the sync")
+        PENDING = "pending", _("Already open when first synced, awaiting its messages")
+        ESTIMATED = "estimated", _("Already open when first synced, dated from its messages")
+
     connection = models.ForeignKey(
         MarketplaceConnection, on_delete=models.PROTECT, related_name="incidents"
     )
@@ -67,6 +79,14 @@ class Incident(models.Model):
     reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
     reason_label = models.CharField(_("reason"), max_length=255, blank=True)
     opened_at = models.DateTimeField(_("opened"))
+    opening_source = models.CharField(
+        _("opening date from"),
+        max_length=10,
+        choices=OpeningSource.choices,
+        default=OpeningSource.OBSERVED,
+        # In the database too: rows written by code that predates the column.
+        db_default=OpeningSource.OBSERVED,
+    )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     #: When the shop first acted on it (a message, a refund, a resolution).
     first_shop_action_at = models.DateTimeField(_("first shop action"), null=True, blank=True)
@@ -148,6 +168,12 @@ class Incident(models.Model):
                 fields=("-opened_at", "-id"),
                 condition=Q(closed_at__isnull=False),
                 name="incident_closed_opened_idx",
+            ),
+            # The incidents whose opening waits for their order's threads (the sync).
+            models.Index(
+                fields=("connection",),
+                condition=Q(opening_source="pending"),
+                name="incident_opening_pending_idx",
             ),
             # The watch after resolving: incidents awaiting close, by expected close.
             models.Index(

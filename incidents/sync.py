@@ -4,7 +4,9 @@ Registered with the sync engine (:mod:`core.sync.registry`) by the app's
 ``AppConfig.ready``: every OR11 page opens an episode for each line newly in
 ``INCIDENT_OPEN`` and closes those that left it; after each run of orders or
 threads, the open incidents of the orders it touched get their state re-derived
-(:func:`incidents.lifecycle.incidents_refresh`).
+(:func:`incidents.lifecycle.incidents_refresh`). An incident already open on an order
+new to us waits for the threads run to be dated from its messages (its opening is
+``pending`` until then).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from incidents.models import AuditEntry, Incident
 from mirakl.schemas import OrderRecord as MiraklOrder
 
 __all__ = ["IncidentEpisodes", "incidents_after_run"]
+
+Source = Incident.OpeningSource
 
 
 class IncidentEpisodes:
@@ -45,7 +49,9 @@ class IncidentEpisodes:
         """Open an episode for each line newly in INCIDENT_OPEN; close those that left it.
 
         Lines of orders we did not hold before cannot have incidents yet, so only the
-        lines of ``known`` orders are looked up.
+        lines of ``known`` orders are looked up. An incident on one of those is already
+        open when first seen: its opening is ``pending``, written to the audit log once
+        the threads date it.
         """
         lines = [(o.order, line, o.pk, line_pk) for o in orders for line, line_pk in o.lines]
         known_line_ids = [entry[3] for entry in lines if entry[0].order_id in known]
@@ -75,6 +81,9 @@ class IncidentEpisodes:
 
         opened: list[Incident] = []
         for order, line, order_pk, line_pk in needs_open:
+            # Already open on an order new to us: the line's last update may be a later
+            # change (a resolution, a contest); the order's threads date it (lifecycle).
+            source = Source.OBSERVED if order.order_id in known else Source.PENDING
             opened.append(
                 Incident(
                     connection=connection,
@@ -85,6 +94,7 @@ class IncidentEpisodes:
                     reason_code=line.order_line_state_reason_code or "",
                     reason_label=line.order_line_state_reason_label or "",
                     opened_at=line.last_updated_date or order.last_updated_date,
+                    opening_source=source,
                     created_at=now,
                     updated_at=now,
                 )
@@ -98,7 +108,12 @@ class IncidentEpisodes:
                 new.pk = pks[(new.line_id, new.episode)]
                 new._state.adding = False
                 new._state.db = Incident.objects.db
-        events = [incident_opened_entry(incident=incident) for incident in opened]
+        # A pending opening is told once dated (the audit log is append-only).
+        events = [
+            incident_opened_entry(incident=incident)
+            for incident in opened
+            if incident.opening_source == Source.OBSERVED
+        ]
 
         closed: list[Incident] = []
         for order, line, _order_pk, line_pk in lines:
@@ -106,6 +121,10 @@ class IncidentEpisodes:
             if incident is None or line.order_line_state == INCIDENT_LINE_STATE:
                 continue
             closed_at = max(line.last_updated_date or order.last_updated_date, incident.opened_at)
+            if incident.opening_source == Source.PENDING:
+                # Closed before its threads were synced: told at the line's date after all.
+                events.append(incident_opened_entry(incident=incident, to_state=Incident.State.NEW))
+                incident.opening_source = Source.ESTIMATED
             events.append(
                 incident_transition(
                     incident=incident,
@@ -120,7 +139,9 @@ class IncidentEpisodes:
             incident.updated_at = now
             closed.append(incident)
         if closed:
-            Incident.objects.bulk_update(closed, ["state", "closed_at", "updated_at"])
+            Incident.objects.bulk_update(
+                closed, ["state", "closed_at", "opening_source", "updated_at"]
+            )
         if events:
             insert_rows(AuditEntry, instance_rows(events), returning=("id",))
 
@@ -131,7 +152,8 @@ def incidents_after_run(
     """Re-derive the state of the open incidents of the orders a run touched.
 
     A resumed run does not know what its crashed predecessor touched, so it
-    re-derives every open incident of the connection.
+    re-derives every open incident of the connection. After a threads run the pending
+    openings are settled, touched or not: the messages that date them are in.
     """
     if resource not in (SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS):
         return
@@ -141,4 +163,11 @@ def incidents_after_run(
                 "order_id", flat=True
             )
         )
-    incidents_refresh(order_ids=touched)
+    threads = resource == SYNC_RESOURCE_THREADS
+    if threads:
+        touched = touched | set(
+            Incident.objects.filter(
+                connection=connection, opening_source=Source.PENDING
+            ).values_list("order_id", flat=True)
+        )
+    incidents_refresh(order_ids=touched, settle_openings=threads)

@@ -26,7 +26,9 @@ class MessagingConfig(AppConfig):
 
         from core.sync.registry import register_after_run, register_resource
         from incidents.lifecycle import (
+            register_back_office_contest,
             register_customer_message,
+            register_opening_notice,
             register_operator_objection,
             register_shop_action,
         )
@@ -37,6 +39,8 @@ class MessagingConfig(AppConfig):
             first_customer_message_since_resolved,
             first_operator_message_since_resolved,
             first_shop_message_since_opened,
+            opening_notice_unseen,
+            operator_contest_unseen,
             waiting_thread_refusal,
         )
         from messaging.sync_threads import THREADS, threads_after_run
@@ -46,6 +50,8 @@ class MessagingConfig(AppConfig):
         register_shop_action("message", first_shop_message_since_opened)
         register_operator_objection("message", first_operator_message_since_resolved)
         register_customer_message("message", first_customer_message_since_resolved)
+        register_opening_notice("message", opening_notice_unseen)
+        register_back_office_contest("message", operator_contest_unseen)
         register_resolution_check(waiting_thread_refusal)
 
         post_save.connect(_forget_canned_replies, sender=CannedReply, dispatch_uid="canned-save")

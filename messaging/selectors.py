@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
@@ -30,13 +30,15 @@ from messaging.models import (
     Thread,
     ThreadNoReply,
 )
-from messaging.notices import is_opening_notice
+from messaging.notices import OPENING_NOTICE_WINDOW, is_opening_notice
 
 __all__ = [
     "first_customer_message_since_resolved",
     "first_operator_message_since_resolved",
     "first_shop_message_since_opened",
     "incident_documents",
+    "opening_notice_unseen",
+    "operator_contest_unseen",
     "thread_annotations",
     "waiting_thread_refusal",
     "ConversationItem",
@@ -505,6 +507,78 @@ def first_customer_message_since_resolved() -> Subquery:
             thread__order_id=OuterRef("order_id"),
             author_type=Party.CUSTOMER,
             date_created__gt=OuterRef("resolved_at"),
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def _to_the_shop_alone() -> Q:
+    """Messages to the shop alone, or to no one recorded (the marketplace's notice:
+    :func:`messaging.notices.is_opening_notice`). Index lookups rather than JSON
+    containment, which SQLite (the embedded default) lacks."""
+    return Q(recipients=[]) | Q(recipients__0__type=Party.SHOP, recipients__1__isnull=True)
+
+
+def _to_the_shop() -> Q:
+    """Messages addressed to the shop, or to no one recorded (clock rule T1); a message
+    has at most three recipients."""
+    return (
+        Q(recipients=[])
+        | Q(recipients__0__type=Party.SHOP)
+        | Q(recipients__1__type=Party.SHOP)
+        | Q(recipients__2__type=Party.SHOP)
+    )
+
+
+def opening_notice_unseen() -> Subquery:
+    """Over incidents whose opening the sync did not see: the marketplace's notice, the
+    earliest operator message to the shop alone on the order at or before the line's
+    last update (``opened_at`` until dated), which it may follow by a moment (within
+    :data:`~messaging.notices.OPENING_NOTICE_WINDOW`)."""
+    return Subquery(
+        Message.objects.filter(
+            _to_the_shop_alone(),
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.OPERATOR,
+            date_created__lte=OuterRef("opened_at") + OPENING_NOTICE_WINDOW,
+        )
+        .order_by()
+        .values("thread__order_id")
+        .annotate(first=Min("date_created"))
+        .values("first")
+    )
+
+
+def operator_contest_unseen() -> Subquery:
+    """Over incidents whose opening the sync did not see: the operator contesting a
+    resolution the shop made in Mirakl's back office (what makes them CONTESTED; see
+    :mod:`incidents.lifecycle`).
+
+    Its message to the shop is dated within :data:`~messaging.notices.OPENING_NOTICE_WINDOW`
+    of the line's last update (contesting changes the line, as opening does: the
+    evidence clock rule T6 reads), later than a shop message since the opening, and
+    past the window after the opening, so that the clock does not take it for the
+    notice: it waits for the operator like any operator message.
+    """
+    shop_since_opening = Message.objects.filter(
+        thread__order_id=OuterRef(OuterRef("order_id")),
+        author_type=Party.SHOP,
+        date_created__gte=OuterRef(OuterRef("opened_at")),
+        date_created__lt=OuterRef("date_created"),
+    )
+    line_updated = OuterRef("line__last_updated_date")
+    return Subquery(
+        Message.objects.filter(
+            _to_the_shop(),
+            Exists(shop_since_opening),
+            thread__order_id=OuterRef("order_id"),
+            author_type=Party.OPERATOR,
+            date_created__gt=OuterRef("opened_at") + OPENING_NOTICE_WINDOW,
+            date_created__gte=line_updated - OPENING_NOTICE_WINDOW,
+            date_created__lte=line_updated + OPENING_NOTICE_WINDOW,
         )
         .order_by()
         .values("thread__order_id")

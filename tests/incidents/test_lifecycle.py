@@ -62,7 +62,10 @@ ALLOWED = [
     (S.NEW, S.IN_PROGRESS, "state_changed"),
     (S.NEW, S.RESOLVED, "state_changed"),
     (S.NEW, S.CLOSED, "incident_closed"),
+    # A resolution made in Mirakl's back office, contested before the first sync.
+    (S.NEW, S.CONTESTED, "contested"),
     (S.IN_PROGRESS, S.RESOLVED, "state_changed"),
+    (S.IN_PROGRESS, S.CONTESTED, "contested"),
     (S.IN_PROGRESS, S.CLOSED, "incident_closed"),
     (S.RESOLVED, S.CONTESTED, "contested"),
     (S.RESOLVED, S.CLOSED, "incident_closed"),
