@@ -25,6 +25,7 @@ from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from core.bulk import update_rows
 from core.clients import client_for
 from core.models import MarketplaceConnection
 from core.sync.health import sync_error_kind
@@ -293,7 +294,11 @@ def _page_done(
         fields.append("skipped_open")
     cursor.run_offset = page.offset
     cursor.run_page_token = page.page_token
-    cursor.save(update_fields=fields)
+    # One plain UPDATE, as for the page's rows: ``Model.save`` prepared through the ORM
+    # cost more CPU than the statement, on every page.
+    update_rows(
+        SyncCursor, [{"id": cursor.pk, **{f: getattr(cursor, f) for f in fields}}], fields=fields
+    )
     return (pending - resolved) | skipped
 
 
