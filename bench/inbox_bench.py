@@ -197,6 +197,9 @@ def _manager() -> str:
         username="bench-manager",
         defaults={"first_name": "Bench", "last_name": "Manager", "password": agent.password},
     )
+    if user.password != agent.password:  # made earlier with another password
+        user.password = agent.password
+        user.save(update_fields=["password"])
     user.groups.set([Group.objects.get(name="account_manager")])
     return user.username
 
