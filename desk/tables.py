@@ -77,7 +77,12 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         rows = self.object_list
-        counted = rows[: COUNT_AT_MOST + 1].count() if isinstance(rows, QuerySet) else len(rows)
+        # Unsorted: the first 10,001 in any order count the same, without sorting them all.
+        counted = (
+            rows.order_by()[: COUNT_AT_MOST + 1].count()
+            if isinstance(rows, QuerySet)
+            else len(rows)
+        )
         self.capped = counted > COUNT_AT_MOST
         return min(counted, COUNT_AT_MOST)
 
