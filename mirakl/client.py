@@ -10,8 +10,9 @@ leave this package. How calls are sent, retried and scrubbed: :mod:`mirakl.trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -107,15 +108,12 @@ class MiraklClient(OrderDocumentsApi):
         max: int = 100,
     ) -> Iterator[OrderPage]:
         """OR11 pages from ``start_offset`` until the last one (one request per page)."""
-        offset: int | None = start_offset
-        while offset is not None:
-            page = self.list_orders(
+        return _offset_pages(
+            lambda offset: self.list_orders(
                 updated_since=updated_since, has_incident=has_incident, offset=offset, max=max
-            )
-            yield page
-            if page.next_offset is not None and page.next_offset <= offset:
-                raise MiraklPayloadError("pagination did not move forward", call=Call.OR11)
-            offset = page.next_offset
+            ),
+            start_offset,
+        )
 
     def list_order_records(
         self,
@@ -147,15 +145,12 @@ class MiraklClient(OrderDocumentsApi):
         max: int = 100,
     ) -> Iterator[OrderRecordPage]:
         """:meth:`iter_order_pages` with the pages of :meth:`list_order_records`."""
-        offset: int | None = start_offset
-        while offset is not None:
-            page = self.list_order_records(
+        return _offset_pages(
+            lambda offset: self.list_order_records(
                 updated_since=updated_since, has_incident=has_incident, offset=offset, max=max
-            )
-            yield page
-            if page.next_offset is not None and page.next_offset <= offset:
-                raise MiraklPayloadError("pagination did not move forward", call=Call.OR11)
-            offset = page.next_offset
+            ),
+            start_offset,
+        )
 
     # ---------------------------------------------------------------- threads
 
@@ -195,24 +190,17 @@ class MiraklClient(OrderDocumentsApi):
         entity_ids: Sequence[str] | None = None,
     ) -> Iterator[ThreadPage]:
         """M11 pages following ``next_page_token`` until the last one."""
-        seen: set[str] = set()
-        token = page_token
-        while True:
-            page = self.list_threads(
+        return _token_pages(
+            lambda token: self.list_threads(
                 updated_since=updated_since,
                 entity_type=entity_type,
                 entity_ids=entity_ids,
                 with_messages=with_messages,
                 limit=limit,
                 page_token=token,
-            )
-            yield page
-            token = page.next_page_token
-            if token is None:
-                return
-            if token in seen:
-                raise MiraklPayloadError("next_page_token repeats itself", call=Call.M11)
-            seen.add(token)
+            ),
+            page_token,
+        )
 
     def list_thread_records(
         self,
@@ -240,19 +228,12 @@ class MiraklClient(OrderDocumentsApi):
     ) -> Iterator[ThreadRecordPage]:
         """:meth:`iter_thread_pages` (with messages) with the pages of
         :meth:`list_thread_records`."""
-        seen: set[str] = set()
-        token = page_token
-        while True:
-            page = self.list_thread_records(
+        return _token_pages(
+            lambda token: self.list_thread_records(
                 updated_since=updated_since, limit=limit, page_token=token
-            )
-            yield page
-            token = page.next_page_token
-            if token is None:
-                return
-            if token in seen:
-                raise MiraklPayloadError("next_page_token repeats itself", call=Call.M11)
-            seen.add(token)
+            ),
+            page_token,
+        )
 
     def get_thread(self, thread_id: str) -> Thread:
         """M10: one thread with its messages."""
@@ -469,3 +450,44 @@ def _thread_params(
 def _check_page_size(value: int, name: str) -> None:
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise ValueError(f"{name} must be between 1 and {MAX_PAGE_SIZE}")
+
+
+class _OffsetPaged(Protocol):
+    @property
+    def next_offset(self) -> int | None: ...
+
+
+class _TokenPaged(Protocol):
+    @property
+    def next_page_token(self) -> str | None: ...
+
+
+_P = TypeVar("_P", bound=_OffsetPaged)
+_T = TypeVar("_T", bound=_TokenPaged)
+
+
+def _offset_pages(fetch: Callable[[int], _P], start_offset: int) -> Iterator[_P]:
+    """OR11-style pages from ``start_offset`` until the last one; a page whose next
+    offset does not move forward is Mirakl's error, not a loop."""
+    offset: int | None = start_offset
+    while offset is not None:
+        page = fetch(offset)
+        yield page
+        if page.next_offset is not None and page.next_offset <= offset:
+            raise MiraklPayloadError("pagination did not move forward", call=Call.OR11)
+        offset = page.next_offset
+
+
+def _token_pages(fetch: Callable[[str | None], _T], page_token: str | None) -> Iterator[_T]:
+    """M11-style pages following ``next_page_token``; a token seen twice is an error."""
+    seen: set[str] = set()
+    token = page_token
+    while True:
+        page = fetch(token)
+        yield page
+        token = page.next_page_token
+        if token is None:
+            return
+        if token in seen:
+            raise MiraklPayloadError("next_page_token repeats itself", call=Call.M11)
+        seen.add(token)
