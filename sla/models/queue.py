@@ -84,6 +84,8 @@ class QueueEntry(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        # queue_order_idx below: one index on the order, not two.
+        db_index=False,
     )
     order_number = models.CharField(_("order"), max_length=64)
     reason_code = models.CharField(_("reason code"), max_length=64, blank=True)

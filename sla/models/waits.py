@@ -435,8 +435,16 @@ class SlaBreach(models.Model):
     wait stops. Lateness runs from the deadline to the answer, or to now.
     """
 
+    # No foreign key in the database: the sweep inserts each breach from its item in
+    # the statement that reads it (``INSERT … SELECT``), and Django deletes breaches
+    # with their items; a key checked at commit cost the first sweep of a large shop
+    # a lookup per breach.
     item = models.OneToOneField(
-        SlaItem, on_delete=models.CASCADE, related_name="breach", verbose_name=_("SLA item")
+        SlaItem,
+        on_delete=models.CASCADE,
+        related_name="breach",
+        verbose_name=_("SLA item"),
+        db_constraint=False,
     )
     # Copies of the item's, for reports without a join; the item is the real reference.
     connection = models.ForeignKey(
