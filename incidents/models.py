@@ -69,11 +69,16 @@ class Incident(models.Model):
         PENDING = "pending", _("Already open when first synced, awaiting its messages")
         ESTIMATED = "estimated", _("Already open when first synced, dated from its messages")
 
+    # The marketplace and the line are looked up on the composite indexes that start
+    # with them (incident_conn_state_idx, the unique line and episode): an index of
+    # their own is one more entry to write for every new version of an incident.
     connection = models.ForeignKey(
-        MarketplaceConnection, on_delete=models.PROTECT, related_name="incidents"
+        MarketplaceConnection, on_delete=models.PROTECT, related_name="incidents", db_index=False
     )
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="incidents")
-    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="incidents")
+    line = models.ForeignKey(
+        OrderLine, on_delete=models.CASCADE, related_name="incidents", db_index=False
+    )
     episode = models.PositiveSmallIntegerField(_("episode"), default=1)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.NEW)
     reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
