@@ -41,7 +41,7 @@ from sla.models import Notification, SlaItem
 from sla.policies import rule_for
 from sla.queue import queue_entries_refresh, queue_orders_of
 from sla.signals import sla_state_changed
-from sla.sweep import Sweep, SweepResult
+from sla.sweep import Sweep, SweepResult, collector_paused
 from sla.watch import close_overdue_flag
 
 __all__ = [
@@ -68,7 +68,7 @@ def sla_sweep(*, now: datetime | None = None, full: bool = False) -> SweepResult
     """
     # In UTC: Python compares datetimes of one zone by wall time, ignoring DST folds.
     now = (now or timezone.now()).astimezone(UTC)
-    with transaction.atomic():
+    with collector_paused(), transaction.atomic():
         if not _try_lock():
             logger.info("SLA sweep already running; skipped")
             return SweepResult(skipped=True)
