@@ -26,13 +26,13 @@ both use it. The shop's own "mark resolved" is in ``incidents.resolution``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Q, Subquery, When
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,11 +51,9 @@ __all__ = [
     "incident_opened_entry",
     "incident_transition",
     "incidents_refresh",
-    "register_back_office_contest",
-    "register_customer_message",
-    "register_opening_notice",
-    "register_operator_objection",
-    "register_shop_action",
+    "Witness",
+    "Witnessed",
+    "register_witness",
 ]
 
 logger = logging.getLogger(__name__)
@@ -199,55 +197,45 @@ def incident_opened_entry(
     )
 
 
-#: When the shop first acted on an incident, as each app that knows it tells: a name
-#: and a function of no argument giving a subquery over ``Incident`` (``OuterRef`` on
-#: its ``order_id``, ``line_id``, ``opened_at``) of the first such action's time. The
-#: messaging app registers the shop's first message, the refunds app the first refund.
-_shop_actions: dict[str, Callable[[], Subquery]] = {}
-#: When the operator objected after the shop marked an incident resolved (a subquery
-#: over ``Incident`` using ``resolved_at``): the messaging app registers the operator's
-#: first message since.
-_operator_objections: dict[str, Callable[[], Subquery]] = {}
-#: When the customer wrote after the shop marked an incident resolved (a subquery over
-#: ``Incident`` using ``resolved_at``): the messaging app registers the customer's first
-#: message since. It puts the incident back in the queue (the watch after resolving).
-_customer_messages: dict[str, Callable[[], Subquery]] = {}
-#: When the marketplace announced an incident whose opening the sync did not see (its
-#: line already ``INCIDENT_OPEN`` the first time): a subquery over ``Incident``
-#: (``order_id``, ``opened_at``, until then the line's last update) of the notice's
-#: time. The messaging app registers the earliest operator message to the shop alone.
-_opening_notices: dict[str, Callable[[], Subquery]] = {}
-#: When the operator contested a resolution the shop made in Mirakl's back office, on
-#: an incident whose opening the sync did not see: a subquery over ``Incident``
-#: (``order_id``, ``opened_at``, ``line__last_updated_date``). The messaging app
-#: registers the operator's message at the line's last update.
-_back_office_contests: dict[str, Callable[[], Subquery]] = {}
+@dataclass(slots=True)
+class Witnessed:
+    """What an app saw happen on an incident's order: each the first such time, or None.
+
+    - ``shop_acted_at``: the shop acted since the incident opened (a message, a refund):
+      NEW becomes IN PROGRESS;
+    - ``operator_objected_at``, ``customer_wrote_at``: the operator or the customer
+      wrote since the shop marked it resolved: CONTESTED, or back in the queue (the
+      watch after resolving);
+    - ``opening_notice_at``: the marketplace's notice of an opening the sync did not see
+      (the line already ``INCIDENT_OPEN`` the first time; ``opened_at`` is then the
+      line's last update);
+    - ``back_office_contest_at``: the operator contesting a resolution the shop made in
+      Mirakl's back office, on such an incident.
+    """
+
+    shop_acted_at: datetime | None = None
+    operator_objected_at: datetime | None = None
+    customer_wrote_at: datetime | None = None
+    opening_notice_at: datetime | None = None
+    back_office_contest_at: datetime | None = None
 
 
-def register_shop_action(name: str, subquery: Callable[[], Subquery]) -> None:
-    """Count the action ``subquery`` times as the shop acting on an incident."""
-    _shop_actions[name] = subquery
+#: A function of the incidents being refreshed giving, by incident id, what its app saw
+#: (ids it saw nothing for may be left out). It may read each incident's ``order_id``,
+#: ``line_id``, ``opened_at``, ``resolved_at`` and ``line_updated_at`` (the line's last
+#: update in Mirakl), and should read its own rows for all of them at once.
+Witness = Callable[[Sequence[Incident]], Mapping[int, Witnessed]]
+
+#: The apps that know what happened on an incident: the messaging app registers the
+#: order's messages, the refunds app the line's refunds.
+_witnesses: dict[str, Witness] = {}
+
+_WITNESSED_FIELDS = tuple(f.name for f in fields(Witnessed))
 
 
-def register_operator_objection(name: str, subquery: Callable[[], Subquery]) -> None:
-    """Count what ``subquery`` times as the operator contesting a resolution."""
-    _operator_objections[name] = subquery
-
-
-def register_customer_message(name: str, subquery: Callable[[], Subquery]) -> None:
-    """Count what ``subquery`` times as the customer writing after a resolution."""
-    _customer_messages[name] = subquery
-
-
-def register_opening_notice(name: str, subquery: Callable[[], Subquery]) -> None:
-    """Count what ``subquery`` times as the notice of an opening the sync did not see."""
-    _opening_notices[name] = subquery
-
-
-def register_back_office_contest(name: str, subquery: Callable[[], Subquery]) -> None:
-    """Count what ``subquery`` times as the operator contesting a resolution made in
-    Mirakl, on an incident whose opening the sync did not see."""
-    _back_office_contests[name] = subquery
+def register_witness(name: str, witness: Witness) -> None:
+    """Count what ``witness`` saw on incidents (see :class:`Witnessed`)."""
+    _witnesses[name] = witness
 
 
 def incidents_refresh(
@@ -255,106 +243,97 @@ def incidents_refresh(
 ) -> int:
     """Re-derive the state of the open incidents of these orders from what the apps know.
 
-    Reads, in one query, the first shop action since each incident opened (message,
-    refund: see :func:`register_shop_action`) and the operator's first objection since
-    the shop marked it resolved; then writes the incidents whose state changed and their
-    history rows. Returns how many changed.
+    Asks every registered witness (:func:`register_witness`: messages, refunds) what it
+    saw on the incidents, each in one read of its rows, then writes the incidents whose
+    state changed and their history rows. Returns how many changed.
 
-    A pending opening (already open when first synced) moves back to the marketplace's
-    notice, read in the same query (:func:`register_opening_notice`; those that moved
-    are read again); with ``settle_openings`` (after a threads run: the messages are
-    in) its audit entry is written at that date. Those incidents are also read for a
-    contest made before the sync saw them (:func:`register_back_office_contest`).
+    A pending opening (already open when first synced) first moves back to the
+    marketplace's notice, and the rest is read from there; with ``settle_openings``
+    (after a threads run: the messages are in) its audit entry is written at that date.
+    Those incidents are also read for a contest made before the sync saw them.
+
+    Set-based on purpose: per-incident subqueries over the messages cost a plan per
+    incident whose speed hangs on the tables' statistics.
     """
     order_ids = list(order_ids)
     if not order_ids:
         return 0
     now = now or timezone.now()
-    annotations: dict[str, Any] = {
-        f"shop_{name}_at": make() for name, make in _shop_actions.items()
-    }
-    annotations |= {f"operator_{name}_at": make() for name, make in _operator_objections.items()}
-    annotations |= {f"customer_{name}_at": make() for name, make in _customer_messages.items()}
-    # Only for the few incidents they concern: Postgres skips a CASE branch not taken.
-    pending = Q(opening_source=Opening.PENDING)
-    unseen = Q(
-        opening_source__in=(Opening.PENDING, Opening.ESTIMATED),
-        contested_at__isnull=True,
-        resolved_at__isnull=True,
-    )
-    annotations |= {f"notice_{n}_at": _when(pending, m()) for n, m in _opening_notices.items()}
-    annotations |= {f"unseen_{n}_at": _when(unseen, m()) for n, m in _back_office_contests.items()}
     with transaction.atomic():
-        incidents = _locked(Q(order_id__in=order_ids), annotations)
-        moved = _openings_date(incidents, now)
-        if moved:
-            # The shop's first action and the contest are read from the opening.
-            again = {i.pk: i for i in _locked(Q(pk__in=moved), annotations)}
-            incidents = [again.get(incident.pk, incident) for incident in incidents]
-        return _refresh(incidents, now, settle_openings=settle_openings)
+        # Locked so that an agent's "mark resolved" in between is not overwritten.
+        incidents = list(
+            Incident.objects.filter(order_id__in=order_ids, closed_at__isnull=True)
+            .annotate(line_updated_at=F("line__last_updated_date"))
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        pending = [i for i in incidents if i.opening_source == Opening.PENDING]
+        if pending:
+            _openings_date(pending, _witnessed(pending), now)
+        return _refresh(incidents, _witnessed(incidents), now, settle_openings=settle_openings)
 
 
-def _when(condition: Q, subquery: Subquery) -> Case:
-    return Case(When(condition, then=subquery), default=None, output_field=DateTimeField())
+def _witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
+    """What every witness saw, by incident id: the earliest time of each kind."""
+    seen: dict[int, Witnessed] = {incident.pk: Witnessed() for incident in incidents}
+    for witness in _witnesses.values():
+        for pk, theirs in witness(incidents).items():
+            ours = seen[pk]
+            for name in _WITNESSED_FIELDS:
+                at = getattr(theirs, name)
+                if at is not None and (getattr(ours, name) is None or at < getattr(ours, name)):
+                    setattr(ours, name, at)
+    return seen
 
 
-def _locked(which: Q, annotations: dict[str, Any]) -> list[Incident]:
-    # Locked so that an agent's "mark resolved" in between is not overwritten.
-    return list(
-        Incident.objects.filter(which, closed_at__isnull=True)
-        .annotate(**annotations)
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    )
-
-
-def _openings_date(incidents: list[Incident], at: datetime) -> list[int]:
-    """Move pending openings back to the marketplace's notice (never forward); the ids
-    of those that moved."""
-    names = [f"notice_{name}_at" for name in _opening_notices]
+def _openings_date(
+    incidents: Sequence[Incident], seen: Mapping[int, Witnessed], at: datetime
+) -> None:
+    """Move pending openings back to the marketplace's notice (never forward), in the
+    database and on the instances."""
     moved: list[dict[str, Any]] = []
     for incident in incidents:
-        notice = _first(incident, names) if incident.opening_source == Opening.PENDING else None
+        notice = seen[incident.pk].opening_notice_at
         if notice is not None and notice < incident.opened_at:
+            incident.opened_at, incident.updated_at = notice, at
             moved.append({"id": incident.pk, "opened_at": notice, "updated_at": at})
     update_rows(Incident, moved, fields=["opened_at", "updated_at"])
-    return [row["id"] for row in moved]
 
 
-def _first(incident: Incident, names: Iterable[str]) -> datetime | None:
-    times = [t for t in (getattr(incident, name) for name in names) if t is not None]
-    return min(times) if times else None
-
-
-def _refresh(incidents: list[Incident], at: datetime, *, settle_openings: bool = False) -> int:
+def _refresh(
+    incidents: Sequence[Incident],
+    seen: Mapping[int, Witnessed],
+    at: datetime,
+    *,
+    settle_openings: bool = False,
+) -> int:
     """Derive, then write in bulk the changed incidents, their entries and notifications."""
     changed: list[dict[str, object]] = []
     entries: list[AuditEntry] = []
     contested: list[Incident] = []
     written: list[Incident] = []
-    shop_fields = [f"shop_{name}_at" for name in _shop_actions]
-    operator_fields = [f"operator_{name}_at" for name in _operator_objections]
-    customer_fields = [f"customer_{name}_at" for name in _customer_messages]
-    unseen_fields = [f"unseen_{name}_at" for name in _back_office_contests]
     for incident in incidents:
+        witnessed = seen[incident.pk]
         settled = settle_openings and incident.opening_source == Opening.PENDING
         if settled:
             # Told now, at the date the messages gave it (the audit log is append-only).
             entries.append(incident_opened_entry(incident=incident, to_state=State.NEW))
             incident.opening_source = Opening.ESTIMATED
         acted = [
-            t
-            for t in (incident.first_shop_action_at, _first(incident, shop_fields))
-            if t is not None
+            t for t in (incident.first_shop_action_at, witnessed.shop_acted_at) if t is not None
         ]
         first_action = min(acted) if acted else None
         contested_at = incident.contested_at
-        objection_at = _first(incident, operator_fields)
+        objection_at = witnessed.operator_objected_at
         if incident.resolved_at and objection_at:
             contested_at = objection_at
-        back_office = contested_at is None and incident.resolved_at is None
+        back_office = (
+            contested_at is None
+            and incident.resolved_at is None
+            and incident.opening_source in (Opening.PENDING, Opening.ESTIMATED)
+        )
         if back_office:
-            contested_at = _first(incident, unseen_fields)
+            contested_at = witnessed.back_office_contest_at
         new_state = derive_state(
             IncidentFacts(
                 line_open=True,
@@ -365,7 +344,7 @@ def _refresh(incidents: list[Incident], at: datetime, *, settle_openings: bool =
         )
         dirty = settled or first_action != incident.first_shop_action_at
         dirty |= contested_at != incident.contested_at
-        flagged = _watch_written(incident, _first(incident, customer_fields), objection_at)
+        flagged = _watch_written(incident, witnessed.customer_wrote_at, objection_at)
         if flagged is not None:
             entries.append(flagged)
             if incident.watch == Watch.CUSTOMER_WROTE:

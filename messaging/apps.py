@@ -25,33 +25,16 @@ class MessagingConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from core.sync.registry import register_after_run, register_resource
-        from incidents.lifecycle import (
-            register_back_office_contest,
-            register_customer_message,
-            register_opening_notice,
-            register_operator_objection,
-            register_shop_action,
-        )
+        from incidents.lifecycle import register_witness
         from incidents.resolution import register_resolution_check
         from messaging import outbox  # noqa: F401 - registers the M12 and OR43 adapters
         from messaging.models import CannedReply
-        from messaging.selectors import (
-            first_customer_message_since_resolved,
-            first_operator_message_since_resolved,
-            first_shop_message_since_opened,
-            opening_notice_unseen,
-            operator_contest_unseen,
-            waiting_thread_refusal,
-        )
+        from messaging.selectors import messages_witnessed, waiting_thread_refusal
         from messaging.sync_threads import THREADS, threads_after_run
 
         register_resource(THREADS)
         register_after_run(threads_after_run, position=10)
-        register_shop_action("message", first_shop_message_since_opened)
-        register_operator_objection("message", first_operator_message_since_resolved)
-        register_customer_message("message", first_customer_message_since_resolved)
-        register_opening_notice("message", opening_notice_unseen)
-        register_back_office_contest("message", operator_contest_unseen)
+        register_witness("messages", messages_witnessed)
         register_resolution_check(waiting_thread_refusal)
 
         post_save.connect(_forget_canned_replies, sender=CannedReply, dispatch_uid="canned-save")

@@ -8,17 +8,18 @@ the synced message with the same Mirakl id replaces it, so it is never shown twi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
 from core.reasons import reason_label
+from incidents.lifecycle import Witnessed
 from incidents.models import Incident
 from messaging.constants import MESSAGING_REASON_TYPE, TOPIC_REASON_CODE, RecipientChoice
 from messaging.models import (
@@ -33,12 +34,8 @@ from messaging.models import (
 from messaging.notices import OPENING_NOTICE_WINDOW, is_opening_notice
 
 __all__ = [
-    "first_customer_message_since_resolved",
-    "first_operator_message_since_resolved",
-    "first_shop_message_since_opened",
     "incident_documents",
-    "opening_notice_unseen",
-    "operator_contest_unseen",
+    "messages_witnessed",
     "thread_annotations",
     "waiting_thread_refusal",
     "ConversationItem",
@@ -467,124 +464,86 @@ def incident_documents(
     return documents
 
 
-def first_shop_message_since_opened() -> Subquery:
-    """Over incidents: when the shop first wrote on the order since the incident opened
-    (what makes a NEW incident IN PROGRESS; see :mod:`incidents.lifecycle`)."""
-    return Subquery(
-        Message.objects.filter(
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.SHOP,
-            date_created__gte=OuterRef("opened_at"),
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
+def messages_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
+    """What the order's messages tell of each incident (a witness of
+    :mod:`incidents.lifecycle`), read in one query over the orders' messages:
 
-
-def first_operator_message_since_resolved() -> Subquery:
-    """Over incidents: the operator's first message on the order since the shop marked
-    the incident resolved (what makes it CONTESTED)."""
-    return Subquery(
-        Message.objects.filter(
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.OPERATOR,
-            date_created__gt=OuterRef("resolved_at"),
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
-
-
-def first_customer_message_since_resolved() -> Subquery:
-    """Over incidents: the customer's first message on the order since the shop marked
-    the incident resolved (what puts it back in the queue: the watch after resolving)."""
-    return Subquery(
-        Message.objects.filter(
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.CUSTOMER,
-            date_created__gt=OuterRef("resolved_at"),
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
-
-
-def _to_the_shop_alone() -> Q:
-    """Messages to the shop alone, or to no one recorded (the marketplace's notice:
-    :func:`messaging.notices.is_opening_notice`). Index lookups rather than JSON
-    containment, which SQLite (the embedded default) lacks."""
-    return Q(recipients=[]) | Q(recipients__0__type=Party.SHOP, recipients__1__isnull=True)
-
-
-def _to_the_shop() -> Q:
-    """Messages addressed to the shop, or to no one recorded (clock rule T1); a message
-    has at most three recipients."""
-    return (
-        Q(recipients=[])
-        | Q(recipients__0__type=Party.SHOP)
-        | Q(recipients__1__type=Party.SHOP)
-        | Q(recipients__2__type=Party.SHOP)
-    )
-
-
-def opening_notice_unseen() -> Subquery:
-    """Over incidents whose opening the sync did not see: the marketplace's notice, the
-    earliest operator message to the shop alone on the order at or before the line's
-    last update (``opened_at`` until dated), which it may follow by a moment (within
-    :data:`~messaging.notices.OPENING_NOTICE_WINDOW`)."""
-    return Subquery(
-        Message.objects.filter(
-            _to_the_shop_alone(),
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.OPERATOR,
-            date_created__lte=OuterRef("opened_at") + OPENING_NOTICE_WINDOW,
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
-
-
-def operator_contest_unseen() -> Subquery:
-    """Over incidents whose opening the sync did not see: the operator contesting a
-    resolution the shop made in Mirakl's back office (what makes them CONTESTED; see
-    :mod:`incidents.lifecycle`).
-
-    Its message to the shop is dated within :data:`~messaging.notices.OPENING_NOTICE_WINDOW`
-    of the line's last update (contesting changes the line, as opening does: the
-    evidence clock rule T6 reads), later than a shop message since the opening, and
-    past the window after the opening, so that the clock does not take it for the
-    notice: it waits for the operator like any operator message.
+    - the shop's first message since the incident opened;
+    - the operator's and the customer's first since the shop marked it resolved;
+    - the marketplace's notice of an opening the sync did not see: the earliest operator
+      message to the shop alone at or before the line's last update (``opened_at``
+      until dated), which it may follow by a moment (within
+      :data:`~messaging.notices.OPENING_NOTICE_WINDOW`);
+    - the operator contesting a resolution the shop made in Mirakl's back office: its
+      message to the shop is dated within the window of the line's last update
+      (contesting changes the line, as opening does: the evidence clock rule T6
+      reads), later than a shop message since the opening, and past the window after
+      the opening, so that the clock does not take it for the notice.
     """
-    shop_since_opening = Message.objects.filter(
-        thread__order_id=OuterRef(OuterRef("order_id")),
-        author_type=Party.SHOP,
-        date_created__gte=OuterRef(OuterRef("opened_at")),
-        date_created__lt=OuterRef("date_created"),
+    by_order: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    rows = (
+        Message.objects.filter(thread__order_id__in={i.order_id for i in incidents})
+        .order_by("date_created", "pk")
+        .values_list("thread__order_id", "author_type", "date_created", "recipients")
     )
-    line_updated = OuterRef("line__last_updated_date")
-    return Subquery(
-        Message.objects.filter(
-            _to_the_shop(),
-            Exists(shop_since_opening),
-            thread__order_id=OuterRef("order_id"),
-            author_type=Party.OPERATOR,
-            date_created__gt=OuterRef("opened_at") + OPENING_NOTICE_WINDOW,
-            date_created__gte=line_updated - OPENING_NOTICE_WINDOW,
-            date_created__lte=line_updated + OPENING_NOTICE_WINDOW,
-        )
-        .order_by()
-        .values("thread__order_id")
-        .annotate(first=Min("date_created"))
-        .values("first")
-    )
+    for order_id, author, at, recipients in rows:
+        by_order[order_id].append((author, at, recipients))
+    seen: dict[int, Witnessed] = {}
+    for incident in incidents:
+        messages = by_order.get(incident.order_id)
+        if messages:
+            seen[incident.pk] = _witnessed_in(incident, messages)
+    return seen
+
+
+def _witnessed_in(incident: Incident, messages: list[tuple[str, datetime, Any]]) -> Witnessed:
+    """:func:`messages_witnessed` for one incident, over its order's messages by date."""
+    opened, resolved = incident.opened_at, incident.resolved_at
+    line_updated: datetime | None = getattr(incident, "line_updated_at", None)
+    witnessed = Witnessed()
+    for author, at, recipients in messages:
+        if author == Party.SHOP:
+            if witnessed.shop_acted_at is None and at >= opened:
+                witnessed.shop_acted_at = at
+        elif author == Party.CUSTOMER:
+            if witnessed.customer_wrote_at is None and resolved and at > resolved:
+                witnessed.customer_wrote_at = at
+        elif author == Party.OPERATOR:
+            if witnessed.operator_objected_at is None and resolved and at > resolved:
+                witnessed.operator_objected_at = at
+            if (
+                witnessed.opening_notice_at is None
+                and at <= opened + OPENING_NOTICE_WINDOW
+                and _to_the_shop_alone(recipients)
+            ):
+                witnessed.opening_notice_at = at
+            if (
+                witnessed.back_office_contest_at is None
+                and line_updated is not None
+                and witnessed.shop_acted_at is not None
+                and witnessed.shop_acted_at < at
+                and at > opened + OPENING_NOTICE_WINDOW
+                and abs(at - line_updated) <= OPENING_NOTICE_WINDOW
+                and _to_the_shop(recipients)
+            ):
+                witnessed.back_office_contest_at = at
+    return witnessed
+
+
+def _to_the_shop_alone(recipients: Any) -> bool:
+    """Addressed to the shop alone, or to no one recorded (the marketplace's notice:
+    :func:`messaging.notices.is_opening_notice`)."""
+    if not isinstance(recipients, list):
+        return False
+    return _recipient_types(recipients) in ([], [Party.SHOP])
+
+
+def _to_the_shop(recipients: Any) -> bool:
+    """Addressed to the shop, or to no one recorded (clock rule T1); a message has at
+    most three recipients."""
+    if not isinstance(recipients, list):
+        return False
+    return not recipients or Party.SHOP in _recipient_types(recipients[:3])
 
 
 def waiting_thread_refusal(incident: Any) -> str | None:

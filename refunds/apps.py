@@ -10,10 +10,10 @@ class RefundsConfig(AppConfig):
         # Imported here, not at the top: models, and the registries the apps fill, exist
         # only once every app is loaded.
         from core.sync.registry import register_order_page_handler
-        from incidents.lifecycle import register_shop_action
+        from incidents.lifecycle import register_witness
         from refunds import outbox  # noqa: F401 - registers the OR28 adapter
-        from refunds.selectors import first_refund_since_opened
+        from refunds.selectors import refunds_witnessed
         from refunds.sync import LineRefunds
 
         register_order_page_handler(LineRefunds())
-        register_shop_action("refund", first_refund_since_opened)
+        register_witness("refunds", refunds_witnessed)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 
 from core.models import MarketplaceConnection, Order, OrderLine
+from incidents.lifecycle import Witnessed
+from incidents.models import Incident
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
 from refunds.rules import LineRemainder, RefundLineInput, refund_remainders_compute
 
 __all__ = [
-    "first_refund_since_opened",
     "LineRefunds",
     "RefundPanel",
     "RefundSummary",
@@ -24,6 +27,7 @@ __all__ = [
     "refund_request_by_key",
     "refund_requests_awaiting_approval",
     "refund_summary",
+    "refunds_witnessed",
     "remainder_refundable",
 ]
 
@@ -205,13 +209,19 @@ def _line_total(item: RefundLineInput) -> Decimal:
     return item.amount + item.shipping_amount
 
 
-def first_refund_since_opened() -> Subquery:
-    """Over incidents: the first refund on the incident's line since it opened (the shop
-    acted: see :mod:`incidents.lifecycle`)."""
-    return Subquery(
-        Refund.objects.filter(line_id=OuterRef("line_id"), created_date__gte=OuterRef("opened_at"))
-        .order_by()
-        .values("line_id")
-        .annotate(first=Min("created_date"))
-        .values("first")
+def refunds_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
+    """The first refund on each incident's line since it opened: the shop acted (a
+    witness of :mod:`incidents.lifecycle`), read in one query over the lines' refunds."""
+    dates: dict[int, list[datetime]] = defaultdict(list)
+    rows = Refund.objects.filter(line_id__in={i.line_id for i in incidents}).values_list(
+        "line_id", "created_date"
     )
+    for line_id, created in rows:
+        if created is not None:
+            dates[line_id].append(created)
+    seen: dict[int, Witnessed] = {}
+    for incident in incidents:
+        since = [at for at in dates.get(incident.line_id, ()) if at >= incident.opened_at]
+        if since:
+            seen[incident.pk] = Witnessed(shop_acted_at=min(since))
+    return seen
