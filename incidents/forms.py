@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
 from incidents.resolution import resolution_reason_choices
-from incidents.selectors import assignable_users
+from incidents.selectors import assignable_user_choices, assignable_users
 
 __all__ = ["AssignForm", "NoteForm", "ResolveForm"]
+
+
+class _AssignableUserChoices(ModelChoiceIterator):
+    """The default assignees' choices from one plain query when the select is drawn
+    (:func:`assignable_user_choices`), not a model instance per user."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from assignable_user_choices()
 
 
 class AssignForm(forms.Form):
@@ -27,7 +41,10 @@ class AssignForm(forms.Form):
     def __init__(self, *args, users=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
 
-        self.fields["assignee"].queryset = users if users is not None else assignable_users()
+        field = self.fields["assignee"]
+        if users is None:
+            field.iterator = _AssignableUserChoices
+        field.queryset = users if users is not None else assignable_users()
         self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
 
 

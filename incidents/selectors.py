@@ -9,32 +9,39 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import router
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
-from core.annotations import Annotations
+from core.annotations import RowAdditions
 from core.expressions import in_subquery
 from core.models import Order
+from core.precompiled import PrecompiledQuery
 from incidents.models import AuditEntry, Incident, IncidentNote, IncidentSeen
 
 __all__ = [
     "HistoryEntry",
+    "assignable_user_choices",
     "assignable_users",
+    "assignable_users_forget",
     "incident_detail",
     "incident_history",
     "incident_notes",
-    "incident_page_annotations",
+    "incident_page_additions",
     "order_history",
     "orders_held_by_open_incidents",
 ]
 
 
 #: The incident page's header shows what apps above add to it (the SLA app: the due
-#: time and state of the open wait, ``sla_due_at`` and ``sla_state``).
-incident_page_annotations = Annotations("incident page")
+#: time and state of the open wait, ``sla_due_at``, ``sla_warn_at`` and ``sla_state``),
+#: set on the incident after it is read.
+incident_page_additions = RowAdditions("incident page")
 
 
 def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
-    """One incident with what its page header needs (SLA included), in one query.
+    """One incident with what its page header needs, in one query, and what the apps
+    above add to it (:data:`incident_page_additions`: the SLA wait, one query).
 
     The same query brings the order's other incidents: the open ones (the resolution panel
     offers them too) in ``order_open_incidents``, by line, the incident itself excluded;
@@ -51,23 +58,24 @@ def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
                 ]
             )
         )
-    rows = list(
-        incident_page_annotations.apply(
-            queryset.select_related(
-                "connection",
-                "order__connection",
-                "line",
-                "resolved_by",
-                "assignment__assignee",
-                "assignment__assigned_by",
-            )
+    rows: list[Any] = list(
+        queryset.select_related(
+            "connection",
+            "order__connection",
+            "line",
+            "resolved_by",
+            "assignment__assignee",
+            "assignment__assigned_by",
         )
+        # The shop's API key is for the sync and the outbox: no page decrypts it.
+        .defer("connection__api_key", "order__connection__api_key")
         .filter(order_id=Subquery(Incident.objects.filter(pk=pk).values("order_id")[:1]))
         .order_by("line__index", "line__mirakl_id", "pk")
     )
     incident = next((row for row in rows if row.pk == pk), None)
     if incident is None:
         raise Incident.DoesNotExist(f"Incident {pk} does not exist.")
+    incident_page_additions.apply([incident])
     incident.order_open_incidents = [row for row in rows if row.pk != pk and row.closed_at is None]
     incident.order_incident_openings = tuple(row.opened_at for row in rows)
     return incident
@@ -145,6 +153,37 @@ def assignable_users() -> QuerySet:
         )
     )
     return users.filter(can_reply).distinct().order_by("first_name", "username")
+
+
+def _assignable_user_names() -> QuerySet:
+    return assignable_users().values_list("pk", "first_name", "last_name", "username")
+
+
+#: Written once per process (the permission joins cost more to compile than to run).
+_ASSIGNABLE_NAMES = PrecompiledQuery(_assignable_user_names)
+
+
+#: The assignment select's choices, kept in Django's cache: every incident page shows
+#: them, they change when a user, a group or a permission does (``incidents.apps``).
+ASSIGNABLE_CACHE_KEY = "incidents:assignable-users:v1"
+ASSIGNABLE_CACHE_SECONDS = 300
+
+
+def assignable_user_choices() -> list[tuple[int, str]]:
+    """:func:`assignable_users` as (id, name) pairs, in the same order: what the
+    assignment select shows (the full name, else the username). From the cache, else
+    one plain query."""
+    choices = cache.get(ASSIGNABLE_CACHE_KEY)
+    if choices is None:
+        rows = _ASSIGNABLE_NAMES.rows(router.db_for_read(get_user_model()))
+        choices = [(pk, f"{first} {last}".strip() or name) for pk, first, last, name in rows]
+        cache.set(ASSIGNABLE_CACHE_KEY, choices, ASSIGNABLE_CACHE_SECONDS)
+    return choices
+
+
+def assignable_users_forget(**_signal: Any) -> None:
+    """Empty the cache of :func:`assignable_user_choices` (a signal receiver too)."""
+    cache.delete(ASSIGNABLE_CACHE_KEY)
 
 
 def orders_held_by_open_incidents(

@@ -9,7 +9,7 @@ class SlaConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: models, and the registries the apps fill, exist
         # only once every app is loaded.
-        from incidents.selectors import incident_page_annotations
+        from incidents.selectors import incident_page_additions
         from incidents.signals import incidents_contested, incidents_written_after_resolved
         from messaging.selectors import thread_annotations
         from refunds.signals import refund_awaiting_approval
@@ -20,7 +20,7 @@ class SlaConfig(AppConfig):
             on_refund_awaiting_approval,
             on_sla_state_changed,
         )
-        from sla.selectors import incident_next_due_annotate, thread_due_annotate
+        from sla.selectors import incident_next_due_set, thread_due_annotate
         from sla.signals import sla_state_changed
 
         sla_state_changed.connect(on_sla_state_changed, dispatch_uid="sla.alerts")
@@ -33,5 +33,5 @@ class SlaConfig(AppConfig):
         )
         # The incident page's header shows the soonest open wait of the incident and its
         # conversations; each conversation its own.
-        incident_page_annotations.register(incident_next_due_annotate)
+        incident_page_additions.register(incident_next_due_set)
         thread_annotations.register(thread_due_annotate)
