@@ -376,13 +376,17 @@ class SlaItem(models.Model):
                 ),
                 name="%(app_label)s_%(class)s_one_object",
             ),
-            # Not partial: the other kind's null object never conflicts (NULLs differ).
+            # Partial: an item of the other kind (its object NULL) never conflicts, and
+            # an entry for it was one more index write per item of a first sweep.
+            # They are the incident's and the thread's lookup indexes too.
             models.UniqueConstraint(
                 fields=("incident", "started_at"),
+                condition=Q(incident__isnull=False),
                 name="%(app_label)s_%(class)s_unique_incident_start",
             ),
             models.UniqueConstraint(
                 fields=("thread", "audience", "started_at"),
+                condition=Q(thread__isnull=False),
                 name="%(app_label)s_%(class)s_unique_thread_audience_start",
             ),
             models.CheckConstraint(
