@@ -229,7 +229,6 @@ def data_load(now: datetime) -> None:
     from core.models import MarketplaceConnection, MarketplaceReason
     from messaging.search import order_search_documents_refresh
     from sla.queue import queue_entries_refresh
-    from sla.sweep import incident_reply_due_refresh
 
     started = time.perf_counter()
     group = Group.objects.get(name="agent")
@@ -272,7 +271,6 @@ def data_load(now: datetime) -> None:
         # What the threads sync keeps: each order's search document (messaging.search).
         written = order_search_documents_refresh(order_ids=range(1, ORDERS + CONVERSATIONS + 1))
         print(f"  order search documents: {written:,} rows, {time.perf_counter() - step:.1f} s")
-        incident_reply_due_refresh()
         step = time.perf_counter()
         # What the first SLA sweep writes last: the queue's rows (sla.queue).
         written = queue_entries_refresh(now=now)

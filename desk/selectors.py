@@ -176,9 +176,9 @@ def incident_list(
 
     The queryset is narrow on purpose: ids and sort keys only, most urgent first (the
     due time of the open SLA wait, then the oldest opened; closed incidents: latest
-    opened first), :func:`incident_rows` loads the 25 rows of a page. Both orders are
-    walked on an index (``incident_open_due_idx``, ``incident_closed_opened_idx``):
-    the due time is the copy the SLA sweep keeps on the incident (``reply_due_at``).
+    opened first), :func:`incident_rows` loads the 25 rows of a page. The due time is
+    the copy the SLA sweep keeps on the incident's queue row (``reply_due_at``, walked
+    on ``queue_incident_reply_due_idx``); closed ones on ``incident_closed_opened_idx``.
     """
     filterset = IncidentFilterSet(
         filters, queryset=scope_queryset(Incident.objects.all(), user), request=request
@@ -186,7 +186,7 @@ def incident_list(
     incidents = filterset.qs.only("pk")
     if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
         return filterset, incidents.order_by(F("opened_at").desc(), F("id").desc())
-    due = F("reply_due_at").asc(nulls_last=True)
+    due = F("queue_entry__reply_due_at").asc(nulls_last=True)
     return filterset, incidents.order_by(due, "opened_at", "id")
 
 

@@ -105,10 +105,6 @@ class Incident(models.Model):
     )
     resolution_reason_code = models.CharField(max_length=64, blank=True)
     contested_at = models.DateTimeField(_("contested"), null=True, blank=True)
-    #: Due time of the open SLA wait, None when nothing waits: a copy the SLA sweep
-    #: keeps (``sla.sweep.incident_reply_due_refresh``) so the inbox's default sort,
-    #: most urgent first, reads one index instead of joining every open wait.
-    reply_due_at = models.DateTimeField(_("reply due"), null=True, blank=True, editable=False)
     #: When the operator is expected to close it once marked resolved: the policy's
     #: close delay after the last activity (``sla.watch``; None unless RESOLVED).
     close_expected_at = models.DateTimeField(
@@ -163,12 +159,8 @@ class Incident(models.Model):
                 condition=Q(closed_at__isnull=True),
                 name="incident_open_idx",
             ),
-            # The inbox's sorts: open ones most urgent first, closed ones latest first.
-            models.Index(
-                fields=("reply_due_at", "opened_at", "id"),
-                condition=Q(closed_at__isnull=True),
-                name="incident_open_due_idx",
-            ),
+            # Closed ones latest first (the API; the most urgent first is the queue's
+            # ``queue_incident_reply_due_idx``, kept by the SLA sweep).
             models.Index(
                 fields=("-opened_at", "-id"),
                 condition=Q(closed_at__isnull=False),
@@ -186,12 +178,12 @@ class Incident(models.Model):
                 condition=Q(closed_at__isnull=True, close_expected_at__isnull=False),
                 name="incident_close_expected_idx",
             ),
-            # By state, most urgent first; the order (last) answers "waiting for us" and
-            # its count from the index alone. (Not INCLUDE: SQLite, the demo, has none.)
+            # By state, oldest first; the order (last) answers "waiting for us" and its
+            # count from the index alone. (Not INCLUDE: SQLite, the demo, has none.)
             models.Index(
-                fields=("state", "reply_due_at", "opened_at", "id", "order"),
+                fields=("state", "opened_at", "id", "order"),
                 condition=Q(closed_at__isnull=True),
-                name="incident_open_state_due_idx",
+                name="incident_open_state_idx",
             ),
         ]
 

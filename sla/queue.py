@@ -207,7 +207,8 @@ def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
     for pk, order_id, connection_id, code, label, state, closed_at, opened_at in incidents:
         with_incident.add(order_id)
         waits, messages = _Waits(), _Messages()
-        waits.merge(incident_waits.get(pk, _Waits()))
+        own = incident_waits.get(pk, _Waits())
+        waits.merge(own)
         for thread in by_order.get(order_id, []):
             waits.merge(thread.waits)
             messages.merge(thread.messages)
@@ -224,6 +225,7 @@ def _refresh_orders(order_ids: Sequence[int], now: datetime) -> int:
                 reason_code=code,
                 reason_label=label or code,
                 incident_state=state,
+                reply_due_at=own.due_at,
                 opened_at=opened_at,
                 is_open=closed_at is None or waits.due_at is not None,
             )
@@ -264,6 +266,7 @@ _FIELDS = (
     "is_open",
     "owed_to",
     "due_at",
+    "reply_due_at",
     "warn_at",
     "opened_at",
     "message_count",

@@ -19,7 +19,7 @@ __all__ = ["queue_entries_rebuild"]
 
 _FIELDS = (
     "kind, connection_id, incident_id, thread_id, order_id, order_number, reason_code, "
-    "reason_label, incident_state, is_open, owed_to, due_at, warn_at, opened_at, "
+    "reason_label, incident_state, is_open, owed_to, due_at, reply_due_at, warn_at, opened_at, "
     "message_count, last_inbound_at, last_inbound_author, last_inbound_preview, updated_at"
 )
 
@@ -36,6 +36,7 @@ _UPDATE = ", ".join(
         "is_open",
         "owed_to",
         "due_at",
+        "reply_due_at",
         "warn_at",
         "opened_at",
         "message_count",
@@ -110,7 +111,7 @@ _INCIDENTS = f"""
              WHEN coalesce(ow.operator, false) THEN 'operator'
              WHEN iw.due IS NOT NULL OR coalesce(ow.customer, false) THEN 'customer'
              ELSE '' END,
-        least(iw.due, ow.due), least(iw.warn, ow.warn), i.opened_at, coalesce(om.n, 0),
+        least(iw.due, ow.due), iw.due, least(iw.warn, ow.warn), i.opened_at, coalesce(om.n, 0),
         lm.date_created, coalesce(lm.author_type, ''), {_PREVIEW}, %(now)s
     FROM incidents_incident i
     JOIN core_order o ON o.id = i.order_id
@@ -136,7 +137,7 @@ _CONVERSATIONS = f"""
         '', w.due IS NOT NULL,
         CASE WHEN w.customer AND w.operator THEN 'both' WHEN w.operator THEN 'operator'
              WHEN w.customer THEN 'customer' ELSE '' END,
-        w.due, w.warn, t.date_created, coalesce(m.n, 0),
+        w.due, NULL, w.warn, t.date_created, coalesce(m.n, 0),
         lm.date_created, coalesce(lm.author_type, ''), {_PREVIEW}, %(now)s
     FROM messaging_thread t
     JOIN core_order o ON o.id = t.order_id

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection as db_connection
 from django.db.models import Max, OuterRef, Q, Subquery
 
 from core.models import MarketplaceConnection
@@ -41,7 +40,6 @@ __all__ = [
     "SweepResult",
     "chunks",
     "collector_paused",
-    "incident_reply_due_refresh",
     "item_state",
 ]
 
@@ -140,90 +138,6 @@ def item_state(
     return State.ON_TIME
 
 
-def incident_reply_due_refresh(*, incident_ids: Sequence[int] | None = None) -> int:
-    """Copy the due time of each incident's open wait to ``Incident.reply_due_at``.
-
-    The inbox sorts on that copy (an index) rather than joining every open wait. Only
-    the sweep writes items, so it calls this for the incidents whose items it wrote;
-    every incident when ``incident_ids`` is None. Writes only the rows whose due time
-    changed, without touching ``updated_at`` (the sweep's own change mark). Returns
-    how many changed.
-
-    On Postgres one statement: the open items' earliest due time per incident, grouped
-    once, joined to the incidents by key. A subquery per incident read, while the
-    first sweep of a large shop was filling the items faster than their statistics
-    followed, every open item once per incident (a minute for 50,000 incidents).
-    """
-    if db_connection.vendor != "postgresql":
-        return _incident_reply_due_refresh_orm(incident_ids)
-    quote = db_connection.ops.quote_name
-    incidents = quote(Incident._meta.db_table)
-    items = quote(SlaItem._meta.db_table)
-    if incident_ids is None:
-        scope, params = "", []
-        target = f"SELECT id FROM {incidents}"  # noqa: S608 - names from the models
-    else:
-        ids = sorted(set(incident_ids))
-        if not ids:
-            return 0
-        scope, params = "AND incident_id = ANY(%s::bigint[])", [ids]
-        target = "SELECT unnest(%s::bigint[]) AS id"
-    sql = (
-        f"UPDATE {incidents} i SET reply_due_at = d.due FROM ("  # noqa: S608 - names from the models
-        f"SELECT t.id, o.due FROM ({target}) t LEFT JOIN ("
-        f"SELECT incident_id, MIN(due_at) AS due FROM {items} "
-        f"WHERE kind = %s AND stopped_at IS NULL {scope} GROUP BY incident_id"
-        ") o ON o.incident_id = t.id"
-        ") d WHERE i.id = d.id AND i.reply_due_at IS DISTINCT FROM d.due"
-    )
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, [*params, Kind.INCIDENT, *params])
-        return cursor.rowcount
-
-
-def _incident_reply_due_refresh_orm(incident_ids: Sequence[int] | None) -> int:
-    """:func:`incident_reply_due_refresh` on other databases (the SQLite demo)."""
-    due = Subquery(
-        SlaItem.objects.filter(kind=Kind.INCIDENT, incident=OuterRef("pk"), stopped_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
-    incidents = Incident.objects.order_by()
-    if incident_ids is not None:
-        incidents = incidents.filter(pk__in=incident_ids)
-    changed = [
-        pk
-        for pk, copied, current in incidents.annotate(current=due).values_list(
-            "pk", "reply_due_at", "current"
-        )
-        if copied != current
-    ]
-    for chunk in chunks(changed):
-        Incident.objects.filter(pk__in=chunk).update(reply_due_at=due)
-    return len(changed)
-
-
-def _reply_due_write(due_by_incident: dict[int, datetime | None]) -> None:
-    """Write the due times the sweep just computed to ``Incident.reply_due_at``.
-
-    Every item of these incidents passed through the sweep, so it knows each one's open
-    due time: one ``UPDATE … FROM unnest(ids, dues)`` joined on the primary key, rather
-    than reading back the items it has just written (whose statistics lag behind).
-    """
-    if db_connection.vendor != "postgresql":
-        incident_reply_due_refresh(incident_ids=sorted(due_by_incident))
-        return
-    ids = sorted(due_by_incident)
-    table = db_connection.ops.quote_name(Incident._meta.db_table)
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} i SET reply_due_at = v.due "  # noqa: S608 - name from the model
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) "
-            "WHERE i.id = v.id AND i.reply_due_at IS DISTINCT FROM v.due",
-            [ids, [due_by_incident[pk] for pk in ids]],
-        )
-
-
 _BATCH = 5000
 
 
@@ -256,8 +170,6 @@ class _Plan:
     """What one batch writes besides its new items."""
 
     to_update: list[SlaItem] = field(default_factory=list)
-    #: Incident written here → the due time of its open wait (None when none is open).
-    reply_due: dict[int, datetime | None] = field(default_factory=dict)
     #: Whether a new item is nearing or breached, or was answered late.
     follow_up: bool = False
 
@@ -401,7 +313,7 @@ class Sweep:
         sources: Iterable[_Source],
         existing: dict[tuple[str, int], dict[tuple[str, datetime], _Existing]],
     ) -> None:
-        """Write what changed for these sources: new items, updated ones, due times.
+        """Write what changed for these sources: new items and updated ones.
 
         The new items stream into ``COPY`` as they are computed, so Postgres inserts
         and indexes one part of a batch while Python works out the next (a first sweep
@@ -418,9 +330,6 @@ class Sweep:
                 self._follow_up_new(before)
         if plan.to_update:
             SlaItem.objects.bulk_update(plan.to_update, _UPDATE_FIELDS, batch_size=1000)
-        # The inbox's copy of the due time follows the incidents' items written here.
-        if plan.reply_due:
-            _reply_due_write(plan.reply_due)
 
     def _plan(
         self,
@@ -428,13 +337,11 @@ class Sweep:
         existing: dict[tuple[str, int], dict[tuple[str, datetime], _Existing]],
         plan: _Plan,
     ) -> Iterator[NewItem]:
-        """The items to insert, one by one; the updates and due times go into ``plan``."""
+        """The items to insert, one by one; the updates go into ``plan``."""
         now = self.now
         for source in sources:
             known = existing.get((source.kind, source.object_id), {})
             seen: set[tuple[str, datetime]] = set()
-            written = False
-            open_due: datetime | None = None
             for span in source.spans:
                 key = (span.audience, span.started_at)
                 seen.add(key)
@@ -446,16 +353,11 @@ class Sweep:
                         or row.state in _ALERTING
                         or (row.stopped_at is not None and row.stopped_at > row.due_at)
                     )
-                    written, due_at = True, row.due_at
                     yield row
                 else:
                     item = self._updated_item(source, span, old)
                     if item is not None:
                         plan.to_update.append(item)
-                        written = True
-                    due_at = old.due_at if item is None else item.due_at
-                if span.stopped_at is None and (open_due is None or due_at < open_due):
-                    open_due = due_at
             for key, old in known.items():
                 if key in seen or old.stopped_at is not None:
                     continue
@@ -463,9 +365,6 @@ class Sweep:
                 item = self._updated_item(source, withdrawn, old)
                 if item is not None:
                     plan.to_update.append(item)
-                    written = True
-            if written and source.kind == Kind.INCIDENT:
-                plan.reply_due[source.object_id] = open_due
 
     def _new_row(self, source: _Source, span: Span) -> NewItem:
         """The item of a wait seen for the first time."""

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import F, Model, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
@@ -156,7 +156,7 @@ class KeysetCursorPagination(CursorPagination):
 
         queryset = queryset.order_by(*keyset_order_by(self.keys, reverse=reverse))
         if position is not None:
-            values = self._decode_position(queryset.model, position)
+            values = self._decode_position(queryset, position)
             queryset = queryset.filter(_beyond(self.keys, values, reverse=reverse))
         results = list(queryset[: self.page_size + 1])
         self.page = results[: self.page_size]
@@ -183,9 +183,12 @@ class KeysetCursorPagination(CursorPagination):
     def _get_position_from_instance(self, instance: Any, ordering: Any) -> str:
         return json.dumps([_encode(getattr(instance, key.field)) for key in self.keys])
 
-    def _decode_position(self, model: type[Model], position: str) -> list[Any]:
-        """The position's values, checked against the sort's fields: a cursor is the
-        client's to send back, and a forged one must be a 400, never a database error."""
+    def _decode_position(self, queryset: QuerySet, position: str) -> list[Any]:
+        """The position's values, checked against the sort's fields (a model's field, or
+        an annotation's output field): a cursor is the client's to send back, and a
+        forged one must be a 400, never a database error."""
+        model = queryset.model
+        annotations = queryset.query.annotations
         invalid = self._invalid_cursor()
         try:
             raw = json.loads(position)
@@ -203,8 +206,13 @@ class KeysetCursorPagination(CursorPagination):
             if not isinstance(item, str | int) or isinstance(item, bool):
                 raise invalid
             try:
-                field = model._meta.pk if key.field == "pk" else model._meta.get_field(key.field)
-                value = field.to_python(item)  # type: ignore[union-attr]
+                if key.field == "pk":
+                    field = model._meta.pk
+                elif key.field in annotations:
+                    field = annotations[key.field].output_field
+                else:
+                    field = model._meta.get_field(key.field)
+                value = field.to_python(item)
             except (FieldDoesNotExist, ValidationError, TypeError, ValueError, OverflowError):
                 raise invalid from None
             if isinstance(value, datetime) and value.tzinfo is None:

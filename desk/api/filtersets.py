@@ -42,9 +42,10 @@ __all__ = [
 ORDERING_DEFAULT = "-opened_at"
 
 #: ``?ordering=`` → the sort keys, each ending on the primary key so that a cursor
-#: position is unique. ``due`` is the inbox's own sort (``incidents.selectors``): the
-#: due time of the open SLA wait as the sweep copies it onto the incident (an index),
-#: soonest first and none last, then the oldest opened.
+#: position is unique. ``due`` is the inbox's own sort (``desk.selectors``): the due
+#: time of the incident's open SLA wait as the sweep copies it onto the incident's
+#: queue row (``reply_due_at``, annotated by the view; an index of the queue), soonest
+#: first and none last, then the oldest opened.
 INCIDENT_ORDERINGS: dict[str, tuple[SortKey, ...]] = {
     ORDERING_DEFAULT: (SortKey("opened_at", descending=True), SortKey("pk", descending=True)),
     "opened_at": (SortKey("opened_at"), SortKey("pk")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -113,6 +113,9 @@ class IncidentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
                 ),
                 self.request.user,
             )
+        ).annotate(
+            # The ``due`` sort's key: the incident's due time on its queue row.
+            reply_due_at=F("queue_entry__reply_due_at")
         )
 
 

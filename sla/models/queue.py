@@ -42,6 +42,7 @@ class QueueEntry(models.Model):
     first reply, every follow-up on the order's threads, to the customer and to the
     operator), ``warn_at`` the earliest warning; both are empty when nothing is owed.
     ``is_open``: the incident is not closed, or something is owed.
+    ``reply_due_at`` (incidents' rows): the due time of the incident's own wait alone.
     """
 
     class Kind(models.TextChoices):
@@ -96,6 +97,9 @@ class QueueEntry(models.Model):
         _("reply owed to"), max_length=10, choices=Owed.choices, blank=True, default=""
     )
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    #: An incident's row: the due time of the incident's own open wait (its first
+    #: reply), None when it has none; the API's ``?ordering=due`` of incidents.
+    reply_due_at = models.DateTimeField(_("reply due"), null=True, blank=True)
     warn_at = models.DateTimeField(_("warn from"), null=True, blank=True)
     opened_at = models.DateTimeField(_("opened"))
     message_count = models.PositiveIntegerField(_("messages"), default=0)
@@ -159,6 +163,12 @@ class QueueEntry(models.Model):
                 fields=("-opened_at", "-id"), condition=Q(is_open=False), name="queue_closed_idx"
             ),
             models.Index(fields=("order",), name="queue_order_idx"),
+            # The incidents' own due time, soonest first (the API's ``ordering=due``).
+            models.Index(
+                fields=("reply_due_at", "incident"),
+                condition=Q(kind="incident"),
+                name="queue_incident_reply_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:

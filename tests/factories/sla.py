@@ -117,11 +117,12 @@ class SlaItemFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _after_postgeneration(cls, instance, create, results=None) -> None:
-        """As the sweep does after writing items: the incident's copy of the due time."""
+        """As the sweep does after writing items: the queue's row of the incident (its
+        due time, which the API sorts incidents on)."""
         if create and instance.incident_id is not None:
-            from sla.sweep import incident_reply_due_refresh
+            from sla.queue import queue_entries_refresh
 
-            incident_reply_due_refresh(incident_ids=[instance.incident_id])
+            queue_entries_refresh(order_ids=[instance.incident.order_id])
 
 
 class SlaBreachFactory(factory.django.DjangoModelFactory):
