@@ -194,6 +194,12 @@ _UPDATE_FIELDS = ("state", "due_at", "warn_at", "stopped_at", "stop_reason", "po
 
 _ALERTING = (State.NEARING, State.BREACHED)
 
+#: Running items (on time or nearing) past their deadline; ``%s`` is now.
+_PAST_DUE = (
+    f"(state = '{State.NEARING}' AND due_at < %s)"
+    f" OR (state = '{State.ON_TIME}' AND warn_at < %s AND due_at < %s)"
+)
+
 
 class Sweep:
     """One run of the sweep; collects writes and issues them in bulk."""
@@ -473,13 +479,19 @@ class Sweep:
     # (b) ------------------------------------------------------------------------------
 
     def flag_thresholds(self) -> None:
-        """Move running items past their thresholds: two UPDATE … RETURNING statements."""
-        for from_states, to_state, condition in (
-            ((State.ON_TIME, State.NEARING), State.BREACHED, "due_at < %s"),
-            ((State.ON_TIME,), State.NEARING, "warn_at <= %s"),
+        """Move running items past their thresholds: two UPDATE … RETURNING statements.
+
+        Running items past their deadline are those nearing, and those on time past
+        their warning too (it never comes after the deadline): each found on a partial
+        index of its state, rather than among every open item due before now, the
+        missed ones included (a quiet sweep read them all).
+        """
+        for to_state, condition in (
+            (State.BREACHED, _PAST_DUE),
+            (State.NEARING, f"state = '{State.ON_TIME}' AND warn_at <= %s"),
         ):
             for pk, kind, connection_id, incident_id, thread_id, due_at in update_returning(
-                from_states, to_state, condition, self.now
+                to_state, condition, self.now
             ):
                 self._changed(
                     StateChange(

@@ -160,21 +160,19 @@ def insert_breaches(condition: str, params: list, now: datetime) -> int:
         return cursor.rowcount
 
 
-def update_returning(
-    from_states: Sequence[str], to_state: str, condition: str, now: datetime
-) -> list[tuple]:
-    """``UPDATE sla_slaitem SET state = … WHERE state IN … AND <condition> RETURNING …``."""
+def update_returning(to_state: str, condition: str, now: datetime) -> list[tuple]:
+    """``UPDATE sla_slaitem SET state = … WHERE <condition> RETURNING …``; each ``%s``
+    of ``condition`` is ``now``."""
     ops = db_connection.ops
     table = ops.quote_name(SlaItem._meta.db_table)
     at = ops.adapt_datetimefield_value(now)
-    placeholders = ", ".join(["%s"] * len(from_states))
     sql = (
         f"UPDATE {table} SET state = %s, updated_at = %s "  # noqa: S608 - fixed identifiers
-        f"WHERE state IN ({placeholders}) AND {condition} "
+        f"WHERE {condition} "
         "RETURNING id, kind, connection_id, incident_id, thread_id, due_at"
     )
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [to_state, at, *from_states, at])
+        cursor.execute(sql, [to_state, at, *[at] * condition.count("%s")])
         return cursor.fetchall()
 
 

@@ -407,8 +407,12 @@ class SlaItem(models.Model):
                 condition=Q(stopped_at__isnull=True),
                 name="slaitem_open_due_idx",
             ),
+            # The sweep's thresholds: on time past the warning, nearing past the deadline.
             models.Index(
                 fields=("warn_at",), condition=Q(state="on_time"), name="slaitem_on_time_warn_idx"
+            ),
+            models.Index(
+                fields=("due_at",), condition=Q(state="nearing"), name="slaitem_nearing_due_idx"
             ),
             # The KPIs: the waits due in a period, per marketplace, counted from the index.
             models.Index(

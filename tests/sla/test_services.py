@@ -506,3 +506,22 @@ def test_our_no_reply_mark_stops_the_wait_even_after_a_sync_drops_it(mediamarkt)
 
     item = SlaItem.objects.get()
     assert item.stopped_at == OPENED + 2 * H
+
+
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="Postgres indexes")
+def test_thresholds_are_found_on_the_partial_indexes_of_running_items() -> None:
+    """A quiet sweep finds the items past their deadline among the nearing ones and
+    the on-time ones past their warning, not among every open item due before now (the
+    missed ones, kept open until answered, included)."""
+    from sla.sweep import _PAST_DUE
+
+    now = db_connection.ops.adapt_datetimefield_value(OPENED)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM sla_slaitem WHERE {_PAST_DUE}",  # noqa: S608 - constant
+            [now] * _PAST_DUE.count("%s"),
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "slaitem_nearing_due_idx" in plan
+    assert "slaitem_on_time_warn_idx" in plan
