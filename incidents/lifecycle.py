@@ -26,7 +26,7 @@ both use it. The shop's own "mark resolved" is in ``incidents.resolution``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "incident_opened_entry",
     "incident_transition",
     "incidents_refresh",
+    "Testimony",
     "Witness",
     "Witnessed",
     "register_witness",
@@ -220,11 +221,15 @@ class Witnessed:
     back_office_contest_at: datetime | None = None
 
 
-#: A function of the incidents being refreshed giving, by incident id, what its app saw
-#: (ids it saw nothing for may be left out). It may read each incident's ``order_id``,
-#: ``line_id``, ``opened_at``, ``resolved_at`` and ``line_updated_at`` (the line's last
-#: update in Mirakl), and should read its own rows for all of them at once.
-Witness = Callable[[Sequence[Incident]], Mapping[int, Witnessed]]
+#: What a witness answers for one incident: what it saw, or None.
+Testimony = Callable[[Incident], Witnessed | None]
+
+#: A function of the incidents being refreshed that reads its rows for all of them at
+#: once and gives back their :data:`Testimony`. It may read each incident's
+#: ``order_id``, ``line_id`` and ``line_updated_at`` (the line's last update in Mirakl)
+#: when called, and ``opened_at`` and ``resolved_at`` when asked about one: a pending
+#: opening moves back to its notice in between.
+Witness = Callable[[Sequence[Incident]], Testimony]
 
 #: The apps that know what happened on an incident: the messaging app registers the
 #: order's messages, the refunds app the line's refunds.
@@ -267,33 +272,37 @@ def incidents_refresh(
             .select_for_update(of=("self",))
             .order_by("pk")
         )
-        pending = [i for i in incidents if i.opening_source == Opening.PENDING]
-        if pending:
-            _openings_date(pending, _witnessed(pending), now)
-        return _refresh(incidents, _witnessed(incidents), now, settle_openings=settle_openings)
+        seen = _testimony([witness(incidents) for witness in _witnesses.values()])
+        _openings_date([i for i in incidents if i.opening_source == Opening.PENDING], seen, now)
+        return _refresh(incidents, seen, now, settle_openings=settle_openings)
 
 
-def _witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
-    """What every witness saw, by incident id: the earliest time of each kind."""
-    seen: dict[int, Witnessed] = {incident.pk: Witnessed() for incident in incidents}
-    for witness in _witnesses.values():
-        for pk, theirs in witness(incidents).items():
-            ours = seen[pk]
+def _testimony(testimonies: list[Testimony]) -> Callable[[Incident], Witnessed]:
+    """What every witness saw on an incident: the earliest time of each kind."""
+
+    def seen(incident: Incident) -> Witnessed:
+        ours = Witnessed()
+        for testimony in testimonies:
+            theirs = testimony(incident)
+            if theirs is None:
+                continue
             for name in _WITNESSED_FIELDS:
                 at = getattr(theirs, name)
                 if at is not None and (getattr(ours, name) is None or at < getattr(ours, name)):
                     setattr(ours, name, at)
+        return ours
+
     return seen
 
 
 def _openings_date(
-    incidents: Sequence[Incident], seen: Mapping[int, Witnessed], at: datetime
+    incidents: Sequence[Incident], seen: Callable[[Incident], Witnessed], at: datetime
 ) -> None:
     """Move pending openings back to the marketplace's notice (never forward), in the
     database and on the instances."""
     moved: list[dict[str, Any]] = []
     for incident in incidents:
-        notice = seen[incident.pk].opening_notice_at
+        notice = seen(incident).opening_notice_at
         if notice is not None and notice < incident.opened_at:
             incident.opened_at, incident.updated_at = notice, at
             moved.append({"id": incident.pk, "opened_at": notice, "updated_at": at})
@@ -302,7 +311,7 @@ def _openings_date(
 
 def _refresh(
     incidents: Sequence[Incident],
-    seen: Mapping[int, Witnessed],
+    seen: Callable[[Incident], Witnessed],
     at: datetime,
     *,
     settle_openings: bool = False,
@@ -313,7 +322,7 @@ def _refresh(
     contested: list[Incident] = []
     written: list[Incident] = []
     for incident in incidents:
-        witnessed = seen[incident.pk]
+        witnessed = seen(incident)
         settled = settle_openings and incident.opening_source == Opening.PENDING
         if settled:
             # Told now, at the date the messages gave it (the audit log is append-only).

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
 from core.reasons import reason_label
-from incidents.lifecycle import Witnessed
+from incidents.lifecycle import Testimony, Witnessed
 from incidents.models import Incident
 from messaging.constants import MESSAGING_REASON_TYPE, TOPIC_REASON_CODE, RecipientChoice
 from messaging.models import (
@@ -464,7 +464,7 @@ def incident_documents(
     return documents
 
 
-def messages_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
+def messages_witnessed(incidents: Sequence[Incident]) -> Testimony:
     """What the order's messages tell of each incident (a witness of
     :mod:`incidents.lifecycle`), read in one query over the orders' messages:
 
@@ -479,29 +479,38 @@ def messages_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
       (contesting changes the line, as opening does: the evidence clock rule T6
       reads), later than a shop message since the opening, and past the window after
       the opening, so that the clock does not take it for the notice.
+
+    Whom a message is addressed to is read in the database: decoding every message's
+    recipients in Python cost more than the rest.
     """
-    by_order: dict[int, list[tuple[str, datetime, Any]]] = defaultdict(list)
+    by_order: dict[int, list[tuple[str, datetime, bool, bool]]] = defaultdict(list)
     rows = (
         Message.objects.filter(thread__order_id__in={i.order_id for i in incidents})
+        .annotate(
+            alone=ExpressionWrapper(_TO_THE_SHOP_ALONE, output_field=BooleanField()),
+            to_shop=ExpressionWrapper(_TO_THE_SHOP, output_field=BooleanField()),
+        )
         .order_by("date_created", "pk")
-        .values_list("thread__order_id", "author_type", "date_created", "recipients")
+        .values_list("thread__order_id", "author_type", "date_created", "alone", "to_shop")
     )
-    for order_id, author, at, recipients in rows:
-        by_order[order_id].append((author, at, recipients))
-    seen: dict[int, Witnessed] = {}
-    for incident in incidents:
+    for order_id, *message in rows:
+        by_order[order_id].append(tuple(message))
+
+    def witnessed(incident: Incident) -> Witnessed | None:
         messages = by_order.get(incident.order_id)
-        if messages:
-            seen[incident.pk] = _witnessed_in(incident, messages)
-    return seen
+        return _witnessed_in(incident, messages) if messages else None
+
+    return witnessed
 
 
-def _witnessed_in(incident: Incident, messages: list[tuple[str, datetime, Any]]) -> Witnessed:
+def _witnessed_in(
+    incident: Incident, messages: list[tuple[str, datetime, bool, bool]]
+) -> Witnessed:
     """:func:`messages_witnessed` for one incident, over its order's messages by date."""
     opened, resolved = incident.opened_at, incident.resolved_at
     line_updated: datetime | None = getattr(incident, "line_updated_at", None)
     witnessed = Witnessed()
-    for author, at, recipients in messages:
+    for author, at, alone, to_shop in messages:
         if author == Party.SHOP:
             if witnessed.shop_acted_at is None and at >= opened:
                 witnessed.shop_acted_at = at
@@ -514,7 +523,7 @@ def _witnessed_in(incident: Incident, messages: list[tuple[str, datetime, Any]])
             if (
                 witnessed.opening_notice_at is None
                 and at <= opened + OPENING_NOTICE_WINDOW
-                and _to_the_shop_alone(recipients)
+                and alone
             ):
                 witnessed.opening_notice_at = at
             if (
@@ -524,26 +533,26 @@ def _witnessed_in(incident: Incident, messages: list[tuple[str, datetime, Any]])
                 and witnessed.shop_acted_at < at
                 and at > opened + OPENING_NOTICE_WINDOW
                 and abs(at - line_updated) <= OPENING_NOTICE_WINDOW
-                and _to_the_shop(recipients)
+                and to_shop
             ):
                 witnessed.back_office_contest_at = at
     return witnessed
 
 
-def _to_the_shop_alone(recipients: Any) -> bool:
-    """Addressed to the shop alone, or to no one recorded (the marketplace's notice:
-    :func:`messaging.notices.is_opening_notice`)."""
-    if not isinstance(recipients, list):
-        return False
-    return _recipient_types(recipients) in ([], [Party.SHOP])
-
-
-def _to_the_shop(recipients: Any) -> bool:
-    """Addressed to the shop, or to no one recorded (clock rule T1); a message has at
-    most three recipients."""
-    if not isinstance(recipients, list):
-        return False
-    return not recipients or Party.SHOP in _recipient_types(recipients[:3])
+#: Messages to the shop alone, or to no one recorded (the marketplace's notice:
+#: :func:`messaging.notices.is_opening_notice`). Index lookups rather than JSON
+#: containment, which SQLite (the embedded default) lacks.
+_TO_THE_SHOP_ALONE = Q(recipients=[]) | Q(
+    recipients__0__type=Party.SHOP, recipients__1__isnull=True
+)
+#: Messages addressed to the shop, or to no one recorded (clock rule T1); a message has
+#: at most three recipients.
+_TO_THE_SHOP = (
+    Q(recipients=[])
+    | Q(recipients__0__type=Party.SHOP)
+    | Q(recipients__1__type=Party.SHOP)
+    | Q(recipients__2__type=Party.SHOP)
+)
 
 
 def waiting_thread_refusal(incident: Any) -> str | None:

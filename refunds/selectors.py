@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from core.models import MarketplaceConnection, Order, OrderLine
-from incidents.lifecycle import Witnessed
+from incidents.lifecycle import Testimony, Witnessed
 from incidents.models import Incident
 from refunds.constants import REFUNDABLE_LINE_STATES
 from refunds.models import Refund, RefundRequest, RefundRequestLine
@@ -209,7 +209,7 @@ def _line_total(item: RefundLineInput) -> Decimal:
     return item.amount + item.shipping_amount
 
 
-def refunds_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
+def refunds_witnessed(incidents: Sequence[Incident]) -> Testimony:
     """The first refund on each incident's line since it opened: the shop acted (a
     witness of :mod:`incidents.lifecycle`), read in one query over the lines' refunds."""
     dates: dict[int, list[datetime]] = defaultdict(list)
@@ -219,9 +219,9 @@ def refunds_witnessed(incidents: Sequence[Incident]) -> dict[int, Witnessed]:
     for line_id, created in rows:
         if created is not None:
             dates[line_id].append(created)
-    seen: dict[int, Witnessed] = {}
-    for incident in incidents:
+
+    def witnessed(incident: Incident) -> Witnessed | None:
         since = [at for at in dates.get(incident.line_id, ()) if at >= incident.opened_at]
-        if since:
-            seen[incident.pk] = Witnessed(shop_acted_at=min(since))
-    return seen
+        return Witnessed(shop_acted_at=min(since)) if since else None
+
+    return witnessed

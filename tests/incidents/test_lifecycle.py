@@ -4,6 +4,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents.lifecycle import (
     ALLOWED_TRANSITIONS,
@@ -176,6 +178,31 @@ def test_refresh_ignores_shop_messages_before_the_incident() -> None:
     incidents_refresh(order_ids=[incident.order_id])
     incident.refresh_from_db()
     assert incident.state == S.NEW
+
+
+@pytest.mark.django_db
+def test_refresh_reads_each_witness_once_however_many_incidents(
+    django_assert_max_num_queries,
+) -> None:
+    """One read of the messages and one of the refunds for all the incidents, never a
+    read (or a subquery) per incident: the cost must not hang on table statistics."""
+
+    def busy_incident(hour: int) -> Incident:
+        incident = IncidentFactory(opened_at=T0)
+        thread = ThreadFactory(order=incident.order, connection=incident.connection)
+        MessageFactory(thread=thread, author_type=Party.SHOP, date_created=T0 + hour * H)
+        RefundFactory(line=incident.line, created_date=T0 + 2 * hour * H)
+        return incident
+
+    one = busy_incident(1)
+    with CaptureQueriesContext(connection) as alone:
+        assert incidents_refresh(order_ids=[one.order_id]) == 1
+    many = [busy_incident(hour) for hour in range(2, 8)]
+    with django_assert_max_num_queries(len(alone.captured_queries)):
+        assert incidents_refresh(order_ids=[i.order_id for i in many]) == len(many)
+    for hour, incident in enumerate(many, start=2):
+        incident.refresh_from_db()
+        assert (incident.state, incident.first_shop_action_at) == (S.IN_PROGRESS, T0 + hour * H)
 
 
 @pytest.mark.django_db
