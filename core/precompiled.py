@@ -5,15 +5,24 @@ request (the user with their permissions, each row's unread count on the queue):
 than Postgres takes to answer. A :class:`PrecompiledQuery` compiles its queryset once,
 with stand-in values in the places of the request's own (the user, the ids of a page),
 and each run swaps the stand-ins for the values in the compiled parameters.
+
+:meth:`PrecompiledQuery.instances` gives model instances as iterating the queryset
+would (its ``select_related``, deferred fields and annotations), from what the compiler
+worked out once: which column goes to which object, and each column's converters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.query import (  # type: ignore[attr-defined]
+    ModelIterable,
+    get_related_populators,
+)
 
 __all__ = ["PrecompiledQuery"]
 
@@ -31,12 +40,14 @@ class PrecompiledQuery:
         self.build = build
         self.stand_ins = stand_ins
         self._compiled: dict[str, tuple[str, tuple[Any, ...], dict[int, str]]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     def _compile(self, using: str) -> tuple[str, tuple[Any, ...], dict[int, str]]:
         compiled = self._compiled.get(using)
         if compiled is None:
             queryset = self.build(**self.stand_ins)
-            sql, params = queryset.query.get_compiler(using=using).as_sql()
+            compiler = queryset.query.get_compiler(using=using)
+            sql, params = compiler.as_sql()
             slots: dict[int, str] = {}
             for name, stand_in in self.stand_ins.items():
                 found = [
@@ -46,6 +57,8 @@ class PrecompiledQuery:
                     raise ValueError(f"the stand-in of {name!r} is not in the query exactly once")
                 slots[found[0]] = name
             compiled = self._compiled[using] = (sql, tuple(params), slots)
+            if queryset._iterable_class is ModelIterable:
+                self._plans[using] = _Plan.of(compiler, using)
         return compiled
 
     def bind(self, using: str, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -60,3 +73,69 @@ class PrecompiledQuery:
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+    def instances(self, using: str, **values: Any) -> list[Any]:
+        """Run it: model instances, as iterating the queryset gives them (its
+        ``select_related``, deferred fields and annotations; not ``prefetch_related``)."""
+        sql, params = self.bind(using, values)
+        plan = self._plans.get(using)
+        if plan is None:
+            raise ValueError("the query does not select model instances")
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return plan.instances(rows, connection)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What Django's ``ModelIterable`` takes from the compiler, worked out once."""
+
+    using: str
+    col_count: int | None
+    #: (position, converters, expression) of each column that has converters.
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+    model: Any
+    init_list: tuple[str, ...]
+    start: int
+    end: int
+    related_populators: tuple[Any, ...]
+    annotations: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, compiler: Any, using: str) -> _Plan:
+        select, klass_info = compiler.select, compiler.klass_info
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        fields = [column[0] for column in select[0 : compiler.col_count]]
+        return cls(
+            using=using,
+            col_count=compiler.col_count if compiler.has_extra_select else None,
+            converters=tuple(
+                (position, tuple(converters), expression)
+                for position, (converters, expression) in compiler.get_converters(fields).items()
+            ),
+            model=klass_info["model"],
+            init_list=tuple(column[0].target.attname for column in select[start:end]),
+            start=start,
+            end=end,
+            related_populators=tuple(get_related_populators(klass_info, select, using)),
+            annotations=tuple(compiler.annotation_col_map.items()),
+        )
+
+    def instances(self, rows: list[tuple[Any, ...]], connection: Any) -> list[Any]:
+        objects = []
+        for fetched in rows:
+            row = list(fetched[: self.col_count] if self.col_count is not None else fetched)
+            for position, converters, expression in self.converters:
+                value = row[position]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[position] = value
+            obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
+            for populator in self.related_populators:
+                populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects

@@ -39,26 +39,12 @@ __all__ = [
 incident_page_additions = RowAdditions("incident page")
 
 
-def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
-    """One incident with what its page header needs, in one query, and what the apps
-    above add to it (:data:`incident_page_additions`: the SLA wait, one query).
-
-    The same query brings the order's other incidents: the open ones (the resolution panel
-    offers them too) in ``order_open_incidents``, by line, the incident itself excluded;
-    when each of them opened in ``order_incident_openings`` (the conversations tell the
-    marketplace's notice of an opening by it). With a ``viewer``, ``viewer_seen_at`` is
-    when they last saw it (None: never).
-    """
+def _incident_page_rows(*, pk: int, viewer_id: int | None = None) -> QuerySet[Incident]:
     queryset = Incident.objects.all()
-    if viewer is not None:
-        queryset = queryset.annotate(
-            viewer_seen_at=Subquery(
-                IncidentSeen.objects.filter(incident=OuterRef("pk"), user=viewer).values("seen_at")[
-                    :1
-                ]
-            )
-        )
-    rows: list[Any] = list(
+    if viewer_id is not None:
+        seen = IncidentSeen.objects.filter(incident=OuterRef("pk"), user_id=viewer_id)
+        queryset = queryset.annotate(viewer_seen_at=Subquery(seen.values("seen_at")[:1]))
+    return (
         queryset.select_related(
             "connection",
             "order__connection",
@@ -71,6 +57,32 @@ def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
         .defer("connection__api_key", "order__connection__api_key")
         .filter(order_id=Subquery(Incident.objects.filter(pk=pk).values("order_id")[:1]))
         .order_by("line__index", "line__mirakl_id", "pk")
+    )
+
+
+#: Written once per process: compiling the read (six joins, two subqueries) cost the
+#: page more CPU than Postgres takes to answer it.
+_PAGE_ROWS = PrecompiledQuery(_incident_page_rows, pk=-1_999_999_021)
+_PAGE_ROWS_SEEN_BY = PrecompiledQuery(
+    _incident_page_rows, pk=-1_999_999_022, viewer_id=-1_999_999_023
+)
+
+
+def incident_detail(*, pk: int, viewer: Any = None) -> Incident:
+    """One incident with what its page header needs, in one query, and what the apps
+    above add to it (:data:`incident_page_additions`: the SLA wait, one query).
+
+    The same query brings the order's other incidents: the open ones (the resolution panel
+    offers them too) in ``order_open_incidents``, by line, the incident itself excluded;
+    when each of them opened in ``order_incident_openings`` (the conversations tell the
+    marketplace's notice of an opening by it). With a ``viewer``, ``viewer_seen_at`` is
+    when they last saw it (None: never).
+    """
+    using = router.db_for_read(Incident)
+    rows: list[Any] = (
+        _PAGE_ROWS.instances(using, pk=pk)
+        if viewer is None
+        else _PAGE_ROWS_SEEN_BY.instances(using, pk=pk, viewer_id=viewer.pk)
     )
     incident = next((row for row in rows if row.pk == pk), None)
     if incident is None:

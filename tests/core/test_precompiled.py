@@ -56,3 +56,60 @@ def test_the_user_comes_with_the_permissions_and_marketplaces_of_django_s_backen
     assert ours.has_perm("incidents.view_incident")
     assert visible_connection_ids(ours) == frozenset({pcc.pk})
     assert UserWithPermissionsBackend().get_user(agent.pk + 1000) is None
+
+
+def _fields(obj, depth: int = 0) -> dict:
+    """An instance's loaded values, and those of the related objects read with it."""
+    values = {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    if depth < 3:
+        for name, related in obj._state.fields_cache.items():
+            values[name] = None if related is None else _fields(related, depth + 1)
+    return values
+
+
+def _page_rows(*, order_id: int, viewer_id: int):
+    from django.db.models import OuterRef, Subquery
+
+    from incidents.models import Incident, IncidentSeen
+
+    seen = IncidentSeen.objects.filter(incident=OuterRef("pk"), user_id=viewer_id)
+    return (
+        Incident.objects.annotate(viewer_seen_at=Subquery(seen.values("seen_at")[:1]))
+        .select_related("connection", "order__connection", "line", "assignment__assignee")
+        .defer("connection__api_key", "order__connection__api_key")
+        .filter(order_id=order_id)
+        .order_by("pk")
+    )
+
+
+def test_instances_are_those_the_queryset_gives() -> None:
+    from tests.factories.core import OrderLineFactory
+    from tests.factories.incidents import (
+        IncidentAssignmentFactory,
+        IncidentFactory,
+        IncidentSeenFactory,
+    )
+
+    first = IncidentFactory()
+    other = IncidentFactory(line=OrderLineFactory(order=first.order, index=2), order=first.order)
+    IncidentAssignmentFactory(incident=other)
+    viewer = UserFactory()
+    IncidentSeenFactory(incident=first, user=viewer)
+    IncidentFactory()  # another order's
+    query = PrecompiledQuery(_page_rows, order_id=-1_999_999_101, viewer_id=-1_999_999_102)
+
+    ours = query.instances("default", order_id=first.order_id, viewer_id=viewer.pk)
+    theirs = list(_page_rows(order_id=first.order_id, viewer_id=viewer.pk))
+    assert [type(o) for o in ours] == [type(o) for o in theirs]
+    assert [_fields(o) for o in ours] == [_fields(o) for o in theirs]
+    assert ours[0].viewer_seen_at is not None and ours[1].viewer_seen_at is None
+    assert ours[1].assignment.assignee == other.assignment.assignee
+    assert ours[0].connection.get_deferred_fields() == {"api_key"}
+    assert ours[0].connection.api_key == first.connection.api_key  # read when asked
+    assert query.instances("default", order_id=first.order_id + 1000, viewer_id=viewer.pk) == []
+
+
+def test_instances_need_a_model_query() -> None:
+    query = PrecompiledQuery(_names, first="stand-in first", last="stand-in last")
+    with pytest.raises(ValueError, match="model instances"):
+        query.instances("default", first="Ana", last="Ruiz")
