@@ -99,7 +99,7 @@ class LineRefund(MiraklModel):
         """``refund_state``, which alone carries the newer states (e.g.
         ``WAITING_REFUND_TAX_CONFIRMATION``), or the deprecated ``state`` on instances
         that send only it (Mirakl's own OR11 example has no ``refund_state``)."""
-        return self.refund_state or self.state
+        return refund_current_state(self)
 
 
 class Cancelation(MiraklModel):
@@ -181,7 +181,7 @@ class Order(MiraklModel):
     @property
     def incident_lines(self) -> list[OrderLine]:
         """Lines currently in ``INCIDENT_OPEN``."""
-        return [line for line in self.order_lines if line.order_line_state == "INCIDENT_OPEN"]
+        return order_incident_lines(self)
 
 
 class OrderPage(MiraklModel):
@@ -229,3 +229,18 @@ def _optional_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError, ArithmeticError):
         return None
+
+
+# The rules of an order and a refund, shared with their struct twins
+# (:mod:`mirakl.schemas.records`): each reads only the attributes both forms have.
+
+
+def refund_current_state(refund: Any) -> str | None:
+    """A refund's ``refund_state``, else its deprecated ``state``."""
+    state = refund.refund_state or refund.state
+    return None if state is None else str(state)
+
+
+def order_incident_lines(order: Any) -> list[Any]:
+    """An order's lines currently in ``INCIDENT_OPEN``."""
+    return [line for line in order.order_lines if line.order_line_state == "INCIDENT_OPEN"]

@@ -28,15 +28,26 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 import msgspec
 from pydantic import BaseModel
 
-from mirakl.constants import EntityType, Party
 from mirakl.schemas.base import (
     InvalidRecord,
     _record_id,
     _require_list,
     _validate_records,
 )
-from mirakl.schemas.orders import Order, _optional_int
-from mirakl.schemas.threads import Thread, _token
+from mirakl.schemas.orders import (
+    Order,
+    _optional_int,
+    order_incident_lines,
+    refund_current_state,
+)
+from mirakl.schemas.threads import (
+    Thread,
+    _token,
+    sender_party,
+    thread_needs_reply,
+    thread_order_id,
+    thread_participant,
+)
 
 __all__ = [
     "AddressRecord",
@@ -174,7 +185,7 @@ class LineRefundRecord(_Record, kw_only=True):
     @property
     def current_state(self) -> str | None:
         """:attr:`mirakl.schemas.LineRefund.current_state`."""
-        return self.refund_state or self.state
+        return refund_current_state(self)
 
 
 class CancelationRecord(_Record, kw_only=True):
@@ -281,7 +292,7 @@ class OrderRecord(_Record, kw_only=True):
     @property
     def incident_lines(self) -> list[OrderLineRecord]:
         """Lines currently in ``INCIDENT_OPEN``."""
-        return [line for line in self.order_lines if line.order_line_state == "INCIDENT_OPEN"]
+        return order_incident_lines(self)
 
 
 # ---------------------------------------------------------------- threads (M11, M10)
@@ -317,14 +328,7 @@ class SenderRecord(_Record, kw_only=True):
     @property
     def party(self) -> str:
         """:attr:`mirakl.schemas.Sender.party`."""
-        org_type = self.organization_details.type if self.organization_details else None
-        if org_type:
-            return org_type.upper()
-        kind = self.type.upper()
-        for known in Party:
-            if kind == known or kind.startswith(f"{known}_"):
-                return known.value
-        return self.type
+        return sender_party(self)
 
 
 class AttachmentRecord(_Record, kw_only=True, omit_defaults=True):
@@ -413,22 +417,16 @@ class ThreadRecord(_Record, kw_only=True):
     @property
     def order_id(self) -> str | None:
         """:attr:`mirakl.schemas.Thread.order_id`."""
-        for entity in self.entities:
-            if entity.type == EntityType.MMP_ORDER:
-                return entity.id
-        return None
+        return thread_order_id(self)
 
     @property
     def needs_reply(self) -> bool:
         """:attr:`mirakl.schemas.Thread.needs_reply`."""
-        return bool(self.metadata and self.metadata.shop_reply_needed_since)
+        return thread_needs_reply(self)
 
     def participant(self, party: str) -> ParticipantRecord | None:
         """:meth:`mirakl.schemas.Thread.participant`."""
-        for candidate in self.authorized_participants:
-            if candidate.type == party:
-                return candidate
-        return None
+        return thread_participant(self.authorized_participants, party)
 
 
 # ---------------------------------------------------------------- pages

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, Self, TypeVar
 
 from pydantic import (
     Field,
@@ -68,14 +68,7 @@ class Sender(MiraklModel):
     @property
     def party(self) -> str:
         """``CUSTOMER``, ``OPERATOR`` or ``SHOP``; an unknown type is returned unchanged."""
-        org_type = self.organization_details.type if self.organization_details else None
-        if org_type:
-            return org_type.upper()
-        kind = self.type.upper()
-        for known in Party:
-            if kind == known or kind.startswith(f"{known}_"):
-                return known.value
-        return self.type
+        return sender_party(self)
 
 
 class Attachment(MiraklModel):
@@ -181,22 +174,16 @@ class Thread(MiraklModel):
     @property
     def order_id(self) -> str | None:
         """Id of the first ``MMP_ORDER`` entity, or None."""
-        for entity in self.entities:
-            if entity.type == EntityType.MMP_ORDER:
-                return entity.id
-        return None
+        return thread_order_id(self)
 
     @property
     def needs_reply(self) -> bool:
         """True when Mirakl says the shop owes an answer."""
-        return bool(self.metadata and self.metadata.shop_reply_needed_since)
+        return thread_needs_reply(self)
 
     def participant(self, party: str) -> Participant | None:
         """The first authorized participant of a type (``CUSTOMER``, ``OPERATOR``...)."""
-        for candidate in self.authorized_participants:
-            if candidate.type == party:
-                return candidate
-        return None
+        return thread_participant(self.authorized_participants, party)
 
 
 class ThreadPage(MiraklModel):
@@ -237,3 +224,49 @@ class Reason(MiraklModel):
     label: str | None = None
     type: str
     is_shop_right: bool | None = None
+
+
+# The rules of a sender and a thread, shared with their struct twins
+# (:mod:`mirakl.schemas.records`): each reads only the attributes both forms have.
+
+
+def sender_party(sender: Any) -> str:
+    """A sender's ``CUSTOMER``, ``OPERATOR`` or ``SHOP``: its organisation's type, else
+    its own type (``OPERATOR_USER`` is the operator); an unknown type unchanged."""
+    org_type = sender.organization_details.type if sender.organization_details else None
+    if org_type:
+        return str(org_type).upper()
+    kind = sender.type.upper()
+    for known in Party:
+        if kind == known or kind.startswith(f"{known}_"):
+            return known.value
+    return str(sender.type)
+
+
+def thread_order_id(thread: Any) -> str | None:
+    """Id of a thread's first ``MMP_ORDER`` entity, or None."""
+    for entity in thread.entities:
+        if entity.type == EntityType.MMP_ORDER:
+            return str(entity.id)
+    return None
+
+
+def thread_needs_reply(thread: Any) -> bool:
+    """True when Mirakl says the shop owes the thread an answer."""
+    return bool(thread.metadata and thread.metadata.shop_reply_needed_since)
+
+
+class _Typed(Protocol):
+    @property
+    def type(self) -> str: ...
+
+
+_P = TypeVar("_P", bound=_Typed)
+
+
+def thread_participant(participants: Iterable[_P], party: str) -> _P | None:
+    """A thread's first authorized participant of a type, or None."""
+    for candidate in participants:
+        if candidate.type == party:
+            return candidate
+    return None
