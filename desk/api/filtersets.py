@@ -67,6 +67,51 @@ def _validate_assignee(value: str) -> None:
         raise ValidationError(_("Use me, none or a user id."), code="assignee")
 
 
+# The filters both lists share, where the page's choices come from the database.
+
+
+def _marketplace_filter() -> django_filters.CharFilter:
+    return django_filters.CharFilter(
+        field_name="connection__code",
+        label=_("Marketplace code"),
+        validators=[validate_identifier],
+    )
+
+
+def _reason_filter() -> django_filters.CharFilter:
+    return django_filters.CharFilter(
+        field_name="reason_code", label=_("Reason code"), validators=[validate_identifier]
+    )
+
+
+def _assignee_filter() -> django_filters.CharFilter:
+    return django_filters.CharFilter(
+        method="filter_assignee",
+        label=_("Assigned to: me, none or a user id"),
+        validators=[_validate_assignee],
+    )
+
+
+def _ordering_filter(labels: dict[str, Any]) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(
+        choices=list(labels.items()), method="filter_ordering", label=_("Sort")
+    )
+
+
+def _view_applied(
+    filterset: django_filters.FilterSet,
+    queryset: QuerySet,
+    view: dict[str, Any],
+) -> QuerySet:
+    """A saved view's own filters, applied by the same filters to what the other
+    parameters selected (its status aside: ``status`` decides)."""
+    query = QueryDict(mutable=True)
+    for key, item in view.items():
+        query.setlist(key, item if isinstance(item, list) else [item])
+    query["status"] = STATUS_ALL
+    return type(filterset)(query, queryset=queryset, request=filterset.request).qs
+
+
 class IncidentApiFilterSet(IncidentFilterSet):
     """Inbox filters; ``?order=<Mirakl order id>`` lists every episode of that order.
 
@@ -78,29 +123,15 @@ class IncidentApiFilterSet(IncidentFilterSet):
         label=_("Mirakl order id"),
         validators=[validate_identifier],
     )
-    marketplace = django_filters.CharFilter(
-        field_name="connection__code",
-        label=_("Marketplace code"),
-        validators=[validate_identifier],
-    )
-    reason = django_filters.CharFilter(
-        field_name="reason_code", label=_("Reason code"), validators=[validate_identifier]
-    )
-    assignee = django_filters.CharFilter(
-        method="filter_assignee",
-        label=_("Assigned to: me, none or a user id"),
-        validators=[_validate_assignee],
-    )
+    marketplace = _marketplace_filter()
+    reason = _reason_filter()
+    assignee = _assignee_filter()
     view = django_filters.ChoiceFilter(
         choices=[(key, label) for key, label, _query in SAVED_VIEWS if key in _API_VIEWS],
         method="filter_view",
         label=_("A saved view of the inbox, on top of the other filters"),
     )
-    ordering = django_filters.ChoiceFilter(
-        choices=list(_ORDERING_LABELS.items()),
-        method="filter_ordering",
-        label=_("Sort"),
-    )
+    ordering = _ordering_filter(_ORDERING_LABELS)
 
     class Meta:
         model = Incident
@@ -120,15 +151,7 @@ class IncidentApiFilterSet(IncidentFilterSet):
         return queryset.filter(assignment__assignee_id=parse_int(value, minimum=1))
 
     def filter_view(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
-        """The saved view's own filters, applied by these same filters to what the other
-        parameters selected (its status aside: ``status`` here decides)."""
-        if not value:
-            return queryset
-        query = QueryDict(mutable=True)
-        for key, item in _API_VIEWS[value].items():
-            query.setlist(key, item if isinstance(item, list) else [item])
-        query["status"] = STATUS_ALL
-        return type(self)(query, queryset=queryset, request=self.request).qs
+        return _view_applied(self, queryset, _API_VIEWS[value]) if value else queryset
 
     def filter_ordering(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
         # The cursor pagination sorts the page itself, with the same keys.
@@ -159,32 +182,18 @@ class QueueApiFilterSet(QueueFilterSet):
     """The queue's filters (:class:`desk.filtersets.QueueFilterSet`), with plain values
     where the page's choices come from the database, and ``view`` / ``ordering``."""
 
-    marketplace = django_filters.CharFilter(
-        field_name="connection__code",
-        label=_("Marketplace code"),
-        validators=[validate_identifier],
-    )
+    marketplace = _marketplace_filter()
     order = django_filters.CharFilter(
         field_name="order_number", label=_("Mirakl order id"), validators=[validate_identifier]
     )
-    reason = django_filters.CharFilter(
-        field_name="reason_code", label=_("Reason code"), validators=[validate_identifier]
-    )
-    assignee = django_filters.CharFilter(
-        method="filter_assignee",
-        label=_("Assigned to: me, none or a user id"),
-        validators=[_validate_assignee],
-    )
+    reason = _reason_filter()
+    assignee = _assignee_filter()
     view = django_filters.ChoiceFilter(
         choices=[(key, label) for key, label, _query in QUEUE_VIEWS if key in _QUEUE_API_VIEWS],
         method="filter_view",
         label=_("A saved view of the queue, on top of the other filters"),
     )
-    ordering = django_filters.ChoiceFilter(
-        choices=list(_QUEUE_ORDERING_LABELS.items()),
-        method="filter_ordering",
-        label=_("Sort"),
-    )
+    ordering = _ordering_filter(_QUEUE_ORDERING_LABELS)
 
     class Meta:
         model = QueueEntry
@@ -197,13 +206,7 @@ class QueueApiFilterSet(QueueFilterSet):
         return super().filter_assignee(queryset, name, value)
 
     def filter_view(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if not value:
-            return queryset
-        query = QueryDict(mutable=True)
-        for key, item in _QUEUE_API_VIEWS[value].items():
-            query.setlist(key, item if isinstance(item, list) else [item])
-        query["status"] = STATUS_ALL
-        return type(self)(query, queryset=queryset, request=self.request).qs
+        return _view_applied(self, queryset, _QUEUE_API_VIEWS[value]) if value else queryset
 
     def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(*keyset_order_by(QUEUE_ORDERINGS[value or QUEUE_ORDERING_DEFAULT]))
