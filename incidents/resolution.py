@@ -21,13 +21,15 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MarketplaceReason
 from core.outbox.engine import outbox_enqueue
 from core.outbox.kinds import OutboxKind
+from core.precompiled import PrecompiledQuery
 from incidents.lifecycle import InvalidTransition, incident_transition
 from incidents.models import AuditEntry, Incident, ResolutionRequest
 
@@ -205,15 +207,24 @@ def incident_resolve(
     return entry
 
 
-def _latest_requests(incident_ids: list[int]) -> dict[int, ResolutionRequest]:
-    """The last resolution request of each incident, with its delivery (one query; an
-    incident has a handful at most)."""
-    latest: dict[int, ResolutionRequest] = {}
-    for request in (
-        ResolutionRequest.objects.filter(incident_id__in=incident_ids)
+def _order_requests(*, order_id: int) -> QuerySet[ResolutionRequest]:
+    return (
+        ResolutionRequest.objects.filter(incident__order_id=order_id)
         .select_related("delivery")
         .order_by("created_at", "pk")
-    ):
+    )
+
+
+#: Written once per process (every incident page shows the resolution panel).
+_ORDER_REQUESTS = PrecompiledQuery(_order_requests, order_id=-1_999_999_061)
+
+
+def _latest_requests(*, order_id: int) -> dict[int, ResolutionRequest]:
+    """The last resolution request of each incident of the order, with its delivery
+    (one query; an incident has a handful at most)."""
+    latest: dict[int, ResolutionRequest] = {}
+    using = router.db_for_read(ResolutionRequest)
+    for request in _ORDER_REQUESTS.instances(using, order_id=order_id):
         latest[request.incident_id] = request
     return latest
 
@@ -240,7 +251,7 @@ def resolution_panels(
     if reasons is None:
         reasons = resolution_reason_choices(connection=incident.connection_id)
     labels = dict(reasons)
-    latest = _latest_requests([t.pk for t in targets])
+    latest = _latest_requests(order_id=incident.order_id)
     panels = []
     for target in targets:
         request = latest.get(target.pk)

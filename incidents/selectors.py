@@ -173,9 +173,26 @@ def _history_entries(entries: Iterable[AuditEntry]) -> Iterable[HistoryEntry]:
         )
 
 
-def incident_notes(*, incident: Incident) -> QuerySet[IncidentNote]:
-    """Internal notes, newest first."""
-    return incident.notes.select_related("author").order_by("-created_at", "-pk")
+def _notes(*, incident_id: int) -> QuerySet[IncidentNote]:
+    return (
+        IncidentNote.objects.filter(incident_id=incident_id)
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+    )
+
+
+#: Written once per process (every incident page shows the notes).
+_NOTES = PrecompiledQuery(_notes, incident_id=-1_999_999_051)
+
+
+def incident_notes(*, incident: Incident) -> list[IncidentNote]:
+    """Internal notes, newest first (one query)."""
+    notes: list[IncidentNote] = _NOTES.instances(
+        router.db_for_read(IncidentNote), incident_id=incident.pk
+    )
+    for note in notes:
+        note.incident = incident  # as the incident's related manager gives them
+    return notes
 
 
 def assignable_users() -> QuerySet:
