@@ -101,8 +101,12 @@ class MarketplaceReason(models.Model):
 class Order(models.Model):
     """A Mirakl order (OR11) of one connection, as last synced."""
 
+    # Looked up by marketplace on the indexes that start with it (the unique Mirakl id,
+    # order_conn_created_idx): an index of its own is one more entry for the sync to
+    # write with every order, and one that a first sync's stale statistics make
+    # Postgres prefer for "this marketplace's orders with these ids", reading them all.
     connection = models.ForeignKey(
-        MarketplaceConnection, on_delete=models.PROTECT, related_name="orders"
+        MarketplaceConnection, on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     mirakl_id = models.CharField(_("order id"), max_length=64)
     commercial_id = models.CharField(_("commercial id"), max_length=64, blank=True)
@@ -166,7 +170,8 @@ class Order(models.Model):
 class OrderLine(models.Model):
     """One line of an order; Mirakl opens incidents on lines."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Looked up by order on the unique (order, Mirakl id) index.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     mirakl_id = models.CharField(_("line id"), max_length=64)
     index = models.PositiveIntegerField(_("position"), null=True)
     state = models.CharField(_("state"), max_length=40)

@@ -36,8 +36,15 @@ class Party(models.TextChoices):
 class Thread(models.Model):
     """A conversation on an order (or another Mirakl entity) between the parties."""
 
+    # Looked up by marketplace on the indexes that start with it (the unique Mirakl id,
+    # thread_conn_entity_idx): an index of its own is one more entry for the sync to
+    # write with every thread, and one that a first sync's stale statistics make
+    # Postgres prefer for "this marketplace's threads with these ids", reading them all.
     connection = models.ForeignKey(
-        "core.MarketplaceConnection", on_delete=models.PROTECT, related_name="threads"
+        "core.MarketplaceConnection",
+        on_delete=models.PROTECT,
+        related_name="threads",
+        db_index=False,
     )
     mirakl_id = models.CharField(_("thread id"), max_length=64)
     order = models.ForeignKey(
@@ -96,7 +103,11 @@ class Thread(models.Model):
 class Message(models.Model):
     """One message of a thread: who wrote it, to whom, what and when."""
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # Looked up by thread on the indexes that start with it (the unique Mirakl id,
+    # message_thread_date_idx).
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     mirakl_id = models.CharField(_("message id"), max_length=64)
     author_type = models.CharField(_("author"), max_length=20)
     #: Mirakl's sender type as sent, e.g. ``CUSTOMER_USER`` (unknown values are kept).
