@@ -19,7 +19,7 @@ from django.db import connection as db_connection
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from core.bulk import upsert, values_by_keys
+from core.bulk import by_keys_sql, upsert, values_by_keys
 from core.constants import SYNC_RESOURCE_ORDERS, SYNC_RESOURCE_THREADS
 from core.freshness import inbox_changed
 from core.models import MarketplaceConnection, Order
@@ -272,16 +272,27 @@ def _page_keys(
         )
         known = {mirakl_id: (pk, date_updated) for mirakl_id, pk, date_updated in held}
         return known, dict(_order_keys(connection, order_ids)), order_ids
-    quote = db_connection.ops.quote_name
+    threads_sql = by_keys_sql(
+        db_connection,
+        Thread,
+        ("mirakl_id", "id", "date_updated"),
+        key="mirakl_id",
+        scope=["connection_id"],
+    )
+    orders_sql = by_keys_sql(
+        db_connection, Order, ("mirakl_id", "id"), key="mirakl_id", scope=["connection_id"]
+    )
+    # One statement for both: the orders' rows say NULL for the update date and false.
     sql = (
-        "SELECT true, mirakl_id, id, date_updated "  # noqa: S608 - names from the models
-        f"FROM {quote(Thread._meta.db_table)} WHERE connection_id = %s AND mirakl_id = ANY(%s) "
-        "UNION ALL SELECT false, mirakl_id, id, NULL "
-        f"FROM {quote(Order._meta.db_table)} WHERE connection_id = %s AND mirakl_id = ANY(%s)"
+        f"SELECT true, t.* FROM ({threads_sql}) AS t "  # noqa: S608 - names from the models
+        f"UNION ALL SELECT false, o.*, NULL FROM ({orders_sql}) AS o"
     )
     known, order_pks = {}, {}
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [connection.pk, thread_ids, connection.pk, sorted(order_ids)])
+        cursor.execute(
+            sql,
+            [list(dict.fromkeys(thread_ids)), connection.pk, sorted(order_ids), connection.pk],
+        )
         for is_thread, mirakl_id, pk, date_updated in cursor.fetchall():
             if is_thread:
                 known[mirakl_id] = (pk, date_updated)
