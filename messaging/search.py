@@ -127,6 +127,9 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     A correlated subquery per order looked simpler but, while a first sync fills the
     tables faster than their statistics follow, Postgres read every message once per
     order; building each order's document in Python cost more than the statement.
+    For the same reason the threads and their messages are read key by key (lateral
+    subqueries Postgres cannot merge into a join, ``OFFSET 0``): as a join, a first
+    sync's stale statistics had every page's batch hash the whole message table.
 
     The messages are joined in an order that depends only on Mirakl's data (thread id,
     then date and id of each message), so an order's document is the same whatever
@@ -143,11 +146,14 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
     # changed; the rows of orders without messages go.
     sql = (
         "WITH d AS MATERIALIZED ("  # noqa: S608 - names from the models
-        "SELECT t.order_id, to_tsvector(%s::regconfig, string_agg(m.body, %s "
+        "SELECT o.order_id, to_tsvector(%s::regconfig, string_agg(m.body, %s "
         "ORDER BY t.mirakl_id, m.date_created, m.mirakl_id)) AS document "
-        f"FROM {quote(Message._meta.db_table)} m "
-        f"JOIN {quote(Thread._meta.db_table)} t ON t.id = m.thread_id "
-        "WHERE t.order_id = ANY(%s::bigint[]) GROUP BY t.order_id), "
+        "FROM unnest(%s::bigint[]) AS o(order_id) "
+        "CROSS JOIN LATERAL (SELECT id, mirakl_id "
+        f"FROM {quote(Thread._meta.db_table)} WHERE order_id = o.order_id OFFSET 0) AS t "
+        "CROSS JOIN LATERAL (SELECT body, date_created, mirakl_id "
+        f"FROM {quote(Message._meta.db_table)} WHERE thread_id = t.id OFFSET 0) AS m "
+        "GROUP BY o.order_id), "
         f"gone AS (DELETE FROM {documents} x WHERE x.order_id = ANY(%s::bigint[]) "
         "AND NOT EXISTS (SELECT 1 FROM d WHERE d.order_id = x.order_id) RETURNING 1), "
         f"written AS (INSERT INTO {documents} AS x (order_id, document) "
