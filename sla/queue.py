@@ -31,6 +31,12 @@ __all__ = ["PREVIEW_CHARS", "queue_entries_refresh", "queue_orders_of"]
 
 _BATCH = 2000
 
+#: From this many orders on (a large shop's first sync), their rows are written by the
+#: set-based statements of :mod:`sla.queue_sql` (Postgres), every row of those orders
+#: whether it changed or not: Django's ``bulk_create`` prepared each value of each row
+#: in Python, the most of the sweep that followed.
+SET_BASED_FROM = 5000
+
 _TOPIC_REASON_CODE = "REASON_CODE"
 
 Owed = QueueEntry.Owed
@@ -127,9 +133,13 @@ def queue_entries_refresh(
     or its own.
     """
     now = now or timezone.now()
-    if order_ids is None and connection.vendor == "postgresql":
+    if order_ids is not None:
+        order_ids = sorted(set(order_ids))
+    if connection.vendor == "postgresql" and (
+        order_ids is None or len(order_ids) >= SET_BASED_FROM
+    ):
         with transaction.atomic():
-            return queue_entries_rebuild(now=now)
+            return queue_entries_rebuild(now=now, order_ids=order_ids)
     if order_ids is None:
         with_rows = Q(pk__in=Incident.objects.values("order_id")) | Q(
             pk__in=Thread.objects.filter(order__isnull=False).values("order_id")
@@ -137,7 +147,7 @@ def queue_entries_refresh(
         ids = list(Order.objects.filter(with_rows).order_by("pk").values_list("pk", flat=True))
         stale = QueueEntry.objects.exclude(order_id__in=Order.objects.filter(with_rows))
     else:
-        ids = sorted(set(order_ids))
+        ids = order_ids
         stale = None
     written = 0
     with transaction.atomic():

@@ -9,6 +9,7 @@ id (``ON CONFLICT … DO UPDATE``); the rows this refresh did not write are remo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -47,24 +48,36 @@ _UPDATE = ", ".join(
     ]
 )
 
+#: Every order, or only those of the array ``%(orders)s`` (NULL: every one). Postgres
+#: folds the NULL test away, so either form plans as if written for it alone.
+_EVERY_ORDER = "%(orders)s::bigint[] IS NULL"
+#: A row whose key {0} is the id of a row of table {1} on one of the orders.
+_IN_ORDERS = (
+    _EVERY_ORDER + " OR {0} IN (SELECT id FROM {1} WHERE order_id = ANY(%(orders)s))"  # noqa: S608 - our own constants
+)
+#: A row of alias {0} on one of the orders.
+_OF_ORDERS = f"({_EVERY_ORDER} OR {{0}}.order_id = ANY(%(orders)s))"
+
 #: Per thread: its open waits (earliest deadline and warning, to whom), its messages
 #: (how many, the last one received).
-_THREADS = """
+_THREADS = f"""
     thread_waits AS (
         SELECT thread_id, min(due_at) AS due, min(warn_at) AS warn,
                bool_or(audience <> 'OPERATOR') AS customer,
                bool_or(audience = 'OPERATOR') AS operator
         FROM sla_slaitem
         WHERE kind = 'thread' AND stopped_at IS NULL
+            AND ({_IN_ORDERS.format("thread_id", "messaging_thread")})
         GROUP BY thread_id
     ),
     thread_messages AS (
         SELECT thread_id, count(*) AS n,
                max(id) FILTER (WHERE author_type IN ('CUSTOMER', 'OPERATOR')) AS last_in
         FROM messaging_message
+        WHERE {_IN_ORDERS.format("thread_id", "messaging_thread")}
         GROUP BY thread_id
     )
-"""
+"""  # noqa: S608 - our own constants
 
 _PREVIEW = f"""
     CASE WHEN length(p.text) > {PREVIEW_CHARS}
@@ -100,6 +113,7 @@ _INCIDENTS = f"""
         SELECT incident_id, min(due_at) AS due, min(warn_at) AS warn
         FROM sla_slaitem
         WHERE kind = 'incident' AND stopped_at IS NULL
+            AND ({_IN_ORDERS.format("incident_id", "incidents_incident")})
         GROUP BY incident_id
     )
     INSERT INTO sla_queueentry ({_FIELDS})
@@ -120,6 +134,7 @@ _INCIDENTS = f"""
     LEFT JOIN order_messages om ON om.order_id = i.order_id
     LEFT JOIN messaging_message lm ON lm.id = om.last_in
     {_preview_of("lm")}
+    WHERE {_OF_ORDERS.format("i")}
     ON CONFLICT (incident_id) DO UPDATE SET {_UPDATE}
 """  # noqa: S608 - our own constants
 
@@ -146,17 +161,23 @@ _CONVERSATIONS = f"""
     LEFT JOIN messaging_message lm ON lm.id = m.last_in
     {_preview_of("lm")}
     WHERE NOT EXISTS (SELECT 1 FROM incidents_incident i WHERE i.order_id = t.order_id)
+        AND {_OF_ORDERS.format("t")}
     ON CONFLICT (thread_id) DO UPDATE SET {_UPDATE}
 """  # noqa: S608 - our own constants
 
 
-def queue_entries_rebuild(*, now: datetime) -> int:
-    """Write every row of the queue (Postgres); returns how many were written."""
+def queue_entries_rebuild(*, now: datetime, order_ids: Sequence[int] | None = None) -> int:
+    """Write every row of the queue, or the rows of these orders (Postgres); returns
+    how many were written."""
+    params = {"now": now, "orders": None if order_ids is None else list(order_ids)}
     written = 0
     with connection.cursor() as cursor:
         for sql in (_INCIDENTS, _CONVERSATIONS):
-            cursor.execute(sql, {"now": now})
+            cursor.execute(sql, params)
             written += cursor.rowcount
         # What this refresh did not write is no longer in the queue.
-        cursor.execute("DELETE FROM sla_queueentry WHERE updated_at <> %(now)s", {"now": now})
+        cursor.execute(
+            f"DELETE FROM sla_queueentry WHERE updated_at <> %(now)s AND {_OF_ORDERS.format('sla_queueentry')}",  # noqa: S608, E501 - our own constants
+            params,
+        )
     return written

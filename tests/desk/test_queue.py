@@ -212,3 +212,36 @@ def test_the_count_stops_at_a_cap(
     assert "More than 3 rows" in response.content.decode()
     counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"]]
     assert counts and all("LIMIT 4" in sql for sql in counts)
+
+
+def test_a_large_shop_s_rows_written_set_based_are_those_written_one_by_one(
+    pcc, monkeypatch
+) -> None:
+    """From ``SET_BASED_FROM`` orders on (a large shop's first sync), the rows of the
+    orders are written by the set-based statements of ``sla.queue_sql``: the same rows
+    as one by one, and the other orders' rows left alone."""
+    from django.db import connection
+
+    from sla import queue
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the set-based statements are Postgres's")
+    incident = answered_incident(pcc, follow_up_hours_ago=2)
+    IncidentFactory(connection=pcc, opened_at=timezone.now() - timedelta(hours=3))
+    conversation(pcc, hours_ago=3, body="  Quiero   cambiar\nla dirección " + "x" * 400)
+    conversation(pcc, hours_ago=1, author=Party.OPERATOR)
+    other = conversation(pcc, hours_ago=5)
+    sla_sweep()
+    rows = {e.pk: e for e in QueueEntry.objects.all()}
+    assert len(rows) == 5
+    orders = [e.order_id for e in rows.values() if e.order_id != other.order_id]
+    QueueEntry.objects.exclude(order_id=other.order_id).delete()
+    QueueEntry.objects.filter(order_id=other.order_id).update(reason_label="unchanged")
+
+    monkeypatch.setattr(queue, "SET_BASED_FROM", 1)
+    assert queue.queue_entries_refresh(order_ids=orders) == 4
+    assert QueueEntry.objects.get(order_id=other.order_id).reason_label == "unchanged"
+    assert QueueEntry.objects.get(incident=incident).reply_due_at is None
+    # Written one by one, nothing differs.
+    monkeypatch.setattr(queue, "SET_BASED_FROM", 10**9)
+    assert queue.queue_entries_refresh(order_ids=orders) == 0
