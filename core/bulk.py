@@ -50,17 +50,23 @@ def upsert(
     unique_fields: Sequence[str],
     update_fields: Sequence[str] | None,
     returning: Sequence[str] = ("id",),
+    inserted: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Insert ``rows``, updating ``update_fields`` of those that exist already.
 
     With ``update_fields=None`` existing rows are left alone (``DO NOTHING``) and only
     the inserted rows are returned. Otherwise every row is returned, as a tuple of the
     ``returning`` attnames, in no particular order.
+
+    :param inserted: end each tuple with whether the row was inserted rather than
+        updated (PostgreSQL only: a row it has just inserted has no ``xmax``).
     """
     if not rows:
         return []
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
+        if inserted:
+            raise NotImplementedError("telling inserted rows from updated ones needs Postgres")
         return _upsert_with_orm(model, rows, unique_fields, update_fields, returning)
 
     names = tuple(rows[0])
@@ -71,9 +77,11 @@ def upsert(
         tuple(unique_fields),
         _key(update_fields),
         tuple(returning),
+        inserted,
     )
     sql, renamed = _UPSERT_SQL.get(key) or _UPSERT_SQL.setdefault(
-        key, _upsert_sql(connection, model, names, unique_fields, update_fields, returning)
+        key,
+        _upsert_sql(connection, model, names, unique_fields, update_fields, returning, inserted),
     )
     if renamed:
         rows = [{renamed.get(k, k): v for k, v in row.items()} for row in rows]
@@ -104,6 +112,7 @@ def _upsert_sql(
     unique_fields: Sequence[str],
     update_fields: Sequence[str] | None,
     returning: Sequence[str],
+    inserted: bool = False,
 ) -> tuple[str, dict[str, str]]:
     quote = connection.ops.quote_name
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
@@ -120,6 +129,8 @@ def _upsert_sql(
     else:
         action = "DO NOTHING"
     result = ", ".join(quote(_column(model, name)) for name in returning)
+    if inserted:
+        result += f", ({quote(model._meta.db_table)}.xmax = 0)"
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from models
         f"SELECT {columns} FROM json_to_recordset(%s) AS x({record}) "

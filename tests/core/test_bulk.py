@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models.expressions import DatabaseDefault, Value
 from django.utils import timezone
 
@@ -107,6 +108,34 @@ def test_values_by_keys_reads_the_rows_of_those_keys_within_the_scope() -> None:
         )
         == []
     )
+
+
+def test_values_by_keys_reads_each_row_once_and_never_by_a_cut_key() -> None:
+    ours = OrderFactory(mirakl_id="B" * 64)
+    found = values_by_keys(
+        Order,
+        ("id",),
+        key="mirakl_id",
+        keys=["B" * 64, "B" * 64, "B" * 65],
+        scope={"connection_id": ours.connection_id},
+    )
+    assert found == [(ours.pk,)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres only")
+def test_upsert_tells_the_rows_it_inserted_from_those_it_updated() -> None:
+    held = OrderFactory(mirakl_id="C-1")
+    fresh = instance_rows([OrderFactory.build(connection=held.connection, mirakl_id="C-2")])[0]
+    again = instance_rows([held])[0]
+    stored = upsert(
+        Order,
+        [again, fresh],
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=["state"],
+        returning=("mirakl_id",),
+        inserted=True,
+    )
+    assert sorted(stored) == [("C-1", False), ("C-2", True)]
 
 
 def test_a_record_kept_as_it_is_in_a_json_value_is_stored_without_its_missing_fields() -> None:
