@@ -6,7 +6,7 @@ from datetime import date
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -179,6 +179,8 @@ class AlertSettingsAdmin(admin.ModelAdmin):
     list_filter = ("digest",)
     list_select_related = ("connection",)
     filter_horizontal = ("account_managers",)
+    # A webhook address typed without a scheme is an https one (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "account_managers":
