@@ -77,6 +77,27 @@ def test_sync_twice_changes_nothing(connection, sandbox_client) -> None:
         assert results[resource].requests <= 2
 
 
+def test_the_collector_is_paused_while_a_connection_syncs(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    import gc
+
+    from core.sync import orders
+
+    seen: list[bool] = []
+    real_store = orders.orders_page_store
+
+    def store(**kwargs):
+        seen.append(gc.isenabled())
+        return real_store(**kwargs)
+
+    monkeypatch.setattr("core.sync.orders.orders_page_store", store)
+    assert gc.isenabled()
+    marketplace_sync(connection=connection, client=sandbox_client)
+    assert seen and not any(seen)
+    assert gc.isenabled()
+
+
 def test_full_sync_twice_changes_nothing(connection, sandbox_client) -> None:
     marketplace_sync(connection=connection, client=sandbox_client, full=True)
     before = db_snapshot()
