@@ -11,7 +11,14 @@ __all__ = ["inbox_filters_version"]
 register = template.Library()
 
 
-@register.simple_tag
-def inbox_filters_version() -> int:
-    """The version of the inbox filter form's choices (:mod:`core.freshness`)."""
-    return filters_version()
+@register.simple_tag(takes_context=True)
+def inbox_filters_version(context: template.Context) -> int:
+    """The version of the inbox filter form's choices (:mod:`core.freshness`), read
+    once per page (the filters and the bulk bar both key their cached HTML on it)."""
+    request = context.get("request")
+    version = getattr(request, "_inbox_filters_version", None)
+    if version is None:
+        version = filters_version()
+        if request is not None:
+            request._inbox_filters_version = version
+    return version

@@ -93,16 +93,30 @@ def sparkline(
     return mark_safe("".join(parts))  # noqa: S308 - numbers and an escaped title only
 
 
-@register.inclusion_tag("sla/health/partials/_banners.html", takes_context=True)
-def shop_state_banners(context: template.Context) -> dict[str, Any]:
+#: The banners' template; with no banner it draws its final newline alone.
+BANNERS_TEMPLATE = "sla/health/partials/_banners.html"
+
+
+@register.simple_tag(takes_context=True)
+def shop_state_banners(context: template.Context) -> str:
     """The banners of the marketplaces whose shop is not open: on a page of one
     marketplace (``page_marketplace``, or the ``incident`` shown) only its own, on pages
-    of every marketplace all of them. Read from the cache: no query on most pages."""
+    of every marketplace all of them. Read from the cache: no query on most pages.
 
+    Drawn as an inclusion tag would (a context of their own, with the CSRF token), and
+    not drawn at all when no shop is closed, as on most pages: what the empty template
+    gives is its final newline."""
     shown = banners()
     marketplace = context.get("page_marketplace")
     incident = context.get("incident")
     connection_id = getattr(marketplace, "pk", None) or getattr(incident, "connection_id", None)
     if connection_id is not None:
         shown = [b for b in shown if b.connection_id == connection_id]
-    return {"banners": shown, "perms": context.get("perms")}
+    if not shown:
+        return "\n"
+    engine = context.template.engine if context.template else template.Engine.get_default()
+    own = context.new({"banners": shown, "perms": context.get("perms")})
+    token = context.get("csrf_token")
+    if token is not None:
+        own["csrf_token"] = token
+    return engine.get_template(BANNERS_TEMPLATE).render(own)
