@@ -26,6 +26,9 @@ from django.db.models.query import (  # type: ignore[attr-defined]
 
 __all__ = ["PrecompiledQuery"]
 
+#: (position, converters, expression) of each selected column that has converters.
+_Converters = tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
 
 class PrecompiledQuery:
     """``build(**stand_ins)``'s SQL, compiled on first use for each database.
@@ -41,6 +44,7 @@ class PrecompiledQuery:
         self.stand_ins = stand_ins
         self._compiled: dict[str, tuple[str, tuple[Any, ...], dict[int, str]]] = {}
         self._plans: dict[str, _Plan] = {}
+        self._converters: dict[str, _Converters] = {}
 
     def _compile(self, using: str) -> tuple[str, tuple[Any, ...], dict[int, str]]:
         compiled = self._compiled.get(using)
@@ -57,6 +61,7 @@ class PrecompiledQuery:
                     raise ValueError(f"the stand-in of {name!r} is not in the query exactly once")
                 slots[found[0]] = name
             compiled = self._compiled[using] = (sql, tuple(params), slots)
+            self._converters[using] = _converters(compiler)
             if queryset._iterable_class is ModelIterable:
                 self._plans[using] = _Plan.of(compiler, using)
         return compiled
@@ -68,11 +73,17 @@ class PrecompiledQuery:
         return sql, bound
 
     def rows(self, using: str, **values: Any) -> list[tuple[Any, ...]]:
-        """Run it: the rows as tuples, in the queryset's column order."""
+        """Run it: the rows as tuples, in the queryset's column order, each value as the
+        queryset gives it (the backend's and the fields' converters: SQLite's dates)."""
         sql, params = self.bind(using, values)
-        with connections[using].cursor() as cursor:
+        connection = connections[using]
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+        converters = self._converters[using]
+        if not converters:
+            return rows
+        return [tuple(_convert(list(row), converters, connection)) for row in rows]
 
     def instances(self, using: str, **values: Any) -> list[Any]:
         """Run it: model instances, as iterating the queryset gives them (its
@@ -95,7 +106,7 @@ class _Plan:
     using: str
     col_count: int | None
     #: (position, converters, expression) of each column that has converters.
-    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+    converters: _Converters
     model: Any
     init_list: tuple[str, ...]
     start: int
@@ -107,14 +118,10 @@ class _Plan:
     def of(cls, compiler: Any, using: str) -> _Plan:
         select, klass_info = compiler.select, compiler.klass_info
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        fields = [column[0] for column in select[0 : compiler.col_count]]
         return cls(
             using=using,
             col_count=compiler.col_count if compiler.has_extra_select else None,
-            converters=tuple(
-                (position, tuple(converters), expression)
-                for position, (converters, expression) in compiler.get_converters(fields).items()
-            ),
+            converters=_converters(compiler),
             model=klass_info["model"],
             init_list=tuple(column[0].target.attname for column in select[start:end]),
             start=start,
@@ -127,11 +134,7 @@ class _Plan:
         objects = []
         for fetched in rows:
             row = list(fetched[: self.col_count] if self.col_count is not None else fetched)
-            for position, converters, expression in self.converters:
-                value = row[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[position] = value
+            _convert(row, self.converters, connection)
             obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
             for populator in self.related_populators:
                 populator.populate(row, obj)
@@ -139,3 +142,21 @@ class _Plan:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+def _converters(compiler: Any) -> _Converters:
+    """(position, converters, expression) of each selected column that has converters."""
+    fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
+    return tuple(
+        (position, tuple(converters), expression)
+        for position, (converters, expression) in compiler.get_converters(fields).items()
+    )
+
+
+def _convert(row: list[Any], converters: _Converters, connection: Any) -> list[Any]:
+    for position, functions, expression in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row

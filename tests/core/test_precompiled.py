@@ -113,3 +113,19 @@ def test_instances_need_a_model_query() -> None:
     query = PrecompiledQuery(_names, first="stand-in first", last="stand-in last")
     with pytest.raises(ValueError, match="model instances"):
         query.instances("default", first="Ana", last="Ruiz")
+
+
+def test_rows_are_converted_as_the_queryset_gives_them() -> None:
+    """Dates come back aware on every backend (SQLite answers them as text)."""
+    from tests.factories.incidents import IncidentFactory
+
+    incident = IncidentFactory()
+
+    def opened(*, pk: int):
+        from incidents.models import Incident
+
+        return Incident.objects.filter(pk=pk).values_list("opened_at", "reason_label")
+
+    query = PrecompiledQuery(opened, pk=-1_999_999_111)
+    assert query.rows("default", pk=incident.pk) == list(opened(pk=incident.pk))
+    assert query.rows("default", pk=incident.pk)[0][0].tzinfo is not None
