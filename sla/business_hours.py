@@ -12,8 +12,12 @@ days or are unmaintained. The model is simple:
   clock, which is what business time measures. A boundary that falls in the spring
   gap is read with the offset before the change (``fold=0``), like ``zoneinfo`` does.
 - Adding time walks those intervals day by day, never minute by minute; the per-day
-  intervals are cached on the calendar and holiday sets are cached per year, which is
-  what makes a deadline cost a few microseconds.
+  intervals are cached on the calendar and holiday sets are cached per year.
+- A calendar also keeps a table of the intervals of a run of days with the working
+  time before each one, so that a deadline inside the run is two binary searches
+  (a first sweep over a large shop computes one per open wait). The walk stays the
+  definition: outside the table's days, and in a zone whose days overlap in real time,
+  the time is walked as before.
 
 All arithmetic is on integer microseconds, so results are exact.
 """
@@ -21,6 +25,7 @@ All arithmetic is on integer microseconds, so results are exact.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,6 +61,9 @@ _ZERO = timedelta(0)
 _MAX_CLOSED_STREAK = 3 * 366
 #: Per-calendar day cache size before it is emptied (about 27 years of days).
 _MAX_CACHED_DAYS = 10_000
+#: Days a working-time table covers at first, and at most (then it starts again).
+_TABLE_DAYS = 32
+_MAX_TABLE_DAYS = 3 * 366
 
 #: Working intervals per weekday (Monday first): ``((start_s, end_s), ...)`` × 7.
 WeekHours = tuple[tuple[tuple[int, int], ...], ...]
@@ -117,6 +125,7 @@ class Calendar:
     _days: dict[int, tuple[int, ...]] = field(
         init=False, compare=False, repr=False, default_factory=dict
     )
+    _table: _WorkTable | None = field(init=False, compare=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -180,6 +189,117 @@ class Calendar:
         return moment.astimezone(self.tz).toordinal()
 
 
+class _WorkTable:
+    """The working intervals of a calendar's local days ``[first, end)`` in order, with
+    the working time before and through each (µs).
+
+    Never changed once made: a calendar swaps in a larger table, so threads sharing the
+    calendar never read one half-built. ``usable`` is False when two days' intervals
+    overlap in real time (a zone whose clocks jump across midnight): the walk, which
+    takes the days one after the other, is then the answer.
+    """
+
+    __slots__ = ("after", "before", "end", "ends", "first", "hi", "lo", "starts", "usable")
+
+    first: int
+    end: int
+    lo: int
+    hi: int
+    starts: list[int]
+    ends: list[int]
+    before: list[int]
+    after: list[int]
+    usable: bool
+
+    def __init__(
+        self, calendar: Calendar, first: int, end: int, base: _WorkTable | None = None
+    ) -> None:
+        if base is not None and base.first == first and base.usable:
+            starts, ends = list(base.starts), list(base.ends)
+            before, after = list(base.before), list(base.after)
+            ordinal = base.end
+        else:
+            starts, ends, before, after = [], [], [], []
+            ordinal = first
+        total = after[-1] if after else 0
+        usable = True
+        for day in range(ordinal, end):
+            bounds = calendar.day_intervals(day)
+            for i in range(0, len(bounds), 2):
+                start, stop = bounds[i], bounds[i + 1]
+                if ends and start < ends[-1]:
+                    usable = False
+                starts.append(start)
+                ends.append(stop)
+                before.append(total)
+                total += stop - start
+                after.append(total)
+        self.first = first
+        self.end = end
+        self.lo = _midnight_us(calendar, first)
+        self.hi = _midnight_us(calendar, end)
+        self.starts = starts
+        self.ends = ends
+        self.before = before
+        self.after = after
+        self.usable = usable
+
+
+def _midnight_us(calendar: Calendar, ordinal: int) -> int:
+    """The local midnight starting day ``ordinal``, as a day's intervals read it."""
+    return to_us(datetime.combine(date.fromordinal(ordinal), time(), tzinfo=calendar.tz))
+
+
+def _tabled_us(calendar: Calendar, t: int, durations: Sequence[int]) -> list[int] | None:
+    """:func:`advance_us` from the calendar's table (made or grown as needed), or None
+    when the table cannot answer: the walk does.
+
+    Each instant is the start of the interval holding the working time before ``t``
+    plus the duration, plus what is left of it there: the first interval whose working
+    time through it reaches that total, so a positive duration ends at an interval's
+    end rather than at the next opening, as the walk does.
+    """
+    table = calendar._table
+    if table is None or t < table.lo or t >= table.hi:
+        # From two days before the UTC date: every local date of ``t`` (offsets are
+        # within ±24 h). A table whose days start later is made again from there.
+        first = t // _DAY_US + _EPOCH_ORDINAL - 2
+        end = first + _TABLE_DAYS
+        if table is not None and t < table.lo and table.end - first <= _MAX_TABLE_DAYS:
+            end = max(end, table.end)
+        table = _WorkTable(calendar, first, end)
+        object.__setattr__(calendar, "_table", table)
+    results: list[int] = []
+    done = 0
+    for duration in durations:
+        if duration < done:
+            raise ValueError("durations must not decrease")
+        done = duration
+        if not duration:
+            results.append(t)
+            continue
+        while True:
+            if not table.usable:
+                return None
+            ends, after = table.ends, table.after
+            i = bisect_right(ends, t)
+            if i < len(ends):
+                start = table.starts[i]
+                target = table.before[i] + (t - start if t > start else 0) + duration
+                j = bisect_left(after, target, i)
+                if j < len(after):
+                    results.append(table.starts[j] + target - table.before[j])
+                    break
+            days = table.end - table.first
+            if days >= _MAX_TABLE_DAYS:
+                return None
+            table = _WorkTable(
+                calendar, table.first, table.first + min(2 * days, _MAX_TABLE_DAYS), table
+            )
+            object.__setattr__(calendar, "_table", table)
+    return results
+
+
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("business-time arithmetic needs aware datetimes")
@@ -202,6 +322,12 @@ def advance_us(calendar: Calendar, t: int, durations: Sequence[int]) -> list[int
     one ends inside working hours or exactly at the end of an interval, never at the
     next opening, which keeps ``add(add(s, a), b) == add(s, a + b)`` exact.
     """
+    results = _tabled_us(calendar, t, durations)
+    return results if results is not None else _walked_us(calendar, t, durations)
+
+
+def _walked_us(calendar: Calendar, t: int, durations: Sequence[int]) -> list[int]:
+    """:func:`advance_us` walking the calendar day by day from ``t`` (the definition)."""
     results: list[int] = []
     # Scanning from the day before the UTC date covers every local date of ``t``
     # (offsets are within ±24 h); earlier intervals are skipped as already past.
