@@ -139,12 +139,15 @@ class DeadlineRule:
         Wall-clock rules add real elapsed time (an aware datetime plus a timedelta in
         a local zone would add wall time, an hour off across a DST switch).
         """
-        t = to_us(start)
-        if self.calendar is not None and self.clock == BUSINESS:
-            warn, due = advance_us(self.calendar, t, (self._warn_us, self._due_us))
-        else:
-            warn, due = t + self._warn_us, t + self._due_us
+        due, warn = self.due_and_warn_us(to_us(start))
         return from_us(due), from_us(warn)
+
+    def due_and_warn_us(self, start: int) -> tuple[int, int]:
+        """:meth:`due_and_warn` in microseconds since the Unix epoch (``to_us``)."""
+        if self.calendar is not None and self.clock == BUSINESS:
+            warn, due = advance_us(self.calendar, start, (self._warn_us, self._due_us))
+            return due, warn
+        return start + self._due_us, start + self._warn_us
 
 
 #: What a connection gets when neither its preset nor ``default`` exists.

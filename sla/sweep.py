@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db.models import Max, OuterRef, Q, Subquery
 
 from core.models import MarketplaceConnection
 from incidents.models import Incident
 from messaging.models import Message, Thread
+from sla.business_hours import to_us
 from sla.clock import Span, incident_span, mirakl_disagreement, thread_spans
 from sla.facts import IncidentRow, ThreadRow, incident_rows, max_changed, thread_rows
 from sla.models import SlaBreach, SlaItem, SweepState
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 State = SlaItem.State
 Kind = SlaItem.Kind
+#: Datetimes, or microseconds since the Unix epoch (``sla.business_hours.to_us``).
+Moment = TypeVar("Moment", datetime, int)
 
 
 #: Rows changed this long before the last mark are read again: a transaction that
@@ -125,9 +129,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def item_state(
-    *, now: datetime, due_at: datetime, warn_at: datetime, stopped_at: datetime | None
-) -> str:
+def item_state(*, now: Moment, due_at: Moment, warn_at: Moment, stopped_at: datetime | None) -> str:
     """The state of a wait at ``now``: answering exactly at the deadline is on time."""
     if stopped_at is not None:
         return State.STOPPED
@@ -206,6 +208,7 @@ class Sweep:
 
     def __init__(self, *, now: datetime, full: bool, result: SweepResult) -> None:
         self.now = now
+        self.now_us = to_us(now)
         self.full = full
         self.result = result
         self._rules: dict[int, DeadlineRule] | None = None
@@ -357,7 +360,7 @@ class Sweep:
                     plan.follow_up = (
                         plan.follow_up
                         or row.state in _ALERTING
-                        or (row.stopped_at is not None and row.stopped_at > row.due_at)
+                        or (row.stopped_at is not None and to_us(row.stopped_at) > row.due_us)
                     )
                     yield row
                 else:
@@ -375,8 +378,9 @@ class Sweep:
     def _new_row(self, source: _Source, span: Span) -> NewItem:
         """The item of a wait seen for the first time."""
         rule = self.rule(source.connection_id)
-        due_at, warn_at = rule.due_and_warn(span.started_at)
-        state = item_state(now=self.now, due_at=due_at, warn_at=warn_at, stopped_at=span.stopped_at)
+        started = to_us(span.started_at)
+        due, warn = rule.due_and_warn_us(started)
+        state = item_state(now=self.now_us, due_at=due, warn_at=warn, stopped_at=span.stopped_at)
         incident = source.kind == Kind.INCIDENT
         return NewItem(
             source.kind,
@@ -385,9 +389,9 @@ class Sweep:
             None if incident else source.object_id,
             span.audience,
             rule.policy_id,
-            span.started_at,
-            due_at,
-            warn_at,
+            started,
+            due,
+            warn,
             state,
             span.stopped_at,
             span.stop_reason,

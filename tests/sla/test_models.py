@@ -174,6 +174,29 @@ def test_rules_from_policies() -> None:
     assert rule.due(start).isoformat() == "2026-10-25T05:00:00+01:00"  # real hours over DST
 
 
+def test_deadlines_in_microseconds_are_the_datetimes_ones() -> None:
+    from sla.business_hours import MON_FRI_WHOLE_DAYS, from_us, to_us
+
+    rules = [
+        DeadlineRule(
+            clock="business",
+            reply_within=24 * H,
+            calendar=Calendar(week=MON_FRI_WHOLE_DAYS),
+            warn_before=4 * H,
+        ),
+        DeadlineRule(
+            clock="business", reply_within=24 * H, calendar=Calendar(), warn_fraction=0.25
+        ),
+        DeadlineRule(clock="wall", reply_within=48 * H, warn_fraction=0.25),
+    ]
+    start = madrid(2026, 10, 20, 8, 17)
+    for step in range(400):  # every 37 minutes over ten days, across the autumn change
+        moment = start + step * timedelta(minutes=37)
+        for rule in rules:
+            due, warn = rule.due_and_warn_us(to_us(moment))
+            assert (from_us(due), from_us(warn)) == rule.due_and_warn(moment)
+
+
 def test_rule_warning_windows() -> None:
     wall = timedelta(hours=48)
     assert DeadlineRule(clock="wall", reply_within=wall).warn_offset == wall
