@@ -32,6 +32,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
+from core.collector import collector_paused
 from core.freshness import inbox_changed
 from core.locks import AdvisoryLock, try_advisory_xact_lock
 from core.models import MarketplaceConnection
@@ -41,7 +42,7 @@ from sla.models import Notification, SlaItem
 from sla.policies import rule_for
 from sla.queue import queue_entries_refresh, queue_orders_of
 from sla.signals import sla_state_changed
-from sla.sweep import Sweep, SweepResult, collector_paused
+from sla.sweep import Sweep, SweepResult
 from sla.watch import close_overdue_flag
 
 __all__ = [

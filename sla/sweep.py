@@ -5,12 +5,10 @@ whole picture; :func:`sla.services.sla_sweep` runs it under its advisory lock).
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -41,7 +39,6 @@ __all__ = [
     "Sweep",
     "SweepResult",
     "chunks",
-    "collector_paused",
     "item_state",
 ]
 
@@ -109,24 +106,6 @@ class SweepResult:
             "close_expected": self.close_expected,
             "close_overdue": self.close_overdue,
         }
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one sweep.
-
-    A first sweep over a large shop makes millions of small objects (facts, spans,
-    rows to write, state changes) that reference counting frees; the collector's
-    passes over them, and over every long-lived object each time they pile up, took
-    a fifth of its Python time. Cycles made meanwhile are collected once it resumes.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def item_state(*, now: Moment, due_at: Moment, warn_at: Moment, stopped_at: datetime | None) -> str:

@@ -14,7 +14,6 @@ next beat tick, which also closes the runs it left "running" as "abandoned".
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from django.utils import timezone
 
 from core.bulk import update_rows
 from core.clients import client_for
+from core.collector import collector_paused
 from core.models import MarketplaceConnection
 from core.sync.health import sync_error_kind
 from core.sync.locks import LockHandle, SyncLockLost, lock_expires_in, sync_lock
@@ -92,7 +92,7 @@ def marketplace_sync(
         # Every answer from Mirakl is progress: a slow page keeps the lock alive.
         heartbeat, client.heartbeat = client.heartbeat, lock.refresh
         try:
-            with _relaxed_durability(), _collector_paused():
+            with _relaxed_durability(), collector_paused():
                 return [
                     _sync_resource(connection, resource, client, lock, full, progress)
                     for resource in resources()
@@ -364,25 +364,6 @@ def _relaxed_durability() -> Iterator[None]:
         except DatabaseError:
             # The connection is broken: Django discards it, and the setting with it.
             logger.warning("Could not reset synchronous_commit after a sync", exc_info=True)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one connection's sync.
-
-    A first sync of a large shop makes millions of short-lived objects (decoded
-    records, rows, their JSON) that reference counting frees; the collector's passes
-    over them, and over every long-lived object each time they pile up, took about a
-    sixth of the sync's Python time (some 870 collections for 13,000 orders). Cycles
-    made meanwhile are collected once it resumes.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _after_run(
