@@ -28,20 +28,17 @@ from core.precompiled import PrecompiledQuery
 from core.scoping import scope_queryset
 from core.sync.health import ConnectionHealth, connection_health
 from core.sync.models import SyncCursor
-from desk.filtersets import STATUS_CLOSED, IncidentFilterSet, QueueFilterSet
+from desk.filtersets import STATUS_CLOSED, QueueFilterSet
 from incidents.models import Incident, IncidentSeen
 from incidents.selectors import orders_held_by_open_incidents
 from messaging.models import Message, Party, Thread
 from sla.models import QueueEntry
 from sla.models.queue import queue_sla_state
-from sla.selectors import incident_due_annotate
 
 __all__ = [
     "ConnectionOverview",
     "QueueRow",
     "connections_overview",
-    "incident_list",
-    "incident_rows",
     "queue_entries",
     "queue_list",
     "queue_rows",
@@ -167,42 +164,6 @@ def _unread_counts(*, incident_ids: list[int], user_id: int) -> QuerySet[Any, An
 _UNREAD_QUERY = PrecompiledQuery(
     _unread_counts, incident_ids=[-1_999_999_003], user_id=-1_999_999_002
 )
-
-
-def incident_list(
-    *, filters: Any, user: Any, request: Any = None
-) -> tuple[IncidentFilterSet, QuerySet[Incident]]:
-    """The inbox: the FilterSet (for its form) and the filtered incidents, sorted.
-
-    The queryset is narrow on purpose: ids and sort keys only, most urgent first (the
-    due time of the open SLA wait, then the oldest opened; closed incidents: latest
-    opened first), :func:`incident_rows` loads the 25 rows of a page. The due time is
-    the copy the SLA sweep keeps on the incident's queue row (``reply_due_at``, walked
-    on ``queue_incident_reply_due_idx``); closed ones on ``incident_closed_opened_idx``.
-    """
-    filterset = IncidentFilterSet(
-        filters, queryset=scope_queryset(Incident.objects.all(), user), request=request
-    )
-    incidents = filterset.qs.only("pk")
-    if filterset.form.cleaned_data.get("status") == STATUS_CLOSED:
-        return filterset, incidents.order_by(F("opened_at").desc(), F("id").desc())
-    due = F("queue_entry__reply_due_at").asc(nulls_last=True)
-    return filterset, incidents.order_by(due, "opened_at", "id")
-
-
-def incident_rows(*, ids: list[int], user: Any) -> list[Incident]:
-    """The inbox rows of these incidents, in this order, in one query.
-
-    Each carries its marketplace, order and assignee, the SLA due time and state of
-    its open wait (``sla_due_at``, ``sla_state``) and ``unread_count``.
-    """
-    rows = incident_due_annotate(
-        Incident.objects.filter(pk__in=ids).select_related(
-            "connection", "order", "assignment__assignee"
-        )
-    ).annotate(unread_count=_unread_count(user))
-    by_pk = {row.pk: row for row in rows}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def queue_entries(*, user: Any) -> QuerySet[QueueEntry]:
