@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -86,6 +86,41 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], *, reverse: bool) ->
     return condition if condition is not None else Q()
 
 
+def _regions(
+    queryset: QuerySet, keys: Sequence[SortKey], values: Sequence[Any] | None, *, reverse: bool
+) -> list[QuerySet]:
+    """The querysets that give, one after the other, every row after the position
+    ``values`` (from the start when None) in the sort; before it when ``reverse``,
+    nearest first.
+
+    When the first key is nullable, the rows with a value and the rows without (which
+    sort after them) are two regions read apart, each in the order of an index: one
+    query ordering NULLs last over an outer join (the incidents' due time on their
+    queue rows) has Postgres sort every row the filters keep before the first page.
+    """
+    first, rest = keys[0], keys[1:]
+    if not first.nullable:
+        ordered = queryset.order_by(*keyset_order_by(keys, reverse=reverse))
+        if values is None:
+            return [ordered]
+        return [ordered.filter(_beyond(keys, values, reverse=reverse))]
+    plain = (replace(first, nullable=False), *rest)
+    present = queryset.filter(**{f"{first.field}__isnull": False}).order_by(
+        *keyset_order_by(plain, reverse=reverse)
+    )
+    absent = queryset.filter(**{f"{first.field}__isnull": True}).order_by(
+        *keyset_order_by(rest, reverse=reverse)
+    )
+    if values is None:
+        return [absent, present] if reverse else [present, absent]
+    if values[0] is None:
+        # A position among the NULLs: the rest of them, then (backwards) every value.
+        absent = absent.filter(_beyond(rest, values[1:], reverse=reverse))
+        return [absent, present] if reverse else [absent]
+    present = present.filter(_beyond(plain, values, reverse=reverse))
+    return [present] if reverse else [present, absent]
+
+
 def _encode(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -154,11 +189,12 @@ class KeysetCursorPagination(CursorPagination):
             Cursor(offset=0, reverse=reverse, position=position) if decoded is not None else None
         )
 
-        queryset = queryset.order_by(*keyset_order_by(self.keys, reverse=reverse))
-        if position is not None:
-            values = self._decode_position(queryset, position)
-            queryset = queryset.filter(_beyond(self.keys, values, reverse=reverse))
-        results = list(queryset[: self.page_size + 1])
+        values = None if position is None else self._decode_position(queryset, position)
+        results: list[Any] = []
+        for region in _regions(queryset, self.keys, values, reverse=reverse):
+            results += region[: self.page_size + 1 - len(results)]
+            if len(results) > self.page_size:
+                break
         self.page = results[: self.page_size]
         following = (
             self._get_position_from_instance(results[-1], self.ordering)

@@ -163,10 +163,11 @@ class QueueEntry(models.Model):
                 fields=("-opened_at", "-id"), condition=Q(is_open=False), name="queue_closed_idx"
             ),
             models.Index(fields=("order",), name="queue_order_idx"),
-            # The incidents' own due time, soonest first (the API's ``ordering=due``).
+            # The incidents' own due time, soonest first (the API's ``ordering=due``,
+            # which reads the rows with one apart from those without).
             models.Index(
                 fields=("reply_due_at", "incident"),
-                condition=Q(kind="incident"),
+                condition=Q(reply_due_at__isnull=False),
                 name="queue_incident_reply_due_idx",
             ),
         ]

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.models import Incident
@@ -239,6 +241,23 @@ def test_cursor_pages_keep_every_row_once_in_every_ordering(inbox, ordering) -> 
 
     assert forward == expected
     assert backward == expected
+
+
+def test_the_due_sort_reads_rows_with_a_due_time_apart_from_those_without(inbox) -> None:
+    """No query sorts NULLs last over the join to the queue's rows: that sort needs
+    every open incident before the first page (about 140 ms at 28,000 of them); each
+    region is read in the order of its own index."""
+    client = inbox["client"]
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(URL, {"ordering": "due", "page_size": 2}).json()
+        client.get(first["next"])
+    sql = [
+        query["sql"] for query in queries.captured_queries if "incidents_incident" in query["sql"]
+    ]
+    sorts = [statement.rsplit("ORDER BY", 1)[-1] for statement in sql]
+    assert sorts and not any("NULLS LAST" in sort for sort in sorts)
+    assert any('"reply_due_at" IS NOT NULL' in statement for statement in sql)
+    assert any('"reply_due_at" IS NULL' in statement for statement in sql)
 
 
 def _cursor(position: str) -> str:
