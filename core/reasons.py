@@ -182,12 +182,22 @@ def reasons_page_store(
     return result
 
 
+def _store(
+    connection: MarketplaceConnection,
+    client: MiraklClient,
+    reasons: list[Reason],
+    force: bool,
+    prepared: None,
+) -> PageResult:
+    return reasons_page_store(connection, client, reasons, force)
+
+
 #: Reason lists change rarely; an incremental run re-reads them at most this often.
 REASONS = Resource(
     name=SYNC_RESOURCE_REASONS,
     position=10,
     pages=_pages,
-    store=reasons_page_store,
+    store=_store,
     records=_records,
     max_age=timedelta(hours=1),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,14 @@ from mirakl.schemas import MessageRecord as MiraklMessage
 from mirakl.schemas import ThreadRecord as MiraklThread
 from mirakl.schemas import ThreadRecordPage, record_json
 
-__all__ = ["THREADS", "orphan_threads_link", "threads_after_run", "threads_page_store"]
+__all__ = [
+    "THREADS",
+    "PreparedThreads",
+    "orphan_threads_link",
+    "threads_after_run",
+    "threads_page_prepare",
+    "threads_page_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ def _thread_row(
     )
 
 
-def _message_row(thread_pk: int, message: MiraklMessage) -> dict[str, Any]:
+def _message_row(thread_pk: int | None, message: MiraklMessage) -> dict[str, Any]:
     return dict(
         thread_id=thread_pk,
         mirakl_id=message.id,
@@ -112,6 +120,60 @@ def _message_row(thread_pk: int, message: MiraklMessage) -> dict[str, Any]:
     )
 
 
+@dataclass(slots=True)
+class _Rows:
+    """A thread's row and its messages' rows, made storable (or why not), their keys
+    (the thread's, its order's) still to be set."""
+
+    thread: MiraklThread
+    row: dict[str, Any] | Unstorable
+    messages: list[tuple[MiraklMessage, dict[str, Any] | Unstorable]]
+
+
+@dataclass(slots=True)
+class PreparedThreads:
+    """An M11 page's threads made storable ahead of the write (:func:`threads_page_prepare`),
+    by Mirakl id, and the instant their rows say they were synced."""
+
+    now: datetime
+    threads: dict[str, _Rows]
+
+
+def _clean(cleaner: RowCleaner, row: dict[str, Any]) -> dict[str, Any] | Unstorable:
+    try:
+        return cleaner.clean(row)
+    except Unstorable as exc:
+        return exc
+
+
+def _rows(connection_id: int, thread: MiraklThread, now: datetime) -> _Rows:
+    return _Rows(
+        thread=thread,
+        row=_clean(_THREAD_ROWS, _thread_row(connection_id, thread, None, now)),
+        messages=[
+            (message, _clean(_MESSAGE_ROWS, _message_row(None, message)))
+            for message in thread.messages
+        ],
+    )
+
+
+def threads_page_prepare(
+    connection_id: int, page: ThreadRecordPage, now: datetime | None = None
+) -> PreparedThreads:
+    """Every thread of an M11 page and its messages made storable, as
+    :func:`threads_page_store` would, without the database: the sync does it while the
+    page before is being written (a thread read again in full with M10 is prepared then).
+    """
+    now = now or timezone.now()
+    by_id = {thread.id: thread for thread in page.data}
+    return PreparedThreads(
+        now=now,
+        threads={
+            mirakl_id: _rows(connection_id, thread, now) for mirakl_id, thread in by_id.items()
+        },
+    )
+
+
 def threads_page_store(
     *,
     connection: MarketplaceConnection,
@@ -119,14 +181,18 @@ def threads_page_store(
     client: MiraklClient,
     force: bool = False,
     now: datetime | None = None,
+    prepared: PreparedThreads | None = None,
 ) -> PageResult:
     """Write one M11 page (reading long threads in full with M10). Run it in a transaction.
 
     Every thread and message is made storable first (:mod:`core.sync.storable`); one
     that cannot be is skipped and named in the result, and the others are written. A
     message that could not be read costs only that message.
+
+    :param prepared: the page's threads made storable already
+        (:func:`threads_page_prepare`); their rows say they were synced when that ran.
     """
-    now = now or timezone.now()
+    now = now or (prepared.now if prepared is not None else timezone.now())
     inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
@@ -177,16 +243,16 @@ def threads_page_store(
     if order_ids - asked:  # a thread read again with M10 is about another order now
         order_pks |= dict(_order_keys(connection, order_ids - asked))
     order_pks = {mirakl_id: order_pks[mirakl_id] for mirakl_id in order_ids & set(order_pks)}
+    ready = prepared.threads if prepared is not None else {}
     rows: list[dict[str, Any]] = []
-    storable: list[MiraklThread] = []
+    storable: list[_Rows] = []
     for thread in to_write:
-        try:
-            rows.append(
-                _THREAD_ROWS.clean(
-                    _thread_row(connection.pk, thread, order_pks.get(thread.order_id or ""), now)
-                )
-            )
-        except Unstorable as exc:
+        prepared_rows = ready.get(thread.id)
+        if prepared_rows is None or prepared_rows.thread is not thread:
+            prepared_rows = _rows(connection.pk, thread, now)
+        row = prepared_rows.row
+        if isinstance(row, Unstorable):
+            exc = row
             logger.warning("Skipped thread %s from %s: %s", thread.id, connection.code, exc)
             result.skipped.append(
                 Skipped(
@@ -198,7 +264,10 @@ def threads_page_store(
                 )
             )
             continue
-        storable.append(thread)
+        # The order's key, known now, is in range: the row stays storable.
+        row["order_id"] = order_pks.get(thread.order_id or "")
+        rows.append(row)
+        storable.append(prepared_rows)
         if thread.id in known:
             result.updated += 1
         else:
@@ -216,7 +285,8 @@ def threads_page_store(
 
     # Messages are immutable in Mirakl: insert the ones we do not hold, leave the rest.
     messages: dict[tuple[int, str], dict[str, Any]] = {}
-    for thread in storable:
+    for prepared_rows in storable:
+        thread = prepared_rows.thread
         thread_pk = thread_pks[thread.id]
         for invalid in thread.invalid_messages:
             result.skipped.append(
@@ -228,12 +298,9 @@ def threads_page_store(
                     excerpt=excerpt(invalid.raw),
                 )
             )
-        for message in thread.messages:
-            try:
-                messages[(thread_pk, message.id)] = _MESSAGE_ROWS.clean(
-                    _message_row(thread_pk, message)
-                )
-            except Unstorable as exc:
+        for message, message_row in prepared_rows.messages:
+            if isinstance(message_row, Unstorable):
+                exc = message_row
                 result.skipped.append(
                     Skipped(
                         kind=SkippedRecord.Kind.MESSAGE,
@@ -243,6 +310,9 @@ def threads_page_store(
                         excerpt=excerpt(message),
                     )
                 )
+                continue
+            message_row["thread_id"] = thread_pk
+            messages[(thread_pk, message.id)] = message_row
     upsert(
         Message,
         list(messages.values()),
@@ -359,11 +429,22 @@ def _records(payload: ThreadRecordPage) -> RecordSplit:
 
 
 def _store(
-    connection: MarketplaceConnection, client: MiraklClient, page: ThreadRecordPage, force: bool
+    connection: MarketplaceConnection,
+    client: MiraklClient,
+    page: ThreadRecordPage,
+    force: bool,
+    prepared: PreparedThreads | None,
 ) -> PageResult:
-    return threads_page_store(connection=connection, page=page, client=client, force=force)
+    return threads_page_store(
+        connection=connection, page=page, client=client, force=force, prepared=prepared
+    )
 
 
 THREADS = Resource(
-    name=SYNC_RESOURCE_THREADS, position=30, pages=_pages, store=_store, records=_records
+    name=SYNC_RESOURCE_THREADS,
+    position=30,
+    pages=_pages,
+    store=_store,
+    records=_records,
+    prepare=threads_page_prepare,
 )

@@ -35,7 +35,14 @@ from mirakl.schemas import AddressRecord, OrderRecordPage, TaxRecord, record_jso
 from mirakl.schemas import OrderLineRecord as MiraklLine
 from mirakl.schemas import OrderRecord as MiraklOrder
 
-__all__ = ["ORDERS", "money", "orders_page_store", "taxes_rows"]
+__all__ = [
+    "ORDERS",
+    "PreparedOrders",
+    "money",
+    "orders_page_prepare",
+    "orders_page_store",
+    "taxes_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -223,12 +230,59 @@ def _prepare(
     return _Prepared(order=order, row=row, lines=lines, shares=shares)
 
 
+@dataclass(slots=True)
+class _Outcome:
+    """What preparing one order gave: its rows, or why it cannot be stored; and what it
+    named as skipped meanwhile (a repeated line, a repeated refund)."""
+
+    order: MiraklOrder
+    prepared: _Prepared | Unstorable
+    skipped: list[Skipped]
+
+
+@dataclass(slots=True)
+class PreparedOrders:
+    """An OR11 page's orders made storable ahead of the write (:func:`orders_page_prepare`),
+    by Mirakl id, and the instant their rows say they were synced."""
+
+    now: datetime
+    orders: dict[str, _Outcome]
+
+
+def _outcome(connection_id: int, order: MiraklOrder, now: datetime) -> _Outcome:
+    skipped: list[Skipped] = []
+    try:
+        return _Outcome(order, _prepare(connection_id, order, now, skipped), skipped)
+    except Unstorable as exc:
+        return _Outcome(order, exc, skipped)
+
+
+def orders_page_prepare(
+    connection_id: int, page: OrderRecordPage, now: datetime | None = None
+) -> PreparedOrders:
+    """Every order of an OR11 page made storable, as :func:`orders_page_store` would,
+    without the database: the sync does it while the page before is being written.
+
+    Every order is prepared, even those the write will find unchanged; it costs the
+    reading thread, and only on the pages an incremental run reads again.
+    """
+    now = now or timezone.now()
+    by_id = {order.order_id: order for order in page.orders}
+    return PreparedOrders(
+        now=now,
+        orders={
+            mirakl_id: _outcome(connection_id, order, now) for mirakl_id, order in by_id.items()
+        },
+    )
+
+
 def orders_page_store(
     *,
     connection: MarketplaceConnection,
     page: OrderRecordPage,
     force: bool = False,
     now: datetime | None = None,
+    prepared: PreparedOrders | None = None,
 ) -> PageResult:
     """Write one OR11 page. Must run inside a transaction (the caller's).
 
@@ -237,8 +291,10 @@ def orders_page_store(
 
     :param force: rewrite orders even when Mirakl's update date has not moved
         (a full sync does, so that a change of mapping reaches old rows).
+    :param prepared: the page's orders made storable already
+        (:func:`orders_page_prepare`); their rows say they were synced when that ran.
     """
-    now = now or timezone.now()
+    now = now or (prepared.now if prepared is not None else timezone.now())
     inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
@@ -279,14 +335,18 @@ def orders_page_store(
             )
         )
     )
+    ready = prepared.orders if prepared is not None else {}
     to_write: list[_Prepared] = []
     for mirakl_id, order in by_id.items():
         if not force and known.get(mirakl_id) == order.last_updated_date:
             result.unchanged += 1
             continue
-        try:
-            to_write.append(_prepare(connection.pk, order, now, result.skipped))
-        except Unstorable as exc:
+        outcome = ready.get(mirakl_id)
+        if outcome is None or outcome.order is not order:
+            outcome = _outcome(connection.pk, order, now)
+        result.skipped.extend(outcome.skipped)
+        if isinstance(outcome.prepared, Unstorable):
+            exc = outcome.prepared
             logger.warning("Skipped order %s from %s: %s", mirakl_id, connection.code, exc)
             result.skipped.append(
                 Skipped(
@@ -298,6 +358,7 @@ def orders_page_store(
                 )
             )
             continue
+        to_write.append(outcome.prepared)
         if not told:
             if mirakl_id in known:
                 result.updated += 1
@@ -308,7 +369,7 @@ def orders_page_store(
 
     rows = upsert(
         Order,
-        [prepared.row for prepared in to_write],
+        [written.row for written in to_write],
         unique_fields=["connection", "mirakl_id"],
         update_fields=ORDER_FIELDS,
         returning=("id", "mirakl_id"),
@@ -327,9 +388,9 @@ def orders_page_store(
         order_pks = {mirakl_id: pk for pk, mirakl_id in rows}
 
     line_rows = []
-    for prepared in to_write:
-        order_pk = order_pks[prepared.order.order_id]
-        for _line, line_row in prepared.lines:
+    for written in to_write:
+        order_pk = order_pks[written.order.order_id]
+        for _line, line_row in written.lines:
             line_row["order_id"] = order_pk
             line_rows.append(line_row)
     stored_lines = upsert(
@@ -343,15 +404,15 @@ def orders_page_store(
 
     stored = [
         StoredOrder(
-            order=prepared.order,
-            pk=order_pks[prepared.order.order_id],
+            order=written.order,
+            pk=order_pks[written.order.order_id],
             lines=[
-                (line, line_pks[(order_pks[prepared.order.order_id], line.order_line_id)])
-                for line, _row in prepared.lines
+                (line, line_pks[(order_pks[written.order.order_id], line.order_line_id)])
+                for line, _row in written.lines
             ],
-            prepared=prepared.shares,
+            prepared=written.shares,
         )
-        for prepared in to_write
+        for written in to_write
     ]
     for handler in order_page_handlers():
         handler.store(connection=connection, orders=stored, known=set(known), now=now)
@@ -378,11 +439,20 @@ def _records(payload: OrderRecordPage) -> RecordSplit:
 
 
 def _store(
-    connection: MarketplaceConnection, client: MiraklClient, page: OrderRecordPage, force: bool
+    connection: MarketplaceConnection,
+    client: MiraklClient,
+    page: OrderRecordPage,
+    force: bool,
+    prepared: PreparedOrders | None,
 ) -> PageResult:
-    return orders_page_store(connection=connection, page=page, force=force)
+    return orders_page_store(connection=connection, page=page, force=force, prepared=prepared)
 
 
 ORDERS = Resource(
-    name=SYNC_RESOURCE_ORDERS, position=20, pages=_pages, store=_store, records=_records
+    name=SYNC_RESOURCE_ORDERS,
+    position=20,
+    pages=_pages,
+    store=_store,
+    records=_records,
+    prepare=orders_page_prepare,
 )

@@ -5,8 +5,9 @@ it does not know what a thread or an incident is. Each app that owns a resource
 registers it here, and each app that keeps something of an OR11 order page (the
 incidents of its lines, the refunds on them) registers a handler of that page:
 
-- a :class:`Resource`: how its pages are read from Mirakl, how one page is stored,
-  how a page is cut into single records when Postgres refuses it whole;
+- a :class:`Resource`: how its pages are read from Mirakl, what of a page can be
+  prepared ahead of its write, how one page is stored, how a page is cut into single
+  records when Postgres refuses it whole;
 - an :class:`OrderPageHandler`: called with every OR11 page after the orders and
   lines are written, in the page's transaction;
 - an after-run hook: work done once per run rather than per page.
@@ -46,11 +47,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page read from Mirakl and the position after it (offset or page token)."""
+    """One page read from Mirakl and the position after it (offset or page token), with
+    what the resource prepared of it ahead of its write (``None`` if nothing)."""
 
     payload: Any
     offset: int = 0
     page_token: str = ""
+    prepared: Any = None
 
 
 #: (kind of record, Mirakl id, a one-record page, the record) for one-by-one writes.
@@ -65,7 +68,12 @@ class Resource:
     :param position: runs go in increasing position (reasons before orders before
         threads: a thread links to an order that is already there).
     :param pages: the pages to read, from where the cursor stands.
-    :param store: writes one page (inside the caller's transaction).
+    :param store: writes one page (inside the caller's transaction), given what
+        ``prepare`` made of it, or ``None`` (not prepared: its records one by one).
+    :param prepare: the share of a page's work that needs neither the database nor the
+        pages before it (rows built and made storable), given the connection's key and
+        the page. The engine runs it in the thread that reads the pages, ahead of the
+        writes, so that it overlaps the statements of the page before.
     :param records: the page cut into single records, for one-by-one writes.
     :param max_age: an incremental run skips the resource while its last success is
         younger than this (lists that change rarely).
@@ -74,9 +82,10 @@ class Resource:
     name: str
     position: int
     pages: Callable[[MiraklClient, SyncCursor], Iterator[Page]]
-    store: Callable[[MarketplaceConnection, MiraklClient, Any, bool], PageResult]
+    store: Callable[[MarketplaceConnection, MiraklClient, Any, bool, Any], PageResult]
     records: Callable[[Any], RecordSplit]
     max_age: timedelta | None = None
+    prepare: Callable[[int, Any], Any] | None = None
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -166,7 +167,7 @@ def _sync_resource(
             if cursor.skipped_open
             else set()
         )
-        for page in prefetched(resource.pages(client, cursor)):
+        for page in prefetched(_prepared(resource, connection.pk, client, cursor)):
             page_result, pending = _write_page(connection, resource, client, page, cursor, pending)
             touched |= page_result.touched_orders
             result.add_page(page_result)
@@ -205,6 +206,18 @@ def _sync_resource(
         cursor.save()
         _finish_run(run, result)
     return result
+
+
+def _prepared(
+    resource: Resource, connection_id: int, client: MiraklClient, cursor: SyncCursor
+) -> Iterator[Page]:
+    """The resource's pages, each with what the resource prepares of it: run by the
+    reading thread (:func:`~core.sync.prefetch.prefetched`), this work overlaps the
+    writes of the pages before instead of waiting for them."""
+    for page in resource.pages(client, cursor):
+        if resource.prepare is not None:
+            page = replace(page, prepared=resource.prepare(connection_id, page.payload))
+        yield page
 
 
 def _runs_abandon(connection: MarketplaceConnection, resource: str, now: datetime) -> int:
@@ -253,7 +266,9 @@ def _write_page(
     """
     try:
         with transaction.atomic():
-            result = resource.store(connection, client, page.payload, cursor.run_full)
+            result = resource.store(
+                connection, client, page.payload, cursor.run_full, page.prepared
+            )
             pending_after = _page_done(connection, resource.name, page, cursor, result, pending)
         return result, pending_after
     except RECORD_ERRORS as exc:
@@ -316,7 +331,7 @@ def _store_one_by_one(
     for kind, mirakl_id, single, record in resource.records(payload):
         try:
             with transaction.atomic():
-                result += resource.store(connection, client, single, force)
+                result += resource.store(connection, client, single, force, None)
         except RECORD_ERRORS as exc:
             logger.warning(
                 "Skipped %s %s from %s: %s", kind, mirakl_id, connection.code, _first_line(exc)
