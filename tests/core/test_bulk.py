@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.db.models.expressions import DatabaseDefault, Value
 from django.utils import timezone
 
-from core.bulk import insert_rows, instance_rows, upsert, values_by_keys
+from core.bulk import insert_rows, instance_rows, update_rows, upsert, values_by_keys
 from core.models import Order
 from incidents.models import AuditEntry, Incident
 from mirakl.schemas import AddressRecord
@@ -151,3 +151,75 @@ def test_a_record_kept_as_it_is_in_a_json_value_is_stored_without_its_missing_fi
     order.refresh_from_db()
     # The NUL character Postgres refuses is removed, as from any other value.
     assert order.billing_address == {"city": "Madrid", "zip_code": "28001"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres only")
+def test_a_text_longer_than_its_column_is_refused_rather_than_cut() -> None:
+    order = OrderFactory()
+    (row,) = instance_rows([order])
+    row["commercial_id"] = "X" * (Order._meta.get_field("commercial_id").max_length + 1)
+    with pytest.raises(DataError), transaction.atomic():
+        upsert(
+            Order,
+            [row],
+            unique_fields=["connection", "mirakl_id"],
+            update_fields=["commercial_id"],
+        )
+    order.refresh_from_db()
+    assert order.commercial_id != row["commercial_id"]
+
+
+def test_json_values_of_every_kind_are_stored_as_they_were_given() -> None:
+    order = OrderFactory()
+    values = ["año", 7, [1, None, "x"], {"a": None, "b": [True, 1.5]}, {}]
+    entries = [
+        AuditEntry(
+            connection_id=order.connection_id,
+            order_id=order.pk,
+            source=AuditEntry.Source.SYNC,
+            action=AuditEntry.Action.INCIDENT_OPENED,
+            data=value,
+        )
+        for value in values
+    ]
+    stored = insert_rows(AuditEntry, instance_rows(entries), returning=("id",))
+    by_pk = dict(AuditEntry.objects.filter(order=order).values_list("pk", "data"))
+    assert sorted((by_pk[pk] for (pk,) in stored), key=repr) == sorted(values, key=repr)
+
+
+def test_a_row_without_a_field_of_the_first_row_gives_it_as_null() -> None:
+    line = OrderLineFactory()
+    now = timezone.now()
+    rows = instance_rows(
+        [
+            Incident(
+                connection_id=line.order.connection_id,
+                order_id=line.order_id,
+                line_id=line.pk,
+                episode=episode,
+                opened_at=now,
+                closed_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for episode in (1, 2)
+        ]
+    )
+    del rows[1]["closed_at"]
+    insert_rows(Incident, rows, returning=("id",))
+    closed = dict(Incident.objects.filter(line=line).values_list("episode", "closed_at"))
+    assert closed == {1: now, 2: None}
+
+
+def test_update_rows_sets_those_fields_of_those_rows_only() -> None:
+    first, second = OrderFactory(state="SHIPPING"), OrderFactory(state="SHIPPING")
+    updated = update_rows(
+        Order,
+        [{"id": first.pk, "state": "SHIPPED", "shipping_tracking": "TRK-1"}],
+        fields=["state", "shipping_tracking"],
+    )
+    assert updated == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.shipping_tracking) == ("SHIPPED", "TRK-1")
+    assert second.state == "SHIPPING"
