@@ -64,7 +64,7 @@ def upsert(
 
     With ``update_fields=None`` existing rows are left alone (``DO NOTHING``) and only
     the inserted rows are returned. Otherwise every row is returned, as a tuple of the
-    ``returning`` attnames, in no particular order.
+    ``returning`` attnames, in no particular order; with ``returning=()``, nothing.
 
     :param inserted: end each tuple with whether the row was inserted rather than
         updated (PostgreSQL only: a row it has just inserted has no ``xmax``).
@@ -94,7 +94,7 @@ def upsert(
     document = _document(rows, names)
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
-        return [tuple(r) for r in cursor.fetchall()]
+        return [tuple(r) for r in cursor.fetchall()] if returning or inserted else []
 
 
 #: ``Decimal`` as its exact digits in a JSON string, ``datetime`` in ISO 8601 (an aware
@@ -132,13 +132,13 @@ def _upsert_sql(
         action = f"DO UPDATE SET {updates}"
     else:
         action = "DO NOTHING"
-    result = ", ".join(quote(_column(model, name)) for name in returning)
+    result = [quote(_column(model, name)) for name in returning]
     if inserted:
-        result += f", ({quote(model._meta.db_table)}.xmax = 0)"
+        result.append(f"({quote(model._meta.db_table)}.xmax = 0)")
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from models
         f"{_select(connection, fields)} "
-        f"ON CONFLICT ({conflict}) {action} RETURNING {result}"
+        f"ON CONFLICT ({conflict}) {action}" + (f" RETURNING {', '.join(result)}" if result else "")
     )
 
 
@@ -355,7 +355,7 @@ def _upsert_with_orm(
             unique_fields=list(unique_fields),
             update_fields=[model._meta.get_field(n).name for n in update_fields],
         )
-        return [tuple(getattr(o, name) for name in returning) for o in created]
+        return [tuple(getattr(o, name) for name in returning) for o in created if returning]
     keys = [model._meta.get_field(n).attname for n in unique_fields]
     existing = set(
         model._default_manager.filter(
@@ -364,7 +364,7 @@ def _upsert_with_orm(
     )
     fresh = [o for o in objects if tuple(getattr(o, k) for k in keys) not in existing]
     model._default_manager.bulk_create(fresh, ignore_conflicts=True)
-    return [tuple(getattr(o, name) for name in returning) for o in fresh]
+    return [tuple(getattr(o, name) for name in returning) for o in fresh if returning]
 
 
 def update_rows(

@@ -318,6 +318,7 @@ def threads_page_store(
         list(messages.values()),
         unique_fields=["thread", "mirakl_id"],
         update_fields=None,
+        returning=(),
     )
     order_search_documents_refresh(order_ids=order_pks.values())
 

@@ -223,3 +223,21 @@ def test_update_rows_sets_those_fields_of_those_rows_only() -> None:
     second.refresh_from_db()
     assert (first.state, first.shipping_tracking) == ("SHIPPED", "TRK-1")
     assert second.state == "SHIPPING"
+
+
+def test_upsert_returning_nothing_writes_the_rows_and_returns_nothing() -> None:
+    order = OrderFactory(state="SHIPPING")
+    (row,) = instance_rows([order])
+    row["state"] = "SHIPPED"
+    fresh = instance_rows([OrderFactory.build(connection=order.connection, mirakl_id="D-2")])
+    stored = upsert(
+        Order,
+        [row, *fresh],
+        unique_fields=["connection", "mirakl_id"],
+        update_fields=["state"],
+        returning=(),
+    )
+    assert stored == []
+    order.refresh_from_db()
+    assert order.state == "SHIPPED"
+    assert Order.objects.filter(connection=order.connection, mirakl_id="D-2").exists()
