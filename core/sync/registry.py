@@ -102,7 +102,8 @@ class StoredOrder:
 class OrderPageHandler(Protocol):
     """Something an app keeps of each OR11 page (incidents, refunds...).
 
-    ``prepare`` runs on every order before anything is written; raising
+    ``prepare`` runs on every order before anything is written, in the thread that reads
+    the pages (it must not touch the database); raising
     :class:`~core.sync.storable.Unstorable` skips the whole order, as a malformed
     order field would. ``store`` runs once per page after the orders and lines.
     """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+
 import pytest
 import requests
 from django.urls import reverse
@@ -337,3 +340,39 @@ def test_reasons_are_stored_by_type_and_code_and_relabelled_by_a_later_sync(
     html = page.content.decode()
     assert '<option value="21">Factura del pedido</option>' in html
     assert "Solicitud de factura" not in html
+
+
+def test_pages_are_prepared_by_the_reading_thread_and_written_as_without(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    from core.sync import registry
+
+    preparing_threads: list[threading.Thread] = []
+
+    def spied(prepare):
+        def prepare_and_note(connection_id, payload):
+            preparing_threads.append(threading.current_thread())
+            return prepare(connection_id, payload)
+
+        return prepare_and_note
+
+    resources = {name: registry._resources[name] for name in ("orders", "threads")}
+    for name, resource in resources.items():
+        monkeypatch.setitem(
+            registry._resources, name, replace(resource, prepare=spied(resource.prepare))
+        )
+    assert all(r.ok for r in marketplace_sync(connection=connection, client=sandbox_client))
+    assert preparing_threads
+    assert threading.main_thread() not in preparing_threads
+    prepared = db_snapshot()
+
+    # The same pages written by a sync that prepares nothing ahead: the same rows.
+    audit_log_truncate()
+    Message.objects.all().delete()
+    Thread.objects.all().delete()
+    Order.objects.all().delete()
+    SyncCursor.objects.all().delete()
+    for name, resource in resources.items():
+        monkeypatch.setitem(registry._resources, name, replace(resource, prepare=None))
+    assert all(r.ok for r in marketplace_sync(connection=connection, client=sandbox_client))
+    assert db_snapshot() == prepared
