@@ -4,16 +4,27 @@ The sync alternates between waiting for Mirakl and writing to Postgres. Running 
 page iterator in a background thread, a bounded number of pages ahead, overlaps the
 two: the total time approaches the larger of them instead of their sum. The thread
 touches only the HTTP client, never the database.
+
+The two threads share one interpreter lock: the writing thread, back from each
+statement, needs it while the reading one may be decoding or preparing a page. With
+CPython's default switch interval it then waited up to 5 ms for it, on its way to the
+next statement, while Postgres had nothing to do (:func:`quick_handoff`).
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["prefetched"]
+__all__ = ["SWITCH_INTERVAL", "prefetched", "quick_handoff"]
+
+#: Seconds a thread waiting for the interpreter lock waits before the running thread is
+#: asked to hand it over (CPython's default: 0.005).
+SWITCH_INTERVAL = 0.0005
 
 T = TypeVar("T")
 
@@ -61,3 +72,21 @@ def prefetched(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         producer.join(timeout=60)
+
+
+@contextmanager
+def quick_handoff(interval: float | None = None) -> Iterator[None]:
+    """Shorten the interpreter's switch interval for the block, then restore it.
+
+    The reading thread's work stays the same, cut into shorter turns: the writing thread
+    gets the lock back within half a millisecond of a statement's answer instead of up
+    to five (a page read ahead in a loop of statements alternating with a busy thread:
+    5-15 % less time, measured under load). The setting is the process's: a worker
+    process syncs one connection at a time.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL if interval is None else interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)

@@ -33,7 +33,7 @@ from core.models import MarketplaceConnection
 from core.sync.health import sync_error_kind
 from core.sync.locks import LockHandle, SyncLockLost, lock_expires_in, sync_lock
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
-from core.sync.prefetch import prefetched
+from core.sync.prefetch import prefetched, quick_handoff
 from core.sync.registry import Page, Resource, after_run_hooks, resources
 from core.sync.results import PageResult, ResourceResult, Skipped
 from core.sync.skipped import (
@@ -93,7 +93,7 @@ def marketplace_sync(
         # Every answer from Mirakl is progress: a slow page keeps the lock alive.
         heartbeat, client.heartbeat = client.heartbeat, lock.refresh
         try:
-            with _relaxed_durability(), collector_paused():
+            with _relaxed_durability(), collector_paused(), quick_handoff():
                 return [
                     _sync_resource(connection, resource, client, lock, full, progress)
                     for resource in resources()

@@ -376,3 +376,24 @@ def test_pages_are_prepared_by_the_reading_thread_and_written_as_without(
         monkeypatch.setitem(registry._resources, name, replace(resource, prepare=None))
     assert all(r.ok for r in marketplace_sync(connection=connection, client=sandbox_client))
     assert db_snapshot() == prepared
+
+
+def test_the_switch_interval_is_short_while_a_connection_syncs(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    import sys
+
+    from core.sync.prefetch import SWITCH_INTERVAL
+
+    seen: list[float] = []
+    real_store = sync_orders.orders_page_store
+
+    def store(**kwargs):
+        seen.append(sys.getswitchinterval())
+        return real_store(**kwargs)
+
+    monkeypatch.setattr("core.sync.orders.orders_page_store", store)
+    before = sys.getswitchinterval()
+    marketplace_sync(connection=connection, client=sandbox_client)
+    assert seen and all(interval == pytest.approx(SWITCH_INTERVAL) for interval in seen)
+    assert sys.getswitchinterval() == before
