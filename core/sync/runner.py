@@ -216,7 +216,12 @@ def _prepared(
     writes of the pages before instead of waiting for them."""
     for page in resource.pages(client, cursor):
         if resource.prepare is not None:
-            page = replace(page, prepared=resource.prepare(connection_id, page.payload))
+            try:
+                page = replace(page, prepared=resource.prepare(connection_id, page.payload))
+            except Exception:
+                # Left to the write, which prepares the page itself: there, in the page's
+                # transaction, an error a record causes costs only that record.
+                logger.debug("Preparing a page of %s failed", resource.name, exc_info=True)
         yield page
 
 

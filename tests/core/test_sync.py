@@ -397,3 +397,17 @@ def test_the_switch_interval_is_short_while_a_connection_syncs(
     marketplace_sync(connection=connection, client=sandbox_client)
     assert seen and all(interval == pytest.approx(SWITCH_INTERVAL) for interval in seen)
     assert sys.getswitchinterval() == before
+
+
+def test_a_page_whose_preparation_fails_is_prepared_by_its_write(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    from core.sync import registry
+
+    def failing(connection_id, payload):
+        raise ValueError("a value nobody foresaw")
+
+    resource = registry._resources["orders"]
+    monkeypatch.setitem(registry._resources, "orders", replace(resource, prepare=failing))
+    results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+    assert results["orders"].ok and results["orders"].created == Order.objects.count() > 0
