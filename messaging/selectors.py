@@ -14,10 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.db import router
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
+from core.expressions import in_subquery
+from core.precompiled import PrecompiledQuery
 from core.reasons import reason_label
 from incidents.lifecycle import Testimony, Witnessed
 from incidents.models import Incident
@@ -266,6 +269,66 @@ def _recipient_types(recipients: Iterable[Any]) -> list[str]:
     return [r.get("type", "") for r in recipients if isinstance(r, dict)]
 
 
+#: The conversations show what apps above add to a thread (the SLA app: the due time
+#: and state of its open wait, ``sla_due_at`` and ``sla_state``).
+thread_annotations = Annotations("order conversations")
+
+
+def _order_threads(*, order_id: int) -> QuerySet[Thread]:
+    return thread_annotations.apply(Thread.objects.filter(order_id=order_id)).order_by(
+        "-date_updated", "-pk"
+    )
+
+
+def _order_thread_ids(order_id: int) -> QuerySet[Thread]:
+    return Thread.objects.filter(order_id=order_id).values("pk")
+
+
+def _order_messages(*, order_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(in_subquery("thread_id", _order_thread_ids(order_id))).order_by(
+        "date_created", "pk"
+    )
+
+
+def _order_no_reply_marks(*, order_id: int) -> QuerySet[ThreadNoReply]:
+    return (
+        ThreadNoReply.objects.filter(in_subquery("thread_id", _order_thread_ids(order_id)))
+        .select_related("marked_by")
+        .order_by("at", "pk")
+    )
+
+
+def _order_outbound(*, order_id: int) -> QuerySet[OutboundMessage]:
+    return (
+        OutboundMessage.objects.filter(order_id=order_id)
+        .select_related("created_by", "delivery")
+        .order_by("created_at", "pk")
+    )
+
+
+def _order_outbound_attachments(*, order_id: int) -> QuerySet[OutboundAttachment]:
+    return (
+        OutboundAttachment.objects.filter(message__order_id=order_id)
+        .defer("content")
+        .order_by("message_id", "pk")
+    )
+
+
+def _order_openings(*, order_id: int) -> QuerySet[Incident, tuple[datetime]]:
+    return Incident.objects.filter(order_id=order_id).values_list("opened_at")
+
+
+#: The conversations' reads, written once per process: every order and incident page
+#: (and its poll) reads them, and compiling them (the SLA app's subqueries on the
+#: threads, the prefetches) cost several times what Postgres takes to answer.
+_THREADS = PrecompiledQuery(_order_threads, order_id=-1_999_999_061)
+_MESSAGES = PrecompiledQuery(_order_messages, order_id=-1_999_999_062)
+_NO_REPLY_MARKS = PrecompiledQuery(_order_no_reply_marks, order_id=-1_999_999_063)
+_OUTBOUND = PrecompiledQuery(_order_outbound, order_id=-1_999_999_064)
+_OUTBOUND_ATTACHMENTS = PrecompiledQuery(_order_outbound_attachments, order_id=-1_999_999_065)
+_OPENINGS = PrecompiledQuery(_order_openings, order_id=-1_999_999_066)
+
+
 def _message_item(message: Message, outbound: OutboundMessage | None) -> ConversationItem:
     return ConversationItem(
         at=message.date_created,
@@ -279,7 +342,9 @@ def _message_item(message: Message, outbound: OutboundMessage | None) -> Convers
     )
 
 
-def _outbound_item(outbound: OutboundMessage) -> ConversationItem:
+def _outbound_item(
+    outbound: OutboundMessage, attachments: Sequence[OutboundAttachment]
+) -> ConversationItem:
     author = outbound.created_by
     return ConversationItem(
         at=outbound.sent_at or outbound.created_at,
@@ -287,14 +352,20 @@ def _outbound_item(outbound: OutboundMessage) -> ConversationItem:
         author_name=(author.get_full_name() or author.get_username()) if author else "",
         recipients=list(outbound.recipients),
         body=outbound.body,
-        attachments=[{"name": a.name, "size": a.size} for a in outbound.attachments.all()],
+        attachments=[{"name": a.name, "size": a.size} for a in attachments],
         outbound=outbound,
     )
 
 
-#: The conversations show what apps above add to a thread (the SLA app: the due time
-#: and state of its open wait, ``sla_due_at`` and ``sla_state``).
-thread_annotations = Annotations("order conversations")
+def _by_thread(rows: Iterable[Any], threads: dict[int, Thread]) -> dict[int, list[Any]]:
+    """``rows`` (messages or marks) by thread, each with its thread as a prefetch sets it."""
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        thread = threads.get(row.thread_id)
+        if thread is not None:
+            row._state.fields_cache["thread"] = thread
+            grouped[row.thread_id].append(row)
+    return grouped
 
 
 def order_conversations(
@@ -302,28 +373,24 @@ def order_conversations(
 ) -> list[ThreadView]:
     """Every thread of the order with its messages merged with the outbox, newest first.
 
-    Six queries whatever the number of threads and messages, five with
-    ``incident_openings`` (when the order's incidents opened) already read by the page.
+    Five queries whatever the number of threads and messages (the threads, their
+    messages and "no reply required" marks, the outbox and its files), four with
+    ``incident_openings`` (when the order's incidents opened) already read by the page;
+    fewer when the order has no thread or nothing in the outbox.
     """
-    threads = list(
-        thread_annotations.apply(Thread.objects.filter(order_id=order_id))
-        .prefetch_related(
-            Prefetch("messages", queryset=Message.objects.order_by("date_created", "pk")),
-            Prefetch(
-                "no_reply_marks",
-                queryset=ThreadNoReply.objects.select_related("marked_by").order_by("at", "pk"),
-            ),
-        )
-        .order_by("-date_updated", "-pk")
-    )
-    outbound = list(
-        OutboundMessage.objects.filter(order_id=order_id)
-        .select_related("created_by", "delivery")
-        .prefetch_related(
-            Prefetch("attachments", queryset=OutboundAttachment.objects.defer("content"))
-        )
-        .order_by("created_at", "pk")
-    )
+    using = router.db_for_read(Thread)
+    threads: list[Thread] = _THREADS.instances(using, order_id=order_id)
+    by_pk = {thread.pk: thread for thread in threads}
+    messages: dict[int, list[Message]] = {}
+    marks: dict[int, list[ThreadNoReply]] = {}
+    if threads:
+        messages = _by_thread(_MESSAGES.instances(using, order_id=order_id), by_pk)
+        marks = _by_thread(_NO_REPLY_MARKS.instances(using, order_id=order_id), by_pk)
+    outbound: list[OutboundMessage] = _OUTBOUND.instances(using, order_id=order_id)
+    files: dict[int, list[OutboundAttachment]] = defaultdict(list)
+    if outbound:
+        for attachment in _OUTBOUND_ATTACHMENTS.instances(using, order_id=order_id):
+            files[attachment.message_id].append(attachment)
     by_mirakl_id = {o.mirakl_message_id: o for o in outbound if o.mirakl_message_id}
     replies: dict[int, list[OutboundMessage]] = defaultdict(list)
     new_threads: list[OutboundMessage] = []
@@ -333,25 +400,24 @@ def order_conversations(
         else:
             new_threads.append(o)
 
-    openings = tuple(
-        Incident.objects.filter(order_id=order_id).values_list("opened_at", flat=True)
-        if incident_openings is None
-        else incident_openings
-    )
+    if incident_openings is None:
+        openings = tuple(row[0] for row in _OPENINGS.rows(using, order_id=order_id))
+    else:
+        openings = tuple(incident_openings)
     views: list[ThreadView] = []
     synced_thread_ids = {t.mirakl_id for t in threads}
     for thread in threads:
-        messages = list(thread.messages.all())
-        synced_ids = {m.mirakl_id for m in messages}
-        items = [_message_item(m, by_mirakl_id.get(m.mirakl_id)) for m in messages]
+        thread_messages = messages.get(thread.pk, [])
+        synced_ids = {m.mirakl_id for m in thread_messages}
+        items = [_message_item(m, by_mirakl_id.get(m.mirakl_id)) for m in thread_messages]
         items += [
-            _outbound_item(o)
+            _outbound_item(o, files.get(o.pk, ()))
             for o in replies.get(thread.pk, [])
             if o.mirakl_message_id not in synced_ids
         ]
         # A conversation started here: its first message is in this synced thread.
         items += [
-            _outbound_item(o)
+            _outbound_item(o, files.get(o.pk, ()))
             for o in new_threads
             if o.mirakl_thread_id == thread.mirakl_id and o.mirakl_message_id not in synced_ids
         ]
@@ -366,14 +432,14 @@ def order_conversations(
                     topic_value=thread.topic_value,
                 )
                 or thread.mirakl_id,
-                no_reply_marks=list(thread.no_reply_marks.all()),
+                no_reply_marks=marks.get(thread.pk, []),
                 incident_openings=openings,
             )
         )
     pending = [
         ThreadView(
             thread=None,
-            items=[_outbound_item(o)],
+            items=[_outbound_item(o, files.get(o.pk, ()))],
             topic=thread_subject(
                 connection_id=o.connection_id, topic_type=o.topic_type, topic_value=o.topic_value
             ),
