@@ -12,9 +12,11 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from core.addresses import reverse_ids
 from core.mirakl_codes import mirakl_label, party_name
 
 __all__ = [
+    "address",
     "address_lines",
     "eur",
     "http_url",
@@ -128,9 +130,9 @@ def page_url(context: template.Context, name: str, *args: Any) -> str:
     """
     incident = context.get("incident")
     if incident:
-        return reverse(name, args=[incident.pk, *args])
+        return reverse_ids(name, incident.pk, *args)
     app, _sep, view = name.partition(":")
-    return reverse(f"{app}:order_{view}", args=[context["order"].pk, *args])
+    return reverse_ids(f"{app}:order_{view}", context["order"].pk, *args)
 
 
 @register.simple_tag(takes_context=True)
@@ -138,8 +140,16 @@ def page_href(context: template.Context) -> str:
     """The address of the page being drawn: the incident's, or else the order's."""
     incident = context.get("incident")
     if incident:
-        return reverse("desk:incident", args=[incident.pk])
-    return reverse("desk:order", args=[context["order"].pk])
+        return reverse_ids("desk:incident", incident.pk)
+    return reverse_ids("desk:order", context["order"].pk)
+
+
+@register.simple_tag
+def address(name: str, *args: Any) -> str:
+    """``{% url name args %}`` (``as`` too), from the name's address reversed once
+    when the arguments are ids (:func:`core.addresses.reverse_ids`): the pages' panels
+    link their actions under the incident or the order."""
+    return reverse_ids(name, *args)
 
 
 #: The top bar's template: ``{% topbar %}`` writes what it draws, in Python.

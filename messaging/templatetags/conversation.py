@@ -24,13 +24,13 @@ from django import template
 from django.core.cache import cache
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.html import conditional_escape as esc
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import get_current_timezone_name, localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from core.addresses import reverse_ids
 from core.mirakl_codes import party_name
 from messaging.models import OutboundMessage, Party
 from messaging.selectors import ConversationItem
@@ -57,8 +57,8 @@ def _party(kind: str) -> str:
 def _page_action(name: str, incident: Any, order: Any, *args: Any) -> str:
     """An action's address under the page's incident, or else under its order."""
     if incident:
-        return reverse(f"messaging:{name}", args=[incident.pk, *args])
-    return reverse(f"messaging:order_{name}", args=[order.pk, *args])
+        return reverse_ids(f"messaging:{name}", incident.pk, *args)
+    return reverse_ids(f"messaging:order_{name}", order.pk, *args)
 
 
 def _files(item: ConversationItem, incident: Any, order: Any) -> str:
