@@ -18,9 +18,11 @@ state, Retry and its CSRF token) are drawn on every request.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.core.cache import cache
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.loader import render_to_string
@@ -225,6 +227,24 @@ def _signature(item: ConversationItem) -> str:
     )
 
 
+#: Conversations drawn by this process, by their cache key (a digest of what they show,
+#: so never stale): a page seen again, or polled, finds them without asking Redis.
+_DRAWN_HERE: dict[str, list[str]] = {}
+#: Characters kept at most in ``_DRAWN_HERE`` (all forgotten at once past it).
+DRAWN_HERE_CHARS = 8_000_000
+_drawn_here_chars = 0
+
+
+def _drawn_keep(key: str, drawn: list[str]) -> None:
+    global _drawn_here_chars  # noqa: PLW0603 - this process's tally of _DRAWN_HERE
+    size = sum(len(html) for html in drawn)
+    if _drawn_here_chars + size > DRAWN_HERE_CHARS:
+        _DRAWN_HERE.clear()
+        _drawn_here_chars = 0
+    _DRAWN_HERE[key] = drawn
+    _drawn_here_chars += size
+
+
 def messages_html(
     items: list[ConversationItem],
     *,
@@ -233,7 +253,8 @@ def messages_html(
     can_reply: bool = False,
     csrf_token: Any = None,
 ) -> SafeString:
-    """:func:`message_html` of every item; the synced ones' HTML through the cache."""
+    """:func:`message_html` of every item; the synced ones' HTML through the cache (and
+    this process's copy of it)."""
     kept = [item for item in items if _cached(item)]
     drawn: list[str] | None = None
     key = ""
@@ -244,7 +265,11 @@ def messages_html(
         for item in kept:
             digest.update(_signature(item).encode())
         key = f"messaging:messages-html:v1:{digest.hexdigest()}"
-        drawn = cache.get(key)
+        drawn = _DRAWN_HERE.get(key)
+        if drawn is None:
+            drawn = cache.get(key)
+            if drawn is not None and len(drawn) == len(kept):
+                _drawn_keep(key, drawn)
         if drawn is not None and len(drawn) != len(kept):
             drawn = None
     fresh = drawn is None
@@ -266,7 +291,9 @@ def messages_html(
                 )
             )
     if fresh and kept:
-        cache.set(key, [str(html) for html in drawn], MESSAGES_CACHE_SECONDS)
+        plain = [str(html) for html in drawn]
+        cache.set(key, plain, MESSAGES_CACHE_SECONDS)
+        _drawn_keep(key, plain)
     return mark_safe("".join(parts))  # noqa: S308 - every part is message_html's
 
 
@@ -306,6 +333,62 @@ def reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString:
     return _reply_box_html(context, entry["view"], form)
 
 
+@dataclass(frozen=True, slots=True)
+class _FreshFields:
+    """What a reply form as first shown draws of its fields, escaped."""
+
+    recipient_label: str
+    recipient: str
+    body: str
+    body_id: str
+    attachments_label: str
+    attachments: str
+    attachments_help: str
+    last_message_id: str
+    confirmed: str
+
+
+#: Fields drawn, by everything that decides what they draw (:func:`_fresh_fields`).
+_FRESH_FIELDS: dict[tuple[Any, ...], _FreshFields] = {}
+_FRESH_FIELDS_KEPT = 1024
+
+
+def _fresh_fields(form: Any) -> _FreshFields:
+    """The fields of a reply form not sent yet, drawn once for each thread (the form's
+    prefix), recipients offered and chosen, last message and language: their widgets
+    (the recipients' radio buttons and their help above all) cost a quarter of a
+    millisecond per thread, and nothing else of the form changes what they draw. The
+    idempotency key, new on every form, is drawn every time."""
+    key = (
+        type(form),
+        form.prefix,
+        form.auto_id,
+        get_language(),
+        tuple((value, str(label)) for value, label in form.fields["recipient"].choices),
+        form.initial.get("recipient"),
+        form.initial.get("last_message_id"),
+        settings.UPLOAD_MAX_BYTES,
+    )
+    fields = _FRESH_FIELDS.get(key)
+    if fields is None:
+        recipient, body, attachments = form["recipient"], form["body"], form["attachments"]
+        fields = _FreshFields(
+            recipient_label=esc(recipient.label),
+            recipient=esc(recipient),
+            body=esc(body),
+            body_id=esc(body.id_for_label),
+            attachments_label=esc(attachments.label),
+            attachments=esc(attachments),
+            attachments_help=esc(attachments.help_text),
+            last_message_id=esc(form["last_message_id"]),
+            confirmed=esc(form["confirmed"]),
+        )
+        if len(_FRESH_FIELDS) >= _FRESH_FIELDS_KEPT:
+            _FRESH_FIELDS.clear()
+        _FRESH_FIELDS[key] = fields
+    return fields
+
+
 def _reply_box_html(context: template.Context, view: Any, form: Any) -> SafeString:
     from django.template.defaultfilters import date
     from django.utils.timezone import template_localtime  # type: ignore[attr-defined]
@@ -315,6 +398,7 @@ def _reply_box_html(context: template.Context, view: Any, form: Any) -> SafeStri
     key = esc(view.key)
     reply_url = esc(page_url(context, "messaging:reply", view.thread.pk))
     prefix = esc(form.prefix)
+    fields = _fresh_fields(form)
     token = context.get("csrf_token")
     csrf = (
         f'<input type="hidden" name="csrfmiddlewaretoken" value="{esc(token)}">'
@@ -341,7 +425,7 @@ def _reply_box_html(context: template.Context, view: Any, form: Any) -> SafeStri
         canned = (
             f'\n  <label class="canned">{_("Canned reply")}\n'
             f'    <select name="canned" hx-get="{esc(page_url(context, "messaging:canned"))}'
-            f'?prefix={prefix}" hx-target="#{esc(form["body"].id_for_label)}" '
+            f'?prefix={prefix}" hx-target="#{fields.body_id}" '
             f'hx-swap="outerHTML" hx-trigger="change">\n'
             f'      <option value="">{_("— insert a canned reply —")}</option>\n'
             f"      {options}\n"
@@ -350,7 +434,6 @@ def _reply_box_html(context: template.Context, view: Any, form: Any) -> SafeStri
         )
     involved = " operator-involved" if view.operator_involved else ""
     lint_url = esc(page_url(context, "messaging:lint"))
-    recipient, attachments = form["recipient"], form["attachments"]
     return mark_safe(  # noqa: S308 - every value above is escaped
         f'\n\n<form class="reply-box{involved}" method="post" enctype="multipart/form-data"\n'
         f'      action="{reply_url}"\n'
@@ -360,23 +443,22 @@ def _reply_box_html(context: template.Context, view: Any, form: Any) -> SafeStri
         f"  {owed}\n"
         f"  \n"
         f"  \n"
-        f'  <fieldset class="recipients"><legend>{esc(recipient.label)}</legend>'
-        f"{esc(recipient)}</fieldset>\n"
+        f'  <fieldset class="recipients"><legend>{fields.recipient_label}</legend>'
+        f"{fields.recipient}</fieldset>\n"
         f'  <p class="warn-operator">'
         f"{_('Copying the operator: do it only when it is needed (operators ask shops not to copy them).')}"  # noqa: E501
         f"</p>\n"
         f"  {canned}\n"
         f'  <div class="body-field" hx-post="{lint_url}" hx-trigger="input delay:600ms" '
         f'hx-params="{prefix}-body" hx-target="#lint-{key}" hx-swap="innerHTML">\n'
-        f"    {esc(form['body'])}\n"
+        f"    {fields.body}\n"
         f"  </div>\n"
         f"  {esc(form['body'].errors)}\n"
         f'  <div class="lint" id="lint-{key}" aria-live="polite"></div>\n'
-        f'  <label class="files">{esc(attachments.label)} {esc(attachments)}</label>\n'
-        f'  <span class="muted">{esc(attachments.help_text)}</span>\n'
-        f"  {esc(attachments.errors)}\n"
-        f"  {esc(form['idempotency_key'])}{esc(form['last_message_id'])}"
-        f"{esc(form['confirmed'])}\n"
+        f'  <label class="files">{fields.attachments_label} {fields.attachments}</label>\n'
+        f'  <span class="muted">{fields.attachments_help}</span>\n'
+        f"  {esc(form['attachments'].errors)}\n"
+        f"  {esc(form['idempotency_key'])}{fields.last_message_id}{fields.confirmed}\n"
         f'  <p><button class="button" type="submit">{_("Send")}</button></p>\n'
         f"</form>\n\n"
     )
