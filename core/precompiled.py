@@ -13,16 +13,19 @@ worked out once: which column goes to which object, and each column's converters
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
 from django.db.models.query import (  # type: ignore[attr-defined]
     ModelIterable,
     get_related_populators,
 )
+from django.db.models.signals import post_init, pre_init
 
 __all__ = ["PrecompiledQuery"]
 
@@ -132,16 +135,44 @@ class _Plan:
 
     def instances(self, rows: list[tuple[Any, ...]], connection: Any) -> list[Any]:
         objects = []
+        make = _maker(self.model, self.using, self.init_list)
         for fetched in rows:
             row = list(fetched[: self.col_count] if self.col_count is not None else fetched)
             _convert(row, self.converters, connection)
-            obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
+            obj = make(row[self.start : self.end])
             for populator in self.related_populators:
                 populator.populate(row, obj)
             for name, position in self.annotations:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+def _maker(model: Any, using: str, attnames: tuple[str, ...]) -> Callable[[list[Any]], Any]:
+    """``model.from_db(using, attnames, values)`` for a row's values. For a model that
+    neither changes how it is made (its own ``__init__`` or ``from_db``) nor has
+    ``pre_init``/``post_init`` receivers, the instance is made as ``Model.__init__``
+    makes one from the values of its fields (each in its ``__dict__``; a field not
+    selected left out, deferred), without its checks and signals: on an incident page
+    with a conversation of 250 messages, making them cost more than reading them."""
+    if (
+        model.__init__ is not Model.__init__
+        or model.from_db.__func__ is not Model.from_db.__func__
+        or pre_init.has_listeners(model)
+        or post_init.has_listeners(model)
+    ):
+        return functools.partial(model.from_db, using, attnames)
+    new = model.__new__
+
+    def make(values: list[Any]) -> Any:
+        obj = new(model)
+        state = obj._state = ModelState()
+        state.adding = False
+        state.db = using
+        obj.__dict__.update(zip(attnames, values, strict=True))
+        return obj
+
+    return make
 
 
 def _converters(compiler: Any) -> _Converters:

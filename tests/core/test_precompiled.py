@@ -129,3 +129,41 @@ def test_rows_are_converted_as_the_queryset_gives_them() -> None:
     query = PrecompiledQuery(opened, pk=-1_999_999_111)
     assert query.rows("default", pk=incident.pk) == list(opened(pk=incident.pk))
     assert query.rows("default", pk=incident.pk)[0][0].tzinfo is not None
+
+
+def test_instances_are_made_as_from_db_makes_them() -> None:
+    """Without Model.__init__ (no receivers, no __init__ of its own), each instance is
+    what ``from_db`` makes: the same fields, deferred ones left out, saved state."""
+    from django.db.models.signals import post_init
+
+    from messaging.models import Message
+    from tests.factories.messaging import MessageFactory
+
+    message = MessageFactory(recipients=[{"type": "SHOP"}], attachments=[{"id": "a1"}])
+
+    def messages(*, pk: int):
+        return Message.objects.filter(pk=pk).defer("body")
+
+    query = PrecompiledQuery(messages, pk=-1_999_999_121)
+    ours = query.instances("default", pk=message.pk)
+    theirs = list(messages(pk=message.pk))
+    assert [vars(o) | {"_state": None} for o in ours] == [
+        vars(o) | {"_state": None} for o in theirs
+    ]
+    made = ours[0]
+    assert (made._state.adding, made._state.db) == (False, "default")
+    assert made.get_deferred_fields() == {"body"}
+    assert made.body == message.body  # read when asked
+    assert made == message and made.recipients == [{"type": "SHOP"}]
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Message)
+    try:
+        assert query.instances("default", pk=message.pk)[0] == message
+    finally:
+        post_init.disconnect(receiver, sender=Message)
+    assert seen == [message.pk]  # with receivers, from_db (and its signals) as ever
