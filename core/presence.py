@@ -72,8 +72,14 @@ def _display_name(user: Any) -> str:
 
 def presence_touch(*, incident_id: int, user: Any) -> None:
     """Record that ``user`` is on incident ``incident_id`` now (no-op when anonymous)."""
+    _touch(incident_id=incident_id, user=user)
+
+
+def _touch(*, incident_id: int, user: Any) -> list[int] | None:
+    """:func:`presence_touch`; the ids of the incident's index as it left them (None
+    when anonymous or the cache failed)."""
     if not getattr(user, "is_authenticated", False):
-        return
+        return None
     now = time.time()
     index_key = _index_key(incident_id)
     try:
@@ -86,21 +92,30 @@ def presence_touch(*, incident_id: int, user: Any) -> None:
         index = cache.get(index_key)
         if index is not None and user.pk in index:
             cache.touch(index_key, _INDEX_TIMEOUT)
-            return
+            return list(index)
         ids = set(index or ())
         entries = cache.get_many([_entry_key(incident_id, pk) for pk in ids])
         alive = {pk for pk in ids if _fresh(entries.get(_entry_key(incident_id, pk)), now)}
-        cache.set(index_key, sorted(alive | {user.pk}), timeout=_INDEX_TIMEOUT)
+        index = sorted(alive | {user.pk})
+        cache.set(index_key, index, timeout=_INDEX_TIMEOUT)
     except Exception:
         logger.warning("Could not record presence on incident %s", incident_id, exc_info=True)
+        return None
+    return index
 
 
 def presence_others(*, incident_id: int, user: Any) -> list[Presence]:
     """The users other than ``user`` seen on the incident in the last
     :data:`PRESENCE_SECONDS`, by name; empty when the cache cannot say."""
+    return _others(incident_id=incident_id, user=user, ids=None)
+
+
+def _others(*, incident_id: int, user: Any, ids: list[int] | None) -> list[Presence]:
+    """:func:`presence_others`, from the index's ``ids`` when just read (None: read it)."""
     now = time.time()
     try:
-        ids = cache.get(_index_key(incident_id)) or []
+        if ids is None:
+            ids = cache.get(_index_key(incident_id)) or []
         keys = {_entry_key(incident_id, pk): pk for pk in ids if pk != user.pk}
         entries = cache.get_many(list(keys)) if keys else {}
         present = [
@@ -117,8 +132,9 @@ def presence_others(*, incident_id: int, user: Any) -> list[Presence]:
 def presence_here(*, incident_id: int, user: Any) -> list[Presence]:
     """:func:`presence_touch` then :func:`presence_others`: what each render of the
     incident page (first load and live refresh) does."""
-    presence_touch(incident_id=incident_id, user=user)
-    return presence_others(incident_id=incident_id, user=user)
+    # The index as the touch left it, not read a second time.
+    ids = _touch(incident_id=incident_id, user=user)
+    return _others(incident_id=incident_id, user=user, ids=ids)
 
 
 def presence_context(request: Any, incident: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.cache_ahead import cache_get
 from core.constants import SYNC_RESOURCE_REASONS
 from core.freshness import inbox_filters_changed
 from core.models import MarketplaceConnection, MarketplaceReason
@@ -29,6 +30,7 @@ from mirakl.schemas import Reason
 __all__ = [
     "REASONS",
     "connection_reasons",
+    "connection_reasons_cache_key",
     "connection_reasons_forget",
     "reason_label",
     "order_reasons",
@@ -61,6 +63,11 @@ def _reasons_cache_key(connection_id: int) -> str:
     return f"incidents:reasons:v1:{connection_id}"
 
 
+def connection_reasons_cache_key(*, connection_id: int) -> str:
+    """The cache entry :func:`connection_reasons` reads (a page reads it ahead)."""
+    return _reasons_cache_key(connection_id)
+
+
 def connection_reasons(*, connection_id: int) -> dict[str, list[tuple[str, str]]]:
     """(code, label) of every reason the shop may use (RE01 ``is_shop_right``), by type:
     what :func:`order_reasons` gives for one type, for all of them in one query.
@@ -68,7 +75,7 @@ def connection_reasons(*, connection_id: int) -> dict[str, list[tuple[str, str]]
     Kept in Django's cache (every incident page shows them, only the reasons sync
     changes them: it calls :func:`connection_reasons_forget`)."""
     key = _reasons_cache_key(connection_id)
-    cached = cache.get(key)
+    cached = cache_get(key)
     if cached is None:
         cached = _connection_reasons(connection_id)
         cache.set(key, cached, REASONS_CACHE_SECONDS)

@@ -22,6 +22,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from core.cache_ahead import cache_read_ahead
 from core.freshness import inbox_etag
 from core.htmx import htmx_partial
 from core.models import Order
@@ -31,7 +32,7 @@ from desk.bulk import BULK_PERMISSIONS, BulkAction, queue_bulk_apply
 from desk.filtersets import QUEUE_VIEWS, STATUS_OPEN
 from desk.forms import BulkForm
 from desk.pages.incident import incident_page_context
-from desk.pages.order import TEMPLATE, order_page_context
+from desk.pages.order import TEMPLATE, order_page_context, page_cache_keys
 from desk.pages.order_history import order_history_context
 from desk.tables import QueueTable
 from incidents.models import Incident
@@ -118,19 +119,21 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("No such incident.")) from None
     if not can_see_connection(request.user, incident.connection_id):
         raise Http404(_("No such incident."))
-    context = incident_page_context(request, incident)
-    # Remembered only when it changes the viewer's unread count: a first visit, or a
-    # message nobody answered newer than their last visit (no write on a plain revisit).
-    seen_at = incident.viewer_seen_at
-    views = [entry["view"] for entry in context["threads"]]
-    unanswered = [at for at in (view.unanswered_since for view in views) if at is not None]
-    if seen_at is None or (unanswered and max(unanswered) > seen_at):
-        # Seen up to the newest message shown, even one dated after our clock (the
-        # marketplace's runs ahead at times): otherwise it stays unread, and every later
-        # visit writes again.
-        now = timezone.now()
-        incident_mark_seen(incident=incident, user=request.user, now=max([now, *unanswered]))
-    return render(request, TEMPLATE, context)
+    with cache_read_ahead(page_cache_keys(incident.order, incident=incident)):
+        context = incident_page_context(request, incident)
+        # Remembered only when it changes the viewer's unread count: a first visit, or a
+        # message nobody answered newer than their last visit (no write on a plain
+        # revisit).
+        seen_at = incident.viewer_seen_at
+        views = [entry["view"] for entry in context["threads"]]
+        unanswered = [at for at in (view.unanswered_since for view in views) if at is not None]
+        if seen_at is None or (unanswered and max(unanswered) > seen_at):
+            # Seen up to the newest message shown, even one dated after our clock (the
+            # marketplace's runs ahead at times): otherwise it stays unread, and every
+            # later visit writes again.
+            now = timezone.now()
+            incident_mark_seen(incident=incident, user=request.user, now=max([now, *unanswered]))
+        return render(request, TEMPLATE, context)
 
 
 @require_GET
@@ -220,4 +223,5 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         order = scope_queryset(Order.objects.select_related("connection"), request.user).get(pk=pk)
     except Order.DoesNotExist:
         raise Http404(_("No such order.")) from None
-    return render(request, TEMPLATE, order_page_context(request, order))
+    with cache_read_ahead(page_cache_keys(order)):
+        return render(request, TEMPLATE, order_page_context(request, order))

@@ -14,6 +14,7 @@ from django.db import router
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from core.annotations import RowAdditions
+from core.cache_ahead import cache_get
 from core.expressions import in_subquery
 from core.models import Order
 from core.precompiled import PrecompiledQuery
@@ -230,7 +231,7 @@ def assignable_user_choices() -> list[tuple[int, str]]:
     """:func:`assignable_users` as (id, name) pairs, in the same order: what the
     assignment select shows (the full name, else the username). From the cache, else
     one plain query."""
-    choices = cache.get(ASSIGNABLE_CACHE_KEY)
+    choices = cache_get(ASSIGNABLE_CACHE_KEY)
     if choices is None:
         rows = _ASSIGNABLE_NAMES.rows(router.db_for_read(get_user_model()))
         choices = [(pk, f"{first} {last}".strip() or name) for pk, first, last, name in rows]

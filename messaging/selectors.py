@@ -19,6 +19,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
+from core.cache_ahead import cache_get
 from core.expressions import in_subquery
 from core.precompiled import PrecompiledQuery
 from core.reasons import reason_label
@@ -469,7 +470,7 @@ def canned_replies_active() -> QuerySet[CannedReply]:
 def canned_replies_cached() -> list[CannedReply]:
     """:func:`canned_replies_active` from Django's cache: every incident page shows them,
     they change seldom. Forgotten when one is saved or deleted (``messaging.apps``)."""
-    canned = cache.get(CANNED_REPLIES_CACHE_KEY)
+    canned = cache_get(CANNED_REPLIES_CACHE_KEY)
     if canned is None:
         canned = list(canned_replies_active())
         cache.set(CANNED_REPLIES_CACHE_KEY, canned, CANNED_REPLIES_CACHE_SECONDS)

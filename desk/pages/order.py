@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import Order
 from core.presence import presence_context
-from core.reasons import connection_reasons
+from core.reasons import connection_reasons, connection_reasons_cache_key
 from incidents.models import Incident
 from incidents.panels import (
     incident_panels_context,
@@ -35,12 +35,17 @@ from incidents.panels import (
     shipping_context,
 )
 from incidents.resolution import RESOLUTION_REASON_TYPE
-from incidents.selectors import order_history
+from incidents.selectors import ASSIGNABLE_CACHE_KEY, order_history
 from incidents.subject import PageSubject
 from messaging.constants import MESSAGING_REASON_TYPE
 from messaging.panels import conversation_context
-from messaging.selectors import incident_documents, order_conversations
+from messaging.selectors import (
+    CANNED_REPLIES_CACHE_KEY,
+    incident_documents,
+    order_conversations,
+)
 from refunds.panels import panel_context
+from sla.health.banner import CACHE_KEY as BANNERS_CACHE_KEY
 
 __all__ = [
     "TABS",
@@ -48,6 +53,7 @@ __all__ = [
     "Tab",
     "order_page",
     "order_page_context",
+    "page_cache_keys",
     "tab_panel_register",
 ]
 
@@ -167,6 +173,20 @@ def order_page_context(
     for add in _contexts:
         context.update(add(request, subject, context))
     return context
+
+
+def page_cache_keys(order: Order, *, incident: Incident | None = None) -> list[str]:
+    """The cache entries the page reads (:func:`core.cache_ahead.cache_read_ahead`): the
+    marketplace's reasons, the canned replies, the shops' banners and, on an incident's
+    page, who may be assigned."""
+    keys = [
+        connection_reasons_cache_key(connection_id=order.connection_id),
+        CANNED_REPLIES_CACHE_KEY,
+        BANNERS_CACHE_KEY,
+    ]
+    if incident is not None:
+        keys.append(ASSIGNABLE_CACHE_KEY)
+    return keys
 
 
 def order_page(request: HttpRequest, order: Order, **conversation: Any) -> HttpResponse:

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
+from core.cache_ahead import cache_get
 from core.choices import Badge, BadgeChoices
 from core.models import MarketplaceConnection
 from core.shop_account import ShopAccountSnapshot
@@ -122,7 +123,7 @@ def _load() -> list[ShopStateBanner]:
 
 def shop_state_banners() -> list[ShopStateBanner]:
     """Every active marketplace whose shop A01 last said is not open (cached)."""
-    banners = cache.get(CACHE_KEY)
+    banners = cache_get(CACHE_KEY)
     if banners is None:
         banners = _load()
         cache.set(CACHE_KEY, banners, CACHE_SECONDS)
