@@ -537,3 +537,55 @@ def new_thread_box(context: template.Context) -> SafeString:
     if has_token:
         html = html.replace(_CSRF_STAND_IN, esc(token))
     return mark_safe(html)  # noqa: S308 - the template escaped it; the token and key too
+
+
+#: A thread's "no reply required" box: :func:`no_reply_box` draws it.
+NO_REPLY_TEMPLATE = "messaging/partials/_no_reply.html"
+
+#: Boxes drawn, by everything that decides what they draw (:func:`no_reply_box`).
+_NO_REPLY_DRAWN: dict[tuple[Any, ...], str] = {}
+_NO_REPLY_KEPT = 1024
+
+
+@register.simple_tag(takes_context=True)
+def no_reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString:
+    """``NO_REPLY_TEMPLATE`` for the thread of ``entry`` (its ``view``, in the context).
+
+    As the page first shows it (a form not sent, closed, nothing to confirm), it is the
+    template drawn once for each thread, page address and language, with this request's
+    CSRF token put in its place. Anything else goes through the template.
+    """
+    engine = context.template.engine if context.template else template.Engine.get_default()
+    box = engine.get_template(NO_REPLY_TEMPLATE)
+    form = entry.get("no_reply_form")
+    if form is None or form.is_bound or entry.get("no_reply_confirm") or entry.get("no_reply_open"):
+        with context.push():
+            return mark_safe(box.render(context))  # noqa: S308 - the template escaped it
+    from core.templatetags.incidesk import page_url
+
+    view = entry["view"]
+    token = context.get("csrf_token")
+    has_token = bool(token) and token != "NOTPROVIDED"  # noqa: S105 - the csrf tag's marker
+    key = (
+        get_language(),
+        page_url(context, "messaging:no_reply", view.thread.pk),
+        view.key,
+        type(form),
+        form.prefix,
+        form.auto_id,
+        tuple(form.initial.items()),
+        has_token,
+    )
+    drawn = _NO_REPLY_DRAWN.get(key)
+    if drawn is None:
+        with context.push(csrf_token=_CSRF_STAND_IN if has_token else token):
+            drawn = box.render(context)
+        if drawn.count(_CSRF_STAND_IN) != int(has_token):
+            with context.push():
+                return mark_safe(box.render(context))  # noqa: S308 - the template escaped it
+        if len(_NO_REPLY_DRAWN) >= _NO_REPLY_KEPT:
+            _NO_REPLY_DRAWN.clear()
+        _NO_REPLY_DRAWN[key] = drawn
+    if has_token:
+        drawn = drawn.replace(_CSRF_STAND_IN, esc(token))
+    return mark_safe(drawn)  # noqa: S308 - the template escaped it, and the token here

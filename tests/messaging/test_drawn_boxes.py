@@ -1,7 +1,7 @@
-"""The box that starts a conversation (``{% new_thread_box %}``) is byte for byte what
-its template draws, on the incident page and the order page, in both languages, with
-and without the marketplace's subjects and a CSRF token; drawn once, it shows each
-request's own token and each form's own idempotency key."""
+"""The boxes drawn once (``{% new_thread_box %}``, ``{% no_reply_box %}``) are byte for
+byte what their templates draw, on the incident page and the order page, in both
+languages, with and without the marketplace's subjects and a CSRF token; drawn once, they
+show each request's own token and each form's own idempotency key."""
 
 from __future__ import annotations
 
@@ -72,3 +72,42 @@ def test_a_form_sent_back_is_drawn_by_the_template() -> None:
         ours = _drawn("tag", context)
         assert ours == _drawn("template", context)
         assert "errorlist" in ours
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_no_reply_box_is_the_template_s(language) -> None:
+    from messaging.panels import thread_entry
+    from messaging.selectors import order_conversations
+    from messaging.templatetags.conversation import NO_REPLY_TEMPLATE
+    from tests.factories.messaging import MessageFactory
+
+    message = MessageFactory()
+    order = message.thread.order
+    incident = IncidentFactory(order=order, connection=order.connection)
+    engine = engines["django"].engine
+    ours = engine.from_string("{% load conversation %}{% no_reply_box entry %}")
+    theirs = engine.get_template(NO_REPLY_TEMPLATE)
+    compared = 0
+    with translation.override(language):
+        view = next(v for v in order_conversations(order_id=order.pk) if v.thread)
+        for page_incident in (incident, None):
+            for token in ("t0k3n", "n3w", None):
+                entry = thread_entry(view)
+                context = {
+                    "entry": entry,
+                    "view": view,
+                    "incident": page_incident,
+                    "order": order,
+                    "csrf_token": token,
+                }
+                drawn = ours.render(Context(context))
+                assert drawn == theirs.render(Context(context))
+                assert ("csrfmiddlewaretoken" in drawn) is (token is not None)
+                compared += 1
+            # Sent back with errors, or opened: the template's, as ever.
+            entry = thread_entry(view)
+            entry["no_reply_open"] = True
+            entry["no_reply_confirm"] = ["¿Seguro? <b>"]
+            context = {"entry": entry, "view": view, "order": order, "csrf_token": "t0k3n"}
+            assert ours.render(Context(context)) == theirs.render(Context(context))
+    assert compared == 6
