@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db.models import JSONField, Model, QuerySet
 from django.db.models.base import ModelState
 from django.db.models.query import (  # type: ignore[attr-defined]
     ModelIterable,
@@ -179,9 +179,29 @@ def _converters(compiler: Any) -> _Converters:
     """(position, converters, expression) of each selected column that has converters."""
     fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
     return tuple(
-        (position, tuple(converters), expression)
+        (position, tuple(_quicker(c) for c in converters), expression)
         for position, (converters, expression) in compiler.get_converters(fields).items()
     )
+
+
+def _quicker(converter: Callable[..., Any]) -> Callable[..., Any]:
+    """``converter``, or the same answers sooner: a JSON field's empty list (a message
+    without files, most of them) made without the JSON decoder. A conversation's
+    messages decode two JSON columns each: a tenth of the page of one of 250."""
+    field = getattr(converter, "__self__", None)
+    if (
+        getattr(converter, "__func__", None) is not JSONField.from_db_value
+        or not isinstance(field, JSONField)
+        or field.decoder is not None
+    ):
+        return converter
+
+    def from_db_value(value: Any, expression: Any, connection: Any) -> Any:
+        if value == "[]" and type(value) is str:
+            return []
+        return converter(value, expression, connection)
+
+    return from_db_value
 
 
 def _convert(row: list[Any], converters: _Converters, connection: Any) -> list[Any]:

@@ -167,3 +167,29 @@ def test_instances_are_made_as_from_db_makes_them() -> None:
     finally:
         post_init.disconnect(receiver, sender=Message)
     assert seen == [message.pk]  # with receivers, from_db (and its signals) as ever
+
+
+def test_json_columns_are_converted_as_the_queryset_gives_them() -> None:
+    from messaging.models import Message
+    from tests.factories.messaging import MessageFactory
+
+    thread = MessageFactory(attachments=[]).thread
+    MessageFactory(thread=thread, attachments=[])
+    MessageFactory(thread=thread, attachments=[{"id": "a1", "name": "[]"}], recipients=[])
+
+    def messages(*, thread_id: int):
+        return Message.objects.filter(thread_id=thread_id).order_by("pk")
+
+    query = PrecompiledQuery(messages, thread_id=-1_999_999_131)
+    ours = query.instances("default", thread_id=thread.pk)
+    theirs = list(messages(thread_id=thread.pk))
+    assert [(m.attachments, m.recipients) for m in ours] == [
+        (m.attachments, m.recipients) for m in theirs
+    ]
+    ours[0].attachments.append("x")  # each empty list its own
+    assert ours[1].attachments == []
+    rows = PrecompiledQuery(
+        lambda thread_id: messages(thread_id=thread_id).values_list("attachments"),
+        thread_id=-1_999_999_132,
+    ).rows("default", thread_id=thread.pk)
+    assert rows == list(messages(thread_id=thread.pk).values_list("attachments"))
