@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import router
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 
 from core.annotations import RowAdditions
 from core.cache_ahead import cache_get
@@ -156,20 +159,34 @@ def order_history(*, order: Order) -> list[HistoryEntry]:
     return list(_history_entries(entries))
 
 
+@functools.cache
+def _choices(field_name: str) -> dict[Any, Any]:
+    """An audit field's choices by value, as ``get_<field>_display`` reads them (the
+    labels lazy: each read in the language active when shown)."""
+    return dict(make_hashable(AuditEntry._meta.get_field(field_name).flatchoices))
+
+
+def _shown(entry: AuditEntry, field_name: str) -> str:
+    """``entry.get_<field>_display()``, without making the field's choices into a dict
+    on every call (four per line of the history panel)."""
+    value = getattr(entry, field_name)
+    return str(force_str(_choices(field_name).get(make_hashable(value), value), strings_only=True))
+
+
 def _history_entries(entries: Iterable[AuditEntry]) -> Iterable[HistoryEntry]:
     for entry in entries:
         yield HistoryEntry(
             at=entry.at,
-            label=str(entry.get_action_display()),
+            label=_shown(entry, "action"),
             actor=entry.actor,
-            source=str(entry.get_source_display()),
+            source=_shown(entry, "source"),
             detail=entry.detail,
             actor_name=entry.actor_name,
             action=entry.action,
             from_state=entry.from_state,
             to_state=entry.to_state,
-            from_label=str(entry.get_from_state_display()) if entry.from_state else "",
-            to_label=str(entry.get_to_state_display()) if entry.to_state else "",
+            from_label=_shown(entry, "from_state") if entry.from_state else "",
+            to_label=_shown(entry, "to_state") if entry.to_state else "",
             incident_id=entry.incident_id,
         )
 
