@@ -106,13 +106,16 @@ class ThreadView:
     @property
     def last_message(self) -> Message | None:
         """The last synced message (what "a new message arrived" is compared with)."""
-        synced = [item.message for item in self.items if item.message is not None]
-        return synced[-1] if synced else None
+        return next(
+            (item.message for item in reversed(self.items) if item.message is not None), None
+        )
 
     @property
     def last_inbound(self) -> Message | None:
-        inbound = [i.message for i in self.items if i.message is not None and i.is_inbound]
-        return inbound[-1] if inbound else None
+        return next(
+            (i.message for i in reversed(self.items) if i.message is not None and i.is_inbound),
+            None,
+        )
 
     @property
     def customer_participant(self) -> bool:
@@ -510,10 +513,10 @@ def incident_documents(
             .values_list("date_created", "author_type", "attachments")
         )
     else:
+        with_files = [m for m in messages if m.attachments]
         rows = [
             (m.date_created, m.author_type, m.attachments)
-            for m in sorted(messages, key=lambda m: (m.date_created, m.pk))
-            if m.attachments
+            for m in sorted(with_files, key=lambda m: (m.date_created, m.pk))
         ]
     documents: list[dict[str, Any]] = []
     for date_created, author_type, attachments in rows:
