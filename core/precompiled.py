@@ -157,7 +157,7 @@ def _maker(model: Any, using: str, attnames: tuple[str, ...]) -> Callable[[list[
     with a conversation of 250 messages, making them cost more than reading them."""
     if (
         model.__init__ is not Model.__init__
-        or model.from_db.__func__ is not Model.from_db.__func__
+        or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
         or pre_init.has_listeners(model)
         or post_init.has_listeners(model)
     ):

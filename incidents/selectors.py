@@ -163,7 +163,8 @@ def order_history(*, order: Order) -> list[HistoryEntry]:
 def _choices(field_name: str) -> dict[Any, Any]:
     """An audit field's choices by value, as ``get_<field>_display`` reads them (the
     labels lazy: each read in the language active when shown)."""
-    return dict(make_hashable(AuditEntry._meta.get_field(field_name).flatchoices))
+    field: Any = AuditEntry._meta.get_field(field_name)
+    return dict(make_hashable(field.flatchoices))
 
 
 def _shown(entry: AuditEntry, field_name: str) -> str:

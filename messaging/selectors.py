@@ -284,7 +284,7 @@ def _order_threads(*, order_id: int) -> QuerySet[Thread]:
     )
 
 
-def _order_thread_ids(order_id: int) -> QuerySet[Thread]:
+def _order_thread_ids(order_id: int) -> QuerySet[Thread, Any]:
     return Thread.objects.filter(order_id=order_id).values("pk")
 
 

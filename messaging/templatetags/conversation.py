@@ -532,10 +532,10 @@ def new_thread_box(context: template.Context) -> SafeString:
         if len(_NEW_THREAD_DRAWN) >= _NEW_THREAD_KEPT:
             _NEW_THREAD_DRAWN.clear()
         _NEW_THREAD_DRAWN[key] = drawn
-    html = drawn.replace(_KEY_STAND_IN, esc(idempotency_key))
+    shown = drawn.replace(_KEY_STAND_IN, esc(idempotency_key))
     if has_token:
-        html = html.replace(_CSRF_STAND_IN, esc(token))
-    return mark_safe(html)  # noqa: S308 - the template escaped it; the token and key too
+        shown = shown.replace(_CSRF_STAND_IN, esc(str(token)))
+    return mark_safe(shown)  # noqa: S308 - the template escaped it; the token and key too
 
 
 #: A thread's "no reply required" box: :func:`no_reply_box` draws it.
@@ -586,5 +586,5 @@ def no_reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString
             _NO_REPLY_DRAWN.clear()
         _NO_REPLY_DRAWN[key] = drawn
     if has_token:
-        drawn = drawn.replace(_CSRF_STAND_IN, esc(token))
+        drawn = drawn.replace(_CSRF_STAND_IN, esc(str(token)))
     return mark_safe(drawn)  # noqa: S308 - the template escaped it, and the token here
