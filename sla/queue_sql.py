@@ -6,28 +6,22 @@ all of them: an incident's row carries its own open wait and every open wait of 
 order's threads; an order without incident has a row per conversation. Rows keep their
 id (``ON CONFLICT … DO UPDATE``); the rows this refresh did not write are removed.
 
-An empty queue filled with many rows (the first sweep of a large shop) gets its
-lookup indexes built after its rows rather than updated row by row: see
-:func:`_indexes_set_aside`.
+Every order's rows written into an empty queue (the first sweep of a large shop) get
+its lookup indexes built after them rather than updated row by row
+(:mod:`sla.indexes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import OperationalError, connection, transaction
-from django.db.backends.utils import CursorWrapper
+from django.db import connection
 
+from sla.indexes import BUILD_INDEXES_FROM, lookup_indexes_set_aside
 from sla.models.queue import PREVIEW_CHARS
 
-__all__ = ["BUILD_INDEXES_FROM", "queue_entries_rebuild"]
-
-#: From this many incidents and conversations on, an empty queue is filled with its
-#: lookup indexes set aside and built afterwards: building one from sorted rows costs
-#: a fraction of inserting each row into it, but dropping it locks the table.
-BUILD_INDEXES_FROM = 5000
+__all__ = ["queue_entries_rebuild"]
 
 _FIELDS = (
     "kind, connection_id, incident_id, thread_id, order_id, order_number, reason_code, "
@@ -182,7 +176,12 @@ def queue_entries_rebuild(*, now: datetime, order_ids: Sequence[int] | None = No
     how many were written."""
     params = {"now": now, "orders": None if order_ids is None else list(order_ids)}
     written = 0
-    with connection.cursor() as cursor, _indexes_set_aside(cursor, every_order=order_ids is None):
+    rows = 0
+    if order_ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_ROWS_UP_TO)
+            rows = cursor.fetchone()[0]
+    with lookup_indexes_set_aside("sla_queueentry", rows=rows), connection.cursor() as cursor:
         for sql in (_INCIDENTS, _CONVERSATIONS):
             cursor.execute(sql, params)
             written += cursor.rowcount
@@ -194,58 +193,12 @@ def queue_entries_rebuild(*, now: datetime, order_ids: Sequence[int] | None = No
     return written
 
 
-#: The queue's indexes that no statement here needs: all but the primary and unique keys
-#: (``ON CONFLICT`` finds rows on the unique ones), as ``(name, definition)``.
-_LOOKUP_INDEXES = """
-    SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
-    FROM pg_index
-    WHERE indrelid = 'sla_queueentry'::regclass AND NOT indisunique AND NOT indisprimary
-    ORDER BY indexrelid
-"""
-
-#: Whether there are at least BUILD_INDEXES_FROM incidents and conversations on orders
-#: (counting stops there).
-_MANY_ROWS = f"""
-    SELECT count(*) >= {BUILD_INDEXES_FROM} FROM (
+#: How many incidents and conversations on orders the queue shows, up to
+#: BUILD_INDEXES_FROM (counting stops there).
+_ROWS_UP_TO = f"""
+    SELECT count(*) FROM (
         (SELECT 1 FROM incidents_incident LIMIT {BUILD_INDEXES_FROM})
         UNION ALL
         (SELECT 1 FROM messaging_thread WHERE order_id IS NOT NULL LIMIT {BUILD_INDEXES_FROM})
     ) AS r
 """  # noqa: S608 - our own constants
-
-
-@contextmanager
-def _indexes_set_aside(cursor: CursorWrapper, *, every_order: bool) -> Iterator[None]:
-    """Drop the queue's lookup indexes for the block and create them again after it,
-    when every order's rows are written into an empty queue and they are many.
-
-    Dropping an index locks the table against readers until the transaction ends, so
-    only an empty queue (nothing to show meanwhile) is locked, and only when the lock
-    is free at once: a page reading the queue makes the rows go in with their indexes
-    as usual. The definitions are read from the catalogue, so the indexes made again
-    are those the migrations made.
-    """
-    indexes: list[tuple[str, str]] = []
-    if every_order:
-        cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM sla_queueentry)")
-        if cursor.fetchone()[0]:
-            cursor.execute(_MANY_ROWS)
-            if cursor.fetchone()[0] and _lock_at_once(cursor):
-                cursor.execute(_LOOKUP_INDEXES)
-                indexes = cursor.fetchall()
-    for name, _definition in indexes:
-        cursor.execute(f"DROP INDEX {name}")
-    yield
-    for _name, definition in indexes:
-        cursor.execute(definition)
-
-
-def _lock_at_once(cursor: CursorWrapper) -> bool:
-    """Lock the queue's table against every other use, without waiting; False when
-    someone else holds a lock on it."""
-    try:
-        with transaction.atomic():
-            cursor.execute("LOCK TABLE sla_queueentry IN ACCESS EXCLUSIVE MODE NOWAIT")
-    except OperationalError:
-        return False
-    return True

@@ -21,6 +21,7 @@ from messaging.models import Message, Thread
 from sla.business_hours import to_us
 from sla.clock import Span, incident_span, mirakl_disagreement, thread_spans
 from sla.facts import IncidentRow, ThreadRow, incident_rows, max_changed, thread_rows
+from sla.indexes import lookup_indexes_set_aside
 from sla.models import SlaBreach, SlaItem, SweepState
 from sla.policies import DeadlineRule, rule_resolve, rules_by_preset
 from sla.sweep_sql import (
@@ -243,14 +244,19 @@ class Sweep:
         self.result.scanned_threads = len(thread_ids)
         self.incident_ids, self.thread_ids = incident_ids, thread_ids
         marks: dict[str, datetime | None] = {"incidents_seen_at": None, "threads_seen_at": None}
-        for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
-            rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
-            marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
-            self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
-        for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
-            rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
-            marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
-            self._reconcile(_thread_sources(rows), self._existing(Kind.THREAD, chunk))
+        # The first sweep of a large shop fills the empty table: its lookup indexes are
+        # built after (the block finds items on their primary and unique keys alone).
+        with lookup_indexes_set_aside(
+            SlaItem._meta.db_table, rows=len(incident_ids) + len(thread_ids)
+        ):
+            for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
+                rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
+                marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
+                self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
+            for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
+                rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
+                marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
+                self._reconcile(_thread_sources(rows), self._existing(Kind.THREAD, chunk))
 
         # The watch after resolving: the expected close of what was read (sla.watch).
         self.result.close_expected = close_expected_refresh(

@@ -245,3 +245,65 @@ def test_a_large_shop_s_rows_written_set_based_are_those_written_one_by_one(
     # Written one by one, nothing differs.
     monkeypatch.setattr(queue, "SET_BASED_FROM", 10**9)
     assert queue.queue_entries_refresh(order_ids=orders) == 0
+
+
+def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkeypatch) -> None:
+    """A large shop's first sweep fills the empty items and queue tables with their
+    lookup indexes set aside (``sla.indexes``): the same items, breaches and rows as
+    with the indexes kept, and the same indexes afterwards."""
+    from django.db import connection
+
+    from sla import indexes
+    from sla.models import SlaBreach, SlaItem, SweepState
+
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are set aside on Postgres")
+    answered_incident(pcc, follow_up_hours_ago=2)
+    IncidentFactory(connection=pcc, opened_at=timezone.now() - timedelta(hours=60))
+    conversation(pcc, hours_ago=3, body="  Quiero   cambiar\nla dirección " + "x" * 400)
+    conversation(pcc, hours_ago=47.5, author=Party.OPERATOR)
+    conversation(pcc, hours_ago=50)
+
+    def definitions() -> list[tuple[str, str]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE tablename IN ('sla_slaitem', 'sla_queueentry') ORDER BY indexname"
+            )
+            return cursor.fetchall()
+
+    def written() -> tuple[list, list, list]:
+        items = SlaItem.objects.order_by("kind", "incident_id", "thread_id", "started_at")
+        return (
+            list(items.values_list("kind", "incident_id", "thread_id", "audience", "state",
+                                   "due_at", "warn_at", "stopped_at", "stop_reason")),
+            sorted(SlaBreach.objects.values_list("item__started_at", "due_at", "answered_at")),
+            list(QueueEntry.objects.order_by("order_id", "incident_id", "thread_id").values_list(
+                "kind", "incident_id", "thread_id", "owed_to", "due_at", "warn_at", "is_open",
+                "message_count", "last_inbound_preview")),
+        )  # fmt: skip
+
+    locked: list[str] = []
+    lock = indexes._lock_at_once
+
+    def spy(table: str) -> bool:
+        locked.append(table)
+        return lock(table)
+
+    monkeypatch.setattr(indexes, "_lock_at_once", spy)
+    before = definitions()
+    now = timezone.now()
+    monkeypatch.setattr(indexes, "BUILD_INDEXES_FROM", 1)
+    with_built = sla_sweep(now=now)
+    assert locked == ['"sla_slaitem"', '"sla_queueentry"']
+    assert definitions() == before
+    rows = written()
+    assert rows[0] and rows[1] and rows[2]
+
+    for model in (QueueEntry, SlaBreach, SlaItem, SweepState):
+        model.objects.all().delete()
+    monkeypatch.setattr(indexes, "BUILD_INDEXES_FROM", 10**9)
+    kept = sla_sweep(now=now)
+    assert len(locked) == 2
+    assert written() == rows
+    assert with_built.as_dict() == kept.as_dict()
