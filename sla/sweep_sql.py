@@ -133,6 +133,8 @@ _NULL = struct.pack("!i", -1)
 _LENGTH = struct.Struct("!i").pack
 #: A bigint or a timestamp: 8 bytes, big-endian.
 _INT8 = struct.Struct("!iq").pack
+#: Three of them in a row (an item's start, deadline and warning).
+_TIMES = struct.Struct("!iqiqiq").pack
 #: Postgres timestamps count microseconds from 2000-01-01 UTC.
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -142,39 +144,38 @@ _PG_EPOCH_US = (_PG_EPOCH - datetime(1970, 1, 1, tzinfo=UTC)) // _US
 
 def _copy_rows(rows: Iterable[NewItem], now: datetime) -> Iterator[bytes]:
     """Each row in ``COPY``'s binary format."""
-    stamp = _INT8(8, (now - _PG_EPOCH) // _US)
+    stamps = _INT8(8, (now - _PG_EPOCH) // _US) * 2
+    # The texts are a handful of choices: each encoded with its length once.
+    texts: dict[str, bytes] = {}
     for row in rows:
         (kind, connection, incident, thread, audience, policy, started, due, warn, state,
          stopped, reason) = row  # fmt: skip
-        kind_b, audience_b, state_b, reason_b = (
-            kind.encode(),
-            audience.encode(),
-            state.encode(),
-            reason.encode(),
-        )
+        kind_b = texts.get(kind) or texts.setdefault(kind, _text(kind))
+        audience_b = texts.get(audience) or texts.setdefault(audience, _text(audience))
+        state_b = texts.get(state) or texts.setdefault(state, _text(state))
+        reason_b = texts.get(reason) or texts.setdefault(reason, _text(reason))
         yield b"".join(
             (
                 _FIELD_COUNT,
-                _LENGTH(len(kind_b)),
                 kind_b,
                 _INT8(8, connection),
                 _NULL if incident is None else _INT8(8, incident),
                 _NULL if thread is None else _INT8(8, thread),
-                _LENGTH(len(audience_b)),
                 audience_b,
                 _NULL if policy is None else _INT8(8, policy),
-                _INT8(8, started - _PG_EPOCH_US),
-                _INT8(8, due - _PG_EPOCH_US),
-                _INT8(8, warn - _PG_EPOCH_US),
-                _LENGTH(len(state_b)),
+                _TIMES(8, started - _PG_EPOCH_US, 8, due - _PG_EPOCH_US, 8, warn - _PG_EPOCH_US),
                 state_b,
                 _NULL if stopped is None else _INT8(8, (stopped - _PG_EPOCH) // _US),
-                _LENGTH(len(reason_b)),
                 reason_b,
-                stamp,
-                stamp,
+                stamps,
             )
         )
+
+
+def _text(value: str) -> bytes:
+    """A text field: its length, then its UTF-8 bytes."""
+    encoded = value.encode()
+    return _LENGTH(len(encoded)) + encoded
 
 
 class _CopyStream:
