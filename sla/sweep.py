@@ -244,10 +244,13 @@ class Sweep:
         self.result.scanned_threads = len(thread_ids)
         self.incident_ids, self.thread_ids = incident_ids, thread_ids
         marks: dict[str, datetime | None] = {"incidents_seen_at": None, "threads_seen_at": None}
-        # The first sweep of a large shop fills the empty table: its lookup indexes are
-        # built after (the block finds items on their primary and unique keys alone).
-        with lookup_indexes_set_aside(
-            SlaItem._meta.db_table, rows=len(incident_ids) + len(thread_ids)
+        # The first sweep of a large shop fills the empty tables of items and breaches:
+        # their lookup indexes are built after (the block finds rows on their primary
+        # and unique keys alone).
+        waits = len(incident_ids) + len(thread_ids)
+        with (
+            lookup_indexes_set_aside(SlaItem._meta.db_table, rows=waits),
+            lookup_indexes_set_aside(SlaBreach._meta.db_table, rows=waits),
         ):
             for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
                 rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))

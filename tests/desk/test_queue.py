@@ -248,7 +248,7 @@ def test_a_large_shop_s_rows_written_set_based_are_those_written_one_by_one(
 
 
 def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkeypatch) -> None:
-    """A large shop's first sweep fills the empty items and queue tables with their
+    """A large shop's first sweep fills the empty items, breaches and queue tables with their
     lookup indexes set aside (``sla.indexes``): the same items, breaches and rows as
     with the indexes kept, and the same indexes afterwards."""
     from django.db import connection
@@ -268,7 +268,8 @@ def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkey
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT indexname, indexdef FROM pg_indexes"
-                " WHERE tablename IN ('sla_slaitem', 'sla_queueentry') ORDER BY indexname"
+                " WHERE tablename IN ('sla_slaitem', 'sla_slabreach', 'sla_queueentry')"
+                " ORDER BY indexname"
             )
             return cursor.fetchall()
 
@@ -295,7 +296,7 @@ def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkey
     now = timezone.now()
     monkeypatch.setattr(indexes, "BUILD_INDEXES_FROM", 1)
     with_built = sla_sweep(now=now)
-    assert locked == ['"sla_slaitem"', '"sla_queueentry"']
+    assert locked == ['"sla_slaitem"', '"sla_slabreach"', '"sla_queueentry"']
     assert definitions() == before
     rows = written()
     assert rows[0] and rows[1] and rows[2]
@@ -304,6 +305,6 @@ def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkey
         model.objects.all().delete()
     monkeypatch.setattr(indexes, "BUILD_INDEXES_FROM", 10**9)
     kept = sla_sweep(now=now)
-    assert len(locked) == 2
+    assert len(locked) == 3
     assert written() == rows
     assert with_built.as_dict() == kept.as_dict()
