@@ -24,4 +24,5 @@ RUN SECRET_KEY="collectstatic-only-$(python -c 'import secrets; print(secrets.to
 RUN useradd --create-home incidesk && mkdir -p /app/var && chown -R incidesk /app/var
 USER incidesk
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Processes and threads: config/gunicorn.py (WEB_CONCURRENCY, WEB_THREADS).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application", "--bind", "0.0.0.0:8000"]

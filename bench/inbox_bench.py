@@ -16,9 +16,9 @@ gunicorn with zero errors and p95 ≤ 150 ms; back to back ≥ 120 requests/s.
 
 Server time is measured in-process with Django's test client (the whole middleware
 stack, session and permission checks included), after warm-up requests. The load test
-starts gunicorn (``2 × cores + 1`` workers, 4 threads each) and runs the clients in
-this process. The first seconds are not counted. The machine's load average is
-printed: other processes' CPU shows in the percentiles.
+starts gunicorn as production does (``config/gunicorn.py``: ``2 × cores + 1`` workers,
+4 threads each) and runs the clients in this process. The first seconds are not counted.
+The machine's load average is printed: other processes' CPU shows in the percentiles.
 
 What a client is: one agent at their browser, logged in as an agent of their own
 (``load-agent-<n>``). Each picks a page by its weight (the inbox's 10-second refresh most
@@ -312,21 +312,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn(port: int, workers: int) -> subprocess.Popen:
+def _gunicorn(port: int) -> subprocess.Popen:
+    """gunicorn as production runs it (``config/gunicorn.py``), on ``port``."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "LOG_LEVEL": "WARNING"}
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn")
         if (ROOT / ".venv" / "bin" / "gunicorn").exists()
         else "gunicorn",
+        "-c",
+        "config/gunicorn.py",
         "config.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "4",
         "--log-level",
         "warning",
     ]
@@ -445,15 +442,16 @@ class _Browser:
 def _load_test(
     pages: list[Page], *, clients: int, duration: float, think: float, target: bool = True
 ) -> bool:
-    workers = max(2, (os.cpu_count() or 1) * 2 + 1)
+    from config import gunicorn as web
+
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     print()
     print(
-        f"load: gunicorn with {workers} workers × 4 threads, {clients} clients, "
+        f"load: gunicorn with {web.workers} workers × {web.threads} threads, {clients} clients, "
         f"{duration:.0f} s, {think:.1f} s think time on average"
     )
-    process = _gunicorn(port, workers)
+    process = _gunicorn(port)
     # The page mix of a desk at work: mostly the inbox and its refresh, incident pages,
     # saved views, now and then a search (see each Page's weight).
     weights = [p.weight for p in pages]

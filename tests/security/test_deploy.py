@@ -122,7 +122,14 @@ def gunicorn(static_root: Path, django_db_setup, django_db_blocker) -> Iterator[
             f"/{database['NAME']}"
         ),
     )
-    command = ["gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    command = [
+        "gunicorn",
+        "-c",
+        "config/gunicorn.py",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", *command, "--workers", "1", "--log-level", "warning"],
         cwd=BASE_DIR,
