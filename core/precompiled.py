@@ -63,10 +63,14 @@ class PrecompiledQuery:
                 if len(found) != 1:
                     raise ValueError(f"the stand-in of {name!r} is not in the query exactly once")
                 slots[found[0]] = name
-            compiled = self._compiled[using] = (sql, tuple(params), slots)
+            # The SQL last: the threads of a gunicorn worker share this object, and one
+            # that finds the SQL compiled reads the converters and the plan without
+            # compiling. Published first, another thread's first request could find the
+            # SQL without its plan ("does not select model instances", a 500).
             self._converters[using] = _converters(compiler)
             if queryset._iterable_class is ModelIterable:
                 self._plans[using] = _Plan.of(compiler, using)
+            compiled = self._compiled[using] = (sql, tuple(params), slots)
         return compiled
 
     def bind(self, using: str, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:

@@ -35,6 +35,25 @@ def test_each_run_binds_its_values() -> None:
     assert "Ana" in params and "stand-in first" not in params
 
 
+def test_the_sql_is_published_after_its_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread that finds the SQL compiled finds its converters and plan too: they are
+    stored before it (a gunicorn worker's threads share the query)."""
+    from core import precompiled
+
+    query = PrecompiledQuery(
+        lambda *, pk: get_user_model().objects.filter(pk=pk), pk=-1_999_999_099
+    )
+    made = precompiled._Plan.of
+
+    def plan_of(compiler, using):
+        assert using not in query._compiled  # what another thread would see meanwhile
+        return made(compiler, using)
+
+    monkeypatch.setattr(precompiled._Plan, "of", plan_of)
+    user = UserFactory()
+    assert query.instances("default", pk=user.pk) == [user]
+
+
 def test_a_stand_in_must_be_in_the_query_once() -> None:
     query = PrecompiledQuery(_names, first="same", last="same")
     with pytest.raises(ValueError, match="exactly once"):
