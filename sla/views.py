@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,6 +27,7 @@ from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
 from sla.kpis import MarketplaceKpis, kpis_cached, kpis_compute
+from sla.models import SlaBreach
 from sla.policies import policy_for, policy_summary
 from sla.subjects import wait_order_number, wait_path, wait_reason_label
 
@@ -70,6 +72,26 @@ def _visible(request: HttpRequest) -> list[MarketplaceConnection]:
     return list(connections.order_by("name", "pk"))
 
 
+def _offer_marketplaces(field: Any, connections: list[MarketplaceConnection]) -> None:
+    """The filter's marketplaces offered from those the page read already (the same
+    ones, scoped alike and by name) rather than by a query of their own; a choice sent
+    is still checked against the filter's queryset."""
+    iterator = field.iterator(field)
+    offered = [("", field.empty_label)] if field.empty_label is not None else []
+    if field.null_label is not None:
+        offered.append((field.null_value, field.null_label))
+    offered += [iterator.choice(connection) for connection in connections]
+    field.widget.choices = offered
+
+
+def _breakdown(*, breaches: QuerySet[SlaBreach], count: int) -> dict[str, list[dict]]:
+    """The breakdown of ``breaches`` (``count`` of them, as the pager counted): none to
+    count asks the database nothing more (three grouped queries otherwise)."""
+    if count == 0:
+        return {"by_day": [], "by_marketplace": [], "by_agent": []}
+    return selectors.sla_breach_breakdown(breaches=breaches)
+
+
 @require_GET
 @permission_required("incidents.review_sla", raise_exception=True)
 def review(request: HttpRequest) -> HttpResponse:
@@ -90,7 +112,9 @@ def review(request: HttpRequest) -> HttpResponse:
         return render(request, "sla/partials/_breach_table.html", context)
     period_form = KpiPeriodForm(request.GET)
     period = period_form.period(now=now)
-    kpis = kpis_cached(period=period, now=now, connections=_visible(request))
+    connections = _visible(request)
+    _offer_marketplaces(filterset.form.fields["marketplace"], connections)
+    kpis = kpis_cached(period=period, now=now, connections=connections)
     for k in kpis:  # the policy in force, in words ("24 h en días laborables")
         k.policy_text = policy_summary(policy_for(k.connection))
     keep = request.GET.copy()
@@ -99,7 +123,7 @@ def review(request: HttpRequest) -> HttpResponse:
     context.update(
         {
             "drill_query": keep.urlencode(),
-            "breakdown": selectors.sla_breach_breakdown(breaches=breaches),
+            "breakdown": _breakdown(breaches=breaches, count=page.paginator.count),
             "period_form": period_form,
             "period": period,
             "kpis": kpis,
