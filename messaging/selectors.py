@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import router
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Func, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
@@ -39,6 +39,7 @@ from messaging.notices import OPENING_NOTICE_WINDOW, is_opening_notice
 
 __all__ = [
     "incident_documents",
+    "message_row_digest",
     "messages_witnessed",
     "thread_annotations",
     "waiting_thread_refusal",
@@ -73,6 +74,9 @@ class ConversationItem:
     message: Message | None = None
     #: The outbox row: its delivery state while pending, or who wrote it once synced.
     outbound: OutboundMessage | None = None
+    #: A synced message's row as read, digested by Postgres (``message_row_digest``);
+    #: empty when it was not read so.
+    digest: str = ""
 
     @property
     def is_inbound(self) -> bool:
@@ -288,9 +292,24 @@ def _order_thread_ids(order_id: int) -> QuerySet[Thread, Any]:
     return Thread.objects.filter(order_id=order_id).values("pk")
 
 
+#: Every column of a message, as one SHA-256 (hex) computed by Postgres.
+_ROW_DIGEST = "encode(sha256(convert_to((ROW(%(expressions)s))::text, 'UTF8')), 'hex')"
+
+
+def message_row_digest() -> Func:
+    """A digest of every column of a message as the database holds it: what its drawn
+    HTML is kept under (:func:`messaging.templatetags.conversation.messages_html`),
+    worked out where the row is, so that a page need not go through each of a long
+    conversation's messages to key them."""
+    columns = [F(f.attname) for f in Message._meta.concrete_fields]
+    return Func(*columns, template=_ROW_DIGEST, output_field=CharField())
+
+
 def _order_messages(*, order_id: int) -> QuerySet[Message]:
-    return Message.objects.filter(in_subquery("thread_id", _order_thread_ids(order_id))).order_by(
-        "date_created", "pk"
+    return (
+        Message.objects.filter(in_subquery("thread_id", _order_thread_ids(order_id)))
+        .annotate(row_digest=message_row_digest())
+        .order_by("date_created", "pk")
     )
 
 
@@ -343,6 +362,7 @@ def _message_item(message: Message, outbound: OutboundMessage | None) -> Convers
         attachments=list(message.attachments),
         message=message,
         outbound=outbound,
+        digest=getattr(message, "row_digest", ""),
     )
 
 

@@ -205,14 +205,19 @@ def _cached(item: ConversationItem) -> bool:
     return item.message is not None
 
 
+def _sender(outbound: OutboundMessage | None) -> str:
+    """Who wrote a synced message here, as :func:`message_html` shows it."""
+    if outbound is None:
+        return ""
+    author = outbound.created_by
+    return f"{outbound.pk}:{(author.get_full_name() or author.username) if author else ''}"
+
+
 def _signature(item: ConversationItem) -> tuple[Any, ...]:
     """Everything :func:`message_html` shows of a synced message (its ``repr`` goes into
     the cache key)."""
-    message, outbound = item.message, item.outbound
-    sender = ""
-    if outbound is not None:
-        author = outbound.created_by
-        sender = f"{outbound.pk}:{(author.get_full_name() or author.username) if author else ''}"
+    message = item.message
+    sender = _sender(item.outbound)
     return (
         message.pk if message is not None else None,
         message.mirakl_id if message is not None else None,
@@ -261,9 +266,19 @@ def messages_html(
         digest = hashlib.blake2b(digest_size=20)
         page = f"i{incident.pk}" if incident else f"o{order.pk}"
         digest.update(f"{page}|{get_language()}|{get_current_timezone_name()}".encode())
-        # One repr of them all: a conversation of 250 messages hashed in one go.
-        digest.update(repr([_signature(item) for item in kept]).encode())
-        key = f"messaging:messages-html:v2:{digest.hexdigest()}"
+        digests = [item.digest for item in kept]
+        if all(digests):
+            # Their rows as Postgres digested them when they were read, and who wrote
+            # the ones sent from here: a long conversation keyed without going through
+            # what each message shows.
+            digest.update("".join(digests).encode())
+            senders = [(n, _sender(item.outbound)) for n, item in enumerate(kept) if item.outbound]
+            digest.update(repr(senders).encode())
+            key = f"messaging:messages-html:v3:{digest.hexdigest()}"
+        else:
+            # One repr of them all: a conversation of 250 messages hashed in one go.
+            digest.update(repr([_signature(item) for item in kept]).encode())
+            key = f"messaging:messages-html:v2:{digest.hexdigest()}"
         drawn = _DRAWN_HERE.get(key)
         if drawn is None:
             drawn = cache.get(key)
@@ -271,9 +286,13 @@ def messages_html(
                 _drawn_keep(key, drawn)
         if drawn is not None and len(drawn) != len(kept):
             drawn = None
-    fresh = drawn is None
     if drawn is None:
-        drawn = [message_html(item, incident=incident, order=order) for item in kept]
+        drawn = [str(message_html(item, incident=incident, order=order)) for item in kept]
+        if kept:
+            cache.set(key, drawn, MESSAGES_CACHE_SECONDS)
+            _drawn_keep(key, drawn)
+    if len(kept) == len(items):  # nothing from the outbox (most conversations)
+        return mark_safe("".join(drawn))  # noqa: S308 - every part is message_html's
     parts = []
     synced = iter(drawn)
     for item in items:
@@ -289,10 +308,6 @@ def messages_html(
                     csrf_token=csrf_token,
                 )
             )
-    if fresh and kept:
-        plain = [str(html) for html in drawn]
-        cache.set(key, plain, MESSAGES_CACHE_SECONDS)
-        _drawn_keep(key, plain)
     return mark_safe("".join(parts))  # noqa: S308 - every part is message_html's
 
 

@@ -244,3 +244,39 @@ def test_a_conversations_synced_messages_are_drawn_once_then_read_from_the_cache
         english = messages_html([synced], incident=incident)
         assert english == message_html(synced, incident=incident)
     assert "Customer" in english
+
+
+def test_a_conversation_read_for_the_page_is_keyed_by_its_rows_as_postgres_digested_them(
+    django_assert_num_queries,
+) -> None:
+    from messaging.models import Message
+    from messaging.selectors import order_conversations
+    from messaging.templatetags.conversation import messages_html
+
+    incident = IncidentFactory()
+    thread = ThreadFactory(connection=incident.connection, order=incident.order)
+    first = MessageFactory(thread=thread, author_type=Party.CUSTOMER, body="Hola <b>")
+    MessageFactory(thread=thread, author_type=Party.SHOP, body="Buenos días")
+
+    def drawn() -> tuple[list[ConversationItem], str]:
+        (view,) = order_conversations(order_id=incident.order_id)
+        with translation.override("es"):
+            return view.items, messages_html(view.items, incident=incident)
+
+    items, html = drawn()
+    assert all(len(item.digest) == 64 for item in items)
+    assert html == "".join(message_html(item, incident=incident) for item in items)
+    again, html_again = drawn()
+    assert [item.digest for item in again] == [item.digest for item in items]
+    assert html_again == html
+    # Read again, the same rows are found in this process's copy: nothing is drawn.
+    with django_assert_num_queries(0), translation.override("es"):
+        assert messages_html(again, incident=incident) == html
+
+    # A message changed in the database is a new digest, and drawn again.
+    Message.objects.filter(pk=first.pk).update(body="Hola otra vez")
+    changed, html_changed = drawn()
+    assert changed[0].digest != items[0].digest
+    assert changed[1].digest == items[1].digest
+    assert "Hola otra vez" in html_changed
+    assert html_changed == "".join(message_html(item, incident=incident) for item in changed)
