@@ -212,3 +212,30 @@ def test_json_columns_are_converted_as_the_queryset_gives_them() -> None:
         thread_id=-1_999_999_132,
     ).rows("default", thread_id=thread.pk)
     assert rows == list(messages(thread_id=thread.pk).values_list("attachments"))
+
+
+def test_json_texts_seen_before_give_each_row_values_of_its_own() -> None:
+    from messaging.models import Message
+    from tests.factories.messaging import MessageFactory
+
+    recipients = [{"type": "SHOP", "id": 7, "name": "Tienda ñ", "ok": True, "n": 1.5}]
+    thread = MessageFactory(recipients=recipients, attachments=[{"id": "a1"}]).thread
+    for _ in range(3):
+        MessageFactory(thread=thread, recipients=recipients, attachments=[{"id": "a1"}])
+    MessageFactory(thread=thread, recipients=[{"type": "CUSTOMER"}], attachments=[])
+
+    def messages(*, thread_id: int):
+        return Message.objects.filter(thread_id=thread_id).order_by("pk")
+
+    query = PrecompiledQuery(messages, thread_id=-1_999_999_133)
+    for _ in range(2):  # the second time, every text has been seen
+        ours = query.instances("default", thread_id=thread.pk)
+        theirs = list(messages(thread_id=thread.pk))
+        assert [(m.recipients, m.attachments) for m in ours] == [
+            (m.recipients, m.attachments) for m in theirs
+        ]
+    ours[0].recipients[0]["type"] = "OPERATOR"
+    ours[0].attachments.append({"id": "a2"})
+    assert ours[1].recipients == recipients
+    assert ours[1].attachments == [{"id": "a1"}]
+    assert query.instances("default", thread_id=thread.pk)[0].recipients == recipients
