@@ -102,7 +102,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
         row_loader=lambda ids: selectors.queue_rows(ids=ids, user=request.user),
         page_size=INBOX_PAGE_SIZE,
     )
-    context = {"filterset": filterset, "table": table, "saved_views": _saved_views(request)}
+    scope = visible_connection_ids(request.user)
+    context = {
+        "filterset": filterset,
+        "table": table,
+        "saved_views": _saved_views(request),
+        # The form's marketplaces are the user's: its drawn HTML is kept per scope.
+        "filters_scope_key": "all" if scope is None else ",".join(map(str, sorted(scope))),
+    }
     if htmx_partial(request):
         return render(request, "desk/partials/_inbox_table.html", context)
     context |= bulk_bar_context(request)

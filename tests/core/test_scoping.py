@@ -159,3 +159,24 @@ def test_the_admin_sets_a_users_marketplaces(client, two) -> None:
     assert saved.status_code == 302, saved.content.decode()[:2000]
     agent = type(agent).objects.get(pk=agent.pk)  # a fresh user: nothing remembered
     assert visible_connection_ids(agent) == frozenset({two["mm"]["connection"].pk})
+
+
+def test_the_queue_filter_form_offers_only_the_users_marketplaces(two) -> None:
+    """The filter form is kept rendered in the cache: a form drawn for a user who sees
+    every marketplace is never shown to one who sees fewer, nor the other way round."""
+    from django.test import Client
+
+    everyone, mm_only = Client(), Client()
+    everyone.force_login(UserFactory(username="everyone", role="agent"))
+    mm_only.force_login(scoped("agent", two["mm"]["connection"]))
+
+    def offered(client: Client) -> str:
+        page = client.get(reverse("desk:inbox"), {"status": "all"}).content.decode()
+        return page.split('name="connection"')[1].split("</select>")[0]
+
+    # Both signed in first (a login saves the user, which draws the form anew).
+    for first, second in ((everyone, mm_only), (mm_only, everyone)):
+        for client in (first, second):
+            form = offered(client)
+            assert "MediaMarkt" in form
+            assert ("PcComponentes" in form) is (client is everyone)
