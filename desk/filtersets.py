@@ -3,7 +3,8 @@ API (NetBox style)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import copy
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import django_filters
 from django import forms
@@ -163,6 +164,31 @@ class IncidentFilterSet(django_filters.FilterSet):
         if self.user is not None:
             field = self.filters["connection"]
             field.queryset = scope_queryset(field.queryset, self.user, "pk")
+
+    #: The form class of each FilterSet class, made once: django-filter makes every field
+    #: anew per request. Its fields' choices are read when used (callables, a queryset).
+    _form_classes: ClassVar[dict[type, type[forms.Form]]] = {}
+
+    def get_form_class(self) -> type[forms.Form]:
+        """The form class, shared by every request; :attr:`form` gives each form the
+        user's marketplaces."""
+        form_class = self._form_classes.get(type(self))
+        if form_class is None:
+            filters = copy.deepcopy(self.base_filters)
+            for filter_ in filters.values():
+                filter_.model = self._meta.model
+            fields = {name: filter_.field for name, filter_ in filters.items()}
+            form_class = type(f"{type(self).__name__}Form", (self._meta.form,), fields)
+            self._form_classes[type(self)] = form_class
+        return form_class
+
+    @property
+    def form(self) -> forms.Form:
+        if not hasattr(self, "_form"):
+            form = super().form
+            # The shared class offers every marketplace: this form only the user's.
+            form.fields["connection"].queryset = self.filters["connection"].queryset
+        return self._form
 
     @property
     def user(self) -> Any:
