@@ -22,7 +22,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import get_language
 
+from core.cache_ahead import cache_get
+
 __all__ = [
+    "INBOX_FILTERS_KEY",
     "inbox_changed",
     "inbox_etag",
     "inbox_filters_changed",
@@ -110,7 +113,7 @@ def inbox_filters_changed(**kwargs: Any) -> None:
 def inbox_filters_version() -> int:
     """The current version of the filter form's choices (0 when the cache cannot be read)."""
     try:
-        version = cache.get(INBOX_FILTERS_KEY)
+        version = cache_get(INBOX_FILTERS_KEY)
         if version is None:
             version = time.time_ns()
             cache.add(INBOX_FILTERS_KEY, version, timeout=None)

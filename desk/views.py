@@ -23,7 +23,7 @@ from django.views.decorators.http import condition, require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core.cache_ahead import cache_read_ahead
-from core.freshness import inbox_etag
+from core.freshness import INBOX_FILTERS_KEY, inbox_etag
 from core.htmx import htmx_partial
 from core.models import Order
 from core.scoping import can_see_connection, scope_queryset, visible_connection_ids
@@ -38,6 +38,7 @@ from desk.tables import QueueTable
 from incidents.models import Incident
 from incidents.selectors import incident_detail as incident_read
 from incidents.services import incident_mark_seen
+from sla.health.banner import CACHE_KEY as BANNERS_CACHE_KEY
 
 __all__ = [
     "bulk_bar_context",
@@ -113,7 +114,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if htmx_partial(request):
         return render(request, "desk/partials/_inbox_table.html", context)
     context |= bulk_bar_context(request)
-    return render(request, "desk/inbox.html", context)
+    # The shops' banners and the filter form's version, in one round trip.
+    with cache_read_ahead((BANNERS_CACHE_KEY, INBOX_FILTERS_KEY)):
+        return render(request, "desk/inbox.html", context)
 
 
 @require_GET

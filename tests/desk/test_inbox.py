@@ -444,6 +444,27 @@ def test_filter_form_is_kept_rendered_until_its_choices_change(agent_client) -> 
     assert 'value="zzz-buscado"' in filtered
 
 
+def test_banners_and_filters_version_are_read_in_one_round_trip(agent_client, monkeypatch) -> None:
+    """The page asks the cache for the shops' banners and the filter form's version at
+    once, and for neither of them again."""
+    from django.core.cache import cache
+
+    from core.freshness import INBOX_FILTERS_KEY
+    from sla.health.banner import CACHE_KEY as BANNERS_KEY
+
+    incident()
+    agent_client.get(URL)  # both now in the cache
+    asked: list[object] = []
+    for name in ("get", "get_many"):
+        method = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda key, *a, _m=method, **k: asked.append(key) or _m(key, *a, **k)
+        )
+    assert agent_client.get(URL).status_code == 200
+    assert [BANNERS_KEY, INBOX_FILTERS_KEY] in asked
+    assert BANNERS_KEY not in asked and INBOX_FILTERS_KEY not in asked
+
+
 # --------------------------------------------------------------------------- live refresh
 
 
