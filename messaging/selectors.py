@@ -293,17 +293,15 @@ def _order_thread_ids(order_id: int) -> QuerySet[Thread, Any]:
 
 
 class _RowDigest(Func):
-    """Every column of a message, as one SHA-256 (hex) computed by Postgres. Other
-    databases (the embedded default's SQLite) give no digest: the drawn HTML is then
-    kept under what each message shows, as for a message not read so."""
+    """Every column of a message, as one SHA-256 (hex) computed by Postgres. SQLite (the
+    embedded default) gives no digest: the drawn HTML is then kept under what each
+    message shows, as for a message not read so."""
 
     template = "encode(sha256(convert_to((ROW(%(expressions)s))::text, 'UTF8')), 'hex')"
     output_field = CharField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        if connection.vendor != "postgresql":
-            return "''", []
-        return super().as_sql(compiler, connection, **extra_context)
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list]:
+        return "''", []
 
 
 def message_row_digest() -> Func:
