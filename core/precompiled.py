@@ -28,6 +28,8 @@ from django.db.models.query import (  # type: ignore[attr-defined]
 )
 from django.db.models.signals import post_init, pre_init
 
+from core.kept import Kept
+
 __all__ = ["PrecompiledQuery"]
 
 #: (position, converters, expression) of each selected column that has converters.
@@ -192,8 +194,7 @@ def _converters(compiler: Any) -> _Converters:
 #: Short JSON texts decoded by this process (a message's recipients come in a handful of
 #: shapes), kept pickled: unpickling gives each row values of its own, in a third of the
 #: time the JSON decoder takes.
-_JSON_SEEN: dict[str, bytes] = {}
-_JSON_SEEN_KEPT = 1024
+_JSON_SEEN: Kept[str, bytes] = Kept(1024)
 _JSON_SEEN_LONGEST = 200
 
 
@@ -220,9 +221,7 @@ def _quicker(converter: Callable[..., Any]) -> Callable[..., Any]:
             return pickle.loads(seen)  # noqa: S301 - pickled by this process just below
         decoded = converter(value, expression, connection)
         if len(value) <= _JSON_SEEN_LONGEST:
-            if len(_JSON_SEEN) >= _JSON_SEEN_KEPT:
-                _JSON_SEEN.clear()
-            _JSON_SEEN[value] = pickle.dumps(decoded)
+            _JSON_SEEN.keep(value, pickle.dumps(decoded))
         return decoded
 
     return from_db_value

@@ -10,6 +10,7 @@ from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
+from core.kept import Kept
 from incidents.resolution import resolution_reason_choices
 from incidents.selectors import assignable_user_choices, assignable_users
 
@@ -35,9 +36,7 @@ class _AssigneeSelect(forms.Select):
     attributes), so a drawing is kept for the next page that has the same."""
 
     #: Drawings kept (the choices change seldom; the value is one of the users).
-    KEPT = 256
-
-    _drawn: dict[tuple[Any, ...], str] = {}
+    _drawn: Kept[tuple[Any, ...], str] = Kept(256)
 
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> Any:
         key = (
@@ -51,9 +50,7 @@ class _AssigneeSelect(forms.Select):
         drawn = self._drawn.get(key)
         if drawn is None:
             drawn = super().render(name, value, attrs, renderer)
-            if len(self._drawn) >= self.KEPT:
-                self._drawn.clear()
-            self._drawn[key] = drawn
+            self._drawn.keep(key, drawn)
         return drawn
 
 

@@ -33,6 +33,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from core.addresses import reverse_ids
+from core.kept import Kept
 from core.mirakl_codes import party_name
 from messaging.models import OutboundMessage, Party
 from messaging.selectors import ConversationItem
@@ -363,8 +364,7 @@ class _FreshFields:
 
 
 #: Fields drawn, by everything that decides what they draw (:func:`_fresh_fields`).
-_FRESH_FIELDS: dict[tuple[Any, ...], _FreshFields] = {}
-_FRESH_FIELDS_KEPT = 1024
+_FRESH_FIELDS: Kept[tuple[Any, ...], _FreshFields] = Kept(1024)
 
 
 def _fresh_fields(form: Any) -> _FreshFields:
@@ -397,9 +397,7 @@ def _fresh_fields(form: Any) -> _FreshFields:
             last_message_id=esc(form["last_message_id"]),
             confirmed=esc(form["confirmed"]),
         )
-        if len(_FRESH_FIELDS) >= _FRESH_FIELDS_KEPT:
-            _FRESH_FIELDS.clear()
-        _FRESH_FIELDS[key] = fields
+        _FRESH_FIELDS.keep(key, fields)
     return fields
 
 
@@ -487,8 +485,7 @@ _CSRF_STAND_IN = "csrf0new0thread0stand0in"
 _KEY_STAND_IN = "key0new0thread0stand0in"
 
 #: Boxes drawn, by everything that decides what they draw (:func:`new_thread_box`).
-_NEW_THREAD_DRAWN: dict[tuple[Any, ...], str] = {}
-_NEW_THREAD_KEPT = 256
+_NEW_THREAD_DRAWN: Kept[tuple[Any, ...], str] = Kept(256)
 
 
 @register.simple_tag(takes_context=True)
@@ -544,9 +541,7 @@ def new_thread_box(context: template.Context) -> SafeString:
             with context.push():
                 return mark_safe(box.render(context))  # noqa: S308 - the template escaped it
         drawn = html.replace(idempotency_key, _KEY_STAND_IN)
-        if len(_NEW_THREAD_DRAWN) >= _NEW_THREAD_KEPT:
-            _NEW_THREAD_DRAWN.clear()
-        _NEW_THREAD_DRAWN[key] = drawn
+        _NEW_THREAD_DRAWN.keep(key, drawn)
     shown = drawn.replace(_KEY_STAND_IN, esc(idempotency_key))
     if has_token:
         shown = shown.replace(_CSRF_STAND_IN, esc(str(token)))
@@ -557,8 +552,7 @@ def new_thread_box(context: template.Context) -> SafeString:
 NO_REPLY_TEMPLATE = "messaging/partials/_no_reply.html"
 
 #: Boxes drawn, by everything that decides what they draw (:func:`no_reply_box`).
-_NO_REPLY_DRAWN: dict[tuple[Any, ...], str] = {}
-_NO_REPLY_KEPT = 1024
+_NO_REPLY_DRAWN: Kept[tuple[Any, ...], str] = Kept(1024)
 
 
 @register.simple_tag(takes_context=True)
@@ -597,9 +591,7 @@ def no_reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString
         if drawn.count(_CSRF_STAND_IN) != int(has_token):
             with context.push():
                 return mark_safe(box.render(context))  # noqa: S308 - the template escaped it
-        if len(_NO_REPLY_DRAWN) >= _NO_REPLY_KEPT:
-            _NO_REPLY_DRAWN.clear()
-        _NO_REPLY_DRAWN[key] = drawn
+        _NO_REPLY_DRAWN.keep(key, drawn)
     if has_token:
         drawn = drawn.replace(_CSRF_STAND_IN, esc(str(token)))
     return mark_safe(drawn)  # noqa: S308 - the template escaped it, and the token here
