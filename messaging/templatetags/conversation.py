@@ -133,7 +133,7 @@ def _delivery_after(
         else:
             target = ' hx-swap="none"'
         csrf = ""
-        if csrf_token and csrf_token != "NOTPROVIDED":  # noqa: S105 - as {% csrf_token %}
+        if _draws_token(csrf_token):
             csrf = f'<input type="hidden" name="csrfmiddlewaretoken" value="{esc(csrf_token)}">'
         html += (
             f'  <form method="post" action="{url}" hx-post="{url}"{target}>\n'
@@ -484,6 +484,17 @@ NEW_THREAD_TEMPLATE = "messaging/partials/_new_thread_form.html"
 _CSRF_STAND_IN = "csrf0new0thread0stand0in"
 _KEY_STAND_IN = "key0new0thread0stand0in"
 
+
+def _draws_token(token: Any) -> bool:
+    """Whether ``{% csrf_token %}`` draws this token ("NOTPROVIDED" is its marker of none)."""
+    return bool(token) and token != "NOTPROVIDED"  # noqa: S105 - the csrf tag's marker
+
+
+def _token_placed(drawn: str, token: Any) -> str:
+    """A box drawn once with :data:`_CSRF_STAND_IN`, with this request's token in its place."""
+    return drawn.replace(_CSRF_STAND_IN, esc(str(token))) if _draws_token(token) else drawn
+
+
 #: Boxes drawn, by everything that decides what they draw (:func:`new_thread_box`).
 _NEW_THREAD_DRAWN: Kept[tuple[Any, ...], str] = Kept(256)
 
@@ -513,7 +524,7 @@ def new_thread_box(context: template.Context) -> SafeString:
     from core.templatetags.incidesk import page_url
 
     token = context.get("csrf_token")
-    has_token = bool(token) and token != "NOTPROVIDED"  # noqa: S105 - the csrf tag's marker
+    has_token = _draws_token(token)
     idempotency_key = str(form["idempotency_key"].value())
     key = (
         get_language(),
@@ -543,9 +554,7 @@ def new_thread_box(context: template.Context) -> SafeString:
         drawn = html.replace(idempotency_key, _KEY_STAND_IN)
         _NEW_THREAD_DRAWN.keep(key, drawn)
     shown = drawn.replace(_KEY_STAND_IN, esc(idempotency_key))
-    if has_token:
-        shown = shown.replace(_CSRF_STAND_IN, esc(str(token)))
-    return mark_safe(shown)  # noqa: S308 - the template escaped it; the token and key too
+    return mark_safe(_token_placed(shown, token))  # noqa: S308 - the template escaped it; the token and key too
 
 
 #: A thread's "no reply required" box: :func:`no_reply_box` draws it.
@@ -573,7 +582,7 @@ def no_reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString
 
     view = entry["view"]
     token = context.get("csrf_token")
-    has_token = bool(token) and token != "NOTPROVIDED"  # noqa: S105 - the csrf tag's marker
+    has_token = _draws_token(token)
     key = (
         get_language(),
         page_url(context, "messaging:no_reply", view.thread.pk),
@@ -592,6 +601,4 @@ def no_reply_box(context: template.Context, entry: dict[str, Any]) -> SafeString
             with context.push():
                 return mark_safe(box.render(context))  # noqa: S308 - the template escaped it
         _NO_REPLY_DRAWN.keep(key, drawn)
-    if has_token:
-        drawn = drawn.replace(_CSRF_STAND_IN, esc(str(token)))
-    return mark_safe(drawn)  # noqa: S308 - the template escaped it, and the token here
+    return mark_safe(_token_placed(drawn, token))  # noqa: S308 - the template escaped it, and the token here
