@@ -94,28 +94,30 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
     Its live refresh (the htmx partial) carries an ETag: unchanged, it is a 304
     (:mod:`core.freshness`)."""
-    filterset, entries = selectors.queue_list(
-        filters=request.GET, user=request.user, request=request
-    )
-    table = QueueTable(
-        entries,
-        request=request,
-        row_loader=lambda ids: selectors.queue_rows(ids=ids, user=request.user),
-        page_size=INBOX_PAGE_SIZE,
-    )
-    scope = visible_connection_ids(request.user)
-    context = {
-        "filterset": filterset,
-        "table": table,
-        "saved_views": _saved_views(request),
-        # The form's marketplaces are the user's: its drawn HTML is kept per scope.
-        "filters_scope_key": "all" if scope is None else ",".join(map(str, sorted(scope))),
-    }
-    if htmx_partial(request):
-        return render(request, "desk/partials/_inbox_table.html", context)
-    context |= bulk_bar_context(request)
-    # The shops' banners and the filter form's version, in one round trip.
-    with cache_read_ahead((BANNERS_CACHE_KEY, INBOX_FILTERS_KEY)):
+    partial = htmx_partial(request)
+    # A whole page reads the shops' banners and the filter form's version (its drawn
+    # HTML, and the choices a filter is checked against): both in one round trip.
+    with cache_read_ahead(() if partial else (BANNERS_CACHE_KEY, INBOX_FILTERS_KEY)):
+        filterset, entries = selectors.queue_list(
+            filters=request.GET, user=request.user, request=request
+        )
+        table = QueueTable(
+            entries,
+            request=request,
+            row_loader=lambda ids: selectors.queue_rows(ids=ids, user=request.user),
+            page_size=INBOX_PAGE_SIZE,
+        )
+        scope = visible_connection_ids(request.user)
+        context = {
+            "filterset": filterset,
+            "table": table,
+            "saved_views": _saved_views(request),
+            # The form's marketplaces are the user's: its drawn HTML is kept per scope.
+            "filters_scope_key": "all" if scope is None else ",".join(map(str, sorted(scope))),
+        }
+        if partial:
+            return render(request, "desk/partials/_inbox_table.html", context)
+        context |= bulk_bar_context(request)
         return render(request, "desk/inbox.html", context)
 
 

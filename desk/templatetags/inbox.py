@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from core.freshness import inbox_filters_version as filters_version
+from desk.filtersets import filters_version
 
 __all__ = ["inbox_filters_version"]
 
@@ -15,10 +15,4 @@ register = template.Library()
 def inbox_filters_version(context: template.Context) -> int:
     """The version of the inbox filter form's choices (:mod:`core.freshness`), read
     once per page (the filters and the bulk bar both key their cached HTML on it)."""
-    request = context.get("request")
-    version = getattr(request, "_inbox_filters_version", None)
-    if version is None:
-        version = filters_version()
-        if request is not None:
-            request._inbox_filters_version = version
-    return version
+    return filters_version(context.get("request"))
