@@ -156,6 +156,7 @@ def _unread_counts(*, incident_ids: list[int], user_id: int) -> QuerySet[Any, An
     return (
         Incident.objects.filter(AnyOf(F("pk"), ids))
         .annotate(n=_unread_count(user_id))
+        .order_by()  # read into a dict: the incidents' default order is a sort for nothing
         .values_list("pk", "n")
     )
 
@@ -263,6 +264,19 @@ _QUEUE_ROW_FIELDS = (
 )
 
 
+def _rows_of(*, ids: list[int]) -> QuerySet[Any, Any]:
+    """The values of :data:`_QUEUE_ROW_FIELDS` of these rows (Postgres: the ids as one
+    array, so the query's SQL is the same for any page)."""
+    from django.contrib.postgres.fields import ArrayField
+
+    wanted = Value(ids, output_field=ArrayField(BigIntegerField()))
+    return QueueEntry.objects.filter(AnyOf(F("pk"), wanted)).values_list(*_QUEUE_ROW_FIELDS)
+
+
+#: Written once per process: compiling its five joins cost more than running it.
+_ROWS_QUERY = PrecompiledQuery(_rows_of, ids=[-1_999_999_004])
+
+
 def queue_rows(*, ids: list[int], user: Any) -> list[QueueRow]:
     """The queue rows of these ids, in this order: two queries (the rows with their
     marketplace, order, incident and assignee, as values; the unread counts of the
@@ -273,12 +287,17 @@ def queue_rows(*, ids: list[int], user: Any) -> list[QueueRow]:
     """
     if not ids:
         return []
+    using = router.db_for_read(QueueEntry)
+    if connections[using].vendor == "postgresql":
+        found = _ROWS_QUERY.rows(using, ids=ids)
+    else:
+        found = list(QueueEntry.objects.filter(pk__in=ids).values_list(*_QUEUE_ROW_FIELDS))
     by_pk: dict[int, QueueRow] = {}
     for (
         pk, kind, connection_name, incident_id, thread_id, order_id, order_number, first,
         last, reason_label, state, watch, close_expected_at, closed_at, owed_to, due_at,
         warn_at, opened_at, message_count, author, preview, a_first, a_last, a_username,
-    ) in QueueEntry.objects.filter(pk__in=ids).values_list(*_QUEUE_ROW_FIELDS):  # fmt: skip
+    ) in found:  # fmt: skip
         by_pk[pk] = QueueRow(
             pk=pk,
             kind=kind,
@@ -304,7 +323,6 @@ def queue_rows(*, ids: list[int], user: Any) -> list[QueueRow]:
         )
     incident_ids = [row.incident_id for row in by_pk.values() if row.incident_id is not None]
     if incident_ids:
-        using = router.db_for_read(Incident)
         if connections[using].vendor == "postgresql":
             counted = _UNREAD_QUERY.rows(using, incident_ids=incident_ids, user_id=user.pk)
         else:

@@ -308,3 +308,39 @@ def test_a_first_sweep_with_indexes_built_after_writes_the_same_rows(pcc, monkey
     assert len(locked) == 3
     assert written() == rows
     assert with_built.as_dict() == kept.as_dict()
+
+
+def test_rows_are_read_by_a_query_compiled_once(pcc, agent, django_assert_num_queries) -> None:
+    """The precompiled read of a page's rows gives what the queryset gives, in the order
+    asked, in two queries (the rows, their unread counts), for any page."""
+    from desk.selectors import _QUEUE_ROW_FIELDS, queue_rows
+    from tests.factories.incidents import IncidentAssignmentFactory
+
+    assigned = answered_incident(pcc, follow_up_hours_ago=3)
+    IncidentAssignmentFactory(incident=assigned, assignee=agent)
+    answered_incident(pcc)
+    conversation(pcc, hours_ago=2)
+    sla_sweep()
+    ids = list(QueueEntry.objects.order_by("-pk").values_list("pk", flat=True))
+    expected = {
+        values[0]: values
+        for values in QueueEntry.objects.filter(pk__in=ids).values_list(*_QUEUE_ROW_FIELDS)
+    }
+    queue_rows(ids=ids[:1], user=agent)
+    with django_assert_num_queries(2):
+        found = queue_rows(ids=ids, user=agent)
+    assert [row.pk for row in found] == ids
+    for row in found:
+        values = expected[row.pk]
+        assert (row.kind, row.incident_id, row.thread_id, row.order_number) == (
+            values[1],
+            values[3],
+            values[4],
+            values[6],
+        )
+        assert (row.due_at, row.warn_at, row.opened_at) == (values[15], values[16], values[17])
+        assert row.customer_name == f"{values[7]} {values[8]}".strip()
+    assert found[ids.index(QueueEntry.objects.get(incident=assigned).pk)].assignee_name == (
+        "Marta Ruiz"
+    )
+    assert queue_rows(ids=[ids[0], -1], user=agent)[0].pk == ids[0]
