@@ -104,6 +104,10 @@ def review(request: HttpRequest) -> HttpResponse:
     )
     breaches = filterset.qs
     page = Paginator(breaches, BREACH_PAGE_SIZE).get_page(query_int(request.GET, "page", default=1))
+    if not page.paginator.count:
+        # Nothing matches (the pager counted): no page query to compile (its joins and
+        # ordering cost more than the rest of the view) for rows that cannot be there.
+        page.object_list = []
     for breach in page:
         breach.late_hours = breach.lateness_at_now.total_seconds() / 3600
         breach.reason_label = wait_reason_label(incident=breach.incident, thread=breach.thread)

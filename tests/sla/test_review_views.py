@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from sla.models import SlaBreach
 from tests.factories.core import UserFactory
 from tests.factories.incidents import IncidentFactory
 from tests.factories.sla import SlaBreachFactory, SlaItemFactory
@@ -142,6 +143,32 @@ def test_filters(client, manager, breaches, query, expected) -> None:
     client.force_login(manager)
     response = client.get(reverse("sla:review"), query)
     assert response.context["page"].paginator.count == expected
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_filter_matching_nothing_compiles_no_page_query(
+    client, manager, breaches, htmx, monkeypatch
+) -> None:
+    """Nothing matches (the pager counted none): the empty page is drawn without its
+    rows' query, which is never compiled."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def spy(self, *args, **kwargs):
+        if self.query.model is SlaBreach and self.query.is_sliced:  # a page of rows
+            compiled.append(self.query)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", spy)
+    client.force_login(manager)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = client.get(reverse("sla:review"), {"kind": "thread"}, **headers)
+    assert response.status_code == 200
+    assert '<td colspan="8" class="muted">' in response.content.decode()  # none match
+    assert list(response.context["page"]) == []
+    assert compiled == []
 
 
 def test_filter_by_marketplace(client, manager, breaches, mediamarkt) -> None:
