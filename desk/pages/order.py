@@ -35,7 +35,7 @@ from incidents.panels import (
     shipping_context,
 )
 from incidents.resolution import RESOLUTION_REASON_TYPE
-from incidents.selectors import ASSIGNABLE_CACHE_KEY, order_history
+from incidents.selectors import ASSIGNABLE_CACHE_KEY, order_history, order_incidents
 from incidents.subject import PageSubject
 from messaging.constants import MESSAGING_REASON_TYPE
 from messaging.panels import conversation_context
@@ -130,14 +130,14 @@ def order_page_context(
     """
     subject = PageSubject(order=order, incident=incident)
     reasons = connection_reasons(connection_id=order.connection_id)
-    order_incidents: list[Incident] = []
+    incidents: list[Incident] = []
     openings = None
     if incident is not None:
         # Read with the incident (:func:`incidents.selectors.incident_detail`).
         openings = getattr(incident, "order_incident_openings", None)
     else:
-        order_incidents = list(order.incidents.select_related("line").order_by("-opened_at", "-pk"))
-        openings = tuple(row.opened_at for row in order_incidents)
+        incidents = order_incidents(order=order)
+        openings = tuple(row.opened_at for row in incidents)
     views = order_conversations(order_id=order.pk, incident_openings=openings)
     refunds = panel_context(request, subject)
     lines = [row.line for row in refunds["refunds"].lines]
@@ -169,7 +169,7 @@ def order_page_context(
         )
     else:
         context["history"] = order_history(order=order)
-        context["order_incidents"] = order_incidents
+        context["order_incidents"] = incidents
     for add in _contexts:
         context.update(add(request, subject, context))
     return context
