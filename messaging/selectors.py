@@ -88,9 +88,51 @@ class ConversationItem:
         return self.message is None
 
 
+@dataclass(frozen=True, slots=True)
+class _ItemsRead:
+    """What the thread's properties need of its items, found in one pass over them."""
+
+    last_message: Message | None
+    last_inbound: Message | None
+    #: The newest synced message from the shop, when one was.
+    last_shop_at: datetime | None
+    operator_involved: bool
+    #: Written here, not synced yet, not failed (``answered_here`` compares their dates).
+    outbound_waiting: tuple[OutboundMessage, ...]
+
+    @classmethod
+    def of(cls, items: Iterable[ConversationItem]) -> _ItemsRead:
+        last_message = last_inbound = None
+        last_shop_at: datetime | None = None
+        operator_involved = False
+        waiting = []
+        failed = OutboundMessage.State.FAILED
+        for item in items:
+            author, message = item.author_type, item.message
+            if author == Party.OPERATOR:
+                operator_involved = True
+            if message is None:
+                if item.outbound is not None and item.outbound.state != failed:
+                    waiting.append(item.outbound)
+                continue
+            last_message = message
+            if author in INBOUND:
+                last_inbound = message
+            elif author == Party.SHOP and (
+                last_shop_at is None or message.date_created > last_shop_at
+            ):
+                last_shop_at = message.date_created
+        return cls(last_message, last_inbound, last_shop_at, operator_involved, tuple(waiting))
+
+
 @dataclass(slots=True)
 class ThreadView:
-    """A thread with its merged items and what the reply box needs."""
+    """A thread with its merged items and what the reply box needs.
+
+    Its items are read once, when a property first needs them (:class:`_ItemsRead`):
+    the page asks a long conversation's view for its last message, whether it was
+    answered here and the like a dozen times. They are not changed after.
+    """
 
     thread: Thread | None
     items: list[ConversationItem]
@@ -100,6 +142,14 @@ class ThreadView:
     pending_outbound: OutboundMessage | None = None
     #: When the order's incidents opened (the marketplace's notice is near one).
     incident_openings: tuple[datetime, ...] = ()
+    _read: _ItemsRead | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def _items_read(self) -> _ItemsRead:
+        read = self._read
+        if read is None:
+            read = self._read = _ItemsRead.of(self.items)
+        return read
 
     @property
     def key(self) -> str:
@@ -110,16 +160,11 @@ class ThreadView:
     @property
     def last_message(self) -> Message | None:
         """The last synced message (what "a new message arrived" is compared with)."""
-        return next(
-            (item.message for item in reversed(self.items) if item.message is not None), None
-        )
+        return self._items_read.last_message
 
     @property
     def last_inbound(self) -> Message | None:
-        return next(
-            (i.message for i in reversed(self.items) if i.message is not None and i.is_inbound),
-            None,
-        )
+        return self._items_read.last_inbound
 
     @property
     def customer_participant(self) -> bool:
@@ -187,7 +232,7 @@ class ThreadView:
     @property
     def operator_involved(self) -> bool:
         """The operator wrote in this thread: copying it may be needed."""
-        return any(i.author_type == Party.OPERATOR for i in self.items)
+        return self._items_read.operator_involved
 
     @property
     def marked_no_reply(self) -> ThreadNoReply | None:
@@ -207,11 +252,8 @@ class ThreadView:
         """We wrote (or are sending) a message after the last inbound one."""
         last_inbound = self.last_inbound
         return any(
-            item.outbound is not None
-            and item.message is None
-            and item.outbound.state != OutboundMessage.State.FAILED
-            and (last_inbound is None or item.outbound.created_at >= last_inbound.date_created)
-            for item in self.items
+            last_inbound is None or outbound.created_at >= last_inbound.date_created
+            for outbound in self._items_read.outbound_waiting
         )
 
     @property
@@ -221,12 +263,8 @@ class ThreadView:
         last_inbound = self.last_inbound
         if last_inbound is None:
             return None
-        shop = [
-            i.message.date_created
-            for i in self.items
-            if i.message is not None and i.author_type == Party.SHOP
-        ]
-        if shop and max(shop) > last_inbound.date_created:
+        last_shop_at = self._items_read.last_shop_at
+        if last_shop_at is not None and last_shop_at > last_inbound.date_created:
             return None
         return last_inbound.date_created
 
