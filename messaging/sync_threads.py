@@ -193,7 +193,6 @@ def threads_page_store(
         (:func:`threads_page_prepare`); their rows say they were synced when that ran.
     """
     now = now or (prepared.now if prepared is not None else timezone.now())
-    inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
         logger.warning(
@@ -274,6 +273,7 @@ def threads_page_store(
             result.created += 1
     if not storable:
         return result
+    inbox_changed()  # once committed; not for a page read again unchanged
     stored = upsert(
         Thread,
         rows,

@@ -20,7 +20,11 @@ from incidents.models import AuditEntry
 from refunds.models import Refund, RefundRequest, RefundRequestLine
 from refunds.rules import money_text, refund_request_data
 
-__all__ = ["refund_requests_confirm", "refund_requests_confirm_synced"]
+__all__ = [
+    "refund_ids_awaited",
+    "refund_requests_confirm",
+    "refund_requests_confirm_synced",
+]
 
 State = RefundRequest.State
 Action = AuditEntry.Action
@@ -61,6 +65,16 @@ def _already_synced(requests: QuerySet[RefundRequest]) -> QuerySet[RefundRequest
         .filter(Exists(synced))
     )
     return requests.filter(Exists(lines))
+
+
+def refund_ids_awaited(*, connection: MarketplaceConnection) -> frozenset[str]:
+    """The Mirakl refund ids of the connection's sent requests: those whose arrival in an
+    OR11 page confirms a request (nearly always none)."""
+    return frozenset(
+        RefundRequestLine.objects.filter(request__connection=connection, request__state=State.SENT)
+        .exclude(mirakl_refund_id="")
+        .values_list("mirakl_refund_id", flat=True)
+    )
 
 
 def refund_requests_confirm(

@@ -4,16 +4,24 @@ Registered with the sync engine (:mod:`core.sync.registry`) by the app's
 ``AppConfig.ready``. A refund that cannot be stored makes its whole order
 unstorable (it is skipped and named, as a malformed order field would be); a refund
 id that repeats on one line is left out (the first is kept) and named. Refunds asked
-for from Incidesk are confirmed once OR11 shows them.
+for from Incidesk are confirmed once OR11 shows them: a run of the orders reads once
+which refund ids its connection's sent requests await (:func:`refunds_awaited_once`),
+and a page confirms requests only when it holds one of them. A request sent while the
+run goes on is confirmed by the outbox (it matches the refunds synced meanwhile as it
+saves the ids, and again before each of its sweeps).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from core.bulk import upsert
+from core.constants import SYNC_RESOURCE_ORDERS
 from core.models import MarketplaceConnection
 from core.sync.models import SkippedRecord
 from core.sync.orders import money, taxes_rows
@@ -22,10 +30,10 @@ from core.sync.results import Skipped
 from core.sync.storable import RowCleaner, excerpt
 from mirakl.schemas import LineRefundRecord as LineRefund
 from mirakl.schemas import OrderRecord as MiraklOrder
-from refunds.delivery import refund_requests_confirm
+from refunds.delivery import refund_ids_awaited, refund_requests_confirm
 from refunds.models import Refund
 
-__all__ = ["LineRefunds"]
+__all__ = ["LineRefunds", "refunds_awaited_once"]
 
 REFUND_FIELDS = [
     "amount",
@@ -55,6 +63,38 @@ def _refund_row(refund: LineRefund) -> dict[str, Any]:
         shipping_taxes=taxes_rows(refund.shipping_taxes),
         created_date=refund.created_date,
     )
+
+
+class _Awaited:
+    """The refund ids a connection's sent requests await, read at most once per run."""
+
+    def __init__(self, connection_id: int) -> None:
+        self.connection_id = connection_id
+        self.ids: frozenset[str] | None = None
+
+    def get(self, connection: MarketplaceConnection) -> frozenset[str]:
+        if self.ids is None:
+            self.ids = refund_ids_awaited(connection=connection)
+        return self.ids
+
+
+#: During a run of the orders, what its connection's requests await.
+_awaited: ContextVar[_Awaited | None] = ContextVar("refunds_awaited", default=None)
+
+
+@contextmanager
+def refunds_awaited_once(connection: MarketplaceConnection, resource: str) -> Iterator[None]:
+    """A run scope (:func:`core.sync.registry.register_run_scope`): a run of the orders
+    reads the refund ids its connection awaits once, at its first page with refunds,
+    rather than every such page asking (a run that writes none asks nothing)."""
+    if resource != SYNC_RESOURCE_ORDERS:
+        yield
+        return
+    token = _awaited.set(_Awaited(connection.pk))
+    try:
+        yield
+    finally:
+        _awaited.reset(token)
 
 
 class LineRefunds:
@@ -112,7 +152,14 @@ class LineRefunds:
         upsert(
             Refund, refund_rows, unique_fields=["line", "mirakl_id"], update_fields=REFUND_FIELDS
         )
-        # Refunds asked for from Incidesk are confirmed once OR11 shows them (one query).
-        refund_requests_confirm(
-            connection=connection, mirakl_refund_ids={r["mirakl_id"] for r in refund_rows}, now=now
-        )
+        # Refunds asked for from Incidesk are confirmed once OR11 shows them: within a
+        # run, only a page holding an awaited id asks; outside one, one query.
+        ids = {r["mirakl_id"] for r in refund_rows}
+        awaited = _awaited.get()
+        if (
+            awaited is not None
+            and awaited.connection_id == connection.pk
+            and ids.isdisjoint(awaited.get(connection))
+        ):
+            return
+        refund_requests_confirm(connection=connection, mirakl_refund_ids=ids, now=now)

@@ -295,7 +295,6 @@ def orders_page_store(
         (:func:`orders_page_prepare`); their rows say they were synced when that ran.
     """
     now = now or (prepared.now if prepared is not None else timezone.now())
-    inbox_changed()
     result = PageResult()
     for invalid in page.invalid:
         logger.warning(
@@ -367,6 +366,9 @@ def orders_page_store(
     if not to_write:
         return result
 
+    # Told once the page commits, and only when it writes something: a page read again
+    # unchanged (the overlap of every incremental run) leaves the inbox's refresh alone.
+    inbox_changed()
     rows = upsert(
         Order,
         [written.row for written in to_write],

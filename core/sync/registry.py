@@ -10,7 +10,9 @@ incidents of its lines, the refunds on them) registers a handler of that page:
   records when Postgres refuses it whole;
 - an :class:`OrderPageHandler`: called with every OR11 page after the orders and
   lines are written, in the page's transaction;
-- an after-run hook: work done once per run rather than per page.
+- an after-run hook: work done once per run rather than per page;
+- a run scope: a context entered around each run of each resource (what an app reads
+  once per run rather than once per page, say).
 
 Registration happens at start-up, before any sync runs; the lists are never changed
 afterwards.
@@ -19,6 +21,7 @@ afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,7 +44,9 @@ __all__ = [
     "register_after_run",
     "register_order_page_handler",
     "register_resource",
+    "register_run_scope",
     "resources",
+    "run_scopes",
 ]
 
 
@@ -124,7 +129,12 @@ class OrderPageHandler(Protocol):
 
 AfterRun = Callable[["MarketplaceConnection", str, set[int], bool], None]
 
+#: ``scope(connection, resource)``: a context manager entered before a run's first page
+#: and left after its after-run hooks, whether the run succeeds or fails.
+RunScope = Callable[["MarketplaceConnection", str], AbstractContextManager[None]]
+
 _resources: dict[str, Resource] = {}
+_run_scopes: list[RunScope] = []
 _order_page_handlers: list[OrderPageHandler] = []
 _after_run: list[tuple[int, AfterRun]] = []
 
@@ -148,6 +158,12 @@ def register_after_run(hook: AfterRun, *, position: int = 100) -> None:
         _after_run.sort(key=lambda entry: entry[0])
 
 
+def register_run_scope(scope: RunScope) -> None:
+    """Enter ``scope(connection, resource)`` around each run of each resource."""
+    if all(existing is not scope for existing in _run_scopes):
+        _run_scopes.append(scope)
+
+
 def resources() -> list[Resource]:
     """The registered resources in the order a sync runs them."""
     return sorted(_resources.values(), key=lambda resource: resource.position)
@@ -155,6 +171,10 @@ def resources() -> list[Resource]:
 
 def order_page_handlers() -> list[OrderPageHandler]:
     return list(_order_page_handlers)
+
+
+def run_scopes() -> list[RunScope]:
+    return list(_run_scopes)
 
 
 def after_run_hooks() -> list[AfterRun]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,12 +29,13 @@ from django.utils import timezone
 from core.bulk import update_rows
 from core.clients import client_for
 from core.collector import collector_paused
+from core.freshness import inbox_changes_coalesced
 from core.models import MarketplaceConnection
 from core.sync.health import sync_error_kind
 from core.sync.locks import LockHandle, SyncLockLost, lock_expires_in, sync_lock
 from core.sync.models import SkippedRecord, SyncCursor, SyncRun
 from core.sync.prefetch import prefetched, quick_handoff
-from core.sync.registry import Page, Resource, after_run_hooks, resources
+from core.sync.registry import Page, Resource, after_run_hooks, resources, run_scopes
 from core.sync.results import PageResult, ResourceResult, Skipped
 from core.sync.skipped import (
     RecordKey,
@@ -93,7 +94,12 @@ def marketplace_sync(
         # Every answer from Mirakl is progress: a slow page keeps the lock alive.
         heartbeat, client.heartbeat = client.heartbeat, lock.refresh
         try:
-            with _relaxed_durability(), collector_paused(), quick_handoff():
+            with (
+                _relaxed_durability(),
+                collector_paused(),
+                quick_handoff(),
+                inbox_changes_coalesced(),
+            ):
                 return [
                     _sync_resource(connection, resource, client, lock, full, progress)
                     for resource in resources()
@@ -167,15 +173,20 @@ def _sync_resource(
             if cursor.skipped_open
             else set()
         )
-        for page in prefetched(_prepared(resource, connection.pk, client, cursor)):
-            page_result, pending = _write_page(connection, resource, client, page, cursor, pending)
-            touched |= page_result.touched_orders
-            result.add_page(page_result)
-            result.requests = client.request_count - requests_before
-            lock.refresh()
-            if progress:
-                progress(result)
-        _after_run(connection, resource, touched, resumed=resume)
+        with ExitStack() as scopes:
+            for scope in run_scopes():
+                scopes.enter_context(scope(connection, resource.name))
+            for page in prefetched(_prepared(resource, connection.pk, client, cursor)):
+                page_result, pending = _write_page(
+                    connection, resource, client, page, cursor, pending
+                )
+                touched |= page_result.touched_orders
+                result.add_page(page_result)
+                result.requests = client.request_count - requests_before
+                lock.refresh()
+                if progress:
+                    progress(result)
+            _after_run(connection, resource, touched, resumed=resume)
         lock.refresh()
     except Exception as exc:
         result.error = str(exc) or exc.__class__.__name__

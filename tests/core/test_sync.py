@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -411,3 +412,62 @@ def test_a_page_whose_preparation_fails_is_prepared_by_its_write(
     monkeypatch.setitem(registry._resources, "orders", replace(resource, prepare=failing))
     results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
     assert results["orders"].ok and results["orders"].created == Order.objects.count() > 0
+
+
+@pytest.mark.django_db(transaction=True)  # each page commits: its bump is on commit
+def test_the_inbox_stamp_moves_a_few_times_per_sync_and_not_when_nothing_changed(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    from core import freshness
+
+    bumps: list[str] = []
+    monkeypatch.setattr(
+        freshness, "_bump", lambda key: key == freshness.INBOX_STAMP_KEY and bumps.append(key)
+    )
+    started = time.monotonic()
+    results = marketplace_sync(connection=connection, client=sandbox_client)
+    elapsed = time.monotonic() - started
+    pages = sum(r.pages for r in results)
+    # A bump per page written, coalesced: at most one a second, and one at the end.
+    assert pages > 4
+    assert 1 <= len(bumps) <= min(pages, int(elapsed) + 2), (bumps, pages, elapsed)
+
+    bumps.clear()
+    results = marketplace_sync(connection=connection, client=sandbox_client)
+    assert all(r.created == r.updated == 0 for r in results)
+    assert bumps == []  # pages read again unchanged: the inbox's refresh is left alone
+
+
+def test_run_scopes_wrap_every_run_also_a_failed_one(
+    connection, sandbox_client, monkeypatch
+) -> None:
+    from contextlib import contextmanager
+
+    from core.sync import registry
+
+    events: list[tuple[str, str]] = []
+
+    @contextmanager
+    def scope(conn, resource):
+        assert conn == connection
+        events.append(("enter", resource))
+        try:
+            yield
+        finally:
+            events.append(("exit", resource))
+
+    def failing_store(**kwargs):
+        events.append(("page", "orders"))
+        raise RuntimeError("Postgres went away")
+
+    monkeypatch.setattr(registry, "_run_scopes", [*registry.run_scopes(), scope])
+    monkeypatch.setattr("core.sync.orders.orders_page_store", failing_store)
+    results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+
+    assert not results["orders"].ok and results["threads"].ok
+    assert events[events.index(("enter", "orders")) :][:3] == [
+        ("enter", "orders"),
+        ("page", "orders"),
+        ("exit", "orders"),
+    ]
+    assert ("enter", "threads") in events and events[-1] == ("exit", "threads")

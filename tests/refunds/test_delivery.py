@@ -408,3 +408,57 @@ def test_sweep_confirms_sent_requests_whose_refund_was_synced_first(shop) -> Non
         AuditEntry.objects.get(action=AuditEntry.Action.REFUND_CONFIRMED).data["refund_request"]
         == line.request.pk
     )
+
+
+def test_a_run_of_the_orders_reads_the_awaited_refund_ids_once(
+    shop, django_assert_num_queries
+) -> None:
+    """Pages whose refunds no sent request awaits cost their upsert only; the page that
+    brings an awaited one confirms its request."""
+    from types import SimpleNamespace
+
+    from core.sync.registry import StoredOrder
+    from refunds.sync import LineRefunds, refunds_awaited_once
+    from tests.factories.refunds import RefundRequestLineFactory
+
+    awaited = RefundRequestLineFactory(
+        request__order=shop["order"],
+        request__state=State.SENT,
+        line=shop["line1"],
+        mirakl_refund_id="900",
+    )
+    handler = LineRefunds()
+    connection, line = shop["connection"], shop["line1"]
+
+    def page(refund_id: str) -> None:
+        row = {
+            "line_id": None,
+            "mirakl_id": refund_id,
+            "amount": D("1.00"),
+            "shipping_amount": D("0.00"),
+            "quantity": 1,
+            "reason_code": REASON,
+            "state": "REFUNDED",
+            "taxes": [],
+            "shipping_taxes": [],
+            "created_date": timezone.now(),
+        }
+        stored = StoredOrder(
+            order=SimpleNamespace(order_id=shop["order"].mirakl_id),
+            pk=shop["order"].pk,
+            lines=[(SimpleNamespace(order_line_id=line.mirakl_id), line.pk)],
+            prepared={"refunds": {line.mirakl_id: [row]}},
+        )
+        handler.store(connection=connection, orders=[stored], known=set(), now=timezone.now())
+
+    with refunds_awaited_once(connection, "orders"):
+        with django_assert_num_queries(2):  # the upsert, and the awaited ids
+            page("1")
+        with django_assert_num_queries(1):  # the upsert only
+            page("2")
+        page("900")
+    awaited.request.refresh_from_db()
+    assert awaited.request.state == State.CONFIRMED
+
+    with refunds_awaited_once(connection, "threads"), django_assert_num_queries(2):
+        page("3")  # not a run of the orders: the page asks, as outside a run
