@@ -12,12 +12,13 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import router
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connections, router
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.expressions import AnyOf
 from core.freshness import inbox_filters_version
 from core.kept import Kept
 from core.models import MarketplaceConnection, MarketplaceReason
@@ -103,6 +104,16 @@ def _filter_copy(base: django_filters.Filter, *, parent: Any, model: Any) -> Any
     filter_.model = model
     filter_.parent = parent
     return filter_
+
+
+def _order_id_in(queryset: QuerySet, ids: list[int]) -> Q:
+    """``order_id IN ids``; on Postgres ``order_id = ANY(array)``, one parameter: Django
+    prepared and wrote hundreds of them (a name search) for a millisecond."""
+    if connections[router.db_for_read(queryset.model)].vendor != "postgresql":
+        return Q(order_id__in=ids)
+    from django.contrib.postgres.fields import ArrayField
+
+    return Q(AnyOf(F("order_id"), Value(ids, output_field=ArrayField(BigIntegerField()))))
 
 
 class _SharedFields(dict[str, forms.Field]):
@@ -369,8 +380,10 @@ class IncidentFilterSet(django_filters.FilterSet):
         if not value:
             return queryset
         ids = order_search_ids(value, limit=SEARCH_IDS_AT_MOST + 1)
+        if not ids:
+            return queryset.none()
         if len(ids) <= SEARCH_IDS_AT_MOST:
-            return queryset.filter(order_id__in=ids)
+            return queryset.filter(_order_id_in(queryset, ids))
         return queryset.filter(order_id__in=order_search(value))
 
     def filter_status(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:

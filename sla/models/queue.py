@@ -23,6 +23,10 @@ __all__ = ["PREVIEW_CHARS", "QueueEntry", "queue_sla_state"]
 #: The last inbound message's first characters, shown on one line of the queue.
 PREVIEW_CHARS = 160
 
+#: What the queue's filters read besides the marketplace (``desk.filtersets``): carried
+#: by the indexes of its default order.
+_FILTERED = ("kind", "owed_to", "incident_state", "warn_at", "incident")
+
 
 def queue_sla_state(due_at: datetime | None, warn_at: datetime | None, now: datetime) -> str:
     """``breached``, ``nearing``, ``on_time``, or "" when nothing is owed."""
@@ -121,16 +125,22 @@ class QueueEntry(models.Model):
             ),
         ]
         # The queue's default order (due time, nulls last, then oldest) walked on an
-        # index, alone or after one equality filter.
+        # index, alone or after one equality filter. The two walked most carry the
+        # columns the queue's filters read: a filter the index does not lead with
+        # (owed to the operator, a marketplace's late rows owed to the customer) is
+        # checked on the index alone, as is the capped count of its rows, instead of
+        # reading each row from the table (the counts took 10 to 25 ms).
         indexes = [
             models.Index(
                 fields=("due_at", "opened_at", "id"),
                 condition=Q(is_open=True),
+                include=("connection", *_FILTERED),
                 name="queue_open_due_idx",
             ),
             models.Index(
                 fields=("connection", "due_at", "opened_at", "id"),
                 condition=Q(is_open=True),
+                include=_FILTERED,
                 name="queue_open_conn_due_idx",
             ),
             models.Index(

@@ -9,6 +9,7 @@ import re
 import django_filters
 import pytest
 from django import forms
+from django.db import connection
 from django.http import QueryDict
 from django.test import RequestFactory
 from django.urls import reverse
@@ -105,14 +106,14 @@ def test_a_marketplace_is_checked_against_the_user_s_without_a_query(
     user = shops[who]
     mm, pcc = shops["mm"]["connection"], shops["pcc"]["connection"]
     filterset(user, connection=mm.pk).form.is_valid()  # the choices kept for this version
-    for connection, valid in ((mm, True), (pcc, who == "agent"), ("x", False), (10**9, False)):
-        fs = filterset(user, connection=getattr(connection, "pk", connection))
+    for shop, valid in ((mm, True), (pcc, who == "agent"), ("x", False), (10**9, False)):
+        fs = filterset(user, connection=getattr(shop, "pk", shop))
         with django_assert_num_queries(0):
             assert fs.form.is_valid() is valid
         if valid:
             cleaned = fs.form.cleaned_data["connection"]
-            assert (cleaned.pk, cleaned.name) == (connection.pk, connection.name)
-            assert cleaned.code == connection.code  # read when asked for
+            assert (cleaned.pk, cleaned.name) == (shop.pk, shop.name)
+            assert cleaned.code == shop.code  # read when asked for
 
 
 def test_assignee_and_reason_are_checked_against_kept_choices(
@@ -191,3 +192,50 @@ def test_api_filtersets_keep_plain_assignee_and_reason(shops) -> None:
     assert fs.form.is_valid(), fs.form.errors
     assert isinstance(fs.filters["assignee"], django_filters.CharFilter)
     assert fs.form.cleaned_data["assignee"] == "me"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres indexes")
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ({"owed": "operator"}, "queue_open_due_idx"),
+        ({"sla": ["nearing", "breached"]}, "queue_open_due_idx"),
+        ({"waiting": "on"}, "queue_open_due_idx"),
+        ({"kind": "conversation", "state": ["new", "contested"]}, "queue_open_due_idx"),
+        ({"connection": "{pcc}", "owed": "customer", "sla": "breached"}, "queue_open_conn_due_idx"),
+        ({"connection": "{pcc}", "state": ["new", "in_progress"]}, "queue_open_conn_due_idx"),
+    ],
+)
+def test_the_default_order_s_indexes_hold_every_filtered_column(shops, query, index) -> None:
+    """Every column a filter reads is in the index of the queue's default order, so
+    Postgres checks the filter on the index alone (an index-only scan) for the page and
+    its capped count, instead of reading each row from the table; a scoped user's
+    marketplaces too."""
+    from desk.selectors import queue_list
+    from desk.tables import COUNT_AT_MOST
+
+    pcc = shops["pcc"]["connection"].pk
+    query = {k: v.format(pcc=pcc) if isinstance(v, str) else v for k, v in query.items()}
+    request = RequestFactory().get(URL, query)
+    request.user = shops["scoped"]
+    _filterset, entries = queue_list(filters=request.GET, user=shops["scoped"], request=request)
+    sql, _params = entries.order_by()[: COUNT_AT_MOST + 1].values("pk").query.sql_with_params()
+    where = sql.split(" WHERE ", 1)[1]
+    read = set(re.findall(r'"sla_queueentry"\."(\w+)"', where))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [index])
+        definition = cursor.fetchone()[0]
+    held = set(re.findall(r"\b(\w+)\b", definition.split(" USING ", 1)[1]))
+    assert read and read <= held, (read - held, definition)
+
+
+def test_a_search_s_few_orders_filter_the_queue(shops, client) -> None:
+    """Few matching orders are read first and passed as one array; none, no query."""
+    from messaging.search import order_search_documents_refresh
+
+    order_search_documents_refresh(order_ids=[shops["mm"]["incident"].order_id])
+    client.force_login(shops["agent"])
+    html = client.get(URL, {"q": "MM-1"}).content.decode()
+    assert set(re.findall(r'class="order-link">([^<]+)<', html)) == {"MM-1"}
+    nothing = filterset(shops["agent"], q="no-order-has-this-9z")
+    assert nothing.qs.query.is_empty()
