@@ -448,9 +448,15 @@ def rows_html(rows: Sequence[QueueRow], *, now: datetime | None = None) -> list[
     A row's cells are kept under a digest of every value they show (the language and
     the user's unread count included), so a change shows at once; the deadline's cell
     under its due time, state and the minutes left or late (its text, "vence en 2
-    horas"), so it is written once a minute, not once per request. One cache read for
-    the page, one write for what was missing.
+    horas"), so it is written once a minute, not once per request.
+
+    The page's rows are kept as well, under a digest of all those keys: a page shown
+    again (the refresh of an open queue) is one cache read of one value rather than of
+    fifty (a third of a millisecond). Otherwise one more read for the rows' cells, and
+    one write for what was missing.
     """
+    if not rows:
+        return []
     now = now or timezone.now()
     language = get_language()
     row_keys, sla_keys = [], []
@@ -462,7 +468,11 @@ def rows_html(rows: Sequence[QueueRow], *, now: datetime | None = None) -> list[
         minutes = int((now - row.due_at).total_seconds() // 60)
         digest = _digest(ROW_MARKUP_VERSION, language, row.due_at, row.sla_state(now), minutes)
         sla_keys.append(f"queue-sla:{digest}")
+    page_key = f"queue-page:{_digest(row_keys, sla_keys)}"
     try:
+        page = cache.get(page_key)
+        if page is not None:
+            return [mark_safe(row) for row in page]  # noqa: S308 - kept as written below
         cached = cache.get_many([key for key in (*row_keys, *sla_keys) if key])
     except Exception:  # the cache is down: write every row
         logger.warning("Could not read the queue's rows", exc_info=True)
@@ -487,8 +497,8 @@ def rows_html(rows: Sequence[QueueRow], *, now: datetime | None = None) -> list[
     try:
         if missing:
             cache.set_many(missing, ROW_CACHE_SECONDS)
-        if missing_sla:
-            cache.set_many(missing_sla, SLA_CACHE_SECONDS)
+        # The page's digest holds its deadlines' minutes: it lasts as long as they do.
+        cache.set_many({**missing_sla, page_key: [str(row) for row in out]}, SLA_CACHE_SECONDS)
     except Exception:  # the cache is down: the next request writes them again
         logger.warning("Could not keep the queue's rows", exc_info=True)
     return out
