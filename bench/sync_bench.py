@@ -7,7 +7,10 @@ read (their URLs recorded as it ran), fetched again as bytes, neither parsed nor
 written. Then an incremental sync with nothing changed: its time and its requests per
 resource. Targets: ≤ 6 s wall, ≤ 5 s CPU, ≥ 2,000 orders/s, ratio ≤ 4; with nothing
 changed < 0.2 s and ≤ 2 requests per resource. Also printed, for information: the
-time of fetching *and parsing* the same pages, HTTP requests and SQL statements.
+time of fetching *and parsing* the same pages, HTTP requests and SQL statements, and
+what the job the sync queues as it ends costs (the search documents of the orders whose
+threads it wrote, :mod:`messaging.search`), run here as a sync worker runs it, right
+after the sync: its time, and the sync's and its together.
 
     python -m bench.sync_bench [--orders 13000]   (or: python -m bench sync)
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from unittest import mock
 
 import requests
 
@@ -105,7 +109,8 @@ def main() -> int:
     from core.models import MarketplaceConnection, Order
     from core.sync.runner import marketplace_sync
     from incidents.models import Incident
-    from messaging.models import Message, Thread
+    from messaging.models import Message, OrderSearchDocument, Thread
+    from messaging.tasks import order_search_documents_task
     from mirakl.client import MiraklClient
 
     truncate_synced_tables()
@@ -125,9 +130,15 @@ def main() -> int:
         urls: list[str] = []
         session = requests.Session()
         session.hooks["response"].append(lambda response, *a, **k: urls.append(response.url))
+        # The jobs the sync queues (no broker here): run below as a sync worker runs them.
+        jobs: list[tuple] = []
+        queued = mock.patch.object(
+            order_search_documents_task, "delay", side_effect=lambda *a: jobs.append(a)
+        )
         with (
             MiraklClient(base_url=base_url, api_key=SANDBOX_KEY, session=session) as client,
             db.execute_wrapper(counter),
+            queued,
         ):
             started = time.perf_counter()
             cpu = time.process_time()
@@ -137,6 +148,13 @@ def main() -> int:
             sync_requests = client.request_count
         session.close()
         assert all(r.ok for r in results), [r.error for r in results]
+        started = time.perf_counter()
+        cpu = time.process_time()
+        for args in jobs:
+            order_search_documents_task(*args)
+        job_seconds = time.perf_counter() - started
+        job_cpu = time.process_time() - cpu
+        documents = OrderSearchDocument.objects.count()
         raw_seconds = raw_transfer(urls)
 
         # The first incremental run re-reads what changed while the full sync ran and
@@ -147,6 +165,7 @@ def main() -> int:
             with (
                 MiraklClient(base_url=base_url, api_key=SANDBOX_KEY) as client,
                 db.execute_wrapper(statements),
+                queued,
             ):
                 started = time.perf_counter()
                 cpu = time.process_time()
@@ -178,6 +197,10 @@ def main() -> int:
         f"full sync                 {sync_seconds:8.2f} s, {sync_requests} requests, "
         f"{counter.count} SQL statements, {sync_cpu:.2f} s CPU"
     )
+    print(
+        f"search documents job      {job_seconds:8.2f} s, {job_cpu:.2f} s CPU, "
+        f"{len(jobs)} job(s) queued by the sync, {documents} documents"
+    )
     labels = ("incremental, first", "incremental, no change")
     for label, (seconds, cpu_s, results, statements) in zip(labels, incremental_runs, strict=True):
         per_resource = ", ".join(f"{r.resource} {r.requests}" for r in results)
@@ -199,6 +222,22 @@ def main() -> int:
         note=f"sync ÷ raw transfer of the same {len(urls)} pages ({raw_seconds:.2f} s)",
     )
     figure("sync.full.sql_statements", counter.count, "statements")
+    figure(
+        "sync.search_documents_job.wall_s",
+        job_seconds,
+        "s",
+        cpu_s=round(job_cpu, 3),
+        jobs=len(jobs),
+        documents=documents,
+        note="queued by the full sync as it ends, run right after it",
+    )
+    figure(
+        "sync.full_and_job.wall_s",
+        sync_seconds + job_seconds,
+        "s",
+        transfer_ratio=round((sync_seconds + job_seconds) / raw_seconds, 2),
+        note="the full sync, then its search documents job",
+    )
     figure("sync.fetch_parse.wall_s", fetch_seconds, "s", cpu_s=round(fetch_cpu, 3))
     idle_seconds, idle_cpu, idle_results, idle_statements = incremental_runs[-1]
     figure(

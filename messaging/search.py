@@ -8,12 +8,16 @@ one is a condition per order (:func:`order_search`) that Postgres checks while w
 the inbox in its own order, stopping at the page's last row.
 
 ``OrderSearchDocument`` holds the Spanish full-text vector of every message of an
-order's threads, one after the other in a fixed order. It is a copy: the threads sync
-rebuilds it for the orders of each page it writes (:func:`order_search_documents_refresh`,
-in the page's transaction), and so does the linking of threads that arrived before
-their order. Searching one vector per order rather than 300,000 message rows is what
-keeps a broad search fast; keeping it in a narrow table of its own rather than on the
-order keeps its rewriting cheap (the order table has ten indexes).
+order's threads, one after the other in a fixed order. It is a copy, rebuilt after each
+run of the threads sync for the orders it wrote (:func:`order_search_documents_refresh`):
+in the run for a few hundred orders (an incremental sync's), by a job of its own queued
+as the run ends for more (a large shop's first sync,
+:func:`order_search_documents_catch_up`), which finds those orders by the threads the
+run wrote, so that a run that crashed and resumed loses none. The linking of threads
+that arrived before their order rebuilds its orders' documents too. Searching one
+vector per order rather than 300,000 message rows is what keeps a broad search fast;
+keeping it in a narrow table of its own rather than on the order keeps its rewriting
+cheap (the order table has ten indexes).
 
 Other databases (the SQLite demo) keep no document and search the messages with
 ``icontains``.
@@ -22,6 +26,7 @@ Other databases (the SQLite demo) keep no document and search the messages with
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection as db_connection
@@ -31,9 +36,11 @@ from core.models import Order
 from messaging.models import Message, OrderSearchDocument, Thread
 
 __all__ = [
+    "INLINE_REFRESH_MAX",
     "SEARCH_CONFIG",
     "order_search",
     "order_search_candidates",
+    "order_search_documents_catch_up",
     "order_search_documents_refresh",
     "order_search_ids",
 ]
@@ -44,6 +51,9 @@ SEARCH_CONFIG = "spanish"
 NAME_WORDS = 6
 #: Orders whose documents are rebuilt in one statement.
 REFRESH_BATCH = 500
+#: A threads run that wrote up to this many orders' threads rebuilds their documents
+#: itself; more are left to a job of their own (:func:`order_search_documents_catch_up`).
+INLINE_REFRESH_MAX = REFRESH_BATCH
 #: Between two messages of a document: a line break ends a word, so the last word of a
 #: message stays a word of its own.
 MESSAGE_SEPARATOR = "\n"
@@ -169,3 +179,20 @@ def order_search_documents_refresh(*, order_ids: Iterable[int]) -> int:
             cursor.execute(sql, [SEARCH_CONFIG, MESSAGE_SEPARATOR, batch, batch])
             written += cursor.fetchone()[0]
     return written
+
+
+def order_search_documents_catch_up(*, connection_id: int, since: datetime | None) -> int:
+    """Rebuild the documents of the connection's orders whose threads a sync wrote at or
+    after ``since`` (every order with threads when None); returns how many changed.
+
+    The job that follows a large run of the threads sync: the threads it wrote carry
+    the time it prepared them (``synced_at``), never before the run started (a resumed
+    run keeps its crashed predecessor's start, so those pages count too). Rebuilding a
+    document that did not change writes nothing, so running it twice is harmless.
+    """
+    threads = Thread.objects.filter(connection_id=connection_id, order__isnull=False)
+    if since is not None:
+        threads = threads.filter(synced_at__gte=since)
+    return order_search_documents_refresh(
+        order_ids=threads.order_by().values_list("order_id", flat=True).distinct()
+    )

@@ -5,7 +5,8 @@ a thread has more than we hold and than the page carries, the whole thread is re
 with M10. Messages are never rewritten: Mirakl does not edit them, so a message id
 we already hold is left alone. Threads and messages are made storable first
 (:mod:`core.sync.storable`): one that cannot be is skipped and named, and a message that
-could not be read costs that message only.
+could not be read costs that message only. The search documents of the orders a run
+wrote are rebuilt once the run ends (:func:`threads_after_run`), not page by page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection as db_connection
+from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
@@ -29,7 +31,8 @@ from core.sync.registry import Page, RecordSplit, Resource
 from core.sync.results import PageResult, Skipped
 from core.sync.storable import RowCleaner, Unstorable, excerpt
 from messaging.models import Message, Thread
-from messaging.search import order_search_documents_refresh
+from messaging.search import INLINE_REFRESH_MAX, order_search_documents_refresh
+from messaging.tasks import order_search_documents_task
 from mirakl.client import MiraklClient
 from mirakl.schemas import MessageRecord as MiraklMessage
 from mirakl.schemas import ThreadRecord as MiraklThread
@@ -39,6 +42,7 @@ __all__ = [
     "THREADS",
     "PreparedThreads",
     "orphan_threads_link",
+    "search_documents_follow",
     "threads_after_run",
     "threads_page_prepare",
     "threads_page_store",
@@ -320,8 +324,7 @@ def threads_page_store(
         update_fields=None,
         returning=(),
     )
-    order_search_documents_refresh(order_ids=order_pks.values())
-
+    # Their search documents are rebuilt when the run ends (``threads_after_run``).
     result.touched_orders.update(order_pks.values())
     return result
 
@@ -406,12 +409,43 @@ def orphan_threads_link(*, connection: MarketplaceConnection) -> int:
     return linked
 
 
+def search_documents_follow(
+    *, connection: MarketplaceConnection, order_ids: set[int], resumed: bool
+) -> None:
+    """The search documents of the orders a threads run wrote: rebuilt now when they are
+    few; otherwise by a job queued once this is committed, which finds them by the
+    threads written since the run started. A resumed run leaves them to the job too: it
+    does not know which orders its crashed predecessor wrote.
+
+    A large shop's first sync thus writes its pages without the Spanish full-text
+    analysis of every message (a third of its Postgres time), and its orders are found
+    by their messages' words a few seconds after it ends.
+    """
+    if not resumed and len(order_ids) <= INLINE_REFRESH_MAX:
+        order_search_documents_refresh(order_ids=order_ids)
+        return
+    since = (
+        SyncCursor.objects.filter(connection=connection, resource=SYNC_RESOURCE_THREADS)
+        .values_list("run_started_at", flat=True)
+        .first()
+    )
+    connection_id = connection.pk
+    transaction.on_commit(
+        lambda: order_search_documents_task.delay(
+            connection_id, since.isoformat() if since else None
+        )
+    )
+
+
 def threads_after_run(
     connection: MarketplaceConnection, resource: str, touched: set[int], resumed: bool
 ) -> None:
-    """After each orders run: attach the threads that arrived before their order."""
+    """After each orders run, attach the threads that arrived before their order; after
+    each threads run, rebuild the search documents of the orders it wrote."""
     if resource == SYNC_RESOURCE_ORDERS:
         orphan_threads_link(connection=connection)
+    elif resource == SYNC_RESOURCE_THREADS and (touched or resumed):
+        search_documents_follow(connection=connection, order_ids=touched, resumed=resumed)
 
 
 def _pages(client: MiraklClient, cursor: SyncCursor) -> Iterator[Page]:

@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
     "core.sync.tasks.sync_marketplace_task": {"queue": "sync"},
     "sla.tasks.shop_health_task": {"queue": "sync"},
     "sla.tasks.shop_health_sync_task": {"queue": "sync"},
+    "messaging.tasks.order_search_documents_task": {"queue": "sync"},
     "core.outbox.tasks.outbox_deliver_task": {"queue": "outbox"},
     "core.outbox.tasks.outbox_deliver_pending_task": {"queue": "outbox"},
     "sla.tasks.sla_sweep_task": {"queue": "sla"},

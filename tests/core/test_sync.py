@@ -471,3 +471,90 @@ def test_run_scopes_wrap_every_run_also_a_failed_one(
         ("exit", "orders"),
     ]
     assert ("enter", "threads") in events and events[-1] == ("exit", "threads")
+
+
+def test_a_large_threads_run_leaves_the_search_documents_to_a_job(
+    connection, sandbox_client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import datetime
+
+    from django.conf import settings
+
+    from messaging import sync_threads
+    from messaging.models import OrderSearchDocument
+    from messaging.search import order_search_documents_refresh
+    from messaging.tasks import order_search_documents_task
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(order_search_documents_task, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(sync_threads, "INLINE_REFRESH_MAX", 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        results = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+
+    assert results["threads"].created > 0
+    assert not OrderSearchDocument.objects.exists()  # left to the job
+    cursor = SyncCursor.objects.get(connection=connection, resource="threads")
+    [(connection_id, since)] = queued
+    assert connection_id == connection.pk
+    assert datetime.fromisoformat(since) == cursor.updated_since + settings.SYNC_OVERLAP
+
+    # The job, as a worker runs it: the documents an inline rebuild would have written.
+    assert order_search_documents_task(*queued[0]) > 0
+    with_threads = Thread.objects.filter(order__isnull=False).values_list("order_id", flat=True)
+    assert OrderSearchDocument.objects.count() == len(set(with_threads))
+    assert order_search_documents_refresh(order_ids=with_threads) == 0
+    assert order_search_documents_task(*queued[0]) == 0  # again: nothing to change
+
+
+def test_a_small_threads_run_rebuilds_its_search_documents_itself(
+    connection, sandbox_client, sandbox, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from messaging.models import OrderSearchDocument
+    from messaging.search import order_search
+    from messaging.tasks import order_search_documents_task
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(order_search_documents_task, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        marketplace_sync(connection=connection, client=sandbox_client)
+    assert queued == []
+    assert OrderSearchDocument.objects.count() == len(
+        set(Thread.objects.filter(order__isnull=False).values_list("order_id", flat=True))
+    )
+
+    thread = Thread.objects.filter(order__isnull=False).first()
+    control(
+        sandbox,
+        "messages",
+        {"thread_id": thread.mirakl_id, "party": "CUSTOMER", "body": "zarzaparrilla"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        marketplace_sync(connection=connection, client=sandbox_client)
+    assert queued == []
+    assert set(order_search("zarzaparrilla").values_list("pk", flat=True)) == {thread.order_id}
+
+
+def test_a_resumed_threads_run_leaves_the_search_documents_to_a_job(
+    connection, sandbox_client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from messaging import sync_threads
+    from messaging.tasks import order_search_documents_task
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(order_search_documents_task, "delay", lambda *args: queued.append(args))
+    real_store = sync_threads.threads_page_store
+
+    def crashing_store(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(sync_threads, "threads_page_store", crashing_store)
+    first = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+    assert not first["threads"].ok and queued == []
+    started = SyncCursor.objects.get(connection=connection, resource="threads").run_started_at
+
+    monkeypatch.setattr(sync_threads, "threads_page_store", real_store)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = by_resource(marketplace_sync(connection=connection, client=sandbox_client))
+    assert second["threads"].resumed
+    # It does not know what its predecessor wrote: the job rebuilds from the first start.
+    assert queued == [(connection.pk, started.isoformat())]

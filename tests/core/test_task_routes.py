@@ -40,6 +40,7 @@ def test_every_task_of_ours_is_routed_to_a_named_queue() -> None:
         ("core.sync.tasks.sync_marketplace_task", "sync"),
         ("sla.tasks.shop_health_task", "sync"),
         ("sla.tasks.shop_health_sync_task", "sync"),
+        ("messaging.tasks.order_search_documents_task", "sync"),
         ("core.outbox.tasks.outbox_deliver_task", "outbox"),
         ("core.outbox.tasks.outbox_deliver_pending_task", "outbox"),
         ("sla.tasks.sla_sweep_task", "sla"),

@@ -130,3 +130,25 @@ def test_documents_are_written_when_they_change_and_go_with_the_messages() -> No
     assert order_search_documents_refresh(order_ids=[order.pk]) == 1
     assert not OrderSearchDocument.objects.filter(order=order).exists()
     assert _matches("roto") == set()
+
+
+def test_the_catch_up_job_rebuilds_the_orders_whose_threads_were_synced_since() -> None:
+    from messaging.models import Thread
+    from messaging.tasks import order_search_documents_task
+
+    shop = MarketplaceConnectionFactory()
+    older = _order_with_messages(shop, "OLD-1", [("a", "1", FIRST)])
+    newer = _order_with_messages(shop, "NEW-1", [("a", "2", SECOND)])
+    elsewhere = _order_with_messages(MarketplaceConnectionFactory(), "NEW-2", [("a", "3", FIRST)])
+    since = timezone.now()
+    Thread.objects.filter(order=older).update(synced_at=since - timedelta(minutes=5))
+    Thread.objects.exclude(order=older).update(synced_at=since + timedelta(seconds=1))
+
+    assert order_search_documents_task.apply(args=(shop.pk, since.isoformat())).get() == 1
+    assert set(OrderSearchDocument.objects.values_list("order_id", flat=True)) == {newer.pk}
+    assert _matches("devolverlo") == {newer.pk}
+    assert order_search_documents_task.apply(args=(shop.pk, since.isoformat())).get() == 0
+    # Without a start: every order of the connection with threads (not another's).
+    assert order_search_documents_task.apply(args=(shop.pk, None)).get() == 1
+    assert elsewhere.pk not in set(OrderSearchDocument.objects.values_list("order_id", flat=True))
+    assert _matches("teclado") == {older.pk}
