@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import BooleanField, F, Func, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-__all__ = ["AnyOf", "in_subquery"]
+__all__ = ["AnyOf", "in_ids", "in_subquery"]
 
 
 class AnyOf(Func):
@@ -29,3 +31,17 @@ def in_subquery(field: str, queryset: QuerySet[Any]) -> Q:
     from django.contrib.postgres.expressions import ArraySubquery
 
     return Q(AnyOf(F(field), ArraySubquery(queryset.order_by())))
+
+
+def in_ids(model: type[models.Model], field: str, ids: Iterable[int]) -> Q:
+    """``field IN (ids)`` for ``model``'s rows, written ``field = ANY(%s::bigint[])`` on
+    Postgres, the ids one parameter.
+
+    An ``__in`` list goes through the field's preparation value by value (a related
+    field's, some 5 µs an id); the sync asks about 13,000 orders at once, which psycopg2
+    adapts as one array in a fraction of that. The same rows either way.
+    """
+    ids = list(ids)
+    if connections[router.db_for_read(model)].vendor != "postgresql":
+        return Q(**{f"{field}__in": ids})
+    return Q(AnyOf(F(field), RawSQL("%s::bigint[]", (ids,))))

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.bulk import insert_rows, instance_rows, update_rows
+from core.expressions import in_ids
 from core.freshness import inbox_changed
 from incidents.audit import audit_entry
 from incidents.models import AuditEntry, Incident
@@ -267,7 +268,7 @@ def incidents_refresh(
     with transaction.atomic():
         # Locked so that an agent's "mark resolved" in between is not overwritten.
         incidents = list(
-            Incident.objects.filter(order_id__in=order_ids, closed_at__isnull=True)
+            Incident.objects.filter(in_ids(Incident, "order_id", order_ids), closed_at__isnull=True)
             .annotate(line_updated_at=F("line__last_updated_date"))
             .select_for_update(of=("self",))
             .order_by("pk")

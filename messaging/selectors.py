@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from core.annotations import Annotations
 from core.cache_ahead import cache_get
-from core.expressions import in_subquery
+from core.expressions import in_ids, in_subquery
 from core.precompiled import PrecompiledQuery
 from core.reasons import reason_label
 from incidents.lifecycle import Testimony, Witnessed
@@ -620,7 +620,7 @@ def messages_witnessed(incidents: Sequence[Incident]) -> Testimony:
     """
     by_order: dict[int, list[tuple[str, datetime, bool, bool]]] = defaultdict(list)
     rows = (
-        Message.objects.filter(thread__order_id__in={i.order_id for i in incidents})
+        Message.objects.filter(in_ids(Message, "thread__order_id", {i.order_id for i in incidents}))
         .annotate(
             alone=ExpressionWrapper(_TO_THE_SHOP_ALONE, output_field=BooleanField()),
             to_shop=ExpressionWrapper(_TO_THE_SHOP, output_field=BooleanField()),

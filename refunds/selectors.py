@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import router
 from django.db.models import Prefetch, QuerySet
 
+from core.expressions import in_ids
 from core.models import MarketplaceConnection, Order, OrderLine
 from core.precompiled import PrecompiledQuery
 from incidents.lifecycle import Testimony, Witnessed
@@ -235,9 +236,9 @@ def refunds_witnessed(incidents: Sequence[Incident]) -> Testimony:
     """The first refund on each incident's line since it opened: the shop acted (a
     witness of :mod:`incidents.lifecycle`), read in one query over the lines' refunds."""
     dates: dict[int, list[datetime]] = defaultdict(list)
-    rows = Refund.objects.filter(line_id__in={i.line_id for i in incidents}).values_list(
-        "line_id", "created_date"
-    )
+    rows = Refund.objects.filter(
+        in_ids(Refund, "line_id", {i.line_id for i in incidents})
+    ).values_list("line_id", "created_date")
     for line_id, created in rows:
         if created is not None:
             dates[line_id].append(created)
