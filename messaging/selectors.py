@@ -40,6 +40,7 @@ from messaging.notices import OPENING_NOTICE_WINDOW, is_opening_notice
 __all__ = [
     "incident_documents",
     "message_row_digest",
+    "messages_complete",
     "messages_witnessed",
     "thread_annotations",
     "waiting_thread_refusal",
@@ -61,22 +62,97 @@ CANNED_REPLIES_CACHE_KEY = "messaging:canned-replies:v1"
 CANNED_REPLIES_CACHE_SECONDS = 600
 
 
-@dataclass(slots=True)
 class ConversationItem:
-    """One entry of a conversation: a synced message, or an outbound one not synced yet."""
+    """One entry of a conversation: a synced message, or an outbound one not synced yet.
 
-    at: datetime
-    author_type: str
-    author_name: str
-    recipients: list[str]
-    body: str
-    attachments: list[dict[str, Any]] = field(default_factory=list)
-    message: Message | None = None
-    #: The outbox row: its delivery state while pending, or who wrote it once synced.
-    outbound: OutboundMessage | None = None
-    #: A synced message's row as read, digested by Postgres (``message_row_digest``);
-    #: empty when it was not read so.
-    digest: str = ""
+    A synced message's author name, recipients, text and files are its message's, read
+    from it when first asked for: a long conversation's messages are read without them
+    (:func:`order_conversations`), and only a page that draws them anew (its drawn HTML
+    not kept) completes them, all at once (:func:`messages_complete`).
+    """
+
+    __slots__ = (
+        "_attachments",
+        "_author_name",
+        "_body",
+        "_recipients",
+        "at",
+        "author_type",
+        "digest",
+        "message",
+        "outbound",
+    )
+
+    def __init__(
+        self,
+        *,
+        at: datetime,
+        author_type: str,
+        author_name: str | None = None,
+        recipients: list[str] | None = None,
+        body: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        message: Message | None = None,
+        outbound: OutboundMessage | None = None,
+        digest: str = "",
+    ) -> None:
+        self.at = at
+        self.author_type = author_type
+        self._author_name = author_name
+        self._recipients = recipients
+        self._body = body
+        self._attachments = attachments
+        self.message = message
+        #: The outbox row: its delivery state while pending, or who wrote it once synced.
+        self.outbound = outbound
+        #: A synced message's row as read, digested by Postgres (``message_row_digest``);
+        #: empty when it was not read so.
+        self.digest = digest
+
+    def __repr__(self) -> str:
+        return f"<ConversationItem {self.author_type} {self.at.isoformat()}>"
+
+    @property
+    def author_name(self) -> str:
+        if self._author_name is None:
+            self._author_name = self.message.author_name if self.message is not None else ""
+        return self._author_name
+
+    @author_name.setter
+    def author_name(self, value: str) -> None:
+        self._author_name = value
+
+    @property
+    def recipients(self) -> list[str]:
+        if self._recipients is None:
+            message = self.message
+            self._recipients = _recipient_types(message.recipients) if message is not None else []
+        return self._recipients
+
+    @recipients.setter
+    def recipients(self, value: list[str]) -> None:
+        self._recipients = value
+
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            self._body = self.message.body if self.message is not None else ""
+        return self._body
+
+    @body.setter
+    def body(self, value: str) -> None:
+        self._body = value
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        if self._attachments is None:
+            message = self.message
+            self._attachments = list(message.attachments) if message is not None else []
+        return self._attachments
+
+    @attachments.setter
+    def attachments(self, value: list[dict[str, Any]]) -> None:
+        self._attachments = value
 
     @property
     def is_inbound(self) -> bool:
@@ -350,12 +426,49 @@ def message_row_digest() -> Func:
     return _RowDigest(*(F(f.attname) for f in Message._meta.concrete_fields))
 
 
+#: What a message shows and the page's reads do not need: read only for a message drawn
+#: anew (:func:`messages_complete`), as its drawn HTML is kept (under its row's digest).
+#: Its files and recipients are read (the documents panel lists the files, the reply
+#: box tells the marketplace's notice by its recipients).
+_DRAWN_ONLY = ("author_role", "author_name", "body")
+
+
 def _order_messages(*, order_id: int) -> QuerySet[Message]:
     return (
         Message.objects.filter(in_subquery("thread_id", _order_thread_ids(order_id)))
+        .defer(*_DRAWN_ONLY)
         .annotate(row_digest=message_row_digest())
         .order_by("date_created", "pk")
     )
+
+
+def _partly_read(message: Message) -> bool:
+    return any(name not in message.__dict__ for name in _DRAWN_ONLY)
+
+
+def messages_complete(messages: Iterable[Message]) -> None:
+    """Read what :func:`order_conversations` left out of ``messages`` (author name and
+    role, text), in one query, with the other messages read with them for the page (the
+    order's other threads, drawn next); those read whole are left as they are."""
+    unread = {m.pk: m for m in messages if _partly_read(m)}
+    if not unread:
+        return
+    together: dict[int, list[Message]] = {}
+    for message in unread.values():
+        thread = message._state.fields_cache.get("thread")
+        read_with = getattr(thread, "_messages_read_with", None)
+        if read_with is not None:
+            together[id(read_with)] = read_with
+    for read_with in together.values():
+        unread.update((m.pk, m) for m in read_with if m.pk not in unread and _partly_read(m))
+    rows = Message.objects.filter(pk__in=list(unread)).values_list("pk", *_DRAWN_ONLY)
+    for pk, *values in rows:
+        message = unread.pop(pk)
+        for name, value in zip(_DRAWN_ONLY, values, strict=True):
+            message.__dict__.setdefault(name, value)
+    for message in unread.values():  # deleted since (a sync): shown empty, not a 500
+        for name in _DRAWN_ONLY:  # texts, blank by default
+            message.__dict__.setdefault(name, "")
 
 
 def _order_no_reply_marks(*, order_id: int) -> QuerySet[ThreadNoReply]:
@@ -401,10 +514,6 @@ def _message_item(message: Message, outbound: OutboundMessage | None) -> Convers
     return ConversationItem(
         at=message.date_created,
         author_type=message.author_type,
-        author_name=message.author_name,
-        recipients=_recipient_types(message.recipients),
-        body=message.body,
-        attachments=list(message.attachments),
         message=message,
         outbound=outbound,
         digest=getattr(message, "row_digest", ""),
@@ -453,7 +562,10 @@ def order_conversations(
     messages: dict[int, list[Message]] = {}
     marks: dict[int, list[ThreadNoReply]] = {}
     if threads:
-        messages = _by_thread(_MESSAGES.instances(using, order_id=order_id), by_pk)
+        read: list[Message] = _MESSAGES.instances(using, order_id=order_id)
+        for thread in threads:  # what messages_complete reads at once, when it must
+            thread._messages_read_with = read  # type: ignore[attr-defined]
+        messages = _by_thread(read, by_pk)
         marks = _by_thread(_NO_REPLY_MARKS.instances(using, order_id=order_id), by_pk)
     outbound: list[OutboundMessage] = _OUTBOUND.instances(using, order_id=order_id)
     files: dict[int, list[OutboundAttachment]] = defaultdict(list)

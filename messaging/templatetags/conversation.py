@@ -36,7 +36,7 @@ from core.addresses import reverse_ids
 from core.kept import Kept
 from core.mirakl_codes import party_name
 from messaging.models import OutboundMessage, Party
-from messaging.selectors import ConversationItem
+from messaging.selectors import ConversationItem, messages_complete
 
 __all__ = [
     "MESSAGES_CACHE_SECONDS",
@@ -278,6 +278,7 @@ def messages_html(
             key = f"messaging:messages-html:v3:{digest.hexdigest()}"
         else:
             # One repr of them all: a conversation of 250 messages hashed in one go.
+            messages_complete([item.message for item in kept if item.message is not None])
             digest.update(repr([_signature(item) for item in kept]).encode())
             key = f"messaging:messages-html:v2:{digest.hexdigest()}"
         drawn = _DRAWN_HERE.get(key)
@@ -288,6 +289,8 @@ def messages_html(
         if drawn is not None and len(drawn) != len(kept):
             drawn = None
     if drawn is None:
+        # Drawn anew: what they show, read in one query (the page read them without it).
+        messages_complete([item.message for item in kept if item.message is not None])
         drawn = [str(message_html(item, incident=incident, order=order)) for item in kept]
         if kept:
             cache.set(key, drawn, MESSAGES_CACHE_SECONDS)

@@ -280,3 +280,50 @@ def test_a_conversation_read_for_the_page_is_keyed_by_its_rows_as_postgres_diges
     assert changed[1].digest == items[1].digest
     assert "Hola otra vez" in html_changed
     assert html_changed == "".join(message_html(item, incident=incident) for item in changed)
+
+
+def test_a_conversation_is_read_without_its_text_which_only_a_drawing_reads(
+    django_assert_num_queries,
+) -> None:
+    from django.core.cache import cache
+
+    from messaging.models import Message
+    from messaging.selectors import order_conversations
+    from messaging.templatetags import conversation
+    from messaging.templatetags.conversation import messages_html
+
+    incident = IncidentFactory()
+    for n in range(2):
+        thread = ThreadFactory(connection=incident.connection, order=incident.order)
+        MessageFactory(thread=thread, author_type=Party.CUSTOMER, body=f"Hola {n} <b>")
+        MessageFactory(thread=thread, author_type=Party.SHOP, author_name="Tienda", body="Vale")
+    views = order_conversations(order_id=incident.order_id)
+    read = [item.message for view in views for item in view.items]
+    assert all("body" not in m.__dict__ and "author_name" not in m.__dict__ for m in read)
+    # What the page asks of a thread needs no text.
+    with django_assert_num_queries(0):
+        for view in views:
+            assert view.last_message is not None
+            for question in ("owed_party", "needs_reply", "can_mark_no_reply", "default_choice"):
+                getattr(view, question)
+
+    # Drawn anew: every thread's messages completed by the first drawing, in one query,
+    # and drawn as their whole rows are.
+    conversation._DRAWN_HERE.clear()
+    cache.clear()
+    with translation.override("es"), django_assert_num_queries(1):
+        cold = [messages_html(view.items, incident=incident) for view in views]
+    whole = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in read])}
+    with translation.override("es"):
+        for view, html in zip(views, cold, strict=True):
+            items = [
+                ConversationItem(at=i.at, author_type=i.author_type, message=whole[i.message.pk])
+                for i in view.items
+            ]
+            assert html == "".join(message_html(item, incident=incident) for item in items)
+
+    # Read again for the next page: drawn from the cache, no text read.
+    again = order_conversations(order_id=incident.order_id)
+    with translation.override("es"), django_assert_num_queries(0):
+        assert [messages_html(view.items, incident=incident) for view in again] == cold
+    assert all("body" not in item.message.__dict__ for view in again for item in view.items)
