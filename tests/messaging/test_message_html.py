@@ -327,3 +327,34 @@ def test_a_conversation_is_read_without_its_text_which_only_a_drawing_reads(
     with translation.override("es"), django_assert_num_queries(0):
         assert [messages_html(view.items, incident=incident) for view in again] == cold
     assert all("body" not in item.message.__dict__ for view in again for item in view.items)
+
+
+#: The documents panel's loop as its template wrote it, before {% documents_list %}.
+_DOCUMENTS_LOOP = (
+    "{% load i18n incidesk %}"
+    "{% for doc in documents %}\n"
+    '    <div class="stat"><a href="{% page_url \'messaging:attachment\' doc.id %}" download>'
+    "{{ doc.name }}</a>\n"
+    '      <span class="muted">{{ doc.author_type|party }} · {{ doc.at|date:"d/m/Y" }}'
+    "{% if doc.size %} · {{ doc.size|filesizeformat }}{% endif %}</span></div>\n"
+    '  {% empty %}<p class="muted">{% translate "No attachment on this order\'s messages." %}'
+    "</p>{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("on_incident", [True, False])
+def test_the_documents_list_draws_what_its_template_loop_drew(language, on_incident) -> None:
+    incident = IncidentFactory()
+    documents = [
+        {"id": "a<1>", "name": 'factura "1" & <b>', "size": 123456, "at": AT, "author_type": "X"},
+        {"id": "2", "name": "foto.jpg", "size": None, "at": AT, "author_type": Party.CUSTOMER},
+        {"id": "3", "name": "3", "size": 0, "at": AT, "author_type": Party.SHOP},
+    ]
+    page = {"incident": incident if on_incident else None, "order": incident.order}
+    tag = Template("{% load conversation %}{% documents_list %}")
+    with translation.override(language):
+        for shown in (documents, []):
+            context = {**page, "documents": shown}
+            expected = Template(_DOCUMENTS_LOOP).render(Context(context))
+            assert tag.render(Context(context)) == expected
