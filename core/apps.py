@@ -15,6 +15,7 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from core.freshness import inbox_filters_changed
+        from core.i18n_kept import kept_translate_install
         from core.models import MarketplaceConnection, MarketplaceReason
         from core.outbox import checks  # noqa: F401 - registers the system check
         from core.reasons import REASONS
@@ -33,3 +34,5 @@ class CoreConfig(AppConfig):
                     dispatch_uid=f"inbox-filters-{signal is post_save}-{model._meta.label}",
                 )
         post_migrate.connect(roles_sync, dispatch_uid="core.roles_sync")
+        # {% translate "text" %} rendered once per language (core.i18n_kept).
+        kept_translate_install()
