@@ -7,6 +7,7 @@ a boosted navigation gets the partial it targets (:func:`core.htmx.htmx_partial`
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
@@ -65,22 +66,32 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@functools.cache
+def _saved_view_links(
+    urlconf: str | None, prefix: str
+) -> tuple[tuple[str, Any, str, dict[str, list[str]]], ...]:
+    """(key, label, address, query as compared) of each saved view, made once per
+    URLconf and prefix (its labels translated when drawn)."""
+    inbox = reverse("desk:inbox", urlconf=urlconf)
+    return tuple(
+        (
+            key,
+            label,
+            f"{inbox}?{urlencode(query, doseq=True)}",
+            {k: sorted(v if isinstance(v, list) else [v]) for k, v in query.items()},
+        )
+        for key, label, query in QUEUE_VIEWS
+    )
+
+
 def _saved_views(request: HttpRequest) -> list[dict[str, Any]]:
     current = {k: sorted(v) for k, v in request.GET.lists() if k not in ("page", "sort") and v}
     if not current:
         current = {"status": [STATUS_OPEN]}  # what the inbox lists by default
-    views = []
-    for key, label, query in QUEUE_VIEWS:
-        normalised = {k: sorted(v if isinstance(v, list) else [v]) for k, v in query.items()}
-        views.append(
-            {
-                "key": key,
-                "label": label,
-                "url": f"{reverse('desk:inbox')}?{urlencode(query, doseq=True)}",
-                "active": normalised == current,
-            }
-        )
-    return views
+    return [
+        {"key": key, "label": label, "url": url, "active": normalised == current}
+        for key, label, url, normalised in _saved_view_links(get_urlconf(), get_script_prefix())
+    ]
 
 
 @require_GET
