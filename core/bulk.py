@@ -381,6 +381,29 @@ def update_rows(
     if connection.vendor != "postgresql":
         objects = [model(**_orm(row)) for row in rows]
         return model._default_manager.bulk_update(objects, [_name(model, f) for f in fields])
+    key = (connection.alias, model, tuple(fields))
+    shape = _UPDATE_SQL.get(key) or _UPDATE_SQL.setdefault(
+        key, _update_sql(connection, model, fields)
+    )
+    names, sql = shape
+    # Rows may name a relation by its field (``connection``): sent by attname.
+    renames = {k: _attname(model, k) for k in {k for row in rows for k in row}}
+    if any(k != attname for k, attname in renames.items()):
+        rows = [{renames[k]: v for k, v in row.items()} for row in rows]
+    document = _document(rows, names)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return cursor.rowcount
+
+
+#: The statement of each shape of update (and its columns' attnames), made once: the
+#: sync updates its cursor after every page, and an idle sync twice.
+_UPDATE_SQL: dict[tuple[Any, ...], tuple[tuple[str, ...], str]] = {}
+
+
+def _update_sql(
+    connection: Any, model: type[models.Model], fields: Sequence[str]
+) -> tuple[tuple[str, ...], str]:
     quote = connection.ops.quote_name
     pk = model._meta.pk
     names = (pk.attname, *(_attname(model, name) for name in fields))
@@ -393,10 +416,7 @@ def update_rows(
         f"FROM ({_select(connection, columns)}) AS x({aliases}) "
         f"WHERE {table}.{quote(pk.column)} = x.{quote(pk.column)}"
     )
-    document = _document([{_attname(model, k): v for k, v in row.items()} for row in rows], names)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
-        return cursor.rowcount
+    return names, sql
 
 
 def _name(model: type[models.Model], attname: str) -> str:

@@ -225,6 +225,30 @@ def test_update_rows_sets_those_fields_of_those_rows_only() -> None:
     assert second.state == "SHIPPING"
 
 
+def test_update_rows_makes_its_statement_once_per_shape_and_takes_a_relation_by_name(
+    monkeypatch,
+) -> None:
+    from core import bulk
+    from tests.factories.core import MarketplaceConnectionFactory
+
+    order = OrderFactory(state="SHIPPING")
+    other = MarketplaceConnectionFactory()
+    made: list[tuple] = []
+    real = bulk._update_sql
+    monkeypatch.setattr(bulk, "_UPDATE_SQL", {})
+    monkeypatch.setattr(bulk, "_update_sql", lambda *args: made.append(args) or real(*args))
+
+    for state in ("SHIPPED", "RECEIVED"):
+        update_rows(Order, [{"id": order.pk, "state": state}], fields=["state"])
+    # A relation named by its field or by its attname: the same statement, the same row.
+    update_rows(Order, [{"id": order.pk, "connection": other.pk}], fields=["connection"])
+    update_rows(Order, [{"id": order.pk, "connection_id": other.pk}], fields=["connection"])
+
+    assert len(made) == 2  # one per set of fields
+    order.refresh_from_db()
+    assert (order.state, order.connection_id) == ("RECEIVED", other.pk)
+
+
 def test_upsert_returning_nothing_writes_the_rows_and_returns_nothing() -> None:
     order = OrderFactory(state="SHIPPING")
     (row,) = instance_rows([order])
