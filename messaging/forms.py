@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -96,6 +97,28 @@ class RecipientSelect(forms.RadioSelect):
         return option
 
 
+class _SharedFields(dict[str, forms.Field]):
+    """A form class's fields, shared by its forms: Django deep-copies them for every form
+    (``BaseForm.__init__``), though these forms only read them (to validate, and to draw
+    a box not drawn before), and every order and incident page makes three per thread.
+    Only the fields in ``own`` (those a form alters: its choices, its initial value) are
+    copied for each form."""
+
+    def __init__(self, fields: dict[str, forms.Field], *, own: frozenset[str]) -> None:
+        super().__init__(fields)
+        self.own = own
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
+        return {
+            name: copy.deepcopy(field, memo) if name in self.own else field
+            for name, field in self.items()
+        }
+
+
+def _share_fields(form_class: type[forms.BaseForm], *, own: frozenset[str]) -> None:
+    form_class.base_fields = _SharedFields(form_class.base_fields, own=own)
+
+
 class _MessageForm(forms.Form):
     default_renderer = WIDGET_RENDERER
 
@@ -180,3 +203,10 @@ class NoReplyForm(forms.Form):
     )
     #: Set by "Mark anyway" once the warning on an unresolved incident was shown.
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+# What each form alters of its fields: the recipients offered (a thread the customer is
+# not part of), the subjects offered and the recipient chosen first.
+_share_fields(ReplyForm, own=frozenset({"recipient"}))
+_share_fields(NewThreadForm, own=frozenset({"reason", "recipient"}))
+_share_fields(NoReplyForm, own=frozenset())
