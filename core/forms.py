@@ -1,6 +1,10 @@
-"""Forms of the bottom floor: a marketplace connection (admin)."""
+"""Forms of the bottom floor: a marketplace connection (admin), and fields a form class
+shares with its forms (:func:`share_fields`)."""
 
 from __future__ import annotations
+
+import copy
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -9,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import MarketplaceConnection
 from core.validators import api_key_for_host
 
-__all__ = ["MarketplaceConnectionForm"]
+__all__ = ["MarketplaceConnectionForm", "SharedFields", "share_fields"]
 
 
 class MarketplaceConnectionForm(forms.ModelForm):
@@ -60,3 +64,28 @@ class MarketplaceConnectionForm(forms.ModelForm):
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].rstrip("/")
+
+
+class SharedFields(dict[str, forms.Field]):
+    """A form class's fields, shared by its forms.
+
+    Django deep-copies a form class's fields for every form (``BaseForm.__init__``),
+    though the hot forms (the queue's filters, the reply boxes: several per page) only
+    read them, to validate and to draw a box not drawn before. Only the fields in ``own``
+    (those a form alters: its choices, its initial value) are copied for each form.
+    """
+
+    def __init__(self, fields: dict[str, forms.Field], *, own: frozenset[str]) -> None:
+        super().__init__(fields)
+        self.own = own
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
+        return {
+            name: copy.deepcopy(field, memo) if name in self.own else field
+            for name, field in self.items()
+        }
+
+
+def share_fields(form_class: type[forms.Form], *, own: frozenset[str]) -> None:
+    """Have ``form_class``'s forms share its fields, each copying only those in ``own``."""
+    form_class.base_fields = SharedFields(form_class.base_fields, own=own)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
+from core.forms import share_fields
 from core.validators import ALLOWED_UPLOAD_TYPES, validate_upload
 from messaging.constants import (
     MAX_ATTACHMENTS,
@@ -95,28 +95,6 @@ class RecipientSelect(forms.RadioSelect):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         option["help"] = RECIPIENT_HELP.get(str(value), "")
         return option
-
-
-class _SharedFields(dict[str, forms.Field]):
-    """A form class's fields, shared by its forms: Django deep-copies them for every form
-    (``BaseForm.__init__``), though these forms only read them (to validate, and to draw
-    a box not drawn before), and every order and incident page makes three per thread.
-    Only the fields in ``own`` (those a form alters: its choices, its initial value) are
-    copied for each form."""
-
-    def __init__(self, fields: dict[str, forms.Field], *, own: frozenset[str]) -> None:
-        super().__init__(fields)
-        self.own = own
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
-        return {
-            name: copy.deepcopy(field, memo) if name in self.own else field
-            for name, field in self.items()
-        }
-
-
-def _share_fields(form_class: type[forms.BaseForm], *, own: frozenset[str]) -> None:
-    form_class.base_fields = _SharedFields(form_class.base_fields, own=own)
 
 
 class _MessageForm(forms.Form):
@@ -207,6 +185,6 @@ class NoReplyForm(forms.Form):
 
 # What each form alters of its fields: the recipients offered (a thread the customer is
 # not part of), the subjects offered and the recipient chosen first.
-_share_fields(ReplyForm, own=frozenset({"recipient"}))
-_share_fields(NewThreadForm, own=frozenset({"reason", "recipient"}))
-_share_fields(NoReplyForm, own=frozenset())
+share_fields(ReplyForm, own=frozenset({"recipient"}))
+share_fields(NewThreadForm, own=frozenset({"reason", "recipient"}))
+share_fields(NoReplyForm, own=frozenset())
