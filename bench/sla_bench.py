@@ -243,12 +243,6 @@ def main() -> int:
 
     now = timezone.now().replace(microsecond=0)
     truncate_synced_tables()
-    with connection.cursor() as cursor:
-        # The queue too: its keys are not enforced, so emptying the synced tables does
-        # not empty it, and a first sweep ever would meet the last run's rows.
-        cursor.execute(
-            "TRUNCATE sla_slaitem, sla_slabreach, sla_sweepstate, sla_queueentry CASCADE"
-        )
     started = time.perf_counter()
     _load(now)
     with connection.cursor() as cursor:
