@@ -291,6 +291,12 @@ TABLE_TEMPLATE = "desk/partials/_table.html"
 _HX = 'hx-target="#incident-table" hx-swap="outerHTML" hx-push-url="true"'
 
 
+def _page_link(url: str, text: str) -> str:
+    """A link to another page of the table, loaded in its place (``text`` is HTML)."""
+    url = conditional_escape(url)
+    return f'<a href="{url}" hx-get="{url}" {_HX}>{text}</a>'
+
+
 def table_html(table: QueueTable) -> SafeString:
     """The queue's table (:data:`TABLE_TEMPLATE`) written in Python: its eleven headers,
     the rows (:attr:`QueueTable.row_html`) and the pagination took the template about
@@ -330,11 +336,8 @@ def table_html(table: QueueTable) -> SafeString:
     if links:
         out.append(f'\n<nav class="pagination" aria-label="{conditional_escape(_("Pages"))}">\n  ')
         if previous := table.previous_url:
-            url = conditional_escape(previous)
-            out.append(
-                f'\n    <a href="{url}" hx-get="{url}" {_HX}>‹ '
-                f"{conditional_escape(_('Previous'))}</a>\n  "
-            )
+            text = f"‹ {conditional_escape(_('Previous'))}"
+            out.append(f"\n    {_page_link(previous, text)}\n  ")
         out.append("\n  ")
         for link in links:
             if link.number is None:
@@ -342,16 +345,12 @@ def table_html(table: QueueTable) -> SafeString:
             elif link.current:
                 out.append(f'\n    <span class="current">{link.number}</span>\n    ')
             else:
-                url = conditional_escape(link.url)
-                out.append(f'\n    <a href="{url}" hx-get="{url}" {_HX}>{link.number}</a>')
+                out.append(f"\n    {_page_link(link.url, str(link.number))}")
             out.append("\n  ")
         out.append("\n  ")
         if following := table.next_url:
-            url = conditional_escape(following)
-            out.append(
-                f'\n    <a href="{url}" hx-get="{url}" {_HX}>'
-                f"{conditional_escape(_('Next'))} ›</a>\n  "
-            )
+            text = f"{conditional_escape(_('Next'))} ›"
+            out.append(f"\n    {_page_link(following, text)}\n  ")
         out.append("\n</nav>\n")
     out.append("\n</div>\n")
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above
