@@ -8,10 +8,10 @@ the synced message with the same Mirakl id replaces it, so it is never shown twi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from django.core.cache import cache
 from django.db import router
@@ -57,9 +57,47 @@ __all__ = [
 ]
 
 INBOUND = (Party.CUSTOMER, Party.OPERATOR)
+T = TypeVar("T")
 CANNED_REPLIES_CACHE_KEY = "messaging:canned-replies:v1"
 #: A safety net only: saving or deleting a canned reply empties the cache at once.
 CANNED_REPLIES_CACHE_SECONDS = 600
+
+
+class _FromMessage(Generic[T]):
+    """An attribute of a :class:`ConversationItem` given when it is made, or else read
+    from its synced message when first asked for (then kept, in the slot of the same
+    name with a leading underscore); without a message, ``empty()``."""
+
+    __slots__ = ("empty", "read", "slot")
+
+    def __init__(self, read: Callable[[Message], T], empty: Callable[[], T]) -> None:
+        self.read = read
+        self.empty = empty
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    @overload
+    def __get__(self, item: None, owner: type | None = None) -> _FromMessage[T]: ...
+
+    @overload
+    def __get__(self, item: ConversationItem, owner: type | None = None) -> T: ...
+
+    def __get__(
+        self, item: ConversationItem | None, owner: type | None = None
+    ) -> T | _FromMessage[T]:
+        if item is None:
+            return self
+        value = getattr(item, self.slot)
+        if value is None:
+            message = item.message
+            value = self.read(message) if message is not None else self.empty()
+            setattr(item, self.slot, value)
+        return value
+
+    def __set__(self, item: ConversationItem, value: T) -> None:
+        setattr(item, self.slot, value)
 
 
 class ConversationItem:
@@ -112,47 +150,10 @@ class ConversationItem:
     def __repr__(self) -> str:
         return f"<ConversationItem {self.author_type} {self.at.isoformat()}>"
 
-    @property
-    def author_name(self) -> str:
-        if self._author_name is None:
-            self._author_name = self.message.author_name if self.message is not None else ""
-        return self._author_name
-
-    @author_name.setter
-    def author_name(self, value: str) -> None:
-        self._author_name = value
-
-    @property
-    def recipients(self) -> list[str]:
-        if self._recipients is None:
-            message = self.message
-            self._recipients = _recipient_types(message.recipients) if message is not None else []
-        return self._recipients
-
-    @recipients.setter
-    def recipients(self, value: list[str]) -> None:
-        self._recipients = value
-
-    @property
-    def body(self) -> str:
-        if self._body is None:
-            self._body = self.message.body if self.message is not None else ""
-        return self._body
-
-    @body.setter
-    def body(self, value: str) -> None:
-        self._body = value
-
-    @property
-    def attachments(self) -> list[dict[str, Any]]:
-        if self._attachments is None:
-            message = self.message
-            self._attachments = list(message.attachments) if message is not None else []
-        return self._attachments
-
-    @attachments.setter
-    def attachments(self, value: list[dict[str, Any]]) -> None:
-        self._attachments = value
+    author_name = _FromMessage(lambda message: message.author_name, str)
+    recipients = _FromMessage(lambda message: _recipient_types(message.recipients), list)
+    body = _FromMessage(lambda message: message.body, str)
+    attachments = _FromMessage(lambda message: list(message.attachments), list)
 
     @property
     def is_inbound(self) -> bool:
