@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 from django.urls import reverse
+from redis.connection import Connection
 
 from core.presence import (
     PRESENCE_SECONDS,
@@ -110,6 +111,41 @@ def test_a_join_lost_to_a_concurrent_writer_heals_at_the_next_touch(clock, ana, 
 
     assert names(INCIDENT, ana) == ["Marta Ruiz"]
     assert names(INCIDENT, marta) == ["Ana López"]
+
+
+def test_a_touch_is_one_round_trip_to_redis(clock, ana, marta, monkeypatch) -> None:
+    presence_touch(incident_id=INCIDENT, user=ana)  # joins (and connects)
+    sent = []
+    send = Connection.send_packed_command
+
+    def counted(self, command, *args, **kwargs):
+        sent.append(command)
+        return send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    clock.shift(10)
+    assert presence_here(incident_id=INCIDENT, user=ana) == []
+
+    assert len(sent) == 1  # the entry written, the index read and its expiry put back
+    redis = caches["default"]._cache.get_client()
+    for key, seconds in ((f"{INCIDENT}:{ana.pk}", 2), (f"{INCIDENT}", 4)):
+        made = caches["default"].make_key(f"incidents:presence:{key}")
+        assert redis.ttl(made) == seconds * PRESENCE_SECONDS
+    monkeypatch.undo()
+    assert names(INCIDENT, marta) == ["Ana López"]
+
+
+def test_presence_on_a_cache_other_than_redis(clock, ana, marta, settings) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    presence_touch(incident_id=INCIDENT, user=ana)
+    presence_touch(incident_id=INCIDENT, user=marta)
+    clock.shift(10)
+    presence_touch(incident_id=INCIDENT, user=ana)
+
+    assert names(INCIDENT, marta) == ["Ana López"]
+    assert names(INCIDENT, ana) == ["Marta Ruiz"]
+    clock.shift(PRESENCE_SECONDS + 1)
+    assert names(INCIDENT, marta) == []  # Ana's last request is 31 s old
 
 
 def test_anonymous_is_never_recorded(clock, marta) -> None:
