@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from core.form_rendering import WIDGET_RENDERER
 from core.models import MarketplaceConnection
 from core.scoping import scope_queryset
 from sla.kpis import day_start
@@ -18,6 +20,10 @@ __all__ = ["STATUS_ANSWERED", "STATUS_OPEN", "SlaBreachFilterSet"]
 
 STATUS_OPEN = "open"
 STATUS_ANSWERED = "answered"
+
+
+class _FilterForm(forms.Form):
+    default_renderer = WIDGET_RENDERER
 
 
 class SlaBreachFilterSet(django_filters.FilterSet):
@@ -52,6 +58,7 @@ class SlaBreachFilterSet(django_filters.FilterSet):
     class Meta:
         model = SlaBreach
         fields: list[str] = []
+        form = _FilterForm
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -7,6 +7,8 @@ from datetime import datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.form_rendering import WIDGET_RENDERER
+from core.forms import share_fields
 from sla.kpis import Period, period_default
 
 __all__ = ["KpiPeriodForm"]
@@ -17,6 +19,8 @@ MAX_PERIOD_DAYS = 366
 
 class KpiPeriodForm(forms.Form):
     """The KPI period: first and last day (Madrid), the last 30 days by default."""
+
+    default_renderer = WIDGET_RENDERER
 
     period_from = forms.DateField(
         label=_("KPIs from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -47,3 +51,7 @@ class KpiPeriodForm(forms.Form):
         if first > last or (last - first).days >= MAX_PERIOD_DAYS:
             return default
         return Period(first=first, last=last)
+
+
+# Its forms alter none of its fields.
+share_fields(KpiPeriodForm, own=frozenset())

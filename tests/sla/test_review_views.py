@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 from django.utils import timezone
 
+from core.form_rendering import WidgetRenderer
 from sla.models import SlaBreach
 from tests.factories.core import UserFactory
 from tests.factories.incidents import IncidentFactory
@@ -257,3 +259,19 @@ def test_the_review_page_shows_the_policy_in_force(client, django_user_model) ->
     with translation.override("es"):
         html = client.get("/sla/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "24 h en días laborables" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"period_from": "2026-11-01", "period_to": "2026-13-01", "kind": "x", "status": "open"}],
+)
+def test_its_forms_draw_as_django_templates_do(client, manager, mediamarkt, query) -> None:
+    """The review's forms are drawn by the widgets written in Python
+    (:mod:`core.form_rendering`): the same HTML as Django's widget templates."""
+    client.force_login(manager)
+    context = client.get(reverse("sla:review"), query).context
+    for form in (context["period_form"], context["filterset"].form):
+        assert isinstance(form.renderer, WidgetRenderer)
+        fast = {name: (str(form[name]), str(form[name].errors)) for name in form.fields}
+        form.renderer = DjangoTemplates()
+        assert fast == {name: (str(form[name]), str(form[name].errors)) for name in form.fields}
