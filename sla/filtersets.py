@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from core.filtersets import SharedFormFilterSet
 from core.form_rendering import WIDGET_RENDERER
 from core.models import MarketplaceConnection
 from core.scoping import scope_queryset
@@ -26,7 +27,7 @@ class _FilterForm(forms.Form):
     default_renderer = WIDGET_RENDERER
 
 
-class SlaBreachFilterSet(django_filters.FilterSet):
+class SlaBreachFilterSet(SharedFormFilterSet):
     """Marketplace, deadline date range (Madrid days, both included), kind, open/answered."""
 
     marketplace = django_filters.ModelChoiceFilter(
@@ -59,6 +60,9 @@ class SlaBreachFilterSet(django_filters.FilterSet):
         model = SlaBreach
         fields: list[str] = []
         form = _FilterForm
+
+    #: The user's marketplaces are offered (and checked): each form has its own field.
+    own_fields: ClassVar[frozenset[str]] = frozenset({"marketplace"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
