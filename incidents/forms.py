@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
+from core.forms import share_fields
 from core.kept import Kept
 from incidents.resolution import resolution_reason_choices
 from incidents.selectors import assignable_user_choices, assignable_users
@@ -54,34 +56,37 @@ class _AssigneeSelect(forms.Select):
         return drawn
 
 
+class _AssigneeField(forms.ModelChoiceField):
+    """The assignee: a user by full name (else username), the choices drawn from the
+    cache (:class:`_AssignableUserChoices`) by the kept select (:class:`_AssigneeSelect`)."""
+
+    iterator = _AssignableUserChoices
+    widget = _AssigneeSelect
+
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.username
+
+
 class AssignForm(forms.Form):
     """Who works the incident; empty means nobody."""
 
     default_renderer = WIDGET_RENDERER
 
-    assignee = forms.ModelChoiceField(
+    assignee = _AssigneeField(
         label=_("Assign to"),
         queryset=None,
         required=False,
         empty_label=_("Nobody"),
     )
 
-    def __init__(self, *args, users=None, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-
-        field = self.fields["assignee"]
-        if users is None:
-            field.iterator = _AssignableUserChoices
-            field.widget = _AssigneeSelect(attrs=field.widget.attrs)
-            field.widget.is_required = field.required
-        # The users' query checks what is sent; a form only shown draws its choices
-        # from the cache (_AssignableUserChoices), and building the query (three joins)
+        # The users' query checks what is sent, on a field of the form's own; a form only
+        # shown draws its choices from the cache, and building the query (three joins)
         # cost more than drawing them.
-        if users is not None or self.is_bound:
-            field.queryset = users if users is not None else assignable_users()
-        else:
-            field.widget.choices = field.choices
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+        if self.is_bound:
+            field = self.fields["assignee"] = copy.deepcopy(self.fields["assignee"])
+            field.queryset = assignable_users()
 
 
 class NoteForm(forms.Form):
@@ -114,3 +119,10 @@ class ResolveForm(forms.Form):
             ("", _("Choose a reason…")),
             *[(code, label or code) for code, label in choices],
         ]
+
+
+# A form that only shows its fields alters none of them: they are the class's (a bound
+# assignment form copies its field; the resolution form's choices are each form's).
+share_fields(AssignForm, own=frozenset())
+share_fields(NoteForm, own=frozenset())
+share_fields(ResolveForm, own=frozenset({"reason_code"}))
