@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import MarketplaceConnection
 from core.validators import api_key_for_host
 
-__all__ = ["MarketplaceConnectionForm", "SharedFields", "share_fields"]
+__all__ = ["MarketplaceConnectionForm", "SharedFields", "own_field", "share_fields"]
 
 
 class MarketplaceConnectionForm(forms.ModelForm):
@@ -89,3 +89,11 @@ class SharedFields(dict[str, forms.Field]):
 def share_fields(form_class: type[forms.Form], *, own: frozenset[str]) -> None:
     """Have ``form_class``'s forms share its fields, each copying only those in ``own``."""
     form_class.base_fields = SharedFields(form_class.base_fields, own=own)
+
+
+def own_field(form: forms.BaseForm, name: str) -> forms.Field:
+    """``form``'s field ``name`` copied for it alone, to alter: a form of a class whose
+    fields are shared (:func:`share_fields`) that alters one only at times (a form sent,
+    a thread the customer is not part of) copies it then, rather than every form."""
+    field = form.fields[name] = copy.deepcopy(form.fields[name])
+    return field

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +10,7 @@ from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
-from core.forms import share_fields
+from core.forms import own_field, share_fields
 from core.kept import Kept
 from incidents.resolution import resolution_reason_choices
 from incidents.selectors import assignable_user_choices, assignable_users
@@ -85,8 +84,7 @@ class AssignForm(forms.Form):
         # shown draws its choices from the cache, and building the query (three joins)
         # cost more than drawing them.
         if self.is_bound:
-            field = self.fields["assignee"] = copy.deepcopy(self.fields["assignee"])
-            field.queryset = assignable_users()
+            own_field(self, "assignee").queryset = assignable_users()
 
 
 class NoteForm(forms.Form):

@@ -14,7 +14,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.form_rendering import WIDGET_RENDERER
-from core.forms import share_fields
+from core.forms import own_field, share_fields
 from core.validators import ALLOWED_UPLOAD_TYPES, validate_upload
 from messaging.constants import (
     MAX_ATTACHMENTS,
@@ -130,7 +130,7 @@ class ReplyForm(_MessageForm):
     def __init__(self, *args: Any, customer_allowed: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not customer_allowed:
-            self.fields["recipient"].choices = [
+            own_field(self, "recipient").choices = [
                 (RecipientChoice.OPERATOR, RecipientChoice.OPERATOR.label)
             ]
 
@@ -150,7 +150,8 @@ class NewThreadForm(_MessageForm):
     def __init__(self, *args: Any, reasons: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", _("— choose —")), *reasons]
-        self.fields["recipient"].initial = RecipientChoice.CUSTOMER
+        # The customer chosen first, as the form's initial value rather than its field's.
+        self.initial.setdefault("recipient", RecipientChoice.CUSTOMER)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -183,8 +184,8 @@ class NoReplyForm(forms.Form):
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
-# What each form alters of its fields: the recipients offered (a thread the customer is
-# not part of), the subjects offered and the recipient chosen first.
-share_fields(ReplyForm, own=frozenset({"recipient"}))
-share_fields(NewThreadForm, own=frozenset({"reason", "recipient"}))
+# What each form alters of its fields: the subjects offered; a reply's recipients only
+# in a thread the customer is not part of (that form copies its field then).
+share_fields(ReplyForm, own=frozenset())
+share_fields(NewThreadForm, own=frozenset({"reason"}))
 share_fields(NoReplyForm, own=frozenset())
