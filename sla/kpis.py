@@ -48,6 +48,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.cache_ahead import cache_get
 from core.models import MarketplaceConnection, Order
 from incidents.models import Incident
 from messaging.models import Message, Party
@@ -439,7 +440,7 @@ def kpis_stamp_bump() -> None:
 
 def _kpis_stamp() -> int | None:
     try:
-        stamp = cache.get(KPIS_STAMP_KEY)
+        stamp = cache_get(KPIS_STAMP_KEY)  # read ahead by the review page
         if stamp is None:  # no sweep stamped yet (or the key was evicted): start one
             cache.add(KPIS_STAMP_KEY, clock.time_ns(), timeout=None)
             stamp = cache.get(KPIS_STAMP_KEY)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from core.cache_ahead import cache_read_ahead
 from core.csv_safety import SafeCsvWriter
 from core.htmx import htmx_partial
 from core.models import MarketplaceConnection
@@ -26,7 +27,8 @@ from sla import selectors
 from sla.alerts import notifications_mark_read, notifications_unread_count
 from sla.filtersets import SlaBreachFilterSet
 from sla.forms import KpiPeriodForm
-from sla.kpis import MarketplaceKpis, kpis_cached, kpis_compute
+from sla.health.banner import CACHE_KEY as BANNERS_CACHE_KEY
+from sla.kpis import KPIS_STAMP_KEY, MarketplaceKpis, kpis_cached, kpis_compute
 from sla.models import SlaBreach
 from sla.policies import policy_for, policy_summary
 from sla.subjects import wait_order_number, wait_path, wait_reason_label
@@ -114,27 +116,29 @@ def review(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"filterset": filterset, "page": page, "now": now}
     if htmx_partial(request):
         return render(request, "sla/partials/_breach_table.html", context)
-    period_form = KpiPeriodForm(request.GET)
-    period = period_form.period(now=now)
-    connections = _visible(request)
-    _offer_marketplaces(filterset.form.fields["marketplace"], connections)
-    kpis = kpis_cached(period=period, now=now, connections=connections)
-    for k in kpis:  # the policy in force, in words ("24 h en días laborables")
-        k.policy_text = policy_summary(policy_for(k.connection))
-    keep = request.GET.copy()
-    for key in ("page", "marketplace", "date_from", "date_to"):
-        keep.pop(key, None)
-    context.update(
-        {
-            "drill_query": keep.urlencode(),
-            "breakdown": _breakdown(breaches=breaches, count=page.paginator.count),
-            "period_form": period_form,
-            "period": period,
-            "kpis": kpis,
-            "chart_data": _chart_data(kpis),
-        }
-    )
-    return render(request, "sla/review.html", context)
+    # The shops' banners and the KPIs' stamp, read in one round trip to the cache.
+    with cache_read_ahead((BANNERS_CACHE_KEY, KPIS_STAMP_KEY)):
+        period_form = KpiPeriodForm(request.GET)
+        period = period_form.period(now=now)
+        connections = _visible(request)
+        _offer_marketplaces(filterset.form.fields["marketplace"], connections)
+        kpis = kpis_cached(period=period, now=now, connections=connections)
+        for k in kpis:  # the policy in force, in words ("24 h en días laborables")
+            k.policy_text = policy_summary(policy_for(k.connection))
+        keep = request.GET.copy()
+        for key in ("page", "marketplace", "date_from", "date_to"):
+            keep.pop(key, None)
+        context.update(
+            {
+                "drill_query": keep.urlencode(),
+                "breakdown": _breakdown(breaches=breaches, count=page.paginator.count),
+                "period_form": period_form,
+                "period": period,
+                "kpis": kpis,
+                "chart_data": _chart_data(kpis),
+            }
+        )
+        return render(request, "sla/review.html", context)
 
 
 def _csv_response(filename: str) -> tuple[HttpResponse, SafeCsvWriter]:

@@ -9,11 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache.backends.redis import RedisCache
 from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 from django.utils import timezone
 
 from core.form_rendering import WidgetRenderer
+from sla.health.banner import CACHE_KEY as BANNERS_CACHE_KEY
+from sla.kpis import KPIS_STAMP_KEY
 from sla.models import SlaBreach
 from tests.factories.core import UserFactory
 from tests.factories.incidents import IncidentFactory
@@ -275,3 +278,29 @@ def test_its_forms_draw_as_django_templates_do(client, manager, mediamarkt, quer
         fast = {name: (str(form[name]), str(form[name].errors)) for name in form.fields}
         form.renderer = DjangoTemplates()
         assert fast == {name: (str(form[name]), str(form[name].errors)) for name in form.fields}
+
+
+def test_the_banners_and_kpis_stamp_are_read_in_one_round_trip(
+    client, manager, mediamarkt, monkeypatch
+) -> None:
+    client.force_login(manager)
+    client.get(reverse("sla:review"))  # the KPIs computed and kept
+    read: list[list[str]] = []
+    get, get_many = RedisCache.get, RedisCache.get_many
+
+    def one(self, key, *args, **kwargs):
+        read.append([key])
+        return get(self, key, *args, **kwargs)
+
+    def many(self, keys, *args, **kwargs):
+        read.append(list(keys))
+        return get_many(self, keys, *args, **kwargs)
+
+    monkeypatch.setattr(RedisCache, "get", one)
+    monkeypatch.setattr(RedisCache, "get_many", many)
+
+    assert client.get(reverse("sla:review")).status_code == 200
+
+    assert [BANNERS_CACHE_KEY, KPIS_STAMP_KEY] in read
+    assert [key for keys in read for key in keys].count(KPIS_STAMP_KEY) == 1
+    assert [key for keys in read for key in keys].count(BANNERS_CACHE_KEY) == 1
