@@ -313,7 +313,7 @@ def table_html(table: QueueTable) -> SafeString:
             out.append(f'<input type="checkbox" data-bulk-all aria-label="{label}">\n      ')
         elif header.url:
             arrow = f" {conditional_escape(header.arrow)}" if header.arrow else ""
-            text = conditional_escape(str(header.column.header))
+            text: str = conditional_escape(str(header.column.header))
             out.append(
                 f'\n        <a href="{conditional_escape(header.url)}"\n'
                 f'           hx-get="{conditional_escape(header.url)}"\n'

@@ -151,7 +151,9 @@ class ConversationItem:
         return f"<ConversationItem {self.author_type} {self.at.isoformat()}>"
 
     author_name = _FromMessage(lambda message: message.author_name, str)
-    recipients = _FromMessage(lambda message: _recipient_types(message.recipients), list)
+    recipients: _FromMessage[list[str]] = _FromMessage(
+        lambda message: _recipient_types(message.recipients), list
+    )
     body = _FromMessage(lambda message: message.body, str)
     attachments = _FromMessage(lambda message: list(message.attachments), list)
 
