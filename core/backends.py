@@ -7,16 +7,12 @@ so do the marketplaces the user sees (:mod:`core.scoping`).
 
 That query runs on every request, and Postgres took longer to plan it (0.34 ms of its
 CPU on the inbox benchmark's data) than to run it (0.13 ms). It is a prepared statement
-on each database connection (``PREPARE`` once, then ``EXECUTE``): Postgres plans it for
-the connection, not for each request. A transaction-mode connection pooler (pgbouncer)
-in front of Postgres would not keep a connection's prepared statements.
+on each database connection (:func:`core.precompiled.prepared_statement`): Postgres
+plans it for the connection, not for each request.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -26,7 +22,7 @@ from django.db import connections, router
 from django.db.models import F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 
-from core.precompiled import PrecompiledQuery
+from core.precompiled import PrecompiledQuery, prepared_statement
 from core.scoping import MarketplaceAccess, scope_remember
 
 __all__ = ["UserWithPermissionsBackend"]
@@ -70,35 +66,6 @@ _USER_QUERY = PrecompiledQuery(_user_with_permissions, user_id=_USER_STAND_IN)
 _PREPARED = "incidesk_user_with_permissions"
 
 
-@functools.lru_cache(maxsize=4)
-def _numbered(sql: str) -> tuple[str, int]:
-    """psycopg2's SQL (``%s`` placeholders, ``%%`` a percent sign) as ``PREPARE`` takes it
-    (``$1``, ``$2``…), and how many parameters it has."""
-    numbers = itertools.count(1)
-    prepared = re.sub(
-        r"%[s%]", lambda match: "%" if match.group() == "%%" else f"${next(numbers)}", sql
-    )
-    return prepared, next(numbers) - 1
-
-
-def _user_statement(using: str, sql: str) -> str:
-    """``EXECUTE`` of the user query prepared on ``using``'s connection (prepared now if
-    this connection has not been asked for it yet)."""
-    wrapper = connections[using]
-    prepared, count = _numbered(sql)
-    # Connected (again, should the request's health check close the connection), so
-    # the connection below is the one the query runs on.
-    wrapper.close_if_health_check_failed()
-    wrapper.ensure_connection()
-    if getattr(wrapper, "incidesk_user_prepared_on", None) is not wrapper.connection:
-        # On the driver's own cursor, as Django sets up a connection (time zone, role):
-        # once per connection, not a query of the request's.
-        with wrapper.connection.cursor() as cursor:
-            cursor.execute(f"PREPARE {_PREPARED} AS {prepared}")
-        wrapper.incidesk_user_prepared_on = wrapper.connection
-    return f"EXECUTE {_PREPARED} ({', '.join(['%s'] * count)})"
-
-
 class UserWithPermissionsBackend(ModelBackend):
     """``ModelBackend`` whose ``get_user`` also loads the user's permission names."""
 
@@ -109,7 +76,7 @@ class UserWithPermissionsBackend(ModelBackend):
             return super().get_user(user_id)
         pk = user_model._meta.pk.get_prep_value(user_id)
         sql, params = _USER_QUERY.bind(using, {"user_id": pk})
-        statement = _user_statement(using, sql)
+        statement = prepared_statement(using, sql, name=_PREPARED)
         user = next(
             iter(user_model._default_manager.db_manager(using).raw(statement, params)), None
         )

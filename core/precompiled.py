@@ -9,12 +9,22 @@ and each run swaps the stand-ins for the values in the compiled parameters.
 :meth:`PrecompiledQuery.instances` gives model instances as iterating the queryset
 would (its ``select_related``, deferred fields and annotations), from what the compiler
 worked out once: which column goes to which object, and each column's converters.
+
+On Postgres each runs as a statement prepared once per database connection
+(:func:`prepared_statement`: ``PREPARE`` once, then ``EXECUTE``): Postgres parses and
+plans it for the connection, not for every request. Planning was most of what these
+queries cost Postgres: on the incident page 1.9 ms of planning for 0.3 ms of execution.
+A transaction-mode connection pooler (pgbouncer) in front of Postgres would not keep a
+connection's prepared statements.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
 import pickle
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +40,60 @@ from django.db.models.signals import post_init, pre_init
 
 from core.kept import Kept
 
-__all__ = ["PrecompiledQuery"]
+__all__ = ["PrecompiledQuery", "prepared_statement"]
 
 #: (position, converters, expression) of each selected column that has converters.
 _Converters = tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> tuple[str, int]:
+    """psycopg2's SQL (``%s`` placeholders, ``%%`` a percent sign) as ``PREPARE`` takes it
+    (``$1``, ``$2``…), and how many parameters it has."""
+    numbers = itertools.count(1)
+    prepared = re.sub(
+        r"%[s%]", lambda match: "%" if match.group() == "%%" else f"${next(numbers)}", sql
+    )
+    return prepared, next(numbers) - 1
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(sql: str, name: str | None) -> tuple[str, str, str]:
+    """(name, ``PREPARE``, ``EXECUTE``) of ``sql``; named after its text by default."""
+    prepared, count = _numbered(sql)
+    if name is None:
+        name = "incidesk_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    return name, f"PREPARE {name} AS {prepared}", execute
+
+
+def prepared_statement(using: str, sql: str, *, name: str | None = None) -> str:
+    """What to run for ``sql`` (psycopg2's placeholders) on ``using``, with the same
+    parameters: on Postgres, ``EXECUTE`` of it prepared on the current connection
+    (prepared now if this connection has not been asked for it yet); elsewhere ``sql``.
+
+    :param name: the statement's name; by default one made from the SQL.
+    """
+    wrapper: Any = connections[using]  # carries the names prepared on its connection
+    if wrapper.vendor != "postgresql":
+        return sql
+    name, prepare, execute = _statement(sql, name)
+    # Connected (again, should the request's health check close the connection), so
+    # the connection below is the one the statement runs on.
+    wrapper.close_if_health_check_failed()
+    wrapper.ensure_connection()
+    # The names prepared so far, on the connection they were prepared on.
+    prepared_on = getattr(wrapper, "incidesk_prepared_on", None)
+    if prepared_on is None or prepared_on[0] is not wrapper.connection:
+        prepared_on = wrapper.incidesk_prepared_on = (wrapper.connection, set())
+    names: set[str] = prepared_on[1]
+    if name not in names:
+        # On the driver's own cursor, as Django sets up a connection (time zone, role):
+        # once per connection, not a query of the request's.
+        with wrapper.connection.cursor() as cursor:
+            cursor.execute(prepare)
+        names.add(name)
+    return execute
 
 
 class PrecompiledQuery:
@@ -88,7 +148,7 @@ class PrecompiledQuery:
         sql, params = self.bind(using, values)
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(prepared_statement(using, sql), params)
             rows = cursor.fetchall()
         converters = self._converters[using]
         if not converters:
@@ -104,7 +164,7 @@ class PrecompiledQuery:
             raise ValueError("the query does not select model instances")
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(prepared_statement(using, sql), params)
             rows = cursor.fetchall()
         return plan.instances(rows, connection)
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.backends import UserWithPermissionsBackend, _numbered
+from core.backends import UserWithPermissionsBackend
+from core.precompiled import _numbered
 from tests.factories.core import UserFactory
 
 

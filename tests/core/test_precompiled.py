@@ -239,3 +239,57 @@ def test_json_texts_seen_before_give_each_row_values_of_its_own() -> None:
     assert ours[1].recipients == recipients
     assert ours[1].attachments == [{"id": "a1"}]
     assert query.instances("default", thread_id=thread.pk)[0].recipients == recipients
+
+
+def _prepared_statements() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_a_run_executes_the_statement_prepared_on_the_connection() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UserFactory(username="ana", first_name="Ana", last_name="Ruiz")
+    query = PrecompiledQuery(_names, first="stand-in first", last="stand-in last")
+    assert query.rows("default", first="Ana", last="Ruiz") == [("ana",)]
+    prepared = set(_prepared_statements())
+    with CaptureQueriesContext(connection) as captured:
+        assert query.rows("default", first="Ana", last="Ruiz") == [("ana",)]
+        assert query.rows("default", first="Eva", last="Ruiz") == []
+    assert [q["sql"].split(" (")[0] for q in captured] == 2 * [captured[0]["sql"].split(" (")[0]]
+    assert captured[0]["sql"].startswith("EXECUTE incidesk_")
+    assert captured[0]["sql"].endswith("('Ana', 'Ruiz')")
+    assert set(_prepared_statements()) == prepared  # prepared once
+
+
+def test_a_query_without_values_is_prepared_too() -> None:
+    UserFactory(username="ana")
+    query = PrecompiledQuery(
+        lambda: get_user_model().objects.filter(username="ana").values_list("username")
+    )
+    assert query.rows("default") == [("ana",)]
+    assert query.rows("default") == [("ana",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_the_statements_again() -> None:
+    from django.db import connection
+
+    user = UserFactory(username="ana", first_name="Ana", last_name="Ruiz")
+    query = PrecompiledQuery(_names, first="stand-in first", last="stand-in last")
+    by_pk = PrecompiledQuery(
+        lambda *, pk: get_user_model().objects.filter(pk=pk), pk=-1_999_999_098
+    )
+    assert query.rows("default", first="Ana", last="Ruiz") == [("ana",)]
+    connection.close()
+    assert by_pk.instances("default", pk=user.pk) == [user]
+    assert query.rows("default", first="Ana", last="Ruiz") == [("ana",)]
+    assert len([n for n in _prepared_statements() if n.startswith("incidesk_")]) >= 2
+    # A connection found unusable by the request's health check is replaced first.
+    connection.health_check_done = False
+    connection.connection.close()
+    assert query.rows("default", first="Ana", last="Ruiz") == [("ana",)]
