@@ -11,12 +11,12 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connections, router
-from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db import router
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.expressions import AnyOf
+from core.expressions import in_ids
 from core.filtersets import SharedFormFilterSet
 from core.freshness import inbox_filters_version
 from core.kept import Kept
@@ -88,16 +88,6 @@ def _assignee_choices() -> list[tuple[str, StrOrPromise]]:
         (ASSIGNEE_NONE, _("Nobody")),
         *((str(u.pk), u.get_full_name() or u.get_username()) for u in users),
     ]
-
-
-def _order_id_in(queryset: QuerySet, ids: list[int]) -> Q:
-    """``order_id IN ids``; on Postgres ``order_id = ANY(array)``, one parameter: Django
-    prepared and wrote hundreds of them (a name search) for a millisecond."""
-    if connections[router.db_for_read(queryset.model)].vendor != "postgresql":
-        return Q(order_id__in=ids)
-    from django.contrib.postgres.fields import ArrayField
-
-    return Q(AnyOf(F("order_id"), Value(ids, output_field=ArrayField(BigIntegerField()))))
 
 
 class _ConnectionField(django_filters.fields.ModelChoiceField):
@@ -307,7 +297,7 @@ class IncidentFilterSet(SharedFormFilterSet):
         if not ids:
             return queryset.none()
         if len(ids) <= SEARCH_IDS_AT_MOST:
-            return queryset.filter(_order_id_in(queryset, ids))
+            return queryset.filter(in_ids(queryset.model, "order_id", ids))
         return queryset.filter(order_id__in=order_search(value))
 
     def filter_status(self, queryset: QuerySet[Incident], name: str, value: str) -> QuerySet:
