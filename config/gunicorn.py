@@ -11,7 +11,12 @@ the cores busy past one process's GIL. On the 2-core machine of the inbox benchm
 workers (3 or 5) and 2 to 5 processes of 2 to 4 threads all cost the same CPU per request
 of the mix, within the noise of a shared machine; sync workers also open a connection per
 request, which a browser's kept-alive one spares. Threads keep idle kept-alive connections
-cheap, and the benchmark's agents (and browsers) keep theirs alive.
+cheap, and the benchmark's agents (and browsers) keep theirs alive. Measured again with
+the pages' statements prepared (back to back, three runs each, alternately, load 10-12):
+5 × 4 gave 113-123 requests/s at 7.9-8.6 ms of worker CPU per request, 3 × 4 106-122 at
+7.7-8.7, 2 × 4 112-129 at 7.2-8.5; 5 × 2, 3 × 2 and 4 × 1 no better. Fewer processes
+may spend a little less CPU per request, within the noise; five keep a slow page (a
+broad search) or a worker being replaced from holding up the others, so they stay.
 
 Python's cyclic garbage collector: a worker holds about 170,000 objects once it has
 answered its first pages (the modules, the URL patterns, the compiled templates and
