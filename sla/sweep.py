@@ -248,6 +248,12 @@ class Sweep:
         # their lookup indexes are built after (the block finds rows on their primary
         # and unique keys alone).
         waits = len(incident_ids) + len(thread_ids)
+        # Only the sweep inserts items, under its lock: when there are none yet (the
+        # first sweep ever), no incident or thread has one, and the lookup of each
+        # batch's items (on a table being filled, its statistics those of an empty
+        # one) is skipped.
+        none_yet = self.read_all and not SlaItem.objects.exists()
+        existing = _no_items if none_yet else self._existing
         with (
             lookup_indexes_set_aside(SlaItem._meta.db_table, rows=waits),
             lookup_indexes_set_aside(SlaBreach._meta.db_table, rows=waits),
@@ -255,11 +261,11 @@ class Sweep:
             for chunk in chunks(incident_ids, _RECOMPUTE_BATCH):
                 rows = incident_rows(Incident.objects.filter(pk__in=id_in(chunk)))
                 marks["incidents_seen_at"] = _latest(marks["incidents_seen_at"], max_changed(rows))
-                self._reconcile(_incident_sources(rows), self._existing(Kind.INCIDENT, chunk))
+                self._reconcile(_incident_sources(rows), existing(Kind.INCIDENT, chunk))
             for chunk in chunks(thread_ids, _RECOMPUTE_BATCH):
                 rows = thread_rows(Thread.objects.filter(pk__in=id_in(chunk)))
                 marks["threads_seen_at"] = _latest(marks["threads_seen_at"], max_changed(rows))
-                self._reconcile(_thread_sources(rows), self._existing(Kind.THREAD, chunk))
+                self._reconcile(_thread_sources(rows), existing(Kind.THREAD, chunk))
 
         # The watch after resolving: the expected close of what was read (sla.watch).
         self.result.close_expected = close_expected_refresh(
@@ -520,6 +526,13 @@ class Sweep:
             self.result.breaches_removed += SlaBreach.objects.filter(
                 item_id__in=self.unbreach_ids
             ).delete()[0]
+
+
+def _no_items(
+    kind: str, object_ids: Sequence[int]
+) -> dict[tuple[str, int], dict[tuple[str, datetime], _Existing]]:
+    """:meth:`Sweep._existing` when the sweep began with no item at all."""
+    return {}
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:

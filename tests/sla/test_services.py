@@ -417,6 +417,24 @@ def test_the_rerun_reads_only_what_changed(mediamarkt, django_assert_max_num_que
     assert second.sla_items.get().state == State.ON_TIME
 
 
+def test_a_sweep_that_lost_its_marks_finds_the_items_it_made(mediamarkt) -> None:
+    inc = incident(mediamarkt)
+    th = thread(mediamarkt, order=inc.order)
+    message(th, OPENED)
+    first = sla_sweep(now=OPENED + H)
+    assert first.created == 2
+
+    # Read everything again, as a first sweep does, but over the items already there:
+    # they are compared with, not made again.
+    SweepState.objects.all().delete()
+    again = sla_sweep(now=OPENED + 49 * H)
+
+    assert (again.scanned_incidents, again.scanned_threads) == (1, 1)
+    assert again.created == 0
+    assert again.breached == 2
+    assert SlaItem.objects.count() == 2
+
+
 def test_full_sweep_reschedules_open_items_with_the_current_policy(mediamarkt) -> None:
     incident(mediamarkt)
     sla_sweep(now=OPENED)
