@@ -311,9 +311,12 @@ class SlaItem(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     # Every index and constraint check slows the first sweep of a large shop, which
     # inserts every open wait at once. The unique keys below start with incident and
-    # thread, so they serve those foreign keys too. ``connection`` (a copy of the
-    # incident's or thread's) and ``policy`` (informative) are checked by the ORM,
-    # not by the database; deletions still cascade through Django.
+    # thread, so they serve those foreign keys too. No key is checked by the database:
+    # an item is made by the sweep from the incident or thread it has just read, in
+    # the same transaction (``connection`` is a copy of theirs, ``policy`` informative),
+    # and incidents and threads are never deleted but through Django, which deletes
+    # their items with them. A checked key cost the first sweep a locking lookup of
+    # the incident or thread per item at commit (a sixth of its database time).
     connection = models.ForeignKey(
         MarketplaceConnection,
         on_delete=models.CASCADE,
@@ -330,6 +333,7 @@ class SlaItem(models.Model):
         related_name="sla_items",
         verbose_name=_("incident"),
         db_index=False,
+        db_constraint=False,
     )
     thread = models.ForeignKey(
         "messaging.Thread",
@@ -339,6 +343,7 @@ class SlaItem(models.Model):
         related_name="sla_items",
         verbose_name=_("thread"),
         db_index=False,
+        db_constraint=False,
     )
     audience = models.CharField(
         _("waiting for a reply to"), max_length=10, choices=Audience.choices, blank=True
