@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
@@ -31,8 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentRow:
+class IncidentRow(NamedTuple):
     """An incident's ids, change mark and clock facts."""
 
     id: int
@@ -41,8 +40,7 @@ class IncidentRow:
     facts: IncidentClockFacts
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadRow:
+class ThreadRow(NamedTuple):
     """A thread's ids, change mark and clock facts."""
 
     id: int

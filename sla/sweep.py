@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from django.db.models import Max, OuterRef, Q, Subquery
 
@@ -56,9 +56,9 @@ Moment = TypeVar("Moment", datetime, int)
 SWEEP_OVERLAP = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """An item that turned nearing or breached in this sweep."""
+class StateChange(NamedTuple):
+    """An item that turned nearing or breached in this sweep (a named tuple: a first
+    sweep makes one per late wait, tens of thousands)."""
 
     item_id: int
     kind: str
