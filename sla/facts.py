@@ -1,7 +1,8 @@
 """Building the clock's facts (``sla.clock``) from the database, in bulk.
 
 One query for a batch of incidents (with their first shop message since opening as
-a subquery), one for a batch of threads and one for all their messages.
+a subquery); for a batch of threads, one for the threads, then one each for their
+messages, their marks and their orders' incident openings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from incidents.models import Incident
 from messaging.models import Message, Party, Thread, ThreadNoReply
 from messaging.notices import is_opening_notice
 from sla.clock import IncidentClockFacts, MessageFact, ThreadClockFacts
+from sla.sweep_sql import id_in
 
 __all__ = [
     "IncidentRow",
@@ -137,32 +139,58 @@ def _mark_dates(marks: object) -> tuple[datetime, ...]:
 
 
 def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
-    """Facts of these threads, with their messages and marks in order (four queries)."""
+    """Facts of these threads, with their messages and marks in order (four queries).
+
+    The threads are read first: their messages, marks and orders' openings are then
+    asked for by the ids read, as one array each, rather than with the threads' query
+    as a subquery joined again in each.
+    """
+    found = list(
+        threads.order_by()
+        .annotate(marks_text=Cast("no_store_reply_needed", TextField()))
+        .values_list(
+            "pk",
+            "connection_id",
+            "synced_at",
+            "shop_reply_needed_since",
+            "marks_text",
+            "last_sender_type",
+            "order_id",
+        )
+        .iterator(chunk_size=5000)
+    )
+    if not found:
+        return []
+    thread_ids = [row[0] for row in found]
+    order_of = {row[0]: row[6] for row in found}
+    order_ids = sorted({order_id for order_id in order_of.values() if order_id is not None})
     openings: dict[int, list[datetime]] = defaultdict(list)
-    for order_id, opened_at in Incident.objects.filter(
-        order_id__in=threads.order_by().filter(order__isnull=False).values("order_id")
-    ).values_list("order_id", "opened_at"):
-        openings[order_id].append(opened_at)
+    if order_ids:
+        for order_id, opened_at in Incident.objects.filter(
+            order_id__in=id_in(order_ids)
+        ).values_list("order_id", "opened_at"):
+            openings[order_id].append(opened_at)
     messages: dict[int, list[MessageFact]] = defaultdict(list)
-    for thread_id, order_id, at, author, recipients in (
-        Message.objects.filter(thread__in=threads.order_by().values("pk"))
+    for thread_id, at, author, recipients in (
+        Message.objects.filter(thread_id__in=id_in(thread_ids))
         .annotate(recipients_text=Cast("recipients", TextField()))
         .order_by("thread_id", "date_created", "pk")
-        .values_list(
-            "thread_id", "thread__order_id", "date_created", "author_type", "recipients_text"
-        )
+        .values_list("thread_id", "date_created", "author_type", "recipients_text")
     ):
         to = _recipient_types_of(recipients)
         notice = author == Party.OPERATOR and is_opening_notice(
-            author=author, recipients=to, at=at, incident_openings=openings.get(order_id, ())
+            author=author,
+            recipients=to,
+            at=at,
+            incident_openings=openings.get(order_of[thread_id], ()),
         )
         messages[thread_id].append(MessageFact(at, author, to, notice))
     # "No reply required" marks made here: Mirakl's API cannot set its own flag, so a
     # later sync would not carry ours in ``no_store_reply_needed``.
     ours: dict[int, list[datetime]] = defaultdict(list)
-    for thread_id, at in ThreadNoReply.objects.filter(
-        thread__in=threads.order_by().values("pk")
-    ).values_list("thread_id", "at"):
+    for thread_id, at in ThreadNoReply.objects.filter(thread_id__in=id_in(thread_ids)).values_list(
+        "thread_id", "at"
+    ):
         ours[thread_id].append(at)
     return [
         ThreadRow(
@@ -176,17 +204,7 @@ def thread_rows(threads: QuerySet[Thread]) -> list[ThreadRow]:
                 last_sender=last_sender or "",
             ),
         )
-        for pk, connection_id, synced_at, needed_since, marks, last_sender in threads.order_by()
-        .annotate(marks_text=Cast("no_store_reply_needed", TextField()))
-        .values_list(
-            "pk",
-            "connection_id",
-            "synced_at",
-            "shop_reply_needed_since",
-            "marks_text",
-            "last_sender_type",
-        )
-        .iterator(chunk_size=5000)
+        for pk, connection_id, synced_at, needed_since, marks, last_sender, _order in found
     ]
 
 
