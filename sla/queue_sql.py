@@ -4,7 +4,8 @@ or a full one.
 What :mod:`sla.queue` computes in Python for a few orders, computed here by Postgres for
 all of them: an incident's row carries its own open wait and every open wait of its
 order's threads; an order without incident has a row per conversation. Rows keep their
-id (``ON CONFLICT … DO UPDATE``); the rows this refresh did not write are removed.
+id (``ON CONFLICT … DO UPDATE``); the rows this refresh did not write are removed. Into
+an empty queue, the rows are plainly inserted.
 
 Every order's rows written into an empty queue (the first sweep of a large shop) get
 its lookup indexes built after them rather than updated row by row
@@ -140,7 +141,6 @@ _INCIDENTS = f"""
     LEFT JOIN messaging_message lm ON lm.id = om.last_in
     {_preview_of("lm")}
     WHERE {_OF_ORDERS.format("i")}
-    ON CONFLICT (incident_id) DO UPDATE SET {_UPDATE}
 """  # noqa: S608 - our own constants
 
 _CONVERSATIONS = f"""
@@ -167,8 +167,15 @@ _CONVERSATIONS = f"""
     {_preview_of("lm")}
     WHERE NOT EXISTS (SELECT 1 FROM incidents_incident i WHERE i.order_id = t.order_id)
         AND {_OF_ORDERS.format("t")}
-    ON CONFLICT (thread_id) DO UPDATE SET {_UPDATE}
 """  # noqa: S608 - our own constants
+
+#: Each statement, keeping the id of a row already there: ``(into an empty queue, else)``.
+#: Into the empty queue of a first sweep, no row can conflict: a plain insert spares
+#: each row the conflict check of an upsert.
+_STATEMENTS = (
+    (_INCIDENTS, f"{_INCIDENTS} ON CONFLICT (incident_id) DO UPDATE SET {_UPDATE}"),
+    (_CONVERSATIONS, f"{_CONVERSATIONS} ON CONFLICT (thread_id) DO UPDATE SET {_UPDATE}"),
+)
 
 
 def queue_entries_rebuild(*, now: datetime, order_ids: Sequence[int] | None = None) -> int:
@@ -181,15 +188,20 @@ def queue_entries_rebuild(*, now: datetime, order_ids: Sequence[int] | None = No
         with connection.cursor() as cursor:
             cursor.execute(_ROWS_UP_TO)
             rows = cursor.fetchone()[0]
-    with lookup_indexes_set_aside("sla_queueentry", rows=rows), connection.cursor() as cursor:
-        for sql in (_INCIDENTS, _CONVERSATIONS):
-            cursor.execute(sql, params)
+    with (
+        lookup_indexes_set_aside("sla_queueentry", rows=rows) as empty,
+        connection.cursor() as cursor,
+    ):
+        # Indexes set aside: the queue was empty, and is locked against every other use.
+        for into_empty, upsert in _STATEMENTS:
+            cursor.execute(into_empty if empty else upsert, params)
             written += cursor.rowcount
-        # What this refresh did not write is no longer in the queue.
-        cursor.execute(
-            f"DELETE FROM sla_queueentry WHERE updated_at <> %(now)s AND {_OF_ORDERS.format('sla_queueentry')}",  # noqa: S608, E501 - our own constants
-            params,
-        )
+        if not empty:
+            # What this refresh did not write is no longer in the queue.
+            cursor.execute(
+                f"DELETE FROM sla_queueentry WHERE updated_at <> %(now)s AND {_OF_ORDERS.format('sla_queueentry')}",  # noqa: S608, E501 - our own constants
+                params,
+            )
     return written
 
 
