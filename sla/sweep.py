@@ -407,6 +407,7 @@ class Sweep:
             "id > %s AND (state = %s OR stopped_at > due_at)",
             [after_pk, State.BREACHED],
             self.now,
+            new_items=True,
         )
 
     def _updated_item(self, source: _Source, span: Span, old: _Existing) -> SlaItem | None:

@@ -212,12 +212,16 @@ class _CopyStream:
         return self.read(size)
 
 
-def insert_breaches(condition: str, params: list, now: datetime) -> int:
+def insert_breaches(condition: str, params: list, now: datetime, *, new_items: bool = False) -> int:
     """One breach per item matching ``condition``, copied from it; existing ones are kept.
 
     ``INSERT … SELECT … ON CONFLICT (item_id) DO NOTHING``: the unique item key makes a
     duplicate impossible, and the rows never pass through Python. An item already
     answered gets its stop time as the answer time.
+
+    :param new_items: the items were made by this sweep, which alone records breaches
+        (under its lock), after making them: none can have one yet, and a plain insert
+        spares each breach the conflict check.
     """
     ops = db_connection.ops
     breach = ops.quote_name(SlaBreach._meta.db_table)
@@ -227,8 +231,8 @@ def insert_breaches(condition: str, params: list, now: datetime) -> int:
         f"INSERT INTO {breach} (item_id, connection_id, kind, incident_id, thread_id, "  # noqa: S608 - fixed identifiers
         "due_at, breached_at, answered_at, created_at) "
         "SELECT id, connection_id, kind, incident_id, thread_id, due_at, %s, stopped_at, "
-        f"%s FROM {item} WHERE {condition} "
-        "ON CONFLICT (item_id) DO NOTHING"
+        f"%s FROM {item} WHERE {condition}"
+        + ("" if new_items else " ON CONFLICT (item_id) DO NOTHING")
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [at, at, *params])
