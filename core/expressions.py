@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import DEFAULT_DB_ALIAS, connections, models, router
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-__all__ = ["AnyOf", "in_ids", "in_subquery"]
+__all__ = ["AnyOf", "id_in", "in_ids", "in_subquery"]
 
 
 class AnyOf(Func):
@@ -39,9 +39,24 @@ def in_ids(model: type[models.Model], field: str, ids: Iterable[int]) -> Q:
 
     An ``__in`` list goes through the field's preparation value by value (a related
     field's, some 5 µs an id); the sync asks about 13,000 orders at once, which psycopg2
-    adapts as one array in a fraction of that. The same rows either way.
+    adapts as one array in a fraction of that. The same rows either way. For batches
+    of thousands that Postgres should join rather than probe, :func:`id_in`.
     """
     ids = list(ids)
     if connections[router.db_for_read(model)].vendor != "postgresql":
         return Q(**{f"{field}__in": ids})
     return Q(AnyOf(F(field), RawSQL("%s::bigint[]", (ids,))))
+
+
+def id_in(ids: Sequence[int]) -> RawSQL | list[int]:
+    """The right-hand side of an ``__in`` filter on these ids: one array parameter on
+    Postgres (``IN (SELECT unnest(%s::bigint[]))``), the plain list elsewhere.
+
+    Django prepares each value of a plain list apart; a batch of 10,000 ids (the SLA
+    sweep's) costs more in that preparation, three times per batch, than the statement
+    does in Postgres. As a subquery, the ids can be joined (hashed) rather than looked
+    for one by one in an array: :func:`in_ids` is the condition for fewer.
+    """
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return list(ids)
+    return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])

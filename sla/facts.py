@@ -17,11 +17,11 @@ from typing import NamedTuple
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
+from core.expressions import id_in
 from incidents.models import Incident
 from messaging.models import Message, Party, Thread, ThreadNoReply
 from messaging.notices import is_opening_notice
 from sla.clock import IncidentClockFacts, MessageFact, ThreadClockFacts
-from sla.sweep_sql import id_in
 
 __all__ = [
     "IncidentRow",

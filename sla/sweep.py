@@ -15,6 +15,7 @@ from typing import NamedTuple, TypeVar
 
 from django.db.models import Max, OuterRef, Q, Subquery
 
+from core.expressions import id_in
 from core.models import MarketplaceConnection
 from incidents.models import Incident
 from messaging.models import Message, Thread
@@ -27,7 +28,6 @@ from sla.policies import DeadlineRule, rule_resolve, rules_by_preset
 from sla.sweep_sql import (
     NewItem,
     as_datetime,
-    id_in,
     insert_breaches,
     insert_items,
     update_returning,

@@ -22,12 +22,12 @@ from datetime import datetime
 from django.db.models import Max, OuterRef, Q, Subquery
 
 from core.bulk import update_rows
+from core.expressions import id_in
 from core.freshness import inbox_changed
 from incidents.audit import audit_entry
 from incidents.models import AuditEntry, Incident
 from messaging.models import Message
 from sla.policies import DeadlineRule
-from sla.sweep_sql import id_in
 
 __all__ = ["close_expected_refresh", "close_overdue_flag", "last_activity"]
 

@@ -1,4 +1,4 @@
-"""Query expressions the selectors share: ``in_ids``."""
+"""Query expressions the selectors share: ``in_ids`` and ``id_in``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.expressions import in_ids
+from core.expressions import id_in, in_ids
 from core.models import Order
 from messaging.models import Message
 from tests.factories.core import MarketplaceConnectionFactory, OrderFactory
@@ -37,3 +37,16 @@ def test_in_ids_follows_a_relation() -> None:
 
     rows = Message.objects.filter(in_ids(Message, "thread__order_id", {order.pk}))
     assert list(rows.values_list("pk", flat=True)) == [mine.pk]
+
+
+def test_id_in_finds_the_rows_an_in_list_finds_with_one_parameter() -> None:
+    shop = MarketplaceConnectionFactory()
+    orders = [OrderFactory(connection=shop) for _ in range(3)]
+    wanted = [orders[0].pk, orders[2].pk, 10**12]
+
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Order.objects.filter(pk__in=id_in(wanted)).values_list("pk", flat=True))
+    assert found == {orders[0].pk, orders[2].pk}
+    if connection.vendor == "postgresql":
+        assert "unnest(" in queries[0]["sql"]
+    assert not Order.objects.filter(pk__in=id_in([])).exists()
